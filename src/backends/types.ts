@@ -1,0 +1,88 @@
+/**
+ * The small kernel interface every backend implements.
+ *
+ * All matrices are dense, row-major, float64 ({@link Mat}). Every kernel may return a value or a
+ * Promise (WASM with worker threads and WebGPU are asynchronous); callers always `await`.
+ * Kernels never mutate their inputs. A backend may implement any subset: whatever it lacks is
+ * filled in from the JS kernels by {@link completeKernels}.
+ *
+ * @module
+ */
+
+/** A dense row-major float64 matrix: element (i, j) is `data[i * cols + j]`. */
+export interface Mat {
+  readonly rows: number;
+  readonly cols: number;
+  readonly data: Float64Array;
+}
+
+/** A value or a promise of it. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Eigen-decomposition of a symmetric matrix. */
+export interface SymEigResult {
+  /** Eigenvalues in descending order (length n). */
+  values: Float64Array;
+  /** n×n matrix whose column j is the unit eigenvector of `values[j]`. */
+  vectors: Mat;
+}
+
+/** Thin singular value decomposition `A = U·diag(S)·Vᵀ` of an m×n matrix, k = min(m, n). */
+export interface SvdResult {
+  /** m×k, orthonormal columns. */
+  U: Mat;
+  /** Singular values, descending, length k. */
+  S: Float64Array;
+  /** n×k, orthonormal columns. */
+  V: Mat;
+}
+
+/**
+ * Householder QR of an m×n matrix A (thin, k = min(m, n)) applied to right-hand sides B (m×q).
+ * `A = Q·R`; the reflectors are applied to B so that `QᵀB` is available without forming Q.
+ */
+export interface QrResult {
+  /** k×n upper-trapezoidal factor. */
+  R: Mat;
+  /** k×q: the first k rows of `QᵀB` (absent when B was not given). */
+  QtB?: Mat;
+  /**
+   * Length q: the squared norm of the remaining m−k rows of `QᵀB` per column, i.e. the squared
+   * distance of each column of B from the column space of A (absent when B was not given).
+   */
+  residualSq?: Float64Array;
+  /** m×k orthonormal Q, only when requested with `wantQ`. */
+  Q?: Mat;
+}
+
+/** The kernels a backend provides. All optional except `name`. */
+export interface Kernels {
+  readonly name: string;
+  /** `AᵀA` (n×n, full symmetric) of an m×n matrix, accumulated in float64. */
+  gram?(a: Mat): MaybePromise<Mat>;
+  /** `AᵀB` (n×q) of m×n A and m×q B, accumulated in float64. */
+  crossProd?(a: Mat, b: Mat): MaybePromise<Mat>;
+  /** `A·B`. */
+  matmul?(a: Mat, b: Mat): MaybePromise<Mat>;
+  /** All eigenpairs of a symmetric n×n matrix (only the lower triangle need be read). */
+  symEig?(a: Mat): MaybePromise<SymEigResult>;
+  /** Thin SVD, singular values to high (absolute ε·σ_max) accuracy. */
+  svd?(a: Mat): MaybePromise<SvdResult>;
+  /** Householder QR with optional right-hand sides. */
+  qr?(a: Mat, b?: Mat, opts?: { wantQ?: boolean }): MaybePromise<QrResult>;
+  /** Release workers, GPU buffers, … */
+  dispose?(): MaybePromise<void>;
+}
+
+/** A backend with every kernel present (missing ones filled from JS). */
+export type CompleteKernels = Required<Omit<Kernels, "dispose">> & Pick<Kernels, "dispose">;
+
+/**
+ * A backend as users pass it: a name, and a factory that starts it (loads WASM, spawns workers,
+ * requests a GPU adapter) or throws why it cannot.
+ */
+export interface Backend {
+  readonly name: string;
+  /** Start the backend. Throws an Error saying why it is unavailable. */
+  init(): Promise<Kernels>;
+}

@@ -1,0 +1,169 @@
+/**
+ * Input normalisation: every public matrix argument goes through {@link toMat}, which accepts
+ * `number[][]`, `{ rows, cols, data }` (row-major Float64Array/Float32Array/number[]) and an
+ * ml-matrix `Matrix` (anything with `rows`, `columns` and `get(i, j)`), checks shape and
+ * finiteness, and returns a fresh float64 copy, so the caller's input is never mutated.
+ * @module
+ */
+import { NRCInputError, fmtShape } from "../errors.js";
+import type { Mat } from "../backends/types.js";
+
+export type { Mat };
+
+/** A dense row-major matrix value: `data[i * cols + j]` is element (i, j). */
+export interface DenseMatrixInput {
+  rows: number;
+  cols: number;
+  data: Float64Array | Float32Array | ArrayLike<number>;
+}
+
+/** Anything shaped like an ml-matrix `Matrix`. */
+export interface MatrixLikeObject {
+  rows: number;
+  columns: number;
+  get(i: number, j: number): number;
+}
+
+/**
+ * A matrix argument: `number[][]` (rows = samples), a `{ rows, cols, data }` row-major value,
+ * or an ml-matrix `Matrix`.
+ */
+export type MatrixInput = readonly (readonly number[])[] | DenseMatrixInput | MatrixLikeObject;
+
+/** Creates an r×c zero matrix. */
+export function zeros(rows: number, cols: number): Mat {
+  return { rows, cols, data: new Float64Array(rows * cols) };
+}
+
+/** Describes a value's type/shape for an error message. */
+export function describe(x: unknown): string {
+  if (x === null) return "null";
+  if (x === undefined) return "undefined";
+  if (Array.isArray(x)) {
+    if (x.length === 0) return "an empty array";
+    if (Array.isArray(x[0])) return `an array of ${x.length} rows`;
+    return `a flat array of length ${x.length}`;
+  }
+  if (typeof x === "object") {
+    const o = x as Record<string, unknown>;
+    if (typeof o.rows === "number" && typeof o.cols === "number")
+      return `a ${fmtShape(o.rows, o.cols)} matrix`;
+    if (typeof o.rows === "number" && typeof o.columns === "number")
+      return `a ${fmtShape(o.rows, o.columns as number)} matrix`;
+    if (Array.isArray(o.shape)) return `a tensor of shape [${(o.shape as number[]).join(", ")}]`;
+    return "an object without rows/cols/data";
+  }
+  return typeof x;
+}
+
+function isArrayLikeNumbers(d: unknown): d is ArrayLike<number> {
+  return (
+    d instanceof Float64Array ||
+    d instanceof Float32Array ||
+    (Array.isArray(d) && (d.length === 0 || typeof d[0] === "number")) ||
+    (ArrayBuffer.isView(d) && !(d instanceof DataView))
+  );
+}
+
+/** Options for {@link toMat}. */
+export interface ToMatOptions {
+  /** Require at least this many rows (default 1). */
+  minRows?: number;
+}
+
+/**
+ * Validates and copies a matrix argument into a float64 {@link Mat}.
+ * @throws NRCInputError when the value is not a matrix, is empty or ragged, or holds NaN/±Infinity.
+ */
+export function toMat(fn: string, arg: string, x: unknown, opts: ToMatOptions = {}): Mat {
+  const minRows = opts.minRows ?? 1;
+  let rows: number;
+  let cols: number;
+  let data: Float64Array;
+  if (Array.isArray(x)) {
+    rows = x.length;
+    if (rows === 0) throw new NRCInputError(fn, arg, `${arg} must be a non-empty matrix; got an empty array`);
+    const first = x[0];
+    if (!Array.isArray(first) && !ArrayBuffer.isView(first))
+      throw new NRCInputError(
+        fn,
+        arg,
+        `${arg} must be a matrix (an array of rows); got ${describe(x)}`,
+      );
+    cols = (first as ArrayLike<number>).length;
+    if (cols === 0) throw new NRCInputError(fn, arg, `${arg} must have at least one column; got ${rows}×0`);
+    data = new Float64Array(rows * cols);
+    for (let i = 0; i < rows; i++) {
+      const row = x[i] as ArrayLike<number>;
+      if (row == null || typeof row.length !== "number")
+        throw new NRCInputError(fn, arg, `${arg} row ${i} must be an array of numbers; got ${describe(row)}`);
+      if (row.length !== cols)
+        throw new NRCInputError(
+          fn,
+          arg,
+          `${arg} must not be ragged: every row needs ${cols} entries (row 0); row ${i} has ${row.length}`,
+        );
+      for (let j = 0; j < cols; j++) data[i * cols + j] = row[j] as number;
+    }
+  } else if (x !== null && typeof x === "object") {
+    const o = x as Record<string, unknown>;
+    if (typeof o.rows === "number" && typeof o.cols === "number" && "data" in o) {
+      rows = o.rows;
+      cols = o.cols;
+      if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1)
+        throw new NRCInputError(fn, arg, `${arg} must have positive integer rows and cols; got ${rows}×${cols}`);
+      if (!isArrayLikeNumbers(o.data))
+        throw new NRCInputError(
+          fn,
+          arg,
+          `${arg}.data must be a Float64Array, Float32Array or number[]; got ${describe(o.data)}`,
+        );
+      const d = o.data as ArrayLike<number>;
+      if (d.length !== rows * cols)
+        throw new NRCInputError(
+          fn,
+          arg,
+          `${arg}.data must hold rows·cols = ${rows}·${cols} = ${rows * cols} values; got ${d.length}`,
+        );
+      data = Float64Array.from(d as ArrayLike<number>);
+    } else if (typeof o.rows === "number" && typeof o.columns === "number" && typeof o.get === "function") {
+      const m = x as MatrixLikeObject;
+      rows = m.rows;
+      cols = m.columns;
+      if (rows < 1 || cols < 1)
+        throw new NRCInputError(fn, arg, `${arg} must be a non-empty matrix; got ${rows}×${cols}`);
+      data = new Float64Array(rows * cols);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) data[i * cols + j] = m.get(i, j);
+    } else {
+      throw new NRCInputError(
+        fn,
+        arg,
+        `${arg} must be a matrix (number[][], { rows, cols, data } or an ml-matrix Matrix); got ${describe(x)}`,
+      );
+    }
+  } else {
+    throw new NRCInputError(
+      fn,
+      arg,
+      `${arg} must be a matrix (number[][], { rows, cols, data } or an ml-matrix Matrix); got ${describe(x)}`,
+    );
+  }
+  for (let k = 0; k < data.length; k++) {
+    const v = data[k];
+    if (!Number.isFinite(v)) {
+      const i = Math.floor(k / cols);
+      throw new NRCInputError(
+        fn,
+        arg,
+        `${arg} must hold finite numbers; got ${typeof v === "number" ? String(v) : describe(v)} at (${i}, ${k - i * cols})`,
+      );
+    }
+  }
+  if (rows < minRows)
+    throw new NRCInputError(
+      fn,
+      arg,
+      `${arg} must have at least ${minRows} rows (samples); got ${fmtShape(rows, cols)}`,
+    );
+  return { rows, cols, data };
+}

@@ -1,0 +1,85 @@
+/**
+ * The shape of a `measureNRC` report. Plain JSON: numbers, strings, booleans and `null`
+ * (never NaN or undefined), so a report survives `JSON.stringify` unchanged.
+ * @module
+ */
+
+/** The two presets: `paper` (default, the paper's definitions) and `reference-code`
+ * (the authors' published scripts, see SPEC). */
+export type Preset = "paper" | "reference-code";
+
+/** Metrics at the intrinsic dimension r (paper §4.3), present when `r` was given. */
+export interface IntrinsicReport {
+  /** The intrinsic dimension used. */
+  r: number;
+  /** NRC1 with r in place of t. */
+  nrc1: number;
+  /** NRC3 with r in place of t (null without a weight). */
+  nrc3: number | null;
+  /**
+   * Mean cosine of the principal angles between the top-r input subspace of W and the bottom
+   * (d − r) eigen-subspace of the features' covariance (→ 0 when collapsed layers pass no noise on).
+   * Null without a weight.
+   */
+  bottomAlignment: number | null;
+}
+
+/** Per-layer results. */
+export interface LayerReport {
+  /** Position in `layers`. */
+  index: number;
+  /** The layer's name (given, or `layer {index}`). */
+  name: string;
+  /** Whether the features came as a 4-D conv tensor (reshaped per the preset). */
+  kind: "dense" | "conv";
+  /** Rows (samples) of the feature matrix after reshaping. */
+  samples: number;
+  /** Columns (features) after reshaping. */
+  features: number;
+  /** Why the layer could not be measured (e.g. zero-variance features); metrics are then null. */
+  degenerate: string | null;
+  /** NRC1 noise component: Σ_{i>t} λ_i / Σ λ_i. */
+  nrc1: number | null;
+  /** NRC2 signal–target alignment (linear CKA). */
+  nrc2: number | null;
+  /** NRC3 feature–weight alignment (mean cosine of principal angles); null without a weight. */
+  nrc3: number | null;
+  /** NRC4 linear predictability: ‖H·pinv(H)·Yc − Yc‖²_F / (N·t). */
+  nrc4: number | null;
+  /** NRC4 / modelMSE when `modelMSE` was given, else null. */
+  nrc4OverModelMSE: number | null;
+  /** Stable rank of the features (paper: of Hc; reference-code: of Σ_H). */
+  stableRankFeatures: number | null;
+  /** Stable rank ‖W‖²_F / ‖W‖²_2 of the weight; null without a weight. */
+  stableRankWeight: number | null;
+  /** The top eigenvalues of Σ_H = HcᵀHc/N (at most t + 2 of them, descending). */
+  topEigenvalues: number[];
+  /** Whether nrc1 ≤ collapseThreshold. */
+  collapsed: boolean;
+  /** Metrics at the intrinsic dimension r, when `r` was given. */
+  intrinsic: IntrinsicReport | null;
+}
+
+/** The result of `measureNRC`. */
+export interface NRCReport {
+  preset: Preset;
+  /** Subspace dimension used (defaults to the number of target columns). */
+  t: number;
+  /** Intrinsic dimension, when given. */
+  r: number | null;
+  /** Number of samples N (rows of the targets). */
+  samples: number;
+  /** Number of target columns. */
+  targetDim: number;
+  /** Stable rank of the centered targets (reference-code: of their covariance). */
+  targetStableRank: number;
+  /** NRC1 threshold at or below which a layer counts as collapsed. */
+  collapseThreshold: number;
+  /** Index of the first layer of the longest collapsed suffix, or null when the last layer is not collapsed. */
+  firstCollapsedLayer: number | null;
+  /** The model's train MSE, when given. */
+  modelMSE: number | null;
+  /** Name of the backend that computed the report. */
+  backend: string;
+  layers: LayerReport[];
+}
