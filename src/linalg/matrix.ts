@@ -82,7 +82,8 @@ export function toMat(fn: string, arg: string, x: unknown, opts: ToMatOptions = 
   let data: Float64Array;
   if (Array.isArray(x)) {
     rows = x.length;
-    if (rows === 0) throw new NRCInputError(fn, arg, `${arg} must be a non-empty matrix; got an empty array`);
+    if (rows === 0)
+      throw new NRCInputError(fn, arg, `${arg} must be a non-empty matrix; got an empty array`);
     const first = x[0];
     if (!Array.isArray(first) && !ArrayBuffer.isView(first))
       throw new NRCInputError(
@@ -91,12 +92,17 @@ export function toMat(fn: string, arg: string, x: unknown, opts: ToMatOptions = 
         `${arg} must be a matrix (an array of rows); got ${describe(x)}`,
       );
     cols = (first as ArrayLike<number>).length;
-    if (cols === 0) throw new NRCInputError(fn, arg, `${arg} must have at least one column; got ${rows}×0`);
+    if (cols === 0)
+      throw new NRCInputError(fn, arg, `${arg} must have at least one column; got ${rows}×0`);
     data = new Float64Array(rows * cols);
     for (let i = 0; i < rows; i++) {
       const row = x[i] as ArrayLike<number>;
       if (row == null || typeof row.length !== "number")
-        throw new NRCInputError(fn, arg, `${arg} row ${i} must be an array of numbers; got ${describe(row)}`);
+        throw new NRCInputError(
+          fn,
+          arg,
+          `${arg} row ${i} must be an array of numbers; got ${describe(row)}`,
+        );
       if (row.length !== cols)
         throw new NRCInputError(
           fn,
@@ -111,7 +117,11 @@ export function toMat(fn: string, arg: string, x: unknown, opts: ToMatOptions = 
       rows = o.rows;
       cols = o.cols;
       if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1)
-        throw new NRCInputError(fn, arg, `${arg} must have positive integer rows and cols; got ${rows}×${cols}`);
+        throw new NRCInputError(
+          fn,
+          arg,
+          `${arg} must have positive integer rows and cols; got ${rows}×${cols}`,
+        );
       if (!isArrayLikeNumbers(o.data))
         throw new NRCInputError(
           fn,
@@ -126,14 +136,19 @@ export function toMat(fn: string, arg: string, x: unknown, opts: ToMatOptions = 
           `${arg}.data must hold rows·cols = ${rows}·${cols} = ${rows * cols} values; got ${d.length}`,
         );
       data = Float64Array.from(d as ArrayLike<number>);
-    } else if (typeof o.rows === "number" && typeof o.columns === "number" && typeof o.get === "function") {
+    } else if (
+      typeof o.rows === "number" &&
+      typeof o.columns === "number" &&
+      typeof o.get === "function"
+    ) {
       const m = x as MatrixLikeObject;
       rows = m.rows;
       cols = m.columns;
       if (rows < 1 || cols < 1)
         throw new NRCInputError(fn, arg, `${arg} must be a non-empty matrix; got ${rows}×${cols}`);
       data = new Float64Array(rows * cols);
-      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) data[i * cols + j] = m.get(i, j);
+      for (let i = 0; i < rows; i++)
+        for (let j = 0; j < cols; j++) data[i * cols + j] = m.get(i, j);
     } else {
       throw new NRCInputError(
         fn,

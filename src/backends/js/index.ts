@@ -1,0 +1,34 @@
+/**
+ * The `js` backend: plain TypeScript float64 kernels, available everywhere and the fallback for
+ * anything another backend lacks.
+ * @module
+ */
+import type { Backend, CompleteKernels } from "../types.js";
+import { gram, crossProd, matmul } from "./blas.js";
+import { symEig } from "./eig.js";
+import { svd } from "./svd.js";
+import { qr } from "./qr.js";
+
+/** The plain TypeScript kernels (synchronous, float64). */
+export const jsKernels: CompleteKernels = Object.freeze({
+  name: "js",
+  gram,
+  crossProd,
+  matmul,
+  symEig,
+  svd,
+  qr,
+});
+
+/**
+ * The `js` backend value.
+ * @example
+ * ```ts
+ * import { measureNRC, jsBackend } from "deep-nrc";
+ * const report = await measureNRC({ layers, targets, backend: jsBackend });
+ * ```
+ */
+export const jsBackend: Backend = Object.freeze({
+  name: "js",
+  init: async () => jsKernels,
+});
