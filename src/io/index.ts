@@ -1,0 +1,30 @@
+/**
+ * Readers for `.npy` and `.safetensors` files (browser-safe: no Node built-ins). For files on disk
+ * in Node, import `openFileSource` from `./node-file.js`.
+ * @module
+ */
+export { type ByteSource, memorySource } from "./source.js";
+export {
+  type Tensor,
+  type ReadTensorOptions,
+  type ElementType,
+  type ElementKind,
+  DEFAULT_MAX_ELEMENTS,
+  tensorToMatrix,
+} from "./common.js";
+export {
+  type NpyHeader,
+  type NpyHeaderOptions,
+  type ReadNpyOptions,
+  readNpyHeader,
+  readNpy,
+} from "./npy.js";
+export {
+  type SafetensorsDtype,
+  type SafetensorsTensorInfo,
+  type SafetensorsHeader,
+  type SafetensorsHeaderOptions,
+  type ReadSafetensorOptions,
+  readSafetensorsHeader,
+  readSafetensor,
+} from "./safetensors.js";
