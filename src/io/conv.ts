@@ -30,16 +30,33 @@ export interface ConvWeightOptions {
 }
 
 /** Validates a 4-D tensor and returns its dims. @internal */
-export function check4D(fn: string, arg: string, x: unknown, dims: string): [number, number, number, number] {
+export function check4D(
+  fn: string,
+  arg: string,
+  x: unknown,
+  dims: string,
+): [number, number, number, number] {
   const o = x as TensorInput | null;
   if (o === null || typeof o !== "object" || !Array.isArray(o.shape))
-    throw new NRCInputError(fn, arg, `${arg} must be { data, shape: [${dims}] }; got ${o === null ? "null" : typeof o}`);
+    throw new NRCInputError(
+      fn,
+      arg,
+      `${arg} must be { data, shape: [${dims}] }; got ${o === null ? "null" : typeof o}`,
+    );
   const s = o.shape;
   if (s.length !== 4 || !s.every((v) => Number.isInteger(v) && v >= 1))
-    throw new NRCInputError(fn, arg, `${arg}.shape must be 4 positive integers [${dims}]; got [${s.join(", ")}]`);
+    throw new NRCInputError(
+      fn,
+      arg,
+      `${arg}.shape must be 4 positive integers [${dims}]; got [${s.join(", ")}]`,
+    );
   const d = o.data as ArrayLike<number> | undefined;
   if (d == null || typeof d.length !== "number")
-    throw new NRCInputError(fn, arg, `${arg}.data must be a Float64Array, Float32Array or number[]`);
+    throw new NRCInputError(
+      fn,
+      arg,
+      `${arg}.data must be a Float64Array, Float32Array or number[]`,
+    );
   const size = s[0] * s[1] * s[2] * s[3];
   if (d.length !== size)
     throw new NRCInputError(
@@ -49,7 +66,11 @@ export function check4D(fn: string, arg: string, x: unknown, dims: string): [num
     );
   for (let i = 0; i < size; i++)
     if (!Number.isFinite(d[i]))
-      throw new NRCInputError(fn, arg, `${arg}.data must hold finite numbers; got ${String(d[i])} at flat index ${i}`);
+      throw new NRCInputError(
+        fn,
+        arg,
+        `${arg}.data must hold finite numbers; got ${String(d[i])} at flat index ${i}`,
+      );
   return [s[0], s[1], s[2], s[3]];
 }
 
@@ -71,9 +92,17 @@ export function convFeaturesToMatrix(x: TensorInput, options: ConvFeatureOptions
   const layout = options.layout ?? "NCHW";
   const mode = options.mode ?? "flatten";
   if (layout !== "NCHW" && layout !== "NHWC")
-    throw new NRCInputError(fn, "layout", `layout must be "NCHW" or "NHWC"; got ${JSON.stringify(layout)}`);
+    throw new NRCInputError(
+      fn,
+      "layout",
+      `layout must be "NCHW" or "NHWC"; got ${JSON.stringify(layout)}`,
+    );
   if (mode !== "flatten" && mode !== "gap")
-    throw new NRCInputError(fn, "mode", `mode must be "flatten" or "gap"; got ${JSON.stringify(mode)}`);
+    throw new NRCInputError(
+      fn,
+      "mode",
+      `mode must be "flatten" or "gap"; got ${JSON.stringify(mode)}`,
+    );
   const s = check4D(fn, "x", x, layout === "NCHW" ? "N, C, h, w" : "N, h, w, C");
   const [N, C, h, w] = layout === "NCHW" ? s : [s[0], s[3], s[1], s[2]];
   const src = x.data as ArrayLike<number>;
@@ -118,7 +147,11 @@ export function convWeightsToMatrix(x: TensorInput, options: ConvWeightOptions =
   const fn = "convWeightsToMatrix";
   const layout = options.layout ?? "OIHW";
   if (layout !== "OIHW" && layout !== "HWIO")
-    throw new NRCInputError(fn, "layout", `layout must be "OIHW" or "HWIO"; got ${JSON.stringify(layout)}`);
+    throw new NRCInputError(
+      fn,
+      "layout",
+      `layout must be "OIHW" or "HWIO"; got ${JSON.stringify(layout)}`,
+    );
   const s = check4D(fn, "x", x, layout === "OIHW" ? "Cout, Cin, kh, kw" : "kh, kw, Cin, Cout");
   const [O, I, kh, kw] = layout === "OIHW" ? s : [s[3], s[2], s[0], s[1]];
   const src = x.data as ArrayLike<number>;
@@ -129,7 +162,9 @@ export function convWeightsToMatrix(x: TensorInput, options: ConvWeightOptions =
         const row = (o * kh + a) * kw + b;
         for (let i = 0; i < I; i++)
           out[row * I + i] =
-            layout === "OIHW" ? src[((o * I + i) * kh + a) * kw + b] : src[((a * kw + b) * I + i) * O + o];
+            layout === "OIHW"
+              ? src[((o * I + i) * kh + a) * kw + b]
+              : src[((a * kw + b) * I + i) * O + o];
       }
   return { rows: O * kh * kw, cols: I, data: out };
 }

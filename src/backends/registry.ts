@@ -1,0 +1,79 @@
+/**
+ * Choosing a backend. A backend is a value you pass in; nothing registers itself on import and
+ * there is no global state. {@link initBackend} tries candidates in order and, when none starts,
+ * throws one error that lists every failure (as onnxruntime-web does).
+ * @module
+ */
+import type { Backend, CompleteKernels, Kernels } from "./types.js";
+import { jsKernels } from "./js/index.js";
+
+/** What a `backend` option accepts: a backend to start, started kernels, or a list to try in order. */
+export type BackendOption = Backend | Kernels | readonly (Backend | Kernels)[];
+
+function isBackend(x: Backend | Kernels): x is Backend {
+  return typeof (x as Backend).init === "function";
+}
+
+/** Fills every kernel a backend lacks from the JS kernels. */
+export function completeKernels(k: Kernels): CompleteKernels {
+  return {
+    name: k.name,
+    gram: k.gram ? k.gram.bind(k) : jsKernels.gram,
+    crossProd: k.crossProd ? k.crossProd.bind(k) : jsKernels.crossProd,
+    matmul: k.matmul ? k.matmul.bind(k) : jsKernels.matmul,
+    symEig: k.symEig ? k.symEig.bind(k) : jsKernels.symEig,
+    svd: k.svd ? k.svd.bind(k) : jsKernels.svd,
+    qr: k.qr ? k.qr.bind(k) : jsKernels.qr,
+    dispose: k.dispose ? k.dispose.bind(k) : undefined,
+  };
+}
+
+/**
+ * Starts the first backend that works, trying candidates in order.
+ * @param candidates - one backend (or started kernels) or a list to try in order.
+ * @returns the started kernels, with anything missing filled from the JS kernels. Call
+ *   `dispose()` on the result when done with a backend that holds workers or GPU memory.
+ * @throws Error listing every candidate's failure when none starts.
+ * @example
+ * ```ts
+ * import { initBackend, jsBackend, measureNRC } from "deep-nrc";
+ * const kernels = await initBackend([jsBackend]);
+ * const report = await measureNRC({ layers, targets, backend: kernels });
+ * await kernels.dispose?.();
+ * ```
+ */
+export async function initBackend(candidates: BackendOption): Promise<CompleteKernels> {
+  const list = (Array.isArray(candidates) ? candidates : [candidates]) as (Backend | Kernels)[];
+  if (list.length === 0)
+    throw new Error("initBackend: candidates must list at least one backend; got []");
+  const failures: string[] = [];
+  for (const c of list) {
+    if (!isBackend(c)) return completeKernels(c);
+    try {
+      return completeKernels(await c.init());
+    } catch (err) {
+      failures.push(`  ${c.name}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  throw new Error(`initBackend: no backend could be started:\n${failures.join("\n")}`);
+}
+
+/**
+ * Runs `body` with kernels from `option` (default: the JS kernels). Backends started here are
+ * disposed afterwards; kernels passed in already started are left running for the caller.
+ * @internal
+ */
+export async function withKernels<T>(
+  option: BackendOption | undefined,
+  body: (k: CompleteKernels) => Promise<T>,
+): Promise<T> {
+  if (option === undefined) return body(jsKernels);
+  const list = (Array.isArray(option) ? option : [option]) as (Backend | Kernels)[];
+  const ownsIt = list.some(isBackend);
+  const k = await initBackend(list);
+  try {
+    return await body(k);
+  } finally {
+    if (ownsIt) await k.dispose?.();
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * deep-nrc: measure Deep Neural Regression Collapse (Rangamani & Unal 2026) in trained
+ * regression networks, exactly in float64.
+ * @packageDocumentation
+ */
+export { measureNRC, DEFAULT_COLLAPSE_THRESHOLD } from "./measure.js";
+export type { LayerInput, MeasureOptions } from "./measure.js";
+export { noiseComponent } from "./metrics/noise.js";
+export type { MetricOptions } from "./metrics/noise.js";
+export { linearCKA, signalTargetAlignment } from "./metrics/cka.js";
+export type { AlignmentOptions } from "./metrics/cka.js";
+export { principalAngles, featureWeightAlignment } from "./metrics/angles.js";
+export { pinvPredictMSE } from "./metrics/pinv.js";
+export type { PinvOptions } from "./metrics/pinv.js";
+export { stableRank } from "./metrics/stable-rank.js";
+export { proposition1Bound } from "./metrics/proposition1.js";
+export type { Proposition1Result } from "./metrics/proposition1.js";
+export { convFeaturesToMatrix, convWeightsToMatrix } from "./io/conv.js";
+export type { TensorInput, ConvFeatureOptions, ConvWeightOptions } from "./io/conv.js";
+export { NRCInputError } from "./errors.js";
+export { initBackend, completeKernels } from "./backends/registry.js";
+export type { BackendOption } from "./backends/registry.js";
+export { jsBackend, jsKernels } from "./backends/js/index.js";
+export type {
+  Backend,
+  Kernels,
+  CompleteKernels,
+  Mat,
+  SymEigResult,
+  SvdResult,
+  QrResult,
+  MaybePromise,
+} from "./backends/types.js";
+export type { MatrixInput, DenseMatrixInput, MatrixLikeObject } from "./linalg/matrix.js";
+export type { NRCReport, LayerReport, IntrinsicReport, Preset } from "./report.js";

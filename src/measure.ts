@@ -1,0 +1,342 @@
+/**
+ * `measureNRC`: every Deep Neural Regression Collapse condition of Rangamani & Unal (2026), per
+ * layer, from one pass of shared intermediates per layer: the centered Gram and its eigenpairs
+ * (NRC1, NRC2, stable rank, intrinsic-dimension variants), the feature–target cross products
+ * (NRC2), the weight's Gram (NRC3, its stable rank) and a Householder QR of the features with the
+ * targets as right-hand sides (NRC4). Nothing N×N is formed.
+ * @module
+ */
+import type { CompleteKernels, Mat } from "./backends/types.js";
+import { toMat, type MatrixInput } from "./linalg/matrix.js";
+import { center, frobeniusSq, leadingColumns } from "./linalg/center.js";
+import { covarianceSpectrum, psdSpectrum, tailSum } from "./linalg/spectrum.js";
+import { defaultRtol, pinvResidualSq } from "./linalg/lstsq.js";
+import { withKernels, type BackendOption } from "./backends/registry.js";
+import { NRCInputError, fmtShape } from "./errors.js";
+import { convFeaturesToMatrix, convWeightsToMatrix, type TensorInput } from "./io/conv.js";
+import { ckaGuarded, nrc2FromParts } from "./metrics/cka.js";
+import { subspaceAlignment, weightInputSpectrum } from "./metrics/angles.js";
+import { stableRankFromSpectrum } from "./metrics/stable-rank.js";
+import { checkDim, checkPreset } from "./metrics/validate.js";
+import type { IntrinsicReport, LayerReport, NRCReport, Preset } from "./report.js";
+
+/** Default NRC1 threshold at or below which a layer counts as collapsed. */
+export const DEFAULT_COLLAPSE_THRESHOLD = 0.01;
+
+/** One layer: the features entering a linear map, and (optionally) that map's weight. */
+export interface LayerInput {
+  /** A display name (default `layer {index}`). */
+  name?: string;
+  /** N×d features (rows = samples), or a 4-D conv tensor `{ data, shape: [N, C, h, w] }`. */
+  features: MatrixInput | TensorInput;
+  /** out×in weight reading these features, or conv filters `{ data, shape: [Cout, Cin, kh, kw] }`. */
+  weight?: MatrixInput | TensorInput | null;
+}
+
+/** Arguments of {@link measureNRC}. */
+export interface MeasureOptions {
+  /** The layers, input side first. */
+  layers: readonly LayerInput[];
+  /** N×q targets. */
+  targets: MatrixInput;
+  /** Signal dimension (default q, the number of target columns). */
+  t?: number;
+  /** Intrinsic dimension r: adds NRC1/NRC3 at r and the bottom-subspace alignment. */
+  r?: number;
+  /** `paper` (default) or `reference-code` (the authors' published scripts). */
+  preset?: Preset;
+  /** The model's train MSE; adds `nrc4OverModelMSE`. */
+  modelMSE?: number;
+  /** NRC1 at or below which a layer counts as collapsed (default 0.01). */
+  collapseThreshold?: number;
+  /** Backend (default: the JS kernels). */
+  backend?: BackendOption;
+  /** Called after each layer with (layers done, total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+function isTensor4(x: unknown): x is TensorInput {
+  return (
+    x !== null &&
+    typeof x === "object" &&
+    Array.isArray((x as TensorInput).shape) &&
+    (x as TensorInput).shape.length === 4 &&
+    "data" in (x as object)
+  );
+}
+
+function asMatrix(fn: string, arg: string, x: unknown, minRows = 1): Mat {
+  if (x !== null && typeof x === "object" && Array.isArray((x as TensorInput).shape)) {
+    const s = (x as TensorInput).shape;
+    if (s.length !== 2)
+      throw new NRCInputError(
+        fn,
+        arg,
+        `${arg} must be a matrix or a 4-D conv tensor; got a tensor of shape [${s.join(", ")}]`,
+      );
+    return toMat(fn, arg, { rows: s[0], cols: s[1], data: (x as TensorInput).data }, { minRows });
+  }
+  return toMat(fn, arg, x, { minRows });
+}
+
+/** Repeats each row of m `times` times (targets of an image for each of its spatial positions). */
+function repeatRows(m: Mat, times: number): Mat {
+  if (times === 1) return m;
+  const out = new Float64Array(m.rows * times * m.cols);
+  for (let i = 0; i < m.rows; i++)
+    for (let r = 0; r < times; r++)
+      out.set(m.data.subarray(i * m.cols, (i + 1) * m.cols), (i * times + r) * m.cols);
+  return { rows: m.rows * times, cols: m.cols, data: out };
+}
+
+const emptyLayer = (
+  index: number,
+  name: string,
+  kind: "dense" | "conv",
+  h: Mat,
+  reason: string,
+): LayerReport => ({
+  index,
+  name,
+  kind,
+  samples: h.rows,
+  features: h.cols,
+  degenerate: reason,
+  nrc1: null,
+  nrc2: null,
+  nrc3: null,
+  nrc4: null,
+  nrc4OverModelMSE: null,
+  stableRankFeatures: null,
+  stableRankWeight: null,
+  topEigenvalues: [],
+  collapsed: false,
+  intrinsic: null,
+});
+
+interface Ctx {
+  preset: Preset;
+  t: number;
+  r: number | null;
+  y: Mat;
+  yc: Mat;
+  yyF: number;
+  modelMSE: number | null;
+  threshold: number;
+}
+
+async function measureLayer(
+  k: CompleteKernels,
+  index: number,
+  layer: LayerInput,
+  ctx: Ctx,
+): Promise<LayerReport> {
+  const fn = "measureNRC";
+  const arg = `layers[${index}]`;
+  if (layer === null || typeof layer !== "object")
+    throw new NRCInputError(
+      fn,
+      arg,
+      `${arg} must be { name?, features, weight? }; got ${layer === null ? "null" : typeof layer}`,
+    );
+  const name = layer.name ?? `layer ${index}`;
+  if (typeof name !== "string")
+    throw new NRCInputError(fn, `${arg}.name`, `${arg}.name must be a string; got ${typeof name}`);
+  const conv = isTensor4(layer.features);
+  let h: Mat;
+  let rep = 1;
+  if (conv) {
+    const f = layer.features as TensorInput;
+    const mode = ctx.preset === "paper" ? "flatten" : "gap";
+    h = convFeaturesToMatrix(f, { mode });
+    if (mode === "flatten") rep = f.shape[2] * f.shape[3];
+  } else h = asMatrix(fn, `${arg}.features`, layer.features);
+  if (h.rows !== ctx.y.rows * rep)
+    throw new NRCInputError(
+      fn,
+      `${arg}.features`,
+      `${arg}.features must have one row per sample of targets (${ctx.y.rows}${rep > 1 ? ` × ${rep} spatial positions` : ""}); got ${fmtShape(h.rows, h.cols)}`,
+    );
+  let w: Mat | null = null;
+  if (layer.weight != null) {
+    w = isTensor4(layer.weight)
+      ? convWeightsToMatrix(layer.weight as TensorInput)
+      : asMatrix(fn, `${arg}.weight`, layer.weight);
+    if (w.cols !== h.cols)
+      throw new NRCInputError(
+        fn,
+        `${arg}.weight`,
+        `${arg}.weight must be out×in with in = ${h.cols} (the features' column count); got ${fmtShape(w.rows, w.cols)}`,
+      );
+  }
+  const kind = conv ? "conv" : "dense";
+  const d = h.cols;
+  const { t, r, preset } = ctx;
+  if (t > d) return emptyLayer(index, name, kind, h, `has ${d} features, fewer than t = ${t}`);
+  const hc = center(h).centered;
+  const spec = await covarianceSpectrum(k, hc);
+  if (!(spec.total > 0))
+    return emptyLayer(
+      index,
+      name,
+      kind,
+      h,
+      "zero-variance features (every feature is constant, e.g. a dead ReLU layer)",
+    );
+  const yc = repeatRows(ctx.yc, rep);
+  const nrc1 = tailSum(spec.values, t) / spec.total;
+  const nrc2 =
+    preset === "paper"
+      ? nrc2FromParts(spec, await k.crossProd(hc, yc), ctx.yyF * rep, h.rows, t)
+      : await ckaGuarded(k, center(leadingColumns(h, t)).centered, yc);
+  const rtol = preset === "paper" ? defaultRtol(h.rows, d) : 1e-3;
+  const { perColumn } = await pinvResidualSq(k, h, yc, rtol);
+  let res = 0;
+  for (let i = 0; i < perColumn.length; i++) res += perColumn[i];
+  const nrc4 = res / (h.rows * yc.cols);
+  let nrc3: number | null = null;
+  let stableRankWeight: number | null = null;
+  let ws = null;
+  if (w) {
+    ws = await weightInputSpectrum(k, w);
+    if (ws.values[0] > 0) {
+      stableRankWeight = frobeniusSq(w) / ws.values[0];
+      if (t <= Math.min(w.rows, d))
+        nrc3 = await subspaceAlignment(k, spec.vectors, 0, t, ws.vectors, 0, t);
+    } else ws = null;
+  }
+  let intrinsic: IntrinsicReport | null = null;
+  if (r !== null && r <= d) {
+    const wOk = ws !== null && r <= Math.min(w!.rows, d);
+    intrinsic = {
+      r,
+      nrc1: tailSum(spec.values, r) / spec.total,
+      nrc3: wOk ? await subspaceAlignment(k, spec.vectors, 0, r, ws!.vectors, 0, r) : null,
+      bottomAlignment:
+        wOk && r < d ? await subspaceAlignment(k, ws!.vectors, 0, r, spec.vectors, r, d) : null,
+    };
+  }
+  return {
+    index,
+    name,
+    kind,
+    samples: h.rows,
+    features: d,
+    degenerate: null,
+    nrc1,
+    nrc2,
+    nrc3,
+    nrc4,
+    nrc4OverModelMSE: ctx.modelMSE !== null ? nrc4 / ctx.modelMSE : null,
+    stableRankFeatures: stableRankFromSpectrum(spec, preset === "reference-code"),
+    stableRankWeight,
+    topEigenvalues: Array.from(spec.values.subarray(0, Math.min(d, t + 2))),
+    collapsed: nrc1 <= ctx.threshold,
+    intrinsic,
+  };
+}
+
+/** Start of the longest suffix of collapsed layers, or null. */
+function firstCollapsed(layers: LayerReport[]): number | null {
+  let first: number | null = null;
+  for (let i = layers.length - 1; i >= 0 && layers[i].collapsed; i--) first = i;
+  return first;
+}
+
+/**
+ * Measures Deep Neural Regression Collapse layer by layer (Rangamani & Unal 2026): NRC1 noise
+ * component, NRC2 signal–target alignment, NRC3 feature–weight alignment, NRC4 linear
+ * predictability, stable ranks, intrinsic-dimension variants and the first collapsed layer.
+ *
+ * A layer whose features have zero variance (a dead ReLU layer) or fewer than t columns is
+ * reported with `degenerate` set and null metrics; the others are still measured.
+ * @param options - layers (features entering each linear map + its weight), targets, and
+ *   `t`, `r`, `preset`, `modelMSE`, `collapseThreshold`, `backend`, `onProgress`.
+ * @returns an {@link NRCReport}.
+ * @throws NRCInputError on malformed input: no layers, a row-count mismatch, a weight whose
+ *   column count differs from the features', NaN/±Infinity, t or r out of range, zero-variance
+ *   targets, a bad preset/threshold/modelMSE.
+ * @example
+ * ```ts
+ * import { measureNRC } from "deep-nrc";
+ * const report = await measureNRC({
+ *   layers: [{ name: "fc1", features: H1, weight: W1 }, { name: "fc2", features: H2, weight: W2 }],
+ *   targets: Y,
+ * });
+ * console.log(report.firstCollapsedLayer, report.layers.map((l) => l.nrc1));
+ * ```
+ */
+export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
+  const fn = "measureNRC";
+  if (options === null || typeof options !== "object")
+    throw new NRCInputError(
+      fn,
+      "options",
+      `options must be { layers, targets, … }; got ${options === null ? "null" : typeof options}`,
+    );
+  const { layers } = options;
+  if (!Array.isArray(layers) || layers.length === 0)
+    throw new NRCInputError(
+      fn,
+      "layers",
+      `layers must be a non-empty array of { name?, features, weight? }; got ${Array.isArray(layers) ? "[]" : typeof layers}`,
+    );
+  const preset = checkPreset(fn, options.preset);
+  const y = asMatrix(fn, "targets", options.targets, 2);
+  const t =
+    options.t === undefined
+      ? y.cols
+      : checkDim(fn, "t", options.t, Number.MAX_SAFE_INTEGER, "the feature count");
+  const r =
+    options.r === undefined || options.r === null
+      ? null
+      : checkDim(fn, "r", options.r, Number.MAX_SAFE_INTEGER, "the feature count");
+  const threshold = options.collapseThreshold ?? DEFAULT_COLLAPSE_THRESHOLD;
+  if (typeof threshold !== "number" || !Number.isFinite(threshold) || threshold < 0)
+    throw new NRCInputError(
+      fn,
+      "collapseThreshold",
+      `collapseThreshold must be a finite number ≥ 0; got ${String(threshold)}`,
+    );
+  const modelMSE = options.modelMSE ?? null;
+  if (
+    modelMSE !== null &&
+    (typeof modelMSE !== "number" || !Number.isFinite(modelMSE) || modelMSE <= 0)
+  )
+    throw new NRCInputError(
+      fn,
+      "modelMSE",
+      `modelMSE must be a finite number > 0; got ${String(modelMSE)}`,
+    );
+  const yc = center(y).centered;
+  if (!(frobeniusSq(yc) > 0))
+    throw new NRCInputError(
+      fn,
+      "targets",
+      `targets have zero variance (every column constant across ${y.rows} samples); NRC2 and NRC4 are undefined`,
+    );
+  return withKernels(options.backend, async (k) => {
+    const gy = await k.gram(yc);
+    const yyF = Math.sqrt(frobeniusSq(gy));
+    const ySpec = await psdSpectrum(k, gy, y.rows);
+    const ctx: Ctx = { preset, t, r, y, yc, yyF, modelMSE, threshold };
+    const out: LayerReport[] = [];
+    for (let i = 0; i < layers.length; i++) {
+      out.push(await measureLayer(k, i, layers[i], ctx));
+      options.onProgress?.(i + 1, layers.length);
+    }
+    return {
+      preset,
+      t,
+      r,
+      samples: y.rows,
+      targetDim: y.cols,
+      targetStableRank: stableRankFromSpectrum(ySpec, preset === "reference-code"),
+      collapseThreshold: threshold,
+      firstCollapsedLayer: firstCollapsed(out),
+      modelMSE,
+      backend: k.name,
+      layers: out,
+    };
+  });
+}

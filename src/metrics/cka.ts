@@ -1,0 +1,143 @@
+/**
+ * Linear CKA (Kornblith et al., ICML 2019), in feature space, never forming N×N matrices:
+ *
+ *   CKA(X, Y) = ‖YcᵀXc‖²_F / (‖XcᵀXc‖_F · ‖YcᵀYc‖_F),
+ *
+ * and NRC2, the signal–target alignment of Rangamani & Unal (2026): CKA between the projected
+ * features `Hc·U_t·U_tᵀ` (U_t the top-t eigenvectors of Σ_H) and the targets. For those
+ * projected features the three products reduce to `‖U_tᵀ·HcᵀYc‖²_F`, `N·√(Σ_{i≤t} λ_i²)` and
+ * `‖YcᵀYc‖_F`, so NRC2 needs only the Gram, the cross products and the targets' Gram.
+ *
+ * Preset `reference-code` reproduces the authors' script: CKA of the first t raw columns
+ * `H[:, :t]` against Y, with their guard `‖YcᵀXc‖²_F / √(‖XcᵀXc‖²_F·‖YcᵀYc‖²_F + 1e-12)` and 0 when
+ * that root is ≤ 1e-12.
+ * @module
+ */
+import type { CompleteKernels, Mat } from "../backends/types.js";
+import { toMat, type MatrixInput } from "../linalg/matrix.js";
+import { center, frobeniusSq, leadingColumns } from "../linalg/center.js";
+import { withKernels } from "../backends/registry.js";
+import type { Preset } from "../report.js";
+import { checkDim, checkOptions, checkPreset, checkSameRows, checkVariance } from "./validate.js";
+import { featureSpectrum, type MetricOptions } from "./noise.js";
+import type { Spectrum } from "../linalg/spectrum.js";
+
+/** The three Frobenius quantities of CKA from centered X and Y. @internal */
+async function ckaParts(k: CompleteKernels, xc: Mat, yc: Mat): Promise<[number, number, number]> {
+  const cross = frobeniusSq(await k.crossProd(xc, yc));
+  const xx = Math.sqrt(frobeniusSq(await k.gram(xc)));
+  const yy = Math.sqrt(frobeniusSq(await k.gram(yc)));
+  return [cross, xx, yy];
+}
+
+/** Linear CKA of centered inputs. @internal */
+export async function ckaCentered(k: CompleteKernels, xc: Mat, yc: Mat): Promise<number> {
+  const [cross, xx, yy] = await ckaParts(k, xc, yc);
+  return cross / xx / yy;
+}
+
+/** The authors' guarded CKA (reference-code preset). @internal */
+export async function ckaGuarded(k: CompleteKernels, xc: Mat, yc: Mat): Promise<number> {
+  const [cross, xx, yy] = await ckaParts(k, xc, yc);
+  const den = Math.sqrt(xx * xx * yy * yy + 1e-12);
+  return den <= 1e-12 ? 0 : cross / den;
+}
+
+/** Paper NRC2 from the spectrum of Σ_H, C = HcᵀYc and ‖YcᵀYc‖_F. @internal */
+export function nrc2FromParts(s: Spectrum, c: Mat, yyF: number, n: number, t: number): number {
+  const d = c.rows;
+  const q = c.cols;
+  const U = s.vectors;
+  let num = 0;
+  for (let a = 0; a < t; a++)
+    for (let col = 0; col < q; col++) {
+      let v = 0;
+      for (let i = 0; i < d; i++) v += U.data[i * U.cols + a] * c.data[i * q + col];
+      num += v * v;
+    }
+  let lam2 = 0;
+  for (let a = 0; a < t; a++) lam2 += (n * s.values[a]) ** 2;
+  return num / Math.sqrt(lam2) / yyF;
+}
+
+/**
+ * Linear CKA between two representations of the same samples (Kornblith et al. 2019).
+ * @param X - N×p (rows = samples).
+ * @param Y - N×q.
+ * @returns a number in [0, 1]; symmetric; 1 for X vs X; invariant to orthogonal transforms and
+ *   isotropic scaling.
+ * @throws NRCInputError on mismatched rows, fewer than 2 samples, NaN/±Infinity or zero variance.
+ * @example
+ * ```ts
+ * import { linearCKA } from "deep-nrc";
+ * await linearCKA([[1, 0], [0, 1], [2, 1]], [[1], [0], [2]]);
+ * ```
+ */
+export async function linearCKA(
+  X: MatrixInput,
+  Y: MatrixInput,
+  options: MetricOptions = {},
+): Promise<number> {
+  const fn = "linearCKA";
+  checkOptions(fn, options);
+  const x = toMat(fn, "x", X, { minRows: 2 });
+  const y = toMat(fn, "y", Y, { minRows: 2 });
+  checkSameRows(fn, "x", x, "y", y);
+  const xc = center(x).centered;
+  const yc = center(y).centered;
+  checkVariance(fn, "x", frobeniusSq(xc), x);
+  checkVariance(fn, "y", frobeniusSq(yc), y);
+  return withKernels(options.backend, (k) => ckaCentered(k, xc, yc));
+}
+
+/** Options of {@link signalTargetAlignment}. */
+export interface AlignmentOptions extends MetricOptions {
+  /** `paper` (default) projects onto the top-t subspace; `reference-code` uses H[:, :t]. */
+  preset?: Preset;
+}
+
+/**
+ * NRC2 signal–target alignment: linear CKA between `Hc·U_t·U_tᵀ` and Y (paper), or between
+ * `H[:, :t]` and Y with the authors' guard (preset `reference-code`). Rangamani & Unal 2026.
+ * @param H - features, N×d.
+ * @param Y - targets, N×q.
+ * @param t - signal dimension, 1 ≤ t ≤ d.
+ * @returns a number in [0, 1]; → 1 in collapsed layers.
+ * @throws NRCInputError on mismatched rows, t outside [1, d], NaN, or zero-variance H or Y
+ *   (paper preset; the reference-code guard returns 0 for dead columns instead).
+ * @example
+ * ```ts
+ * import { signalTargetAlignment } from "deep-nrc";
+ * const H = [[1, 2, 0], [2, 1, 1], [3, 5, 1], [4, 3, 2], [0, 1, 0], [5, 4, 3]];
+ * const Y = [[1, 0], [0, 1], [2, 1], [1, 3], [0, 0], [3, 1]];
+ * await signalTargetAlignment(H, Y, 2); // 0.8007472778855418
+ * ```
+ */
+export async function signalTargetAlignment(
+  H: MatrixInput,
+  Y: MatrixInput,
+  t: number,
+  options: AlignmentOptions = {},
+): Promise<number> {
+  const fn = "signalTargetAlignment";
+  checkOptions(fn, options);
+  const h = toMat(fn, "H", H, { minRows: 2 });
+  const y = toMat(fn, "Y", Y, { minRows: 2 });
+  checkSameRows(fn, "H", h, "Y", y);
+  checkDim(fn, "t", t, h.cols, "the feature count d");
+  const preset = checkPreset(fn, options.preset);
+  const yc = center(y).centered;
+  if (preset === "reference-code") {
+    return withKernels(options.backend, (k) =>
+      ckaGuarded(k, center(leadingColumns(h, t)).centered, yc),
+    );
+  }
+  const yy = frobeniusSq(yc);
+  checkVariance(fn, "Y", yy, y);
+  return withKernels(options.backend, async (k) => {
+    const { hc, spectrum } = await featureSpectrum(k, fn, "H", h);
+    const c = await k.crossProd(hc, yc);
+    const yyF = Math.sqrt(frobeniusSq(await k.gram(yc)));
+    return nrc2FromParts(spectrum, c, yyF, h.rows, t);
+  });
+}

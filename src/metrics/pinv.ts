@@ -1,0 +1,67 @@
+/**
+ * NRC4, linear predictability (Rangamani & Unal 2026):
+ *
+ *   NRC4(H, Y) = ‖H·pinv(H)·Yc − Yc‖²_F / (N·q),
+ *
+ * the mean squared error of the best linear read-out of the (centered) targets from the
+ * features as given; pinv's cutoff drops singular values σ ≤ rtol·σ_max with
+ * rtol = max(N, d)·ε₆₄ by default (the authors' scripts: 1e-3). ≈ the model's train MSE in
+ * collapsed layers. The residual is computed directly (Householder QR + SVD of R), never as
+ * ‖Y‖² − ‖projection‖².
+ * @module
+ */
+import { toMat, type MatrixInput } from "../linalg/matrix.js";
+import { center } from "../linalg/center.js";
+import { defaultRtol, pinvResidualSq } from "../linalg/lstsq.js";
+import { withKernels } from "../backends/registry.js";
+import { NRCInputError } from "../errors.js";
+import { checkOptions, checkSameRows } from "./validate.js";
+import type { MetricOptions } from "./noise.js";
+
+/** Options of {@link pinvPredictMSE}. */
+export interface PinvOptions extends MetricOptions {
+  /** Relative cutoff: singular values ≤ rtol·σ_max are dropped. Default max(N, d)·ε₆₄. */
+  rtol?: number;
+  /** Center Y over samples first (default true, as the paper's NRC4). */
+  centerY?: boolean;
+}
+
+/**
+ * NRC4: mean squared residual of the least-squares (pseudo-inverse) prediction of Y from H.
+ * @param H - features, N×d, used as given (not centered).
+ * @param Y - targets, N×q.
+ * @param options - `rtol` (default max(N, d)·ε), `centerY` (default true), `backend`.
+ * @returns `‖H·pinv(H)·Y' − Y'‖²_F / (N·q)` with Y' = Yc (or Y when centerY is false); ≥ 0.
+ * @throws NRCInputError on mismatched rows, NaN, or an rtol that is not a finite number ≥ 0.
+ * @example
+ * ```ts
+ * import { pinvPredictMSE } from "deep-nrc";
+ * const H = [[1, 2, 0], [2, 1, 1], [3, 5, 1], [4, 3, 2], [0, 1, 0], [5, 4, 3]];
+ * const Y = [[1, 0], [0, 1], [2, 1], [1, 3], [0, 0], [3, 1]];
+ * await pinvPredictMSE(H, Y, { rtol: 1e-3 }); // 0.6315932311621968
+ * ```
+ */
+export async function pinvPredictMSE(
+  H: MatrixInput,
+  Y: MatrixInput,
+  options: PinvOptions = {},
+): Promise<number> {
+  const fn = "pinvPredictMSE";
+  checkOptions(fn, options);
+  const h = toMat(fn, "H", H);
+  const y = toMat(fn, "Y", Y);
+  checkSameRows(fn, "H", h, "Y", y);
+  const rtol = options.rtol ?? defaultRtol(h.rows, h.cols);
+  if (typeof rtol !== "number" || !Number.isFinite(rtol) || rtol < 0)
+    throw new NRCInputError(fn, "rtol", `rtol must be a finite number ≥ 0; got ${String(rtol)}`);
+  const centerY = options.centerY ?? true;
+  if (typeof centerY !== "boolean")
+    throw new NRCInputError(fn, "centerY", `centerY must be a boolean; got ${String(centerY)}`);
+  const target = centerY ? center(y).centered : y;
+  return withKernels(options.backend, async (k) => {
+    const { perColumn } = await pinvResidualSq(k, h, target, rtol);
+    let s = 0;
+    for (let i = 0; i < perColumn.length; i++) s += perColumn[i];
+    return s / (h.rows * y.cols);
+  });
+}

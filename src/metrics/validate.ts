@@ -1,0 +1,75 @@
+/** Shared argument checks for the public functions. @module */
+import { NRCInputError, fmtShape } from "../errors.js";
+import type { Mat } from "../backends/types.js";
+
+/** Checks that t (or r) is an integer in [min, max]. */
+export function checkDim(
+  fn: string,
+  arg: string,
+  v: unknown,
+  max: number,
+  what: string,
+  min = 1,
+): number {
+  if (typeof v !== "number" || !Number.isInteger(v))
+    throw new NRCInputError(fn, arg, `${arg} must be an integer; got ${String(v)}`);
+  if (v < min || v > max)
+    throw new NRCInputError(
+      fn,
+      arg,
+      `${arg} must be between ${min} and ${what} (${max}); got ${v}`,
+    );
+  return v;
+}
+
+/** Checks that two matrices have the same number of rows (samples). */
+export function checkSameRows(fn: string, na: string, a: Mat, nb: string, b: Mat): void {
+  if (a.rows !== b.rows)
+    throw new NRCInputError(
+      fn,
+      nb,
+      `${na} and ${nb} must have the same number of rows (samples); got ${fmtShape(a.rows, a.cols)} and ${fmtShape(b.rows, b.cols)}`,
+    );
+}
+
+/** Throws when centered data has zero variance. */
+export function checkVariance(fn: string, arg: string, total: number, m: Mat): void {
+  if (!(total > 0))
+    throw new NRCInputError(
+      fn,
+      arg,
+      `${arg} has zero variance (every column is constant across the ${m.rows} samples of the ${fmtShape(m.rows, m.cols)} matrix); the metric is undefined`,
+    );
+}
+
+/** Checks that a weight reads the features: W is out×in with in = d. */
+export function checkWeight(fn: string, w: Mat, d: number, arg = "W"): void {
+  if (w.cols !== d)
+    throw new NRCInputError(
+      fn,
+      arg,
+      `${arg} must be out×in with in = the features' column count ${d} (W reads H as y = W·h); got ${fmtShape(w.rows, w.cols)}`,
+    );
+}
+
+/** Validates a `{ backend }`-style options object. */
+export function checkOptions(fn: string, opts: unknown): void {
+  if (opts !== undefined && (opts === null || typeof opts !== "object"))
+    throw new NRCInputError(
+      fn,
+      "options",
+      `options must be an object; got ${opts === null ? "null" : typeof opts}`,
+    );
+}
+
+/** Checks a preset name. */
+export function checkPreset(fn: string, preset: unknown): "paper" | "reference-code" {
+  if (preset === undefined) return "paper";
+  if (preset !== "paper" && preset !== "reference-code")
+    throw new NRCInputError(
+      fn,
+      "preset",
+      `preset must be "paper" or "reference-code"; got ${JSON.stringify(preset)}`,
+    );
+  return preset;
+}
