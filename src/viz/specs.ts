@@ -1,0 +1,692 @@
+/**
+ * Vega-Lite specifications of the report's figures, in the style of the Deep NRC paper's plots:
+ * one panel per metric, layers on the x axis, runs overlaid by colour. Pure data → JSON; nothing
+ * here imports Vega.
+ * @module
+ */
+import type { LayerReport, NRCReport } from "../report.js";
+import { fmtFull, fmtNumber } from "./format.js";
+import { metric, type ReportRun } from "./runs.js";
+
+/** The figures the report draws; `intrinsic` only when some run was measured with `r`. */
+export type FigureName = "nrc1" | "nrc2" | "nrc3" | "nrc4" | "stableRank" | "intrinsic";
+
+/** The figures every report has, in display order. */
+export const CORE_FIGURES: readonly FigureName[] = ["nrc1", "nrc2", "nrc3", "nrc4", "stableRank"];
+
+/** Options shared by the report functions. */
+export interface ReportOptions {
+  /** Page / figure-set title. Default `"Deep Neural Regression Collapse report"`. */
+  title?: string;
+  /** Plot width in pixels (the plotting area, without axes and legends). Default 420. */
+  width?: number;
+  /** Plot height in pixels. Default 230. */
+  height?: number;
+  /**
+   * Smallest value drawn on a log axis. Values below it (NRC1 or NRC4 of exactly 0 included) are
+   * drawn at the floor as downward triangles, and the figure's caption says how many. Default
+   * 1e-16 (the float64 relative resolution: a ratio below it is indistinguishable from 0).
+   */
+  logFloor?: number;
+  /** Y scale of the NRC4 panel. Default `"log"` (NRC4 spans decades between input and top layers). */
+  nrc4Scale?: "log" | "linear";
+  /** Label of a bare `NRCReport` passed without one. Default `"run"`. */
+  label?: string;
+  /**
+   * Colours of the runs, in order (any CSS colour). Default: Tableau 10 for up to 10 runs, a
+   * viridis-like ramp beyond (e.g. epochs).
+   */
+  colors?: readonly string[];
+}
+
+/** One figure: its Vega-Lite spec plus the texts the HTML page shows beside it. */
+export interface FigureSpec {
+  name: FigureName;
+  /** Short heading. */
+  title: string;
+  /** Plain-text caption (what is drawn, reference lines, clamping, missing values). */
+  caption: string;
+  /** The Vega-Lite (v6) specification; compile with `vega-lite`'s `compile`. */
+  spec: Record<string, unknown>;
+  /** Number of point marks drawn (one per finite value per run and series). */
+  points: number;
+}
+
+const TABLEAU10 = [
+  "#4e79a7",
+  "#f28e2b",
+  "#e15759",
+  "#76b7b2",
+  "#59a14f",
+  "#edc948",
+  "#b07aa1",
+  "#ff9da7",
+  "#9c755f",
+  "#bab0ac",
+];
+
+// Anchors of a viridis-like ramp (dark purple → green), stopping before the pale yellow end.
+const RAMP = [
+  [68, 1, 84],
+  [59, 82, 139],
+  [33, 145, 140],
+  [94, 201, 98],
+  [180, 210, 40],
+];
+
+function rampColor(f: number): string {
+  const pos = f * (RAMP.length - 1);
+  const i = Math.min(Math.floor(pos), RAMP.length - 2);
+  const u = pos - i;
+  const c = RAMP[i].map((a, k) => Math.round(a + (RAMP[i + 1][k] - a) * u));
+  return "#" + c.map((v) => v.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The colours assigned to `n` runs.
+ *
+ * @param n - number of runs.
+ * @param colors - user colours, used in order when given (cycled if too few).
+ * @returns `n` CSS colours.
+ * @example
+ * runColors(2); // ['#4e79a7', '#f28e2b']
+ */
+export function runColors(n: number, colors?: readonly string[]): string[] {
+  if (colors && colors.length > 0)
+    return Array.from({ length: n }, (_, i) => colors[i % colors.length]);
+  if (n <= TABLEAU10.length) return TABLEAU10.slice(0, n);
+  return Array.from({ length: n }, (_, i) => rampColor(i / (n - 1)));
+}
+
+function pow10(k: number): number {
+  return Number(`1e${k}`);
+}
+
+/** Decade-aligned domain of positive values. */
+function logDomain(values: number[]): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (v > 0) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  }
+  if (!Number.isFinite(lo)) return [0.1, 1];
+  const a = Math.floor(Math.log10(lo) + 1e-12);
+  let b = Math.ceil(Math.log10(hi) - 1e-12);
+  if (b <= a) b = a + 1;
+  return [pow10(a), pow10(b)];
+}
+
+function logTicks([lo, hi]: [number, number]): number[] {
+  const a = Math.round(Math.log10(lo));
+  const b = Math.round(Math.log10(hi));
+  const stride = Math.max(1, Math.ceil((b - a) / 8));
+  const out: number[] = [];
+  for (let k = a; k <= b; k += stride) {
+    out.push(pow10(k));
+    if (b - a <= 2 && k < b) out.push(2 * pow10(k), 5 * pow10(k));
+  }
+  return out;
+}
+
+function layerTicks(n: number): number[] {
+  const target = 12;
+  const steps = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000];
+  const step = steps.find((s) => Math.ceil(n / s) <= target) ?? Math.ceil(n / target);
+  const out: number[] = [];
+  for (let i = 0; i < n; i += step) out.push(i);
+  return out;
+}
+
+interface Series {
+  name: string;
+  get: (l: LayerReport) => number | null;
+  shape: string;
+  dash: number[];
+  /** Measured at the intrinsic dimension: skipped for runs without `r`. */
+  intrinsic?: boolean;
+}
+
+interface Reference {
+  /** Mark name, e.g. `mse_rule`. */
+  name: string;
+  label: string;
+  dash: number[];
+  /** Value per run (null: none for that run). */
+  get: (r: NRCReport) => number | null;
+  /** Colour by run (true) or a neutral grey (false, deduplicated by value). */
+  byRun: boolean;
+}
+
+interface PanelDef {
+  name: FigureName;
+  title: string;
+  yTitle: string;
+  scale: "log" | "linear";
+  series: Series[];
+  references: Reference[];
+  describe: string;
+}
+
+const SOLID: number[] = [1, 0];
+
+function intrinsicOf(l: LayerReport) {
+  return l.intrinsic ?? null;
+}
+
+function panels(runs: ReportRun[], opts: ReportOptions): PanelDef[] {
+  const hasR = runs.some((r) => r.report.layers.some((l) => intrinsicOf(l) !== null));
+  const rs = [...new Set(runs.map((r) => r.report.r).filter((r): r is number => r !== null))];
+  const rText = rs.length === 1 ? `r = ${rs[0]}` : "r";
+  const nrc1Series: Series[] = [
+    { name: "NRC1 at t", get: (l) => metric(l, "nrc1"), shape: "circle", dash: SOLID },
+  ];
+  if (hasR) {
+    nrc1Series.push({
+      name: `NRC1 at ${rText}`,
+      get: (l) => intrinsicOf(l)?.nrc1 ?? null,
+      shape: "diamond",
+      dash: [5, 3],
+      intrinsic: true,
+    });
+  }
+  const defs: PanelDef[] = [
+    {
+      name: "nrc1",
+      title: "NRC1: noise component",
+      yTitle: "NRC1 (log scale)",
+      scale: "log",
+      series: nrc1Series,
+      references: [
+        {
+          name: "threshold_rule",
+          label: "collapse threshold",
+          dash: [2, 3],
+          get: (r) => r.collapseThreshold ?? null,
+          byRun: false,
+        },
+      ],
+      describe:
+        "Share of the features' variance outside their top-t principal subspace, Σ_{i>t} λ_i / Σ λ_i (→ 0 in collapsed layers). Dotted grey line: the collapse threshold.",
+    },
+    {
+      name: "nrc2",
+      title: "NRC2: signal–target alignment",
+      yTitle: "NRC2 (linear CKA)",
+      scale: "linear",
+      series: [{ name: "NRC2", get: (l) => metric(l, "nrc2"), shape: "circle", dash: SOLID }],
+      references: [],
+      describe:
+        "Linear CKA between the features projected on their top-t subspace and the targets (→ 1 in collapsed layers).",
+    },
+    {
+      name: "nrc3",
+      title: "NRC3: feature–weight alignment",
+      yTitle: "NRC3 (mean cos θ)",
+      scale: "linear",
+      series: [{ name: "NRC3", get: (l) => metric(l, "nrc3"), shape: "circle", dash: SOLID }],
+      references: [],
+      describe:
+        "Mean cosine of the principal angles between the features' top-t subspace and the top-t input subspace of the layer's weight (→ 1 in collapsed layers).",
+    },
+    {
+      name: "nrc4",
+      title: "NRC4: linear predictability",
+      yTitle: `NRC4 (MSE${(opts.nrc4Scale ?? "log") === "log" ? ", log scale" : ""})`,
+      scale: opts.nrc4Scale ?? "log",
+      series: [{ name: "NRC4", get: (l) => metric(l, "nrc4"), shape: "circle", dash: SOLID }],
+      references: [
+        {
+          name: "mse_rule",
+          label: "model MSE",
+          dash: [6, 4],
+          get: (r) => r.modelMSE ?? null,
+          byRun: true,
+        },
+      ],
+      describe:
+        "MSE of the best linear prediction of the centered targets from the layer's features, ‖H·pinv(H)·Yc − Yc‖²_F/(N·t) (≈ the model's train MSE in collapsed layers). Dashed line: the model's MSE.",
+    },
+    {
+      name: "stableRank",
+      title: "Stable ranks",
+      yTitle: "stable rank (log scale)",
+      scale: "log",
+      series: [
+        {
+          name: "features",
+          get: (l) => metric(l, "stableRankFeatures"),
+          shape: "circle",
+          dash: SOLID,
+        },
+        {
+          name: "weights",
+          get: (l) => metric(l, "stableRankWeight"),
+          shape: "square",
+          dash: [5, 3],
+        },
+      ],
+      references: [
+        {
+          name: "target_rule",
+          label: "targets",
+          dash: [2, 3],
+          get: (r) => r.targetStableRank ?? null,
+          byRun: true,
+        },
+      ],
+      describe:
+        "Stable rank ‖A‖²_F/‖A‖²_2 of each layer's features (solid) and weight (dashed); dotted line: the targets' stable rank (collapsed features approach it).",
+    },
+  ];
+  if (hasR) {
+    defs.push({
+      name: "intrinsic",
+      title: `Intrinsic dimension (${rText})`,
+      yTitle: "alignment (mean cos)",
+      scale: "linear",
+      series: [
+        {
+          name: `NRC3 at ${rText}`,
+          get: (l) => intrinsicOf(l)?.nrc3 ?? null,
+          shape: "circle",
+          dash: SOLID,
+          intrinsic: true,
+        },
+        {
+          name: "bottom alignment",
+          get: (l) => intrinsicOf(l)?.bottomAlignment ?? null,
+          shape: "square",
+          dash: [5, 3],
+          intrinsic: true,
+        },
+      ],
+      references: [],
+      describe:
+        "NRC3 measured with the intrinsic dimension r in place of t (solid, → 1), and the alignment of the weight's top-r input subspace with the features' bottom (d − r) subspace (dashed, → 0 when collapsed layers pass no noise on).",
+    });
+  }
+  return defs;
+}
+
+interface PointRow {
+  run: string;
+  x: number;
+  y: number;
+  series: string;
+  shape: string;
+  desc: string;
+}
+
+interface LineRow {
+  run: string;
+  x: number;
+  y: number | null;
+  series: string;
+}
+
+function plural(n: number, one: string, many = one + "s"): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function listLayers(xs: { run: string; x: number; name: string }[], multi: boolean): string {
+  const shown = xs.slice(0, 8).map((e) => `${multi ? e.run + ": " : ""}${e.x} (${e.name})`);
+  return shown.join(", ") + (xs.length > 8 ? `, … (${xs.length} in all)` : "");
+}
+
+/**
+ * Builds the Vega-Lite specs of the report's figures (no Vega needed).
+ *
+ * Every panel has the layer position (0-based, as in `report.layers`) on x, one colour per run, a
+ * point per finite value (missing values, e.g. NRC3 of a layer without a weight, leave a gap), a
+ * vertical rule with a label at each run's first collapsed layer, and a grey band with the word
+ * "degenerate" over each layer a run could not measure. Log panels clamp values below
+ * `logFloor` to it (drawn as ▼) and say so in the subtitle and caption.
+ *
+ * @param runs - validated runs (see `normalizeRuns`).
+ * @param opts - sizes, colours, log floor, NRC4 scale.
+ * @returns one `FigureSpec` per figure, in display order.
+ * @example
+ * const figs = buildFigureSpecs([{ label: "run", report }], {});
+ * figs.map((f) => f.name); // ['nrc1', 'nrc2', 'nrc3', 'nrc4', 'stableRank']
+ */
+export function buildFigureSpecs(runs: ReportRun[], opts: ReportOptions): FigureSpec[] {
+  const width = opts.width ?? 420;
+  const height = opts.height ?? 230;
+  const floor = opts.logFloor ?? 1e-16;
+  const multi = runs.length > 1;
+  const labels = runs.map((r) => r.label);
+  const colors = runColors(runs.length, opts.colors);
+  const nLayers = Math.max(...runs.map((r) => r.report.layers.length));
+  const pointSize = nLayers > 40 ? 14 : 36;
+
+  // Only the "lines" layer states the colour legend; the others leave it unset so that
+  // Vega-Lite's layer merge sees no conflict.
+  const colorEnc = (legend: boolean) => ({
+    field: "run",
+    type: "nominal",
+    scale: { domain: labels, range: colors },
+    ...(legend
+      ? { legend: multi ? { title: "run", orient: "bottom", direction: "horizontal" } : null }
+      : {}),
+  });
+  const xEnc = {
+    field: "x",
+    type: "quantitative",
+    scale: { domain: [-0.5, nLayers - 0.5], nice: false, zero: false },
+    axis: { title: "layer", values: layerTicks(nLayers), format: "d", grid: false },
+  };
+
+  // Degenerate layers: one band per layer position, naming the runs.
+  const degenerate = new Map<number, string[]>();
+  const degList: { run: string; x: number; name: string }[] = [];
+  for (const run of runs) {
+    run.report.layers.forEach((l, x) => {
+      if (l.degenerate) {
+        degenerate.set(x, [...(degenerate.get(x) ?? []), run.label]);
+        degList.push({ run: run.label, x, name: l.name });
+      }
+    });
+  }
+  const degRows = [...degenerate.entries()].map(([x, rs]) => ({
+    x0: x - 0.5,
+    x1: x + 0.5,
+    x,
+    text: multi ? `degenerate: ${rs.join(", ")}` : "degenerate",
+  }));
+
+  // First collapsed layers.
+  const collapseRows = runs.flatMap((run, i) => {
+    const fc = run.report.firstCollapsedLayer;
+    if (fc === null || fc === undefined) return [];
+    const name = run.report.layers[fc].name;
+    return [
+      {
+        run: run.label,
+        x: fc,
+        yPix: 4 + 13 * i,
+        right: fc > (nLayers - 1) * 0.6 ? 1 : 0,
+        text: multi ? `${run.label}: first collapsed ${fc}` : `first collapsed: ${fc} (${name})`,
+      },
+    ];
+  });
+  const noCollapse = runs.filter((r) => r.report.firstCollapsedLayer == null).map((r) => r.label);
+
+  return panels(runs, opts).map((def) => {
+    const pointRows: PointRow[] = [];
+    const lineRows: LineRow[] = [];
+    const clamped: { run: string; x: number; name: string }[] = [];
+    const missing = new Map<string, { run: string; x: number; name: string }[]>();
+    for (const run of runs) {
+      for (const s of def.series) {
+        if (s.intrinsic && run.report.r == null) continue;
+        run.report.layers.forEach((l, x) => {
+          const v = s.get(l);
+          if (v === null) {
+            lineRows.push({ run: run.label, x, y: null, series: s.name });
+            if (!l.degenerate) {
+              missing.set(s.name, [
+                ...(missing.get(s.name) ?? []),
+                { run: run.label, x, name: l.name },
+              ]);
+            }
+            return;
+          }
+          let y = v;
+          let shape = s.shape;
+          if (def.scale === "log" && !(v >= floor)) {
+            y = floor;
+            shape = "triangle-down";
+            clamped.push({ run: run.label, x, name: l.name });
+          }
+          lineRows.push({ run: run.label, x, y, series: s.name });
+          pointRows.push({
+            run: run.label,
+            x,
+            y,
+            series: s.name,
+            shape,
+            desc: `${multi ? run.label + ", " : ""}layer ${x} (${l.name}): ${s.name} = ${fmtFull(v)}`,
+          });
+        });
+      }
+    }
+
+    // Reference lines: a rule per run (coloured by run, or grey and deduplicated), and one label
+    // per distinct value (naming the runs only when their values differ).
+    const refRows: { run: string; y: number; ref: string }[] = [];
+    const refLabels: { y: number; ref: string; label: string; color: string }[] = [];
+    for (const ref of def.references) {
+      const byValue = new Map<number, number[]>();
+      runs.forEach((run, i) => {
+        const v = ref.get(run.report);
+        if (v === null || !(def.scale === "linear" || v > 0)) return;
+        byValue.set(v, [...(byValue.get(v) ?? []), i]);
+        if (ref.byRun || byValue.get(v)!.length === 1)
+          refRows.push({ run: run.label, y: v, ref: ref.name });
+      });
+      for (const [v, idx] of byValue) {
+        const named = ref.byRun && byValue.size > 1;
+        refLabels.push({
+          y: v,
+          ref: ref.name,
+          label: `${ref.label}${named ? ` (${idx.map((i) => runs[i].label).join(", ")})` : ""} = ${fmtNumber(v)}`,
+          color: named ? colors[idx[0]] : "#555555",
+        });
+      }
+    }
+
+    let yScale: Record<string, unknown>;
+    let yAxis: Record<string, unknown>;
+    if (def.scale === "log") {
+      const dom = logDomain([...pointRows.map((r) => r.y), ...refRows.map((r) => r.y)]);
+      yScale = { type: "log", domain: dom, nice: false, padding: 6 };
+      yAxis = {
+        title: def.yTitle,
+        values: logTicks(dom),
+        labelExpr:
+          "datum.value >= 0.001 && datum.value < 100000 ? format(datum.value, '~g') : format(datum.value, '.0e')",
+      };
+    } else {
+      const hi = Math.max(1, ...pointRows.map((r) => r.y), ...refRows.map((r) => r.y));
+      const lo = Math.min(0, ...pointRows.map((r) => r.y), ...refRows.map((r) => r.y));
+      yScale = {
+        type: "linear",
+        domain: [lo, hi],
+        nice: hi !== 1 || lo !== 0,
+        zero: true,
+        clamp: true,
+        padding: 6,
+      };
+      yAxis = { title: def.yTitle, tickCount: 5 };
+    }
+    const yEnc = { field: "y", type: "quantitative", scale: yScale, axis: yAxis };
+
+    const layer: Record<string, unknown>[] = [];
+    // Text labels go on top of the data, each over a white halo (the same text, stroked white).
+    const labels: Record<string, unknown>[] = [];
+    if (degRows.length > 0) {
+      layer.push({
+        name: "degenerate",
+        data: { values: degRows },
+        mark: { type: "rect", color: "#999999", opacity: 0.22 },
+        encoding: { x: { ...xEnc, field: "x0" }, x2: { field: "x1" } },
+      });
+      layer.push({
+        name: "degenerate_label",
+        data: { values: degRows },
+        mark: {
+          type: "text",
+          angle: 270,
+          fontSize: 10,
+          color: "#555555",
+          align: "center",
+          baseline: "middle",
+          limit: height - 10,
+        },
+        encoding: { x: xEnc, y: { value: height / 2 }, text: { field: "text" } },
+      });
+    }
+    const seriesDash = {
+      field: "series",
+      type: "nominal",
+      scale: { domain: def.series.map((s) => s.name), range: def.series.map((s) => s.dash) },
+      legend:
+        def.series.length > 1 ? { title: null, orient: "bottom", direction: "horizontal" } : null,
+    };
+    for (const ref of def.references) {
+      const rows = refRows.filter((r) => r.ref === ref.name);
+      if (rows.length === 0) continue;
+      const base = { data: { values: rows } };
+      layer.push({
+        ...base,
+        name: ref.name,
+        mark: {
+          type: "rule",
+          strokeDash: ref.dash,
+          strokeWidth: 1.5,
+          ...(ref.byRun ? {} : { color: "#777777" }),
+        },
+        encoding: { y: yEnc, ...(ref.byRun ? { color: colorEnc(false) } : {}) },
+      });
+      labels.push({
+        data: { values: refLabels.filter((r) => r.ref === ref.name) },
+        name: ref.name.replace(/_rule$/, "_label"),
+        mark: { type: "text", align: "left", baseline: "bottom", dy: -2, fontSize: 10 },
+        encoding: {
+          x: { value: 3 },
+          y: yEnc,
+          text: { field: "label" },
+          color: { field: "color", type: "nominal", scale: null },
+        },
+      });
+    }
+    if (collapseRows.length > 0) {
+      layer.push({
+        name: "collapse_rule",
+        data: { values: collapseRows },
+        mark: { type: "rule", strokeWidth: 1.5, opacity: 0.8 },
+        encoding: { x: xEnc, color: colorEnc(false) },
+      });
+      for (const [suffix, right] of [
+        ["l", 0],
+        ["r", 1],
+      ] as const) {
+        const rows = collapseRows.filter((r) => r.right === right);
+        if (rows.length === 0) continue;
+        labels.push({
+          name: `collapse_label_${suffix}`,
+          data: { values: rows },
+          mark: {
+            type: "text",
+            align: right ? "right" : "left",
+            baseline: "top",
+            dx: right ? -4 : 4,
+            fontSize: 10,
+            fontWeight: "bold",
+            limit: width * 0.6,
+          },
+          encoding: {
+            x: xEnc,
+            y: { field: "yPix", type: "quantitative", scale: null },
+            text: { field: "text" },
+            color: colorEnc(false),
+          },
+        });
+      }
+    }
+    layer.push({
+      name: "lines",
+      data: { values: lineRows },
+      mark: { type: "line", strokeWidth: 1.6, interpolate: "linear" },
+      encoding: {
+        x: xEnc,
+        y: yEnc,
+        color: colorEnc(true),
+        detail: { field: "series" },
+        strokeDash: seriesDash,
+        order: { field: "x", type: "quantitative" },
+      },
+    });
+    layer.push({
+      name: "points",
+      data: { values: pointRows },
+      mark: { type: "point", filled: true, size: pointSize, opacity: 0.95 },
+      encoding: {
+        x: xEnc,
+        y: yEnc,
+        color: colorEnc(false),
+        shape: { field: "shape", type: "nominal", scale: null },
+        description: { field: "desc" },
+      },
+    });
+
+    for (const l of labels) {
+      const { color: _color, ...enc } = l.encoding as Record<string, unknown>;
+      layer.push({
+        ...l,
+        name: `${l.name as string}_halo`,
+        mark: {
+          ...(l.mark as object),
+          color: "white",
+          stroke: "white",
+          strokeWidth: 3,
+          strokeOpacity: 0.85,
+        },
+        encoding: enc,
+      });
+      layer.push(l);
+    }
+
+    const notes: string[] = [];
+    if (clamped.length > 0) {
+      notes.push(
+        `${plural(clamped.length, "value")} below ${floor} (exact zeros included) ${clamped.length === 1 ? "is" : "are"} drawn at ${floor} as ▼: ${listLayers(clamped, multi)}.`,
+      );
+    }
+    for (const [series, xs] of missing) {
+      const noWeight = series === "NRC3" || series === "weights" ? " (no weight given)" : "";
+      notes.push(
+        `No ${series} value (no point) for ${plural(xs.length, "layer")}${noWeight}: ${listLayers(xs, multi)}.`,
+      );
+    }
+    if (degList.length > 0) {
+      notes.push(`Grey bands: degenerate layers (not measured): ${listLayers(degList, multi)}.`);
+    }
+    if (collapseRows.length > 0) {
+      notes.push(
+        "Vertical rule: the first collapsed layer (start of the longest run of top layers with NRC1 ≤ the threshold)" +
+          (noCollapse.length > 0 ? `; none in ${noCollapse.join(", ")}.` : "."),
+      );
+    } else {
+      notes.push("No run has a collapsed top layer (no first-collapsed rule).");
+    }
+    const caption = [def.describe, ...notes].join(" ");
+    const subtitle = clamped.length > 0 ? [`▼: value < ${floor} (incl. 0) drawn at ${floor}`] : [];
+
+    const spec: Record<string, unknown> = {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      description: `${def.title}. ${caption}`,
+      title: { text: def.title, subtitle, anchor: "start", fontSize: 13, subtitleFontSize: 10 },
+      width,
+      height,
+      background: "white",
+      padding: 6,
+      config: {
+        font: "Helvetica, Arial, sans-serif",
+        axis: {
+          labelFontSize: 10,
+          titleFontSize: 11,
+          titleFontWeight: "normal",
+          titleLimit: height,
+        },
+        legend: { labelFontSize: 10, symbolStrokeWidth: 2, labelLimit: 200 },
+        view: { stroke: "#cccccc" },
+      },
+      layer,
+    };
+    return { name: def.name, title: def.title, caption, spec, points: pointRows.length };
+  });
+}
