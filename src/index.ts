@@ -33,3 +33,6 @@ export type {
 } from "./backends/types.js";
 export type { MatrixInput, DenseMatrixInput, MatrixLikeObject } from "./linalg/matrix.js";
 export type { NRCReport, LayerReport, IntrinsicReport, Preset } from "./report.js";
+export { formatReport } from "./format.js";
+export { makeSyntheticNetwork } from "./synthetic.js";
+export type { SyntheticNetworkOptions } from "./synthetic.js";

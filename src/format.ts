@@ -1,0 +1,67 @@
+/**
+ * Plain-text rendering of a report: the per-layer table the demo and the CLI print.
+ * @module
+ */
+import type { NRCReport } from "./report.js";
+
+function num(v: number | null, digits = 4): string {
+  if (v === null) return "—";
+  if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5)) return v.toExponential(2);
+  return v.toFixed(digits);
+}
+
+/**
+ * Formats a report as an aligned text table (one row per layer) with a header and a summary line.
+ * @param report - a {@link NRCReport}.
+ * @returns the table, lines joined with "\n".
+ * @example
+ * ```ts
+ * import { formatReport, measureNRC, makeSyntheticNetwork } from "deep-nrc";
+ * console.log(formatReport(await measureNRC(makeSyntheticNetwork())));
+ * ```
+ */
+export function formatReport(report: NRCReport): string {
+  const intrinsic = report.r !== null;
+  const head = ["layer", "N×d", "NRC1", "NRC2", "NRC3", "NRC4", "srank(H)", "srank(W)"];
+  if (intrinsic) head.push(`NRC1@r`, `NRC3@r`, "bottom");
+  head.push("collapsed");
+  const rows = report.layers.map((l) => {
+    const cells = [
+      l.name,
+      `${l.samples}×${l.features}`,
+      num(l.nrc1),
+      num(l.nrc2),
+      num(l.nrc3),
+      num(l.nrc4),
+      num(l.stableRankFeatures, 3),
+      num(l.stableRankWeight, 3),
+    ];
+    if (intrinsic)
+      cells.push(
+        num(l.intrinsic?.nrc1 ?? null),
+        num(l.intrinsic?.nrc3 ?? null),
+        num(l.intrinsic?.bottomAlignment ?? null),
+      );
+    cells.push(l.degenerate ? `degenerate: ${l.degenerate}` : l.collapsed ? "yes" : "no");
+    return cells;
+  });
+  const widths = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, j) =>
+        j === 0 || j === cells.length - 1 ? c.padEnd(widths[j]) : c.padStart(widths[j]),
+      )
+      .join("  ")
+      .trimEnd();
+  const first =
+    report.firstCollapsedLayer === null
+      ? "none"
+      : `${report.layers[report.firstCollapsedLayer].name} (index ${report.firstCollapsedLayer})`;
+  return [
+    `preset ${report.preset}, t = ${report.t}${intrinsic ? `, r = ${report.r}` : ""}, N = ${report.samples}, targets ${report.targetDim}-dim (stable rank ${num(report.targetStableRank, 3)}), backend ${report.backend}`,
+    line(head),
+    line(head.map((_, j) => "-".repeat(widths[j]))),
+    ...rows.map(line),
+    `first collapsed layer (NRC1 ≤ ${report.collapseThreshold}): ${first}${report.modelMSE !== null ? `; model MSE ${num(report.modelMSE)}` : ""}`,
+  ].join("\n");
+}
