@@ -45,7 +45,11 @@ export const DEFAULT_CHUNK_BYTES = 64 << 20;
 export function chunkBytesOption(fn: string, v: number | undefined): number {
   if (v === undefined) return DEFAULT_CHUNK_BYTES;
   if (!(Number.isSafeInteger(v) && v >= 1))
-    throw new NRCInputError(fn, "chunkBytes", `expected a positive integer; got ${String(v)}`);
+    throw new NRCInputError(
+      fn,
+      "chunkBytes",
+      `chunkBytes must be a positive integer; got ${String(v)}`,
+    );
   return v;
 }
 
@@ -216,7 +220,7 @@ export function checkRows(
     throw new NRCInputError(
       fn,
       "rows",
-      "a row range needs an array with at least 1 dimension; got a 0-d array",
+      "rows: a row range needs an array with at least 1 dimension; got a 0-d array",
     );
   if (
     !Array.isArray(rows) ||
@@ -227,14 +231,14 @@ export function checkRows(
     throw new NRCInputError(
       fn,
       "rows",
-      `expected [start, end] with integer start and end; got ${JSON.stringify(rows)}`,
+      `rows must be [start, end] with integer start and end; got ${JSON.stringify(rows)}`,
     );
   const [s, e] = rows;
   if (!(0 <= s && s <= e && e <= shape[0]))
     throw new NRCInputError(
       fn,
       "rows",
-      `expected 0 ≤ start ≤ end ≤ ${shape[0]} (the number of rows); got [${s}, ${e}]`,
+      `rows [start, end] must satisfy 0 ≤ start ≤ end ≤ ${shape[0]} (the number of rows); got [${s}, ${e}]`,
     );
   return [s, e];
 }
@@ -254,7 +258,7 @@ export function checkAllocation(
     throw new NRCInputError(
       fn,
       "maxElements",
-      `expected a non-negative integer; got ${String(maxElements)}`,
+      `maxElements must be a non-negative integer; got ${String(maxElements)}`,
     );
   if (count > limit)
     throw new NRCInputError(
@@ -286,6 +290,6 @@ export function tensorToMatrix(
   throw new NRCInputError(
     "tensorToMatrix",
     what,
-    `expected a 1-D or 2-D array; got shape (${t.shape.join(", ")})`,
+    `${what} must be a 1-D or 2-D array; got shape (${t.shape.join(", ")})`,
   );
 }

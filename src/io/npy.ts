@@ -87,7 +87,7 @@ class PyParser {
     this.ws();
     if (this.i !== this.s.length)
       this.fail(
-        `unexpected ${JSON.stringify(this.s.slice(this.i, this.i + 16))} after the header dict at character ${this.i}`,
+        `unexpected ${JSON.stringify(this.s.slice(this.i, this.i + 16).trimEnd())} after the header dict at character ${this.i}`,
       );
     return v;
   }
@@ -254,7 +254,7 @@ async function parseNpyHeader(
     throw new NRCInputError(
       fn,
       "maxHeaderBytes",
-      `expected a positive integer; got ${String(opts.maxHeaderBytes)}`,
+      `maxHeaderBytes must be a positive integer; got ${String(opts.maxHeaderBytes)}`,
     );
   if (src.size < 10) bad(`not a .npy file: ${src.size} bytes, shorter than the 10-byte preamble`);
   const pre = await readExact(fn, src, 0, Math.min(12, src.size), "the preamble");
@@ -322,10 +322,12 @@ async function parseNpyHeader(
   const available = src.size - dataOffset;
   const count = boundedProduct(shape, Math.floor(available / element.size));
   const shapeStr = `(${shape.join(", ")}${shape.length === 1 ? "," : ""})`;
-  if (count < 0)
+  if (count < 0) {
+    const declared = boundedProduct(shape, Number.MAX_SAFE_INTEGER / element.size);
     bad(
-      `header declares shape ${shapeStr} of ${(d as { v: string }).v}, more data than the ${available} bytes after the header (truncated file or lying header)`,
+      `header declares shape ${shapeStr} of ${(d as { v: string }).v}${declared >= 0 ? ` = ${declared * element.size} bytes of data` : ""}, more than the ${available} bytes after the header (truncated file or lying header)`,
     );
+  }
   const dataBytes = count * element.size;
   if (dataBytes !== available)
     bad(

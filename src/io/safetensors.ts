@@ -115,7 +115,7 @@ async function parseHeader(
     throw new NRCInputError(
       fn,
       "maxHeaderBytes",
-      `expected a positive integer; got ${String(opts.maxHeaderBytes)}`,
+      `maxHeaderBytes must be a positive integer; got ${String(opts.maxHeaderBytes)}`,
     );
   if (src.size < 8)
     bad(`not a .safetensors file: ${src.size} bytes, shorter than the 8-byte header length`);
@@ -195,10 +195,12 @@ async function parseHeader(
         `${what}: data_offsets [${b}, ${e}] run past the end of the data buffer (${bufferLen} bytes; truncated file?)`,
       );
     const count = boundedProduct(shape as number[], Math.floor(bufferLen / et.size));
-    if (count < 0 || count * et.size !== e - b)
+    if (count < 0 || count * et.size !== e - b) {
+      const declared = boundedProduct(shape as number[], Number.MAX_SAFE_INTEGER / et.size);
       bad(
-        `${what}: shape [${(shape as number[]).join(", ")}] of ${dtype} needs ${count < 0 ? "more than the file's" : count * et.size} bytes but data_offsets [${b}, ${e}] span ${e - b}`,
+        `${what}: shape [${(shape as number[]).join(", ")}] of ${dtype} needs ${declared >= 0 ? declared * et.size : "more than 2^53"} bytes but data_offsets [${b}, ${e}] span ${e - b}`,
       );
+    }
     tensors.push({
       name: key,
       dtype: dtype as SafetensorsDtype,
