@@ -69,3 +69,13 @@ export function columnRange(a: Mat, from: number, to: number): Mat {
     for (let j = 0; j < k; j++) out[i * k + j] = a.data[i * a.cols + from + j];
   return { rows: a.rows, cols: k, data: out };
 }
+
+/** A copy scaled so its largest entry is 1 (CKA is scale-invariant; avoids under/overflow). */
+export function unitScaled(m: Mat): Mat {
+  let mx = 0;
+  for (let i = 0; i < m.data.length; i++) mx = Math.max(mx, Math.abs(m.data[i]));
+  if (mx === 0 || mx === 1) return m;
+  const out = new Float64Array(m.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = m.data[i] / mx;
+  return { rows: m.rows, cols: m.cols, data: out };
+}

@@ -13,7 +13,7 @@ import type { CompleteKernels, Mat } from "../backends/types.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { NRCInputError, fmtShape } from "../errors.js";
 import { anglesBetweenBases, meanCosine, orthonormalBasis } from "../linalg/angles.js";
-import { columnRange } from "../linalg/center.js";
+import { columnRange, unitScaled } from "../linalg/center.js";
 import { withKernels } from "../backends/registry.js";
 import type { Spectrum } from "../linalg/spectrum.js";
 import { checkDim, checkOptions, checkWeight } from "./validate.js";
@@ -49,8 +49,9 @@ export async function principalAngles(
       `A and B must have the same number of rows (the ambient dimension); got ${fmtShape(a.rows, a.cols)} and ${fmtShape(b.rows, b.cols)}`,
     );
   return withKernels(options.backend, async (k) => {
-    const qa = await orthonormalBasis(k, a);
-    const qb = await orthonormalBasis(k, b);
+    // Column spaces ignore scale; unit scaling keeps subnormal or huge inputs exact.
+    const qa = await orthonormalBasis(k, unitScaled(a));
+    const qb = await orthonormalBasis(k, unitScaled(b));
     if (qa.cols === 0)
       throw new NRCInputError(fn, "A", "A must not be the zero matrix (its column space is {0})");
     if (qb.cols === 0)

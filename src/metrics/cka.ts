@@ -15,7 +15,7 @@
  */
 import type { CompleteKernels, Mat } from "../backends/types.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
-import { center, frobeniusSq, leadingColumns } from "../linalg/center.js";
+import { center, frobeniusSq, leadingColumns, unitScaled } from "../linalg/center.js";
 import { withKernels } from "../backends/registry.js";
 import type { Preset } from "../report.js";
 import { checkDim, checkOptions, checkPreset, checkSameRows, checkVariance } from "./validate.js";
@@ -32,7 +32,7 @@ async function ckaParts(k: CompleteKernels, xc: Mat, yc: Mat): Promise<[number, 
 
 /** Linear CKA of centered inputs. @internal */
 export async function ckaCentered(k: CompleteKernels, xc: Mat, yc: Mat): Promise<number> {
-  const [cross, xx, yy] = await ckaParts(k, xc, yc);
+  const [cross, xx, yy] = await ckaParts(k, unitScaled(xc), unitScaled(yc));
   return cross / xx / yy;
 }
 

@@ -20,7 +20,14 @@ function jacobi(Bc: Float64Array, m: number, n: number, Vc: Float64Array): void 
   const norms = new Float64Array(n);
   for (let sweep = 0; sweep < 80; sweep++) {
     // Squared column norms, refreshed each sweep and updated exactly by each rotation in between.
-    for (let j = 0; j < n; j++) norms[j] = dot(Bc, j * m, Bc, j * m, m);
+    let maxNorm = 0;
+    for (let j = 0; j < n; j++) {
+      norms[j] = dot(Bc, j * m, Bc, j * m, m);
+      if (norms[j] > maxNorm) maxNorm = norms[j];
+    }
+    // Columns below 1e-2·ε·(largest column) are numerically zero: rotating them cannot improve
+    // accuracy and, with subnormal entries, could cycle forever.
+    const floor = Math.max(maxNorm * EPS * EPS * 1e-4, 1e-300);
     let rotated = false;
     for (let i = 0; i < n - 1; i++) {
       const ci = i * m;
@@ -28,9 +35,9 @@ function jacobi(Bc: Float64Array, m: number, n: number, Vc: Float64Array): void 
         const cj = j * m;
         const alpha = norms[i];
         const beta = norms[j];
-        if (alpha === 0 || beta === 0) continue;
+        if (alpha <= floor || beta <= floor) continue;
         const gamma = dot(Bc, ci, Bc, cj, m);
-        if (Math.abs(gamma) <= EPS * Math.sqrt(alpha * beta)) continue;
+        if (Math.abs(gamma) <= EPS * Math.sqrt(alpha) * Math.sqrt(beta)) continue;
         rotated = true;
         const zeta = (beta - alpha) / (2 * gamma);
         const t = (zeta >= 0 ? 1 : -1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));

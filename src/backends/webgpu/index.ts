@@ -21,6 +21,7 @@
 import { NRCInputError, fmtShape } from "../../errors.js";
 import type { Backend, Kernels, Mat } from "../types.js";
 import { BLOCK, CROSS_TILES_WGSL } from "./shaders.js";
+import { type ColPrep, fillChunk, finishProduct, prepColumns } from "./f32prep.js";
 
 // WebGPU flag values (spec constants), so that no global `GPUBufferUsage` is needed in Node.
 const USAGE_MAP_READ = 0x0001;
@@ -164,54 +165,6 @@ async function acquire(opts: WebGPUBackendOptions): Promise<Acquired> {
   };
 }
 
-/** Column statistics used to center and scale a matrix before the float32 upload. */
-interface ColPrep {
-  mean: Float64Array;
-  /** Σ_r (a_rj − mean_j) in float64 (≈ 0; kept for an exact correction). */
-  csum: Float64Array;
-  /** Power-of-two scale applied before rounding to float32 (largest |entry| about 1). */
-  scale: Float64Array;
-}
-
-function prepColumns(a: Mat): ColPrep {
-  const { rows: m, cols: n, data } = a;
-  const mean = new Float64Array(n);
-  for (let r = 0; r < m; r++) {
-    const o = r * n;
-    for (let j = 0; j < n; j++) mean[j] += data[o + j];
-  }
-  for (let j = 0; j < n; j++) mean[j] /= m;
-  const csum = new Float64Array(n);
-  const maxAbs = new Float64Array(n);
-  for (let r = 0; r < m; r++) {
-    const o = r * n;
-    for (let j = 0; j < n; j++) {
-      const v = data[o + j] - mean[j];
-      csum[j] += v;
-      const av = Math.abs(v);
-      if (av > maxAbs[j]) maxAbs[j] = av;
-    }
-  }
-  const scale = new Float64Array(n);
-  for (let j = 0; j < n; j++) {
-    const mx = maxAbs[j];
-    scale[j] = mx > 0 && Number.isFinite(mx) ? Math.pow(2, -Math.ceil(Math.log2(mx))) : 1;
-  }
-  return { mean, csum, scale };
-}
-
-/** Writes rows [r0, r1) of a, centered and scaled, into dst (float32, row-major). */
-function fillChunk(a: Mat, p: ColPrep, r0: number, r1: number, dst: Float32Array): void {
-  const n = a.cols;
-  const d = a.data;
-  const { mean, scale } = p;
-  let k = 0;
-  for (let r = r0; r < r1; r++) {
-    const o = r * n;
-    for (let j = 0; j < n; j++) dst[k++] = (d[o + j] - mean[j]) * scale[j];
-  }
-}
-
 function checkMat(fn: string, arg: string, x: Mat): void {
   if (
     x === null ||
@@ -318,8 +271,8 @@ function makeKernels(
       staging: GPUBuffer;
       uni: GPUBuffer;
       bind: GPUBindGroup;
-      fa: Float32Array;
-      fb: Float32Array | null;
+      fa: Float32Array<ArrayBuffer>;
+      fb: Float32Array<ArrayBuffer> | null;
       pending: Promise<void> | null;
     };
     const nSlots = tilesTotal > tilesPerChunk ? 2 : 1;
@@ -442,25 +395,7 @@ function makeKernels(
     const pa = prepColumns(a);
     const pb = b ? prepColumns(b) : pa;
     const acc = await tiledProduct(a, pa, b, b ? pb : null);
-    // Undo the scaling, and add back the means exactly:
-    // AᵀB = ÃᵀB̃ + s_a μ_bᵀ + μ_a s_bᵀ + m μ_a μ_bᵀ, with s = Σ_rows of the centered matrix.
-    const out = new Float64Array(n * q);
-    for (let i = 0; i < n; i++) {
-      const si = 1 / pa.scale[i];
-      const ma = pa.mean[i];
-      const ca = pa.csum[i];
-      const j0 = b ? 0 : i;
-      for (let j = j0; j < q; j++) {
-        const v =
-          (acc[i * q + j] * si) / pb.scale[j] +
-          ca * pb.mean[j] +
-          ma * pb.csum[j] +
-          m * ma * pb.mean[j];
-        out[i * q + j] = v;
-        if (!b) out[j * q + i] = v;
-      }
-    }
-    return { rows: n, cols: q, data: out };
+    return finishProduct(acc, m, pa, pb, b === null);
   }
 
   return {

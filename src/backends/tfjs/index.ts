@@ -1,0 +1,362 @@
+/**
+ * The tfjs backend and tensor inputs (`deep-nrc/tfjs`).
+ *
+ * - {@link tfjsBackend}: Gram matrices and cross products on the active tfjs backend (cpu, wasm,
+ *   webgl, webgpu, node). tfjs computes in float32, so the products are float32 partial products
+ *   over row tiles (batched `matMul` of explicitly transposed tiles: `transposeA` is ~20× slower
+ *   on tfjs-wasm), summed in float64 on the host, with the columns centered and power-of-two
+ *   scaled first (see `../webgpu/f32prep.ts`). Everything else falls back to the float64 JS kernels.
+ * - {@link fromTensor}, {@link toMatrixInput}, {@link tensorsToInputs}: accept `tf.Tensor2D`
+ *   (and 4-D conv tensors) wherever the core accepts a matrix.
+ *
+ * `@tensorflow/tfjs-core` is an optional peer dependency; the core entry never imports it.
+ *
+ * @module
+ */
+import type * as tfTypes from "@tensorflow/tfjs-core";
+import { NRCInputError, fmtShape } from "../../errors.js";
+import type { Backend, Kernels, Mat } from "../types.js";
+import { type ColPrep, fillChunk, finishProduct, prepColumns } from "../webgpu/f32prep.js";
+
+/** The tfjs namespace (`import * as tf from "@tensorflow/tfjs-core"` or `@tensorflow/tfjs`). */
+export type TF = typeof tfTypes;
+
+/** Options of {@link tfjsBackend}. */
+export interface TfjsBackendOptions {
+  /**
+   * Rows per float32 partial product (default 1024). Each tile's n×q product is read back and the
+   * tiles are summed in float64; smaller tiles round less and read back more.
+   */
+  tileRows?: number;
+  /** Upper bound on the float32 input of one batched matMul, in bytes (default 64 MiB). */
+  maxChunkBytes?: number;
+}
+
+/** The kernels a started tfjs backend provides. */
+export interface TfjsKernels extends Kernels {
+  readonly name: "tfjs";
+  /** The active tfjs backend when the kernels started (`tf.getBackend()`), e.g. `"wasm"`. */
+  readonly tfBackend: string;
+  /** Rows per float32 partial product. */
+  readonly tileRows: number;
+  gram(a: Mat): Promise<Mat>;
+  crossProd(a: Mat, b: Mat): Promise<Mat>;
+}
+
+async function loadTf(tf: TF | undefined): Promise<TF> {
+  if (tf) return tf;
+  try {
+    return (await import("@tensorflow/tfjs-core")) as TF;
+  } catch (e) {
+    throw new Error(
+      `tfjs backend: pass the tf namespace (tfjsBackend(tf)) or install the optional peer '@tensorflow/tfjs-core': ${(e as Error).message}`,
+    );
+  }
+}
+
+function checkMat(fn: string, arg: string, x: Mat): void {
+  if (
+    x === null ||
+    typeof x !== "object" ||
+    !Number.isInteger(x.rows) ||
+    !Number.isInteger(x.cols) ||
+    x.rows < 1 ||
+    x.cols < 1 ||
+    !(x.data instanceof Float64Array) ||
+    x.data.length !== x.rows * x.cols
+  )
+    throw new NRCInputError(
+      fn,
+      arg,
+      `${arg} must be a Mat { rows ≥ 1, cols ≥ 1, data: Float64Array of rows·cols }; got ${
+        x && typeof x === "object"
+          ? `${fmtShape(x.rows, x.cols)} with data length ${x.data?.length}`
+          : typeof x
+      }`,
+    );
+}
+
+/**
+ * A backend that runs the Gram matrix `AᵀA` and cross products `AᵀB` on the active tfjs backend
+ * (`tf.getBackend()`: cpu, wasm, webgl, webgpu, tensorflow), as float32 partial products over row
+ * tiles summed in float64 (columns centered and power-of-two scaled before the float32 conversion,
+ * means added back exactly). `symEig`, `svd`, `qr` and `matmul` stay on the float64 JS kernels.
+ * Accuracy: about 1e-7 relative to the centered Gram (float32); use the `js`/`wasm` backends where a
+ * metric must resolve less than ~1e-6 of the variance (NRC1 of collapsed layers).
+ *
+ * @param tf The tfjs namespace whose backend to use (default: `import("@tensorflow/tfjs-core")`,
+ *   which must share its engine with the backend you registered). Register and select a backend
+ *   first, e.g. `import "@tensorflow/tfjs-backend-wasm"; await tf.setBackend("wasm")`.
+ * @param opts `tileRows` (default 1024), `maxChunkBytes` (default 64 MiB).
+ * @returns A {@link Backend}; `init()` waits for `tf.ready()`.
+ * @throws `init()` rejects when tfjs cannot be loaded or no tfjs backend is registered.
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { measureNRC } from "deep-nrc";
+ * import { tfjsBackend } from "deep-nrc/tfjs";
+ * await tf.setBackend("cpu");
+ * const report = await measureNRC({ layers, targets, backend: tfjsBackend(tf) });
+ * ```
+ */
+export function tfjsBackend(tf?: TF, opts: TfjsBackendOptions = {}): Backend {
+  return {
+    name: "tfjs",
+    async init(): Promise<TfjsKernels> {
+      const t = await loadTf(tf);
+      try {
+        await t.ready();
+      } catch (e) {
+        throw new Error(
+          `tfjs backend: no tfjs backend is ready (register one, e.g. import "@tensorflow/tfjs-backend-cpu"): ${(e as Error).message}`,
+        );
+      }
+      const name = t.getBackend();
+      if (!name) throw new Error("tfjs backend: tf.getBackend() returned no backend");
+      return makeTfjsKernels(t, name, opts);
+    },
+  };
+}
+
+function makeTfjsKernels(tf: TF, tfBackend: string, opts: TfjsBackendOptions): TfjsKernels {
+  const tileRows = Math.max(1, Math.floor(opts.tileRows ?? 1024));
+  const maxChunkBytes = Math.max(4096, opts.maxChunkBytes ?? 64 * 1024 * 1024);
+
+  async function product(fn: string, a: Mat, b: Mat | null): Promise<Mat> {
+    checkMat(fn, "a", a);
+    if (b) {
+      checkMat(fn, "b", b);
+      if (b.rows !== a.rows)
+        throw new NRCInputError(
+          fn,
+          "b",
+          `a and b must have the same number of rows; got ${fmtShape(a.rows, a.cols)} and ${fmtShape(b.rows, b.cols)}`,
+        );
+    }
+    const m = a.rows;
+    const n = a.cols;
+    const q = b ? b.cols : n;
+    const pa: ColPrep = prepColumns(a);
+    const pb: ColPrep = b ? prepColumns(b) : pa;
+    const T = Math.min(tileRows, m);
+    const tilesTotal = Math.ceil(m / T);
+    const bytesPerTile = T * (n + (b ? q : 0)) * 4;
+    const tilesPerChunk = Math.max(
+      1,
+      Math.min(tilesTotal, Math.floor(maxChunkBytes / bytesPerTile)),
+    );
+    const acc = new Float64Array(n * q);
+    const nq = n * q;
+    for (let t0 = 0; t0 < tilesTotal; t0 += tilesPerChunk) {
+      const tiles = Math.min(tilesPerChunk, tilesTotal - t0);
+      const r0 = t0 * T;
+      const r1 = Math.min(m, r0 + tiles * T);
+      const fa = new Float32Array(tiles * T * n);
+      fillChunk(a, pa, r0, r1, fa);
+      let fb: Float32Array | null = null;
+      if (b) {
+        fb = new Float32Array(tiles * T * q);
+        fillChunk(b, pb, r0, r1, fb);
+      }
+      const out = tf.tidy(() => {
+        const parts: tfTypes.Tensor[] = [];
+        for (let t = 0; t < tiles; t++) {
+          const x = tf.tensor2d(fa.subarray(t * T * n, (t + 1) * T * n), [T, n], "float32");
+          const y = fb
+            ? tf.tensor2d(fb.subarray(t * T * q, (t + 1) * T * q), [T, q], "float32")
+            : x;
+          // Transpose explicitly: matMul's transposeA is far slower on some tfjs backends.
+          parts.push(tf.matMul(tf.transpose(x), y));
+        }
+        return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
+      });
+      let part: Float32Array | Int32Array | Uint8Array;
+      try {
+        part = await out.data();
+      } finally {
+        out.dispose();
+      }
+      for (let t = 0; t < tiles; t++) {
+        const o = t * nq;
+        if (b) {
+          for (let k = 0; k < nq; k++) acc[k] += part[o + k];
+        } else {
+          for (let i = 0; i < n; i++) {
+            const ro = i * n;
+            for (let j = i; j < n; j++) acc[ro + j] += part[o + ro + j];
+          }
+        }
+      }
+    }
+    return finishProduct(acc, m, pa, pb, b === null);
+  }
+
+  return {
+    name: "tfjs",
+    tfBackend,
+    tileRows,
+    gram: (a: Mat) => product("gram", a, null),
+    crossProd: (a: Mat, b: Mat) => product("crossProd", a, b),
+  };
+}
+
+/** Anything shaped like a tfjs tensor (checked structurally, so any tfjs instance works). */
+export interface TensorLike {
+  readonly shape: readonly number[];
+  readonly dtype: string;
+  readonly rank: number;
+  data(): Promise<ArrayLike<number> | ArrayLike<string>>;
+  dispose(): void;
+}
+
+/** Whether `x` is a tfjs tensor (structural check: `shape`, `dtype`, `rank`, `data()`, `dataSync()`). */
+export function isTensor(x: unknown): x is TensorLike {
+  if (x === null || typeof x !== "object") return false;
+  const o = x as Record<string, unknown>;
+  return (
+    Array.isArray(o.shape) &&
+    typeof o.dtype === "string" &&
+    typeof o.rank === "number" &&
+    typeof o.data === "function" &&
+    typeof o.dataSync === "function"
+  );
+}
+
+async function tensorData(fn: string, arg: string, t: TensorLike): Promise<Float64Array> {
+  if (t.dtype !== "float32" && t.dtype !== "int32" && t.dtype !== "bool")
+    throw new NRCInputError(
+      fn,
+      arg,
+      `${arg} must be a numeric tensor (float32, int32 or bool); got dtype ${t.dtype}`,
+    );
+  if ((t as { isDisposed?: boolean }).isDisposed === true)
+    throw new NRCInputError(fn, arg, `${arg} is a disposed tensor`);
+  const d = (await t.data()) as ArrayLike<number>;
+  return Float64Array.from(d);
+}
+
+/**
+ * Reads a 2-D tfjs tensor into the `{ rows, cols, data }` matrix form every deep-nrc function
+ * accepts (rows = samples). The values are copied into a float64 array (tfjs float32 values are
+ * exact in float64); the tensor is not disposed.
+ *
+ * @param t A rank-2 tensor of dtype float32, int32 or bool.
+ * @returns `{ rows: t.shape[0], cols: t.shape[1], data }` with `data` a row-major Float64Array.
+ * @throws NRCInputError when `t` is not a tensor, not rank 2, empty, disposed or of dtype string/complex.
+ * @example
+ * ```ts
+ * const H = tf.randomNormal([100, 16]) as tf.Tensor2D;
+ * const m = await fromTensor(H); // { rows: 100, cols: 16, data: Float64Array(1600) }
+ * ```
+ */
+export async function fromTensor(
+  t: tfTypes.Tensor2D | TensorLike,
+): Promise<{ rows: number; cols: number; data: Float64Array }> {
+  if (!isTensor(t))
+    throw new NRCInputError("fromTensor", "t", `t must be a tfjs Tensor2D; got ${typeof t}`);
+  if (t.rank !== 2)
+    throw new NRCInputError(
+      "fromTensor",
+      "t",
+      `t must be a rank-2 tensor (samples × features); got shape [${t.shape.join(", ")}]`,
+    );
+  const [rows, cols] = t.shape as [number, number];
+  if (rows < 1 || cols < 1)
+    throw new NRCInputError(
+      "fromTensor",
+      "t",
+      `t must be non-empty; got shape [${t.shape.join(", ")}]`,
+    );
+  return { rows, cols, data: await tensorData("fromTensor", "t", t) };
+}
+
+/**
+ * Converts a tfjs tensor into the plain form the core accepts, and passes anything else through
+ * unchanged: a rank-2 tensor becomes `{ rows, cols, data }`, a rank-4 tensor (conv features
+ * N×C×h×w or filters Cout×Cin×kh×kw) becomes `{ data, shape }`.
+ *
+ * @param x A tensor, or any other matrix argument (returned as is).
+ * @param name The argument's name, for error messages (default `"x"`).
+ * @returns The converted value, or `x` itself when it is not a tensor.
+ * @throws NRCInputError on a tensor of rank other than 2 or 4, or of a non-numeric dtype.
+ * @example
+ * ```ts
+ * import { linearCKA } from "deep-nrc";
+ * const cka = await linearCKA(await toMatrixInput(Xtensor), await toMatrixInput(Ytensor));
+ * ```
+ */
+export async function toMatrixInput<T>(
+  x: T,
+  name = "x",
+): Promise<
+  T extends TensorLike
+    ? { rows: number; cols: number; data: Float64Array } | { data: Float64Array; shape: number[] }
+    : T
+> {
+  type R = Awaited<ReturnType<typeof toMatrixInput<T>>>;
+  if (!isTensor(x)) return x as R;
+  if (x.rank === 2) {
+    const [rows, cols] = x.shape as [number, number];
+    if (rows < 1 || cols < 1)
+      throw new NRCInputError(
+        "toMatrixInput",
+        name,
+        `${name} must be non-empty; got shape [${x.shape.join(", ")}]`,
+      );
+    return { rows, cols, data: await tensorData("toMatrixInput", name, x) } as R;
+  }
+  if (x.rank === 4)
+    return { data: await tensorData("toMatrixInput", name, x), shape: [...x.shape] } as R;
+  throw new NRCInputError(
+    "toMatrixInput",
+    name,
+    `${name} must be a rank-2 (samples × features) or rank-4 (conv) tensor; got shape [${x.shape.join(", ")}]`,
+  );
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  if (x === null || typeof x !== "object") return false;
+  const p = Object.getPrototypeOf(x);
+  return p === Object.prototype || p === null;
+}
+
+/** Maps a type's tfjs tensors (at any depth of plain objects/arrays) to plain matrix values. */
+export type WithTensors<T> = T extends readonly (infer E)[]
+  ? T extends readonly (readonly number[])[]
+    ? T | TensorLike
+    : readonly WithTensors<E>[] | TensorLike
+  : T extends Record<string, unknown>
+    ? { [K in keyof T]: WithTensors<T[K]> } | TensorLike
+    : T | TensorLike;
+
+/**
+ * Replaces every tfjs tensor in an argument — at the top level or inside plain objects and arrays
+ * of objects, e.g. `measureNRC({ layers: [{ features, weight }], targets })` — by its plain form
+ * ({@link toMatrixInput}). Returns new objects; the input is not mutated. Arrays of arrays
+ * (`number[][]` matrices) and typed arrays are passed through without being walked.
+ *
+ * @param x Any argument value.
+ * @param name Its name, for error messages.
+ * @returns The same structure with tensors replaced.
+ * @throws NRCInputError on a tensor of unsupported rank or dtype (the message names its path).
+ * @example
+ * ```ts
+ * const args = await tensorsToInputs({ layers: [{ features: h1, weight: w1 }], targets: y });
+ * const report = await measureNRC(args);
+ * ```
+ */
+export async function tensorsToInputs<T>(x: T, name = "x"): Promise<T> {
+  if (isTensor(x)) return (await toMatrixInput(x, name)) as T;
+  if (Array.isArray(x)) {
+    // Only arrays of objects (layer lists) can hold tensors; number[][] matrices are left alone.
+    if (!x.some((e) => isTensor(e) || isPlainObject(e))) return x;
+    return (await Promise.all(x.map((e, i) => tensorsToInputs(e, `${name}[${i}]`)))) as T;
+  }
+  if (isPlainObject(x)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(x)) out[k] = await tensorsToInputs(v, `${name}.${k}`);
+    return out as T;
+  }
+  return x;
+}

@@ -1,0 +1,63 @@
+/* Level-1 helpers with two independent SIMD accumulators. */
+#include "common.h"
+
+double dot(int n, const double *x, const double *y) {
+  f2 s0 = wasm_f64x2_splat(0.0), s1 = s0;
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 = wasm_f64x2_add(s0, wasm_f64x2_mul(wasm_v128_load(x + i), wasm_v128_load(y + i)));
+    s1 = wasm_f64x2_add(s1, wasm_f64x2_mul(wasm_v128_load(x + i + 2), wasm_v128_load(y + i + 2)));
+  }
+  s0 = wasm_f64x2_add(s0, s1);
+  double s = wasm_f64x2_extract_lane(s0, 0) + wasm_f64x2_extract_lane(s0, 1);
+  for (; i < n; i++) s += x[i] * y[i];
+  return s;
+}
+
+void axpy(int n, double a, const double *x, double *y) {
+  f2 av = wasm_f64x2_splat(a);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    wasm_v128_store(y + i, wasm_f64x2_add(wasm_v128_load(y + i),
+                                          wasm_f64x2_mul(av, wasm_v128_load(x + i))));
+    wasm_v128_store(y + i + 2, wasm_f64x2_add(wasm_v128_load(y + i + 2),
+                                              wasm_f64x2_mul(av, wasm_v128_load(x + i + 2))));
+  }
+  for (; i < n; i++) y[i] += a * x[i];
+}
+
+void scal(int n, double a, double *x) {
+  for (int i = 0; i < n; i++) x[i] *= a;
+}
+
+/* Overflow/underflow-safe 2-norm (scaled sum of squares). */
+double nrm2_strided(int n, const double *x, int inc) {
+  double scale = 0.0, ssq = 1.0;
+  for (int i = 0; i < n; i++) {
+    double v = x[(size_t)i * inc];
+    if (v != 0.0) {
+      double a = nrc_fabs(v);
+      if (scale < a) {
+        double r = scale / a;
+        ssq = 1.0 + ssq * r * r;
+        scale = a;
+      } else {
+        double r = a / scale;
+        ssq += r * r;
+      }
+    }
+  }
+  return scale * nrc_sqrt(ssq);
+}
+
+double nrm2(int n, const double *x) {
+  /* Fast path: plain sum of squares when it cannot overflow or underflow harmfully. */
+  double mx = 0.0;
+  for (int i = 0; i < n; i++) {
+    double a = nrc_fabs(x[i]);
+    if (a > mx) mx = a;
+  }
+  if (mx == 0.0) return 0.0;
+  if (mx < 1e150 && mx > 1e-150) return nrc_sqrt(dot(n, x, x));
+  return nrm2_strided(n, x, 1);
+}

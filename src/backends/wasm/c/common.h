@@ -1,0 +1,70 @@
+/*
+ * deep-nrc WebAssembly kernels: shared definitions.
+ * Freestanding C (no libc): float64 only, SIMD through wasm_simd128.h.
+ * Built twice by scripts/build-wasm.sh: with -DNRC_THREADS (shared memory, atomics) and without.
+ */
+#ifndef NRC_COMMON_H
+#define NRC_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define DBL_EPS 2.220446049250313e-16
+#define DBL_SAFEMIN 2.2250738585072014e-308
+
+typedef v128_t f2;
+
+static inline double nrc_sqrt(double x) { return __builtin_sqrt(x); }
+static inline double nrc_fabs(double x) { return __builtin_fabs(x); }
+static inline double nrc_copysign(double a, double b) { return __builtin_copysign(a, b); }
+
+/* ---- arena allocator (main thread only; reset by the host before each kernel call) ---- */
+void *arena_alloc(size_t bytes);
+
+/* ---- thread pool ---- */
+typedef void (*task_fn)(int tid, int nt, void *arg);
+/* Runs fn(tid, nt, arg) on every thread (the caller is tid 0) and returns when all are done. */
+void par_run(task_fn fn, void *arg);
+/* Number of threads (including the caller). */
+int par_threads(void);
+/* Spin barrier among the nt threads of the current par_run. */
+void par_barrier(int nt);
+
+/* Even split of [0, n) among nt parts, aligned to `align`. */
+static inline void split_range(int n, int tid, int nt, int align, int *lo, int *hi) {
+  int blocks = (n + align - 1) / align;
+  int b0 = (int)((long long)blocks * tid / nt), b1 = (int)((long long)blocks * (tid + 1) / nt);
+  *lo = MIN(n, b0 * align);
+  *hi = MIN(n, b1 * align);
+}
+
+/* ---- level-3 building blocks (gemm.c) ---- */
+/*
+ * C[m×n] += alpha · op(A)[m×k] · op(B)[k×n], row-major, single thread (callers split the work).
+ * op(X) = X when trX == 0, Xᵀ when trX != 0. lda/ldb/ldc are row strides.
+ */
+void gemm_serial(int trA, int trB, int m, int n, int k, double alpha, const double *A, int lda,
+                 const double *B, int ldb, double *C, int ldc, double *work);
+/* Workspace (doubles) gemm_serial needs per thread. */
+size_t gemm_work_size(void);
+/* Same, split over all threads by rows of C (or columns when m is small). */
+void gemm_par(int trA, int trB, int m, int n, int k, double alpha, const double *A, int lda,
+              const double *B, int ldb, double *C, int ldc);
+
+/* Per-thread scratch of gemm_work_size() doubles, valid during a kernel call; allocate it first
+ * (serial code) with ensure_gemm_work(). */
+void ensure_gemm_work(void);
+double *thread_gemm_work(int tid);
+
+/* Level-1/2 helpers (blas1.c). */
+double dot(int n, const double *x, const double *y);
+void axpy(int n, double a, const double *x, double *y);
+void scal(int n, double a, double *x);
+double nrm2(int n, const double *x);
+double nrm2_strided(int n, const double *x, int inc);
+
+#endif

@@ -1,0 +1,299 @@
+/*
+ * Level-3 kernels: packed, register-blocked float64 GEMM with wasm SIMD (f64x2), the Gram matrix
+ * AᵀA (upper triangle only, mirrored), cross products AᵀB and products A·B. Blocking follows the
+ * usual packed-panel scheme: a KC×NC block of B and an MC×KC block of A are packed into MR-/NR-wide
+ * slivers so the micro-kernel streams contiguous memory and keeps an MR×NR tile of C in registers.
+ */
+#include "common.h"
+
+#ifndef MR
+#define MR 4
+#endif
+#ifndef NR
+#define NR 4
+#endif
+#define NV (NR / 2)
+#define KC 256
+#define NC 512
+#define MC 96
+
+size_t gemm_work_size(void) { return (size_t)KC * (NC + NR) + (size_t)KC * (MC + MR) + 64; }
+
+/* Pa[(p*kc + l)*MR + r] = op(A)[i0 + p*MR + r][l0 + l], zero padded to whole slivers. */
+static void pack_a(int trA, const double *A, int lda, int i0, int mc, int l0, int kc, double *Pa) {
+  int np = (mc + MR - 1) / MR;
+  for (int p = 0; p < np; p++) {
+    double *dst = Pa + (size_t)p * kc * MR;
+    int rows = MIN(MR, mc - p * MR);
+    if (!trA) {
+      for (int r = 0; r < rows; r++) {
+        const double *src = A + (size_t)(i0 + p * MR + r) * lda + l0;
+        for (int l = 0; l < kc; l++) dst[l * MR + r] = src[l];
+      }
+      for (int r = rows; r < MR; r++)
+        for (int l = 0; l < kc; l++) dst[l * MR + r] = 0.0;
+    } else {
+      for (int l = 0; l < kc; l++) {
+        const double *src = A + (size_t)(l0 + l) * lda + i0 + p * MR;
+        double *d = dst + l * MR;
+        int r = 0;
+        for (; r < rows; r++) d[r] = src[r];
+        for (; r < MR; r++) d[r] = 0.0;
+      }
+    }
+  }
+}
+
+/* Pb[(q*kc + l)*NR + c] = op(B)[l0 + l][j0 + q*NR + c], zero padded. */
+static void pack_b(int trB, const double *B, int ldb, int l0, int kc, int j0, int nc, double *Pb) {
+  int nq = (nc + NR - 1) / NR;
+  for (int q = 0; q < nq; q++) {
+    double *dst = Pb + (size_t)q * kc * NR;
+    int cols = MIN(NR, nc - q * NR);
+    if (!trB) {
+      for (int l = 0; l < kc; l++) {
+        const double *src = B + (size_t)(l0 + l) * ldb + j0 + q * NR;
+        double *d = dst + l * NR;
+        int c = 0;
+        for (; c < cols; c++) d[c] = src[c];
+        for (; c < NR; c++) d[c] = 0.0;
+      }
+    } else {
+      for (int c = 0; c < cols; c++) {
+        const double *src = B + (size_t)(j0 + q * NR + c) * ldb + l0;
+        for (int l = 0; l < kc; l++) dst[l * NR + c] = src[l];
+      }
+      for (int c = cols; c < NR; c++)
+        for (int l = 0; l < kc; l++) dst[l * NR + c] = 0.0;
+    }
+  }
+}
+
+/* C[mv×nv] += alpha · (packed MR-sliver a) · (packed NR-sliver b) over kc. */
+static inline __attribute__((always_inline)) void micro(int kc, const double *restrict a,
+                                                        const double *restrict b, double *c,
+                                                        int ldc, double alpha, int mv, int nv) {
+  f2 acc[MR][NV];
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NV; j++) acc[i][j] = wasm_f64x2_splat(0.0);
+  for (int l = 0; l < kc; l++) {
+    f2 bv[NV];
+    for (int j = 0; j < NV; j++) bv[j] = wasm_v128_load(b + 2 * j);
+    for (int i = 0; i < MR; i++) {
+      f2 av = wasm_v128_load64_splat(a + i);
+      for (int j = 0; j < NV; j++) acc[i][j] = wasm_f64x2_add(acc[i][j], wasm_f64x2_mul(av, bv[j]));
+    }
+    a += MR;
+    b += NR;
+  }
+  if (mv == MR && nv == NR) {
+    if (alpha == 1.0) {
+      for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NV; j++) {
+          double *p = c + (size_t)i * ldc + 2 * j;
+          wasm_v128_store(p, wasm_f64x2_add(wasm_v128_load(p), acc[i][j]));
+        }
+    } else {
+      f2 al = wasm_f64x2_splat(alpha);
+      for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NV; j++) {
+          double *p = c + (size_t)i * ldc + 2 * j;
+          wasm_v128_store(p, wasm_f64x2_add(wasm_v128_load(p), wasm_f64x2_mul(al, acc[i][j])));
+        }
+    }
+  } else {
+    double t[MR * NR];
+    for (int i = 0; i < MR; i++)
+      for (int j = 0; j < NV; j++) wasm_v128_store(t + i * NR + 2 * j, acc[i][j]);
+    for (int i = 0; i < mv; i++)
+      for (int j = 0; j < nv; j++) c[(size_t)i * ldc + j] += alpha * t[i * NR + j];
+  }
+}
+
+static __attribute__((noinline)) void micro_full(int kc, const double *a, const double *b,
+                                                 double *c, int ldc, double alpha) {
+  micro(kc, a, b, c, ldc, alpha, MR, NR);
+}
+static __attribute__((noinline)) void micro_edge(int kc, const double *a, const double *b,
+                                                 double *c, int ldc, double alpha, int mv, int nv) {
+  micro(kc, a, b, c, ldc, alpha, mv, nv);
+}
+
+/* Multiply a packed MC×KC block by a packed KC×NC block into C (only tiles with j0+NR > i0+off
+ * when tri != 0, i.e. those touching the upper triangle, off = global row minus global column). */
+static void macro_kernel(int mc, int nc, int kc, double alpha, const double *Pa, const double *Pb,
+                         double *C, int ldc, int tri, int diagoff) {
+  for (int jr = 0; jr < nc; jr += NR) {
+    int nv = MIN(NR, nc - jr);
+    const double *b = Pb + (size_t)(jr / NR) * kc * NR;
+    for (int ir = 0; ir < mc; ir += MR) {
+      if (tri && jr + NR <= ir + diagoff) break; /* tile entirely below the diagonal */
+      int mv = MIN(MR, mc - ir);
+      const double *a = Pa + (size_t)(ir / MR) * kc * MR;
+      double *c = C + (size_t)ir * ldc + jr;
+      if (mv == MR && nv == NR)
+        micro_full(kc, a, b, c, ldc, alpha);
+      else
+        micro_edge(kc, a, b, c, ldc, alpha, mv, nv);
+    }
+  }
+}
+
+static void gemm_blocked(int trA, int trB, int m, int n, int k, double alpha, const double *A,
+                         int lda, const double *B, int ldb, double *C, int ldc, double *work,
+                         int tri) {
+  double *Pb = work;
+  double *Pa = work + (size_t)KC * (NC + NR);
+  for (int jc = 0; jc < n; jc += NC) {
+    int nc = MIN(NC, n - jc);
+    for (int pc = 0; pc < k; pc += KC) {
+      int kc = MIN(KC, k - pc);
+      pack_b(trB, B, ldb, pc, kc, jc, nc, Pb);
+      int iend = tri ? MIN(m, jc + nc) : m;
+      for (int ic = 0; ic < iend; ic += MC) {
+        int mc = MIN(MC, iend - ic);
+        pack_a(trA, A, lda, ic, mc, pc, kc, Pa);
+        macro_kernel(mc, nc, kc, alpha, Pa, Pb, C + (size_t)ic * ldc + jc, ldc, tri, ic - jc);
+      }
+    }
+  }
+}
+
+void gemm_serial(int trA, int trB, int m, int n, int k, double alpha, const double *A, int lda,
+                 const double *B, int ldb, double *C, int ldc, double *work) {
+  if (m <= 0 || n <= 0 || k <= 0) return;
+  gemm_blocked(trA, trB, m, n, k, alpha, A, lda, B, ldb, C, ldc, work, 0);
+}
+
+typedef struct {
+  int trA, trB, m, n, k;
+  double alpha;
+  const double *A;
+  int lda;
+  const double *B;
+  int ldb;
+  double *C;
+  int ldc;
+} gemm_args;
+
+static void gemm_task(int tid, int nt, void *p) {
+  gemm_args *g = (gemm_args *)p;
+  int lo, hi;
+  double *w = thread_gemm_work(tid);
+  if (g->m >= g->n || g->m >= 4 * MR * nt) {
+    split_range(g->m, tid, nt, MR, &lo, &hi);
+    if (hi <= lo) return;
+    const double *A = g->trA ? g->A + lo : g->A + (size_t)lo * g->lda;
+    gemm_serial(g->trA, g->trB, hi - lo, g->n, g->k, g->alpha, A, g->lda, g->B, g->ldb,
+                g->C + (size_t)lo * g->ldc, g->ldc, w);
+  } else {
+    split_range(g->n, tid, nt, NR, &lo, &hi);
+    if (hi <= lo) return;
+    const double *B = g->trB ? g->B + (size_t)lo * g->ldb : g->B + lo;
+    gemm_serial(g->trA, g->trB, g->m, hi - lo, g->k, g->alpha, g->A, g->lda, B, g->ldb, g->C + lo,
+                g->ldc, w);
+  }
+}
+
+void gemm_par(int trA, int trB, int m, int n, int k, double alpha, const double *A, int lda,
+              const double *B, int ldb, double *C, int ldc) {
+  if (m <= 0 || n <= 0 || k <= 0) return;
+  ensure_gemm_work();
+  gemm_args g = {trA, trB, m, n, k, alpha, A, lda, B, ldb, C, ldc};
+  /* Small products are not worth waking the workers. */
+  if ((double)m * n * k < 2.0e5 || par_threads() == 1)
+    gemm_task(0, 1, &g);
+  else
+    par_run(gemm_task, &g);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Host-facing kernels. Streaming Gram/cross products: per-thread float64 accumulators, rows split
+ * among threads, summed at the end (fixed order, so results do not depend on timing). */
+
+/* Zeroed accumulators for an n×q product on every thread (nt·n·q doubles). */
+EXPORT(acc_begin) double *acc_begin(int n, int q) {
+  ensure_gemm_work();
+  size_t len = (size_t)par_threads() * n * q;
+  double *acc = (double *)arena_alloc(len * sizeof(double));
+  for (size_t i = 0; i < len; i++) acc[i] = 0.0;
+  return acc;
+}
+
+typedef struct {
+  const double *A;
+  const double *B;
+  int m, n, q;
+  double *acc;
+  int gram;
+} acc_args;
+
+static void acc_task(int tid, int nt, void *p) {
+  acc_args *g = (acc_args *)p;
+  int lo, hi;
+  split_range(g->m, tid, nt, 1, &lo, &hi);
+  if (hi <= lo) return;
+  double *C = g->acc + (size_t)tid * g->n * g->q;
+  double *w = thread_gemm_work(tid);
+  const double *A = g->A + (size_t)lo * g->n;
+  if (g->gram)
+    gemm_blocked(1, 0, g->n, g->n, hi - lo, 1.0, A, g->n, A, g->n, C, g->n, w, 1);
+  else
+    gemm_blocked(1, 0, g->n, g->q, hi - lo, 1.0, A, g->n, g->B + (size_t)lo * g->q, g->q, C, g->q,
+                 w, 0);
+}
+
+/* acc += AᵀA (B == 0, q == n; upper triangle only) or AᵀB, for m rows of A (m×n) and B (m×q). */
+EXPORT(acc_add) void acc_add(double *acc, const double *A, const double *B, int m, int n, int q) {
+  acc_args g = {A, B, m, n, q, acc, B == 0};
+  if ((double)m * n * q < 1.0e5 || par_threads() == 1) {
+    /* Too small to split: everything into thread 0's accumulator. */
+    acc_task(0, 1, &g);
+  } else {
+    par_run(acc_task, &g);
+  }
+}
+
+typedef struct {
+  const double *acc;
+  double *C;
+  int n, q, gram;
+} red_args;
+
+static void red_task(int tid, int nt, void *p) {
+  red_args *g = (red_args *)p;
+  int lo, hi, T = par_threads();
+  split_range(g->n, tid, nt, 1, &lo, &hi);
+  size_t nn = (size_t)g->n * g->q;
+  for (int i = lo; i < hi; i++) {
+    int j0 = g->gram ? i : 0;
+    for (int j = j0; j < g->q; j++) {
+      size_t o = (size_t)i * g->q + j;
+      double s = g->acc[o];
+      for (int t = 1; t < T; t++) s += g->acc[(size_t)t * nn + o];
+      g->C[o] = s;
+      if (g->gram) g->C[(size_t)j * g->q + i] = s;
+    }
+  }
+}
+
+/* C = Σ_threads acc (mirrored to full symmetric when gram != 0). */
+EXPORT(acc_end) void acc_end(const double *acc, double *C, int n, int q, int gram) {
+  red_args g = {acc, C, n, q, gram};
+  if ((double)n * q < 1.0e4 || par_threads() == 1)
+    red_task(0, 1, &g);
+  else
+    par_run(red_task, &g);
+}
+
+/* C (m×n) = A (m×k) · B (k×n). */
+EXPORT(k_matmul) void k_matmul(const double *A, const double *B, double *C, int m, int k, int n) {
+  for (size_t i = 0; i < (size_t)m * n; i++) C[i] = 0.0;
+  gemm_par(0, 0, m, n, k, 1.0, A, k, B, n, C, n);
+}
+
+/* General entry for tests: C += alpha op(A) op(B). */
+EXPORT(k_gemm) void k_gemm(int trA, int trB, int m, int n, int k, double alpha, const double *A,
+                           int lda, const double *B, int ldb, double *C, int ldc) {
+  gemm_par(trA, trB, m, n, k, alpha, A, lda, B, ldb, C, ldc);
+}

@@ -1,0 +1,311 @@
+/**
+ * The `wasm` backend: float64 kernels written in C, compiled to WebAssembly with SIMD (f64x2),
+ * multi-threaded over a shared `WebAssembly.Memory` (Node `worker_threads` / browser Web Workers),
+ * with a single-thread build where `SharedArrayBuffer` is unavailable (e.g. a page that is not
+ * cross-origin isolated). The compiled modules are embedded (base64), so no file loading is needed.
+ *
+ * Nothing starts on import: {@link wasmBackend} returns a description whose `init()` compiles the
+ * module and spawns the workers; `dispose()` on the kernels stops them.
+ * @module
+ */
+import type { Backend, Kernels, Mat } from "../types.js";
+import { WASM_SINGLE_BASE64, WASM_THREADS_BASE64 } from "./module.generated.js";
+import { isNode, startWorkers, type WorkerPool } from "./workers.js";
+
+/** Options of {@link wasmBackend}. */
+export interface WasmBackendOptions {
+  /**
+   * Threads to compute on, including the calling thread (default: the number of logical CPUs,
+   * at most 8). `1` uses the single-thread module and spawns no worker.
+   */
+  threads?: number;
+  /** Throw in `init()` instead of falling back to one thread when threads are unavailable. */
+  requireThreads?: boolean;
+}
+
+/** The kernels of a started `wasm` backend. */
+export interface WasmKernels extends Kernels {
+  /** Threads actually in use (1 when shared memory or workers were unavailable). */
+  readonly threads: number;
+  /** Why threads were not used, when `threads` is 1 but more were asked for. */
+  readonly singleThreadReason?: string;
+}
+
+interface Exports {
+  __stack_pointer: WebAssembly.Global;
+  pool_init(nt: number, canBlock: number): void;
+  pool_shutdown?(): void;
+  arena_reset(base: number): void;
+  arena_top(): number;
+  arena_alloc(bytes: number): number;
+  acc_begin(n: number, q: number): number;
+  acc_add(acc: number, a: number, b: number, m: number, n: number, q: number): void;
+  acc_end(acc: number, c: number, n: number, q: number, gram: number): void;
+  k_matmul(a: number, b: number, c: number, m: number, k: number, n: number): void;
+}
+
+const PAGE = 65536;
+const WORKER_STACK = 1 << 20;
+/** Rows are streamed into wasm memory in chunks of about this many doubles (16 MiB). */
+const CHUNK_DOUBLES = 1 << 21;
+
+function decodeBase64(b64: string): Uint8Array {
+  const B = (globalThis as { Buffer?: { from(s: string, enc: string): Uint8Array } }).Buffer;
+  if (B) return new Uint8Array(B.from(b64, "base64"));
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function defaultThreads(): number {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  let n = nav?.hardwareConcurrency;
+  if (!n && isNode()) {
+    const p = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
+    n = Number(p?.env?.DEEP_NRC_THREADS) || undefined;
+  }
+  return Math.max(1, Math.min(8, n ?? 2));
+}
+
+async function nodeCpuCount(): Promise<number | undefined> {
+  if (!isNode()) return undefined;
+  try {
+    const spec = "node:os";
+    const os = (await import(/* @vite-ignore */ /* webpackIgnore: true */ spec)) as {
+      availableParallelism?: () => number;
+      cpus(): unknown[];
+    };
+    return os.availableParallelism ? os.availableParallelism() : os.cpus().length;
+  } catch {
+    return undefined;
+  }
+}
+
+function threadsUnavailableReason(): string | undefined {
+  if (typeof SharedArrayBuffer === "undefined")
+    return "SharedArrayBuffer is unavailable (a browser page must be cross-origin isolated)";
+  if (!isNode() && typeof (globalThis as { Worker?: unknown }).Worker !== "function")
+    return "Web Workers are unavailable";
+  try {
+    new WebAssembly.Memory({
+      initial: 1,
+      maximum: 1,
+      shared: true,
+    } as WebAssembly.MemoryDescriptor);
+  } catch (e) {
+    return `shared WebAssembly.Memory is unavailable (${(e as Error).message})`;
+  }
+  return undefined;
+}
+
+/** A started module instance plus helpers to move matrices in and out. */
+class Runtime {
+  readonly ex: Exports;
+  readonly memory: WebAssembly.Memory;
+  readonly threads: number;
+  private heapStart = 0;
+  private pool: WorkerPool | undefined;
+  private disposed = false;
+
+  constructor(ex: Exports, memory: WebAssembly.Memory, threads: number) {
+    this.ex = ex;
+    this.memory = memory;
+    this.threads = threads;
+  }
+
+  setPool(pool: WorkerPool | undefined, heapStart: number): void {
+    this.pool = pool;
+    this.heapStart = heapStart;
+  }
+
+  /** Float64 view of the whole memory (recreated: memory may have grown). */
+  f64(): Float64Array {
+    return new Float64Array(this.memory.buffer);
+  }
+
+  begin(fn: string): void {
+    if (this.disposed) throw new Error(`wasm ${fn}: the backend was disposed`);
+    this.ex.arena_reset(this.heapStart);
+  }
+
+  alloc(doubles: number): number {
+    const bytes = doubles * 8;
+    if (bytes > 0xffff0000)
+      throw new Error(`wasm: a ${bytes}-byte buffer exceeds the 4 GiB memory`);
+    try {
+      return this.ex.arena_alloc(bytes) >>> 0;
+    } catch (e) {
+      throw new Error(
+        `wasm: out of WebAssembly memory allocating ${bytes} bytes (${(e as Error).message})`,
+      );
+    }
+  }
+
+  put(data: Float64Array): number {
+    const p = this.alloc(data.length);
+    this.f64().set(data, p / 8);
+    return p;
+  }
+
+  take(p: number, rows: number, cols: number): Mat {
+    const start = p / 8;
+    return { rows, cols, data: this.f64().slice(start, start + rows * cols) };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.pool) {
+      this.ex.pool_shutdown?.();
+      await this.pool.terminate();
+      this.pool = undefined;
+    }
+  }
+}
+
+async function startRuntime(opts: WasmBackendOptions): Promise<Runtime & { reason?: string }> {
+  if (typeof WebAssembly !== "object" || typeof WebAssembly.Module !== "function")
+    throw new Error("wasmBackend: WebAssembly is not available in this environment");
+  let want = opts.threads ?? (await nodeCpuCount()) ?? defaultThreads();
+  if (!Number.isInteger(want) || want < 1 || want > 64)
+    throw new Error(`wasmBackend: threads must be an integer from 1 to 64; got ${opts.threads}`);
+  let reason: string | undefined;
+  if (want > 1) {
+    reason = threadsUnavailableReason();
+    if (reason) {
+      if (opts.requireThreads) throw new Error(`wasmBackend: threads unavailable: ${reason}`);
+      want = 1;
+    }
+  }
+  const threaded = want > 1;
+  const bytes = decodeBase64(threaded ? WASM_THREADS_BASE64 : WASM_SINGLE_BASE64);
+  if (!WebAssembly.validate(bytes))
+    throw new Error(
+      "wasmBackend: this WebAssembly engine cannot run the module (it needs SIMD" +
+        (threaded ? ", threads and bulk memory)" : " and bulk memory)"),
+    );
+  const module = await WebAssembly.compile(bytes);
+  const initialPages = 64;
+  let memory: WebAssembly.Memory;
+  const maxima = [65536, 32768, 16384];
+  for (let i = 0; ; i++) {
+    try {
+      memory = new WebAssembly.Memory({
+        initial: initialPages,
+        maximum: maxima[i],
+        shared: threaded,
+      } as WebAssembly.MemoryDescriptor);
+      break;
+    } catch (e) {
+      if (i === maxima.length - 1)
+        throw new Error(`wasmBackend: cannot create WebAssembly memory: ${(e as Error).message}`);
+    }
+  }
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const ex = instance.exports as unknown as Exports;
+  const rt = new Runtime(ex, memory, want) as Runtime & { reason?: string };
+  rt.reason = opts.threads && opts.threads > 1 && !threaded ? reason : undefined;
+  ex.arena_reset(0);
+  let pool: WorkerPool | undefined;
+  if (threaded) {
+    const sps: number[] = [];
+    for (let t = 1; t < want; t++)
+      sps.push(((ex.arena_alloc(WORKER_STACK) >>> 0) + WORKER_STACK) >>> 0);
+    try {
+      pool = await startWorkers(module, memory, sps);
+    } catch (e) {
+      throw new Error(`wasmBackend: could not start worker threads: ${(e as Error).message}`);
+    }
+    // In Node the calling thread may block in Atomics.wait; a browser main thread may not.
+    const canBlock = isNode() || typeof (globalThis as { window?: unknown }).window === "undefined";
+    ex.pool_init(want, canBlock ? 1 : 0);
+  } else {
+    ex.pool_init(1, 0);
+  }
+  rt.setPool(pool, ex.arena_top() >>> 0);
+  void PAGE;
+  return rt;
+}
+
+function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
+  const ex = rt.ex;
+  /** Σ over row chunks of AᵀB (or AᵀA when b is undefined). */
+  const accumulate = (fn: string, a: Mat, b: Mat | undefined): Mat => {
+    rt.begin(fn);
+    const m = a.rows;
+    const n = a.cols;
+    const q = b ? b.cols : n;
+    const acc = rt.alloc(0) && ex.acc_begin(n, q) >>> 0;
+    const chunk = Math.max(1, Math.min(m, Math.floor(CHUNK_DOUBLES / (n + (b ? q : 0)))));
+    const pa = rt.alloc(chunk * n);
+    const pb = b ? rt.alloc(chunk * q) : 0;
+    const pc = rt.alloc(n * q);
+    for (let r = 0; r < m; r += chunk) {
+      const rows = Math.min(chunk, m - r);
+      const heap = rt.f64();
+      heap.set(a.data.subarray(r * n, (r + rows) * n), pa / 8);
+      if (b) heap.set(b.data.subarray(r * q, (r + rows) * q), pb / 8);
+      ex.acc_add(acc, pa, pb, rows, n, q);
+    }
+    ex.acc_end(acc, pc, n, q, b ? 0 : 1);
+    return rt.take(pc, n, q);
+  };
+  return {
+    name: "wasm",
+    threads: rt.threads,
+    singleThreadReason: reason,
+    gram(a: Mat): Mat {
+      return accumulate("gram", a, undefined);
+    },
+    crossProd(a: Mat, b: Mat): Mat {
+      if (a.rows !== b.rows)
+        throw new Error(`wasm crossProd: row counts differ (${a.rows} and ${b.rows})`);
+      return accumulate("crossProd", a, b);
+    },
+    matmul(a: Mat, b: Mat): Mat {
+      if (a.cols !== b.rows)
+        throw new Error(
+          `wasm matmul: inner dimensions differ (${a.rows}×${a.cols} · ${b.rows}×${b.cols})`,
+        );
+      rt.begin("matmul");
+      const pa = rt.put(a.data);
+      const pb = rt.put(b.data);
+      const pc = rt.alloc(a.rows * b.cols);
+      ex.k_matmul(pa, pb, pc, a.rows, a.cols, b.cols);
+      return rt.take(pc, a.rows, b.cols);
+    },
+    dispose(): Promise<void> {
+      return rt.dispose();
+    },
+  };
+}
+
+/**
+ * The `wasm` backend: SIMD float64 kernels in WebAssembly, multi-threaded over shared memory.
+ *
+ * `init()` compiles the embedded module, creates the memory and starts `threads − 1` workers (the
+ * calling thread computes too); where shared memory is unavailable it falls back to a
+ * single-thread module (or throws with `requireThreads`). Every product accumulates in float64.
+ * Call `dispose()` on the returned kernels to stop the workers (they never keep Node alive).
+ *
+ * @param opts - `threads` (default: logical CPUs, at most 8), `requireThreads`.
+ * @returns A {@link Backend} named `"wasm"`.
+ * @throws Error from `init()` when WebAssembly (with SIMD) is unavailable, when `threads` is not an
+ *   integer in 1…64, or when workers cannot start.
+ * @example
+ * ```ts
+ * import { measureNRC, wasmBackend } from "deep-nrc";
+ * const backend = wasmBackend({ threads: 2 });
+ * const report = await measureNRC({ layers, targets, backend });
+ * ```
+ */
+export function wasmBackend(opts: WasmBackendOptions = {}): Backend {
+  return Object.freeze({
+    name: "wasm",
+    async init(): Promise<WasmKernels> {
+      const rt = await startRuntime(opts);
+      return makeKernels(rt, rt.reason);
+    },
+  });
+}

@@ -1,0 +1,98 @@
+/**
+ * Host-side preparation shared by the float32 backends (WebGPU, tfjs): per-column float64 means,
+ * exact power-of-two scales, float32 chunks of the centered scaled rows, and the exact float64
+ * correction that turns a product of centered scaled matrices back into `AᵀB`.
+ *
+ * Why: a float32 product loses everything below ~1e-7 of the *raw* values' magnitude. Centering
+ * first makes the error relative to the centered data (what the metrics use), and power-of-two
+ * column scaling (exact in binary floating point) keeps every column near 1 so float32 products
+ * neither overflow (|x| > 1.8e19) nor underflow (|x| < 1e-19) for any float64 input.
+ *
+ * @module
+ */
+import type { Mat } from "../types.js";
+
+/** Column statistics used to center and scale a matrix before the float32 upload. */
+export interface ColPrep {
+  mean: Float64Array;
+  /** Σ_r (a_rj − mean_j) in float64 (≈ 0; kept for an exact correction). */
+  csum: Float64Array;
+  /** Power-of-two scale applied before rounding to float32 (largest |entry| about 1). */
+  scale: Float64Array;
+}
+
+export function prepColumns(a: Mat): ColPrep {
+  const { rows: m, cols: n, data } = a;
+  const mean = new Float64Array(n);
+  for (let r = 0; r < m; r++) {
+    const o = r * n;
+    for (let j = 0; j < n; j++) mean[j] += data[o + j];
+  }
+  for (let j = 0; j < n; j++) mean[j] /= m;
+  const csum = new Float64Array(n);
+  const maxAbs = new Float64Array(n);
+  for (let r = 0; r < m; r++) {
+    const o = r * n;
+    for (let j = 0; j < n; j++) {
+      const v = data[o + j] - mean[j];
+      csum[j] += v;
+      const av = Math.abs(v);
+      if (av > maxAbs[j]) maxAbs[j] = av;
+    }
+  }
+  const scale = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    const mx = maxAbs[j];
+    scale[j] = mx > 0 && Number.isFinite(mx) ? Math.pow(2, -Math.ceil(Math.log2(mx))) : 1;
+  }
+  return { mean, csum, scale };
+}
+
+/**
+ * Writes rows [r0, r1) of a, centered and scaled, into dst (float32, row-major) and zero-fills
+ * the rest of dst.
+ */
+export function fillChunk(a: Mat, p: ColPrep, r0: number, r1: number, dst: Float32Array): void {
+  const n = a.cols;
+  const d = a.data;
+  const { mean, scale } = p;
+  let k = 0;
+  for (let r = r0; r < r1; r++) {
+    const o = r * n;
+    for (let j = 0; j < n; j++) dst[k++] = (d[o + j] - mean[j]) * scale[j];
+  }
+  if (k < dst.length) dst.fill(0, k);
+}
+
+/**
+ * Turns `acc` = Σ_tiles F̃ᵀG̃ (float64 sum of the products of the centered, scaled float32 matrices)
+ * back into `AᵀB`: undo the scales, then add the means exactly,
+ * `AᵀB = ÃᵀB̃ + s_a μ_bᵀ + μ_a s_bᵀ + m μ_a μ_bᵀ` with `s` the float64 column sums of the centered
+ * matrices (≈ 0). With `sym` (a Gram, A = B) only the upper triangle of `acc` is read and mirrored.
+ */
+export function finishProduct(
+  acc: Float64Array,
+  m: number,
+  pa: ColPrep,
+  pb: ColPrep,
+  sym: boolean,
+): Mat {
+  const n = pa.mean.length;
+  const q = pb.mean.length;
+  const out = new Float64Array(n * q);
+  for (let i = 0; i < n; i++) {
+    const si = 1 / pa.scale[i];
+    const ma = pa.mean[i];
+    const ca = pa.csum[i];
+    for (let j = sym ? i : 0; j < q; j++) {
+      const v =
+        (acc[i * q + j] * si) / pb.scale[j] +
+        ca * pb.mean[j] +
+        ma * pb.csum[j] +
+        m * ma * pb.mean[j];
+      out[i * q + j] = v;
+      if (sym) out[j * q + i] = v;
+    }
+  }
+  return { rows: n, cols: q, data: out };
+}

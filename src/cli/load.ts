@@ -1,0 +1,233 @@
+/**
+ * Finding and reading a network's tensors for `deep-nrc measure`: a `.safetensors` file, or a
+ * folder with one `.npy` file per tensor. Names: `features.0`, `features.1`, … (N×d, or N×C×h×w
+ * for conv layers), optional `weight.0`, … (out×in, or Cout×Cin×kh×kw) and `targets` (N×t, or N).
+ * Node only.
+ * @module
+ */
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { NRCInputError } from "../errors.js";
+import type { LayerInput } from "../measure.js";
+import type { MatrixInput } from "../linalg/matrix.js";
+import type { TensorInput } from "../io/conv.js";
+import { type Tensor } from "../io/common.js";
+import { readNpy, readNpyHeader } from "../io/npy.js";
+import { readSafetensor, readSafetensorsHeader, type SafetensorsHeader } from "../io/safetensors.js";
+import { openFileSource, type FileSource } from "../io/node-file.js";
+
+/** One tensor the loader found: its role, name, shape and how to read it. */
+interface Entry {
+  name: string;
+  shape: number[];
+  dtype: string;
+  /** Bytes in the file (for progress). */
+  bytes: number;
+  read(rows?: [number, number]): Promise<Tensor>;
+}
+
+/** What {@link openNetwork} found. */
+export interface NetworkFiles {
+  /** `"safetensors"` or `"npy folder"`. */
+  kind: string;
+  features: Entry[];
+  /** `weights[k]` reads `features[k]`; null where absent. */
+  weights: (Entry | null)[];
+  targets: Entry;
+  /** Tensors present but not used (reported as a note). */
+  ignored: string[];
+  /** Samples N (first dimension of the targets). */
+  samples: number;
+  /** Bytes to read for all used tensors. */
+  totalBytes: number;
+  close(): Promise<void>;
+}
+
+const FEATURE = /^features\.(\d+)$/;
+const WEIGHT = /^weight\.(\d+)$/;
+
+function fail(msg: string): never {
+  throw new NRCInputError("deep-nrc measure", "path", msg);
+}
+
+function shapeStr(s: readonly number[]): string {
+  return s.length ? s.join("×") : "scalar";
+}
+
+/**
+ * Orders the named tensors into layers and checks their shapes agree before anything is read.
+ */
+function assemble(
+  kind: string,
+  path: string,
+  entries: Map<string, Entry>,
+  close: () => Promise<void>,
+): NetworkFiles {
+  const feats = new Map<number, Entry>();
+  const weights = new Map<number, Entry>();
+  const ignored: string[] = [];
+  let targets: Entry | null = null;
+  for (const [name, e] of entries) {
+    const f = FEATURE.exec(name);
+    const w = WEIGHT.exec(name);
+    if (f) feats.set(Number(f[1]), e);
+    else if (w) weights.set(Number(w[1]), e);
+    else if (name === "targets") targets = e;
+    else ignored.push(name);
+  }
+  const where = kind === "safetensors" ? `${path}` : `folder ${path}`;
+  const have = [...entries.keys()].slice(0, 12).join(", ") || "nothing";
+  if (feats.size === 0)
+    fail(`${where} has no tensor named features.0 (found: ${have}); expected features.0, features.1, …, targets`);
+  if (!targets) fail(`${where} has no tensor named targets (found: ${have})`);
+  const n = feats.size;
+  for (let k = 0; k < n; k++)
+    if (!feats.has(k))
+      fail(`${where}: features.${k} is missing (found ${[...feats.keys()].sort((a, b) => a - b).map((i) => `features.${i}`).join(", ")}); layers must be numbered 0, 1, 2, … without gaps`);
+  for (const k of weights.keys())
+    if (!feats.has(k)) fail(`${where}: weight.${k} has no matching features.${k}`);
+  const t = targets as Entry;
+  if (t.shape.length < 1 || t.shape.length > 2)
+    fail(`${where}: targets must be N×t (or a vector of N); got shape ${shapeStr(t.shape)}`);
+  const N = t.shape[0];
+  const features: Entry[] = [];
+  const ws: (Entry | null)[] = [];
+  for (let k = 0; k < n; k++) {
+    const f = feats.get(k)!;
+    if (f.shape.length !== 2 && f.shape.length !== 4)
+      fail(`${where}: features.${k} must be N×d or N×C×h×w; got shape ${shapeStr(f.shape)}`);
+    if (f.shape[0] !== N)
+      fail(`${where}: features.${k} has ${f.shape[0]} samples (shape ${shapeStr(f.shape)}) but targets has ${N} (shape ${shapeStr(t.shape)})`);
+    const w = weights.get(k) ?? null;
+    if (w) {
+      if (w.shape.length !== 2 && w.shape.length !== 4)
+        fail(`${where}: weight.${k} must be out×in or Cout×Cin×kh×kw; got shape ${shapeStr(w.shape)}`);
+      const inDim = w.shape[1];
+      const featDim = f.shape[1];
+      if (inDim !== featDim)
+        fail(
+          `${where}: weight.${k} (shape ${shapeStr(w.shape)}) reads ${inDim} inputs but features.${k} has ${featDim} ${f.shape.length === 4 ? "channels" : "features"} (shape ${shapeStr(f.shape)}); weights must be out×in (PyTorch layout)`,
+        );
+    }
+    features.push(f);
+    ws.push(w);
+  }
+  const used = [...features, ...ws.filter((w): w is Entry => w !== null), t];
+  return {
+    kind,
+    features,
+    weights: ws,
+    targets: t,
+    ignored,
+    samples: N,
+    totalBytes: used.reduce((a, e) => a + e.bytes, 0),
+    close,
+  };
+}
+
+async function openSafetensors(path: string): Promise<NetworkFiles> {
+  const src = await openFileSource(path);
+  try {
+    const header: SafetensorsHeader = await readSafetensorsHeader(src);
+    const entries = new Map<string, Entry>();
+    for (const info of header.tensors)
+      entries.set(info.name, {
+        name: info.name,
+        shape: info.shape,
+        dtype: info.dtype,
+        bytes: info.dataOffsets[1] - info.dataOffsets[0],
+        read: (rows) => readSafetensor(src, info.name, { header, rows }),
+      });
+    return assemble("safetensors", path, entries, () => src.close());
+  } catch (e) {
+    await src.close();
+    throw e;
+  }
+}
+
+async function openNpyFolder(path: string): Promise<NetworkFiles> {
+  const files = (await readdir(path)).filter((f) => f.endsWith(".npy")).sort();
+  const sources: FileSource[] = [];
+  const closeAll = async () => {
+    await Promise.all(sources.map((s) => s.close()));
+  };
+  try {
+    const entries = new Map<string, Entry>();
+    for (const f of files) {
+      const name = f.slice(0, -4);
+      if (!(FEATURE.test(name) || WEIGHT.test(name) || name === "targets")) {
+        entries.set(name, { name, shape: [], dtype: "", bytes: 0, read: () => Promise.reject(new Error("unused")) });
+        continue;
+      }
+      const src = await openFileSource(join(path, f));
+      sources.push(src);
+      const h = await readNpyHeader(src);
+      entries.set(name, {
+        name,
+        shape: h.shape,
+        dtype: h.descr,
+        bytes: h.dataBytes,
+        read: (rows) => readNpy(src, { rows }),
+      });
+    }
+    return assemble("npy folder", path, entries, closeAll);
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
+
+/**
+ * Opens a network's tensors: `path` is a `.safetensors` file or a folder of `.npy` files. Reads
+ * only headers; checks names, shapes and sample counts.
+ * @throws NRCInputError (fn `deep-nrc measure`) with one line saying what is wrong.
+ */
+export async function openNetwork(path: string): Promise<NetworkFiles> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    fail(`cannot open ${path}: ${code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+  }
+  if (st.isDirectory()) return openNpyFolder(path);
+  if (path.endsWith(".npy"))
+    fail(`${path} is a single .npy file; pass the folder holding features.0.npy, …, targets.npy (or a .safetensors file)`);
+  return openSafetensors(path);
+}
+
+/** A read tensor as the library's input: 2-D → `{ rows, cols, data }`, 4-D → `{ shape, data }`. */
+export function toInput(t: Tensor): MatrixInput | TensorInput {
+  if (t.shape.length === 4) return { shape: t.shape, data: t.data };
+  if (t.shape.length === 1) return { rows: t.shape[0], cols: 1, data: t.data };
+  return { rows: t.shape[0], cols: t.shape[1], data: t.data };
+}
+
+/**
+ * Reads every used tensor (optionally only the first `samples` rows of features and targets),
+ * reporting progress in bytes.
+ */
+export async function loadLayers(
+  net: NetworkFiles,
+  opts: { samples?: number; onProgress?: (label: string, done: number, total: number) => void },
+): Promise<{ layers: LayerInput[]; targets: MatrixInput }> {
+  const n = opts.samples ?? net.samples;
+  const rows: [number, number] = [0, n];
+  let done = 0;
+  const total = net.totalBytes;
+  const step = async (e: Entry, sampled: boolean) => {
+    opts.onProgress?.(`reading ${e.name}`, done, total);
+    const t = await e.read(sampled ? rows : undefined);
+    done += e.bytes;
+    opts.onProgress?.(`reading ${e.name}`, done, total);
+    return t;
+  };
+  const targets = toInput(await step(net.targets, true)) as MatrixInput;
+  const layers: LayerInput[] = [];
+  for (let k = 0; k < net.features.length; k++) {
+    const f = await step(net.features[k], true);
+    const w = net.weights[k];
+    layers.push({ name: `layer ${k}`, features: toInput(f), weight: w ? toInput(await step(w, false)) : null });
+  }
+  return { layers, targets };
+}
