@@ -11,7 +11,10 @@ import type { MatrixInput } from "../linalg/matrix.js";
 export const DEMO = { samples: 2000, layers: 6, width: 64, targets: 3, seed: 7 } as const;
 
 /** Builds the demo network's layers and targets. */
-export function demoNetwork(seed: number = DEMO.seed): { layers: LayerInput[]; targets: MatrixInput } {
+export function demoNetwork(seed: number = DEMO.seed): {
+  layers: LayerInput[];
+  targets: MatrixInput;
+} {
   const net = makeSyntheticNetwork({ ...DEMO, seed });
   return { layers: net.layers, targets: net.targets };
 }

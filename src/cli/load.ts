@@ -13,7 +13,11 @@ import type { MatrixInput } from "../linalg/matrix.js";
 import type { TensorInput } from "../io/conv.js";
 import { type Tensor } from "../io/common.js";
 import { readNpy, readNpyHeader } from "../io/npy.js";
-import { readSafetensor, readSafetensorsHeader, type SafetensorsHeader } from "../io/safetensors.js";
+import {
+  readSafetensor,
+  readSafetensorsHeader,
+  type SafetensorsHeader,
+} from "../io/safetensors.js";
 import { openFileSource, type FileSource } from "../io/node-file.js";
 
 /** One tensor the loader found: its role, name, shape and how to read it. */
@@ -78,12 +82,19 @@ function assemble(
   const where = kind === "safetensors" ? `${path}` : `folder ${path}`;
   const have = [...entries.keys()].slice(0, 12).join(", ") || "nothing";
   if (feats.size === 0)
-    fail(`${where} has no tensor named features.0 (found: ${have}); expected features.0, features.1, …, targets`);
+    fail(
+      `${where} has no tensor named features.0 (found: ${have}); expected features.0, features.1, …, targets`,
+    );
   if (!targets) fail(`${where} has no tensor named targets (found: ${have})`);
   const n = feats.size;
   for (let k = 0; k < n; k++)
     if (!feats.has(k))
-      fail(`${where}: features.${k} is missing (found ${[...feats.keys()].sort((a, b) => a - b).map((i) => `features.${i}`).join(", ")}); layers must be numbered 0, 1, 2, … without gaps`);
+      fail(
+        `${where}: features.${k} is missing (found ${[...feats.keys()]
+          .sort((a, b) => a - b)
+          .map((i) => `features.${i}`)
+          .join(", ")}); layers must be numbered 0, 1, 2, … without gaps`,
+      );
   for (const k of weights.keys())
     if (!feats.has(k)) fail(`${where}: weight.${k} has no matching features.${k}`);
   const t = targets as Entry;
@@ -97,11 +108,15 @@ function assemble(
     if (f.shape.length !== 2 && f.shape.length !== 4)
       fail(`${where}: features.${k} must be N×d or N×C×h×w; got shape ${shapeStr(f.shape)}`);
     if (f.shape[0] !== N)
-      fail(`${where}: features.${k} has ${f.shape[0]} samples (shape ${shapeStr(f.shape)}) but targets has ${N} (shape ${shapeStr(t.shape)})`);
+      fail(
+        `${where}: features.${k} has ${f.shape[0]} samples (shape ${shapeStr(f.shape)}) but targets has ${N} (shape ${shapeStr(t.shape)})`,
+      );
     const w = weights.get(k) ?? null;
     if (w) {
       if (w.shape.length !== 2 && w.shape.length !== 4)
-        fail(`${where}: weight.${k} must be out×in or Cout×Cin×kh×kw; got shape ${shapeStr(w.shape)}`);
+        fail(
+          `${where}: weight.${k} must be out×in or Cout×Cin×kh×kw; got shape ${shapeStr(w.shape)}`,
+        );
       const inDim = w.shape[1];
       const featDim = f.shape[1];
       if (inDim !== featDim)
@@ -156,7 +171,13 @@ async function openNpyFolder(path: string): Promise<NetworkFiles> {
     for (const f of files) {
       const name = f.slice(0, -4);
       if (!(FEATURE.test(name) || WEIGHT.test(name) || name === "targets")) {
-        entries.set(name, { name, shape: [], dtype: "", bytes: 0, read: () => Promise.reject(new Error("unused")) });
+        entries.set(name, {
+          name,
+          shape: [],
+          dtype: "",
+          bytes: 0,
+          read: () => Promise.reject(new Error("unused")),
+        });
         continue;
       }
       const src = await openFileSource(join(path, f));
@@ -188,11 +209,15 @@ export async function openNetwork(path: string): Promise<NetworkFiles> {
     st = await stat(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    fail(`cannot open ${path}: ${code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+    fail(
+      `cannot open ${path}: ${code === "ENOENT" ? "no such file or directory" : (e as Error).message}`,
+    );
   }
   if (st.isDirectory()) return openNpyFolder(path);
   if (path.endsWith(".npy"))
-    fail(`${path} is a single .npy file; pass the folder holding features.0.npy, …, targets.npy (or a .safetensors file)`);
+    fail(
+      `${path} is a single .npy file; pass the folder holding features.0.npy, …, targets.npy (or a .safetensors file)`,
+    );
   return openSafetensors(path);
 }
 
@@ -227,7 +252,11 @@ export async function loadLayers(
   for (let k = 0; k < net.features.length; k++) {
     const f = await step(net.features[k], true);
     const w = net.weights[k];
-    layers.push({ name: `layer ${k}`, features: toInput(f), weight: w ? toInput(await step(w, false)) : null });
+    layers.push({
+      name: `layer ${k}`,
+      features: toInput(f),
+      weight: w ? toInput(await step(w, false)) : null,
+    });
   }
   return { layers, targets };
 }

@@ -1,0 +1,319 @@
+/**
+ * The `deep-nrc` command line: `deep-nrc measure <file.safetensors | folder>` and `deep-nrc demo`.
+ * `main(argv, io)` returns the exit code instead of exiting, so tests can run it in-process;
+ * `bin.ts` is the executable wrapper. Node only.
+ *
+ * Exit codes: 0 success; 1 bad input (unreadable or malformed file, missing tensors, shapes that
+ * disagree, a failing backend, an output file that cannot be written); 2 usage error (unknown
+ * option, bad option value, missing path).
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { writeFile } from "node:fs/promises";
+import { NRCInputError } from "../errors.js";
+import { measureNRC, DEFAULT_COLLAPSE_THRESHOLD, type LayerInput } from "../measure.js";
+import type { MatrixInput } from "../linalg/matrix.js";
+import type { BackendOption } from "../backends/registry.js";
+import { jsBackend } from "../backends/js/index.js";
+import { formatReport } from "../format.js";
+import type { NRCReport, Preset } from "../report.js";
+import { ProgressBar, type ProgressStream } from "./progress.js";
+import { loadLayers, openNetwork } from "./load.js";
+import { DEMO, demoNetwork } from "./demo.js";
+import pkg from "../../package.json" with { type: "json" };
+
+/** Where the CLI writes: stdout for results, stderr for progress, notes and errors. */
+export interface CliIO {
+  stdout: { write(s: string): unknown };
+  stderr: ProgressStream;
+  /** Environment (for DEEP_NRC_DEBUG). */
+  env?: Record<string, string | undefined>;
+}
+
+/** A usage error: exit code 2 and a pointer to --help. */
+class UsageError extends Error {}
+
+const HELP = `deep-nrc ${pkg.version} — measure Deep Neural Regression Collapse (NRC1–NRC4) per layer
+
+Usage:
+  deep-nrc measure <file.safetensors | folder> [options]
+  deep-nrc demo [options]
+  deep-nrc --help | --version
+
+measure reads, from a .safetensors file or a folder of .npy files (one per tensor):
+  features.0, features.1, …   the features entering each linear map: N×d, or N×C×h×w (conv)
+  weight.0, weight.1, …       optional, the map reading features.k: out×in, or Cout×Cin×kh×kw
+  targets                     N×t regression targets (or a vector of N)
+Any dtype numpy or safetensors writes (f16/bf16/f32/f64, integers) is read, lazily, as float64.
+
+demo measures the bundled synthetic network (${DEMO.layers} layers, ${DEMO.samples} samples, width ${DEMO.width}, ${DEMO.targets} targets).
+
+Options:
+  -t, --t <n>            signal dimension t (default: the number of target columns)
+  -r, --r <n>            intrinsic dimension r: adds NRC1/NRC3 at r and the bottom-subspace alignment
+      --preset <name>    paper (default) | reference-code (the authors' published scripts)
+      --backend <name>   auto (default: wasm, else js) | js | wasm | webgpu
+      --model-mse <x>    the model's train MSE: reports NRC4 / MSE per layer
+      --threshold <x>    NRC1 at or below which a layer counts as collapsed (default ${DEFAULT_COLLAPSE_THRESHOLD})
+      --samples <n>      measure only the first n samples (reads only those rows)
+      --json <file>      write the full report as JSON ('-' for stdout, replacing the table)
+      --report <file>    write a self-contained HTML report with the paper-style figures
+      --seed <n>         demo only: the synthetic network's seed (default ${DEMO.seed})
+  -q, --quiet            no progress bar and no notes on stderr
+  -h, --help             this help
+  -v, --version          the version
+
+Examples:
+  deep-nrc demo
+  deep-nrc measure run.safetensors
+  deep-nrc measure acts/ -t 3 --model-mse 0.012 --json report.json --report report.html
+  deep-nrc measure acts/ --preset reference-code --samples 10240 --backend js
+  python train.py && deep-nrc measure out/epoch300.safetensors --json - | jq '.layers[].nrc1'
+
+Exit status: 0 success, 1 bad input file or failure while measuring, 2 usage error.
+The progress bar is drawn on stderr only when it is a terminal.`;
+
+const OPTIONS = {
+  t: { type: "string", short: "t" },
+  r: { type: "string", short: "r" },
+  preset: { type: "string" },
+  backend: { type: "string" },
+  "model-mse": { type: "string" },
+  threshold: { type: "string" },
+  samples: { type: "string" },
+  json: { type: "string" },
+  report: { type: "string" },
+  seed: { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "v" },
+} as const;
+
+function intOption(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min)
+    throw new UsageError(`--${name} must be an integer ≥ ${min}; got '${v}'`);
+  return n;
+}
+
+function numOption(
+  name: string,
+  v: string | undefined,
+  ok: (x: number) => boolean,
+  what: string,
+): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || !ok(n))
+    throw new UsageError(`--${name} must be ${what}; got '${v}'`);
+  return n;
+}
+
+async function backendOption(name: string | undefined): Promise<BackendOption> {
+  switch (name ?? "auto") {
+    case "js":
+      return jsBackend;
+    case "wasm": {
+      const { wasmBackend } = await import("../backends/wasm/index.js");
+      return wasmBackend();
+    }
+    case "webgpu": {
+      const { webgpuBackend } = await import("../backends/webgpu/index.js");
+      return webgpuBackend();
+    }
+    case "auto": {
+      const { wasmBackend } = await import("../backends/wasm/index.js");
+      return [wasmBackend(), jsBackend];
+    }
+    default:
+      throw new UsageError(`--backend must be auto, js, wasm or webgpu; got '${name}'`);
+  }
+}
+
+/** One line, no stack: what a shell user sees. */
+function oneLine(msg: string): string {
+  return msg.replace(/\s*\n\s*/g, "; ").trim();
+}
+
+/**
+ * Runs the CLI.
+ * @param argv - The arguments after the program name (e.g. `["measure", "run.safetensors"]`).
+ * @param io - Output streams (default: the process's).
+ * @returns The exit code.
+ */
+export async function main(argv: readonly string[], io: CliIO = defaultIO()): Promise<number> {
+  const progress = new ProgressBar(io.stderr, { quiet: true });
+  let bar = progress;
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: [...argv],
+        options: OPTIONS,
+        allowPositionals: true,
+        strict: true,
+      });
+    } catch (e) {
+      throw new UsageError((e as Error).message.replace(/^TypeError \[\w+\]: /, ""));
+    }
+    const { values: o, positionals } = parsed;
+    if (o.version) {
+      io.stdout.write(`${pkg.version}\n`);
+      return 0;
+    }
+    const cmd = positionals[0];
+    if (o.help || cmd === "help" || cmd === undefined) {
+      io.stdout.write(HELP + "\n");
+      return cmd === undefined && !o.help ? 2 : 0;
+    }
+    if (cmd !== "measure" && cmd !== "demo")
+      throw new UsageError(`unknown command '${cmd}' (expected measure or demo)`);
+    if (cmd === "measure" && positionals.length !== 2)
+      throw new UsageError(
+        positionals.length < 2
+          ? "measure needs a path: a .safetensors file or a folder of .npy files"
+          : `measure takes one path; got ${positionals.length - 1}: ${positionals.slice(1).join(" ")}`,
+      );
+    if (cmd === "demo" && positionals.length !== 1)
+      throw new UsageError(`demo takes no path; got ${positionals.slice(1).join(" ")}`);
+    if (cmd === "measure" && o.seed !== undefined)
+      throw new UsageError("--seed applies to demo only");
+    if (o.samples !== undefined && cmd === "demo")
+      throw new UsageError("--samples applies to measure only");
+
+    const t = intOption("t", o.t, 1);
+    const r = intOption("r", o.r, 1);
+    const samples = intOption("samples", o.samples, 2);
+    const seed = intOption("seed", o.seed, 0);
+    const modelMSE = numOption("model-mse", o["model-mse"], (x) => x >= 0, "a number ≥ 0");
+    const threshold = numOption(
+      "threshold",
+      o.threshold,
+      (x) => x >= 0 && x <= 1,
+      "a number in [0, 1]",
+    );
+    const preset = (o.preset ?? "paper") as Preset;
+    if (preset !== "paper" && preset !== "reference-code")
+      throw new UsageError(`--preset must be paper or reference-code; got '${o.preset}'`);
+    const backend = await backendOption(o.backend);
+    const quiet = o.quiet === true;
+    const note = (s: string) => {
+      if (!quiet) {
+        bar.clear();
+        io.stderr.write(`${s}\n`);
+      }
+    };
+    bar = new ProgressBar(io.stderr, { quiet });
+
+    let layers: LayerInput[];
+    let targets: MatrixInput;
+    let title: string;
+    if (cmd === "measure") {
+      const path = positionals[1];
+      const net = await openNetwork(path);
+      try {
+        if (net.ignored.length)
+          note(
+            `note: ignoring ${net.ignored.length} tensor(s) not named features.k/weight.k/targets: ${net.ignored.slice(0, 6).join(", ")}${net.ignored.length > 6 ? ", …" : ""}`,
+          );
+        if (samples !== undefined && samples > net.samples)
+          throw new UsageError(
+            `--samples ${samples} is more than the ${net.samples} samples in ${path}`,
+          );
+        ({ layers, targets } = await loadLayers(net, {
+          samples,
+          onProgress: (label, done, total) => bar.update(label, done, total),
+        }));
+      } finally {
+        await net.close();
+      }
+      title = `deep-nrc: ${path}`;
+    } else {
+      ({ layers, targets } = demoNetwork(seed));
+      title = `deep-nrc demo (synthetic network, seed ${seed ?? DEMO.seed})`;
+      note(
+        `deep-nrc demo: a synthetic ${DEMO.layers}-layer network (${DEMO.samples} samples, width ${DEMO.width}, ${DEMO.targets} targets)`,
+      );
+    }
+
+    const report: NRCReport = await measureNRC({
+      layers,
+      targets,
+      t,
+      r,
+      preset,
+      modelMSE,
+      collapseThreshold: threshold,
+      backend,
+      onProgress: (done, total) =>
+        bar.update(`measuring layer ${Math.min(done + 1, total)}/${total}`, done, total),
+    });
+    bar.clear();
+
+    if (o.json === "-") io.stdout.write(JSON.stringify(report, null, 2) + "\n");
+    else {
+      io.stdout.write(formatReport(report) + "\n");
+      if (o.json !== undefined)
+        await writeOut(o.json, JSON.stringify(report, null, 2) + "\n", "--json");
+    }
+    if (o.report !== undefined) {
+      let html: string;
+      try {
+        const viz = await import("../viz/index.js");
+        html = await viz.renderReportHTML(report, { title });
+      } catch (e) {
+        if (e instanceof NRCInputError) throw e;
+        const msg = (e as Error).message ?? String(e);
+        throw new NRCInputError(
+          "deep-nrc",
+          "--report",
+          /vega/i.test(msg) && /(find|resolve|module)/i.test(msg)
+            ? "--report needs the optional packages vega and vega-lite (npm i vega vega-lite)"
+            : `--report: the HTML report is not available: ${msg}`,
+        );
+      }
+      await writeOut(o.report, html, "--report");
+      note(`wrote ${o.report}`);
+    }
+    if (o.json !== undefined && o.json !== "-") note(`wrote ${o.json}`);
+    return 0;
+  } catch (e) {
+    bar.clear();
+    if (e instanceof UsageError) {
+      io.stderr.write(`deep-nrc: ${oneLine(e.message)}\nTry 'deep-nrc --help'.\n`);
+      return 2;
+    }
+    if (e instanceof NRCInputError) {
+      io.stderr.write(`deep-nrc: ${oneLine(e.message)}\n`);
+      return 1;
+    }
+    const err = e as Error;
+    const debug = (io.env ?? process.env).DEEP_NRC_DEBUG;
+    io.stderr.write(
+      `deep-nrc: ${oneLine(err?.message ?? String(e))}${debug ? `\n${err?.stack ?? ""}` : " (set DEEP_NRC_DEBUG=1 for details)"}\n`,
+    );
+    return 1;
+  }
+}
+
+async function writeOut(path: string, text: string, flag: string): Promise<void> {
+  try {
+    await writeFile(path, text);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "its folder does not exist"
+        : code === "EACCES"
+          ? "permission denied"
+          : code === "EISDIR"
+            ? "it is a directory"
+            : (e as Error).message;
+    throw new NRCInputError("deep-nrc", flag, `${flag}: cannot write ${path}: ${why}`);
+  }
+}
+
+function defaultIO(): CliIO {
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env };
+}
