@@ -155,7 +155,8 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
         strict: true,
       });
     } catch (e) {
-      throw new UsageError((e as Error).message.replace(/^TypeError \[\w+\]: /, ""));
+      // Node's wording, minus its advice about '--' (rarely what a user meant).
+      throw new UsageError((e as Error).message.split(". To specify")[0]);
     }
     const { values: o, positionals } = parsed;
     if (o.version) {
@@ -285,7 +286,8 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
       return 2;
     }
     if (e instanceof NRCInputError) {
-      io.stderr.write(`deep-nrc: ${oneLine(e.message)}\n`);
+      const msg = oneLine(e.message);
+      io.stderr.write(`${msg.startsWith("deep-nrc") ? "" : "deep-nrc: "}${msg}\n`);
       return 1;
     }
     const err = e as Error;

@@ -145,6 +145,19 @@ function mutate(b: Uint8Array, muts: { op: string; pos: number; val: number }[])
   return x;
 }
 
+const ST_SIZES: Record<string, number> = {
+  F16: 2,
+  BF16: 2,
+  F32: 4,
+  F64: 8,
+  I16: 2,
+  I32: 4,
+  I64: 8,
+  U16: 2,
+  U32: 4,
+  U64: 8,
+};
+
 const bigInts = fc.oneof(
   fc.nat({ max: 8 }),
   fc.constantFrom(0, 1, 2 ** 31, 2 ** 32, 2 ** 53 - 1, 2 ** 53 + 2, 1e15, 1e300),
@@ -320,10 +333,7 @@ describe("reader fuzzing (fast-check)", () => {
           const header: Record<string, unknown> = {};
           let off = 0;
           for (const e of entries) {
-            const size =
-              { F16: 2, BF16: 2, F32: 4, F64: 8, I16: 2, I32: 4, I64: 8, U16: 2, U32: 4, U64: 8 }[
-                e.dtype
-              ] ?? 1;
+            const size = ST_SIZES[e.dtype] ?? 1;
             const n = e.shape.reduce((a, b) => a * b, 1) * size;
             // tile: offsets consistent with the shapes (often valid); else the generated ones.
             const offs = tile || !e.offsets ? [off, off + n] : e.offsets;
