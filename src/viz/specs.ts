@@ -360,7 +360,7 @@ export function buildFigureSpecs(runs: ReportRun[], opts: ReportOptions): Figure
   const labels = runs.map((r) => r.label);
   const colors = runColors(runs.length, opts.colors);
   const nLayers = Math.max(...runs.map((r) => r.report.layers.length));
-  const pointSize = nLayers > 40 ? 14 : 36;
+  const pointSize = nLayers > 40 ? 10 : 36;
 
   // Only the "lines" layer states the colour legend; the others leave it unset so that
   // Vega-Lite's layer merge sees no conflict.
@@ -394,7 +394,11 @@ export function buildFigureSpecs(runs: ReportRun[], opts: ReportOptions): Figure
     x0: x - 0.5,
     x1: x + 0.5,
     x,
-    text: multi ? `degenerate: ${rs.join(", ")}` : "degenerate",
+    text: !multi
+      ? "degenerate"
+      : rs.length === runs.length
+        ? "degenerate (all runs)"
+        : `degenerate (${rs.join(", ")})`,
   }));
 
   // First collapsed layers.
@@ -586,7 +590,7 @@ export function buildFigureSpecs(runs: ReportRun[], opts: ReportOptions): Figure
             dx: right ? -4 : 4,
             fontSize: 10,
             fontWeight: "bold",
-            limit: width * 0.6,
+            limit: width - 12,
           },
           encoding: {
             x: xEnc,
