@@ -16,6 +16,7 @@
 import type * as tfTypes from "@tensorflow/tfjs-core";
 import { NRCInputError, fmtShape } from "../../errors.js";
 import type { Backend, Kernels, Mat } from "../types.js";
+import * as core from "../../index.js";
 import { type ColPrep, fillChunk, finishProduct, prepColumns } from "../webgpu/f32prep.js";
 
 /** The tfjs namespace (`import * as tf from "@tensorflow/tfjs-core"` or `@tensorflow/tfjs`). */
@@ -315,26 +316,36 @@ export async function toMatrixInput<T>(
   );
 }
 
+/** A plain data object (no class instance, no methods: backends and kernels are left alone). */
 function isPlainObject(x: unknown): x is Record<string, unknown> {
   if (x === null || typeof x !== "object") return false;
   const p = Object.getPrototypeOf(x);
-  return p === Object.prototype || p === null;
+  if (p !== Object.prototype && p !== null) return false;
+  return !Object.values(x).some((v) => typeof v === "function");
 }
 
-/** Maps a type's tfjs tensors (at any depth of plain objects/arrays) to plain matrix values. */
-export type WithTensors<T> = T extends readonly (infer E)[]
-  ? T extends readonly (readonly number[])[]
+/**
+ * A parameter type in which every matrix (or conv tensor) may also be a tfjs tensor, at any depth
+ * of objects and arrays (e.g. `measureNRC`'s `layers[i].features`).
+ */
+export type WithTensors<T> = T extends (...args: never[]) => unknown
+  ? T
+  : T extends ArrayBufferView
     ? T | TensorLike
-    : readonly WithTensors<E>[] | TensorLike
-  : T extends Record<string, unknown>
-    ? { [K in keyof T]: WithTensors<T[K]> } | TensorLike
-    : T | TensorLike;
+    : T extends readonly (readonly number[])[]
+      ? T | TensorLike
+      : T extends readonly (infer E)[]
+        ? readonly WithTensors<E>[]
+        : T extends object
+          ? { [K in keyof T]: WithTensors<T[K]> } | TensorLike
+          : T;
 
 /**
  * Replaces every tfjs tensor in an argument — at the top level or inside plain objects and arrays
  * of objects, e.g. `measureNRC({ layers: [{ features, weight }], targets })` — by its plain form
  * ({@link toMatrixInput}). Returns new objects; the input is not mutated. Arrays of arrays
- * (`number[][]` matrices) and typed arrays are passed through without being walked.
+ * (`number[][]` matrices), typed arrays, class instances and objects holding functions (backends,
+ * kernels) are passed through without being walked.
  *
  * @param x Any argument value.
  * @param name Its name, for error messages.
@@ -346,11 +357,11 @@ export type WithTensors<T> = T extends readonly (infer E)[]
  * const report = await measureNRC(args);
  * ```
  */
-export async function tensorsToInputs<T>(x: T, name = "x"): Promise<T> {
+export async function tensorsToInputs<T>(x: WithTensors<T> | T, name = "x"): Promise<T> {
   if (isTensor(x)) return (await toMatrixInput(x, name)) as T;
   if (Array.isArray(x)) {
     // Only arrays of objects (layer lists) can hold tensors; number[][] matrices are left alone.
-    if (!x.some((e) => isTensor(e) || isPlainObject(e))) return x;
+    if (!x.some((e) => isTensor(e) || isPlainObject(e))) return x as T;
     return (await Promise.all(x.map((e, i) => tensorsToInputs(e, `${name}[${i}]`)))) as T;
   }
   if (isPlainObject(x)) {
@@ -358,5 +369,81 @@ export async function tensorsToInputs<T>(x: T, name = "x"): Promise<T> {
     for (const [k, v] of Object.entries(x)) out[k] = await tensorsToInputs(v, `${name}.${k}`);
     return out as T;
   }
-  return x;
+  return x as T;
 }
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyFn = (...args: any[]) => unknown;
+
+/** An argument list in which every matrix may also be a tfjs tensor. */
+export type WithTensorArgs<A extends readonly unknown[]> = { [K in keyof A]: WithTensors<A[K]> };
+
+/** A core function whose matrix arguments may also be tfjs tensors; always returns a Promise. */
+export type TensorAccepting<F extends AnyFn> = (
+  ...args: WithTensorArgs<Parameters<F>>
+) => Promise<Awaited<ReturnType<F>>>;
+
+/**
+ * Wraps a function so that any tfjs tensor among its arguments (at any depth of plain objects and
+ * arrays) is read ({@link tensorsToInputs}) before the call. The tensors are not disposed.
+ *
+ * @param f The function to wrap (e.g. a deep-nrc metric).
+ * @param names Argument names for error messages.
+ * @returns An async function taking the same arguments, tensors allowed.
+ * @throws Whatever `f` throws; NRCInputError for a tensor of unsupported rank or dtype.
+ * @example
+ * ```ts
+ * import { linearCKA as cka64 } from "deep-nrc";
+ * const linearCKA = withTensorInputs(cka64, ["X", "Y"]);
+ * await linearCKA(tf.randomNormal([50, 4]), tf.randomNormal([50, 2]));
+ * ```
+ */
+export function withTensorInputs<F extends AnyFn>(
+  f: F,
+  names: readonly string[] = [],
+): TensorAccepting<F> {
+  return (async (...args: unknown[]) => {
+    const plain = await Promise.all(
+      args.map((a, i) => tensorsToInputs(a, names[i] ?? `argument ${i + 1}`)),
+    );
+    return await f(...plain);
+  }) as TensorAccepting<F>;
+}
+
+/** {@link core.measureNRC} accepting tfjs tensors for `layers[i].features`, `layers[i].weight`, `targets`. */
+export const measureNRC = withTensorInputs(core.measureNRC, ["options"]);
+/** {@link core.noiseComponent} (NRC1) accepting a tfjs tensor for `H`. */
+export const noiseComponent = withTensorInputs(core.noiseComponent, ["H", "t", "options"]);
+/** {@link core.linearCKA} accepting tfjs tensors. */
+export const linearCKA = withTensorInputs(core.linearCKA, ["X", "Y", "options"]);
+/** {@link core.signalTargetAlignment} (NRC2) accepting tfjs tensors. */
+export const signalTargetAlignment = withTensorInputs(core.signalTargetAlignment, [
+  "H",
+  "Y",
+  "t",
+  "options",
+]);
+/** {@link core.principalAngles} accepting tfjs tensors. */
+export const principalAngles = withTensorInputs(core.principalAngles, ["A", "B", "options"]);
+/** {@link core.featureWeightAlignment} (NRC3) accepting tfjs tensors. */
+export const featureWeightAlignment = withTensorInputs(core.featureWeightAlignment, [
+  "H",
+  "W",
+  "t",
+  "options",
+]);
+/** {@link core.pinvPredictMSE} (NRC4) accepting tfjs tensors. */
+export const pinvPredictMSE = withTensorInputs(core.pinvPredictMSE, ["H", "Y", "options"]);
+/** {@link core.stableRank} accepting a tfjs tensor. */
+export const stableRank = withTensorInputs(core.stableRank, ["A", "options"]);
+/** {@link core.proposition1Bound} accepting tfjs tensors. */
+export const proposition1Bound = withTensorInputs(core.proposition1Bound, [
+  "H",
+  "Y",
+  "t",
+  "options",
+]);
+/** {@link core.convFeaturesToMatrix} accepting a rank-4 tfjs tensor (async here). */
+export const convFeaturesToMatrix = withTensorInputs(core.convFeaturesToMatrix, ["x", "options"]);
+/** {@link core.convWeightsToMatrix} accepting a rank-4 tfjs tensor (async here). */
+export const convWeightsToMatrix = withTensorInputs(core.convWeightsToMatrix, ["x", "options"]);
