@@ -354,6 +354,55 @@ def make_cli():
         bottom = float(np.mean(np.cos(scipy.linalg.subspace_angles(U[:, r:], Vt[:r].T))))
         intr.append({"r": r, "nrc1": float(lam[r:].sum() / lam.sum()), "nrc3": nrc3r, "bottomAlignment": bottom})
     expected["f64/paper/r1"] = intr
+    # The first 32 samples only (deep-nrc measure --samples 32).
+    n2 = 32
+    Ys = Y[:n2]
+    Ysc = Ys - Ys.mean(0)
+    ly = np.clip(np.linalg.eigvalsh(Ysc.T @ Ysc / n2)[::-1], 0, None)
+    expected["f64/paper/samples32"] = {
+        "t": t,
+        "samples": n2,
+        "targetStableRank": float(ly.sum() / ly[0]),
+        "layers": [layer_metrics(feats[k][:n2], weights[k], Ys, t, "paper") for k in range(len(dims))],
+    }
+
+    # A conv layer: features N×C×h×w and filters Cout×Cin×kh×kw, plus a dense layer after it.
+    # paper: (N·h·w)×C with each sample's targets repeated for its h·w positions;
+    # reference-code: global average pooling to N×C.
+    Nc, C, hh, ww, t2 = 40, 5, 3, 2, 2
+    Yc2 = rng.standard_normal((Nc, t2))
+    A = rng.standard_normal((t2, C))
+    F = (Yc2 @ A)[:, :, None, None] * rng.uniform(0.5, 1.5, size=(1, 1, hh, ww)) + 0.1 * rng.standard_normal(
+        (Nc, C, hh, ww)
+    )
+    K = rng.standard_normal((4, C, 3, 3))
+    D = rng.standard_normal((Nc, 7)) + Yc2 @ rng.standard_normal((t2, 7))
+    Wd = rng.standard_normal((3, 7))
+    write_safetensors(
+        os.path.join(d, "conv.safetensors"),
+        {
+            "features.0": ("F32", F.astype("<f4")),
+            "weight.0": ("F32", K.astype("<f4")),
+            "features.1": ("F64", D),
+            "weight.1": ("F64", Wd),
+            "targets": ("F64", Yc2),
+        },
+    )
+    F64 = F.astype(np.float32).astype(np.float64)
+    K64 = K.astype(np.float32).astype(np.float64)
+    Kmat = K64.transpose(0, 2, 3, 1).reshape(-1, C)  # (Cout·kh·kw)×Cin
+    Hflat = F64.transpose(0, 2, 3, 1).reshape(-1, C)  # (N·h·w)×C, row (n·h + y)·w + x
+    Yrep = np.repeat(Yc2, hh * ww, axis=0)
+    Hgap = F64.mean(axis=(2, 3))
+    conv_exp = {}
+    for preset in ("paper", "reference-code"):
+        first = (
+            layer_metrics(Hflat, Kmat, Yrep, t2, preset)
+            if preset == "paper"
+            else layer_metrics(Hgap, Kmat, Yc2, t2, preset)
+        )
+        conv_exp[preset] = [first, layer_metrics(D, Wd, Yc2, t2, preset)]
+    expected["conv"] = conv_exp
     with open(os.path.join(d, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1)
 

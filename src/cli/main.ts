@@ -133,7 +133,10 @@ async function backendOption(name: string | undefined): Promise<BackendOption> {
 
 /** One line, no stack: what a shell user sees. */
 function oneLine(msg: string): string {
-  return msg.replace(/\s*\n\s*/g, "; ").trim();
+  return msg
+    .replace(/([.?!:;])\s*\n\s*/g, "$1 ")
+    .replace(/\s*\n\s*/g, "; ")
+    .trim();
 }
 
 /**
