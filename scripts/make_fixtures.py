@@ -282,9 +282,13 @@ def nrc4(h, y, rtol, center_y=True):
     r2 = yy - ur @ (ur.T @ yy)
     val2 = fro2(r2) / (n * t)
     close(val, val2, rtol=1e-8, atol=1e-13 * fro2(yy) / (n * t), what="nrc4 pinv vs projector")
+    b3 = np.linalg.lstsq(h, yy, rcond=rtol)[0]
+    val3 = fro2(h @ b3 - yy) / (n * t)
+    spread = max(abs(val - val2), abs(val - val3))
     kept = s[keep] / s[0]
     dropped = s[~keep] / s[0]
     info = {
+        "spread": fl(spread),
         "rank": int(keep.sum()),
         "sigmaKeptMinRel": fl(kept.min()) if kept.size else None,
         "sigmaDroppedMaxRel": fl(dropped.max()) if dropped.size else None,
@@ -361,6 +365,7 @@ def layer_metrics(h, y, t, w=None, r=None, preset="paper", known_rank=None, f=No
     out["nrc4Rank"] = info["rank"]
     cond["nrc4SigmaKeptMinRel"] = info["sigmaKeptMinRel"]
     cond["nrc4SigmaDroppedMaxRel"] = info["sigmaDroppedMaxRel"]
+    cond["nrc4RouteSpread"] = info["spread"]
     out["stableRankFeatures"] = fl(
         f.stable_rank_paper() if preset == "paper" else f.stable_rank_cov()
     )
@@ -740,11 +745,15 @@ def build_metrics():
         sig = np.column_stack(
             [qy[:, 0] * math.cos(0.3) + qp[:, 0] * math.sin(0.3), qp[:, 1], qp[:, 2]]
         )
-        noise = basis[:, 1 + 2 * t : 5 + 2 * t] * 1e-9
         rot = rand_orthogonal(rng, d)
-        hh = sig @ rot[:, :t].T + noise @ rot[:, t : t + 4].T + rng.standard_normal(d)
-        note = "signal singular values equal; targets column scales " + str(col_scales.tolist())
-        pp = both_presets(cases, name, t, hh, yy, None, notes={"paper": note, "reference-code": note})
+        hh = sig @ rot[:, :t].T + rng.standard_normal(d)  # no noise: rank(Hc) = t, NRC1 = 0
+        note = (
+            "no noise (NRC1 = 0 exactly, rank(Hc) = t); signal singular values equal; target "
+            "column scales " + str(col_scales.tolist())
+        )
+        pp = both_presets(
+            cases, name, t, hh, yy, None, known_rank=t, notes={"paper": note, "reference-code": note}
+        )
         p1 = pp[0]["expected"]["prop1"]
         if name == "prop1-anisotropic":
             assert p1["lhs"] > 1.2 * p1["bound"], p1  # the bound fails (cf. SPEC's 0.826 > 0.689)
@@ -785,8 +794,10 @@ def build_metrics():
             "eps1 = NRC1 at t; eps2 = max(0, 1 - NRC2 of the paper preset); "
             "bound = sqrt(eps1) + sqrt(eps2); the same in both presets",
             "conditioning": "eigGapRel_k = (lambda_k - lambda_{k+1}) / lambda_1, weightGapRel_k the "
-            "same for W's singular values, nrc4Sigma*Rel = kept/dropped singular values of H over "
-            "sigma_max: NRC2/NRC3 accuracy scales like eps / gap",
+            "same for W's singular values, nrc4Sigma*Rel = smallest kept / largest dropped singular "
+            "value of H over sigma_max (the cutoff's margin), nrc4RouteSpread = max difference of "
+            "nrc4 between three float64 routes (pinv, SVD projector, lstsq): NRC2/NRC3 accuracy "
+            "scales like eps / gap",
             "tolerance": "well-conditioned cases: 1e-9 relative is ample (the reference is good to "
             "~1e-13); values that are 0 in exact arithmetic (nrc4 with N <= d, eps2 of a collapsed "
             "layer) need absolute tolerances; see tolerance_note on a case",
@@ -1012,7 +1023,13 @@ def build_angles():
     assert len(c["angles"]) == 3
     cases.append(c)
     a = np.outer(ai[:, 0], [1.0, -2.0, 0.5])  # rank 1
-    c, _ = angle_case("rankdeficient-rank1-of-3-vs-rank3", a, ai)
+    c, _ = angle_case(
+        "rankdeficient-rank1-of-3-vs-rank3",
+        a,
+        ai,
+        exact_zero=1,
+        note="A's column space lies inside B's: the one angle is exactly 0 (absolute tolerance)",
+    )
     assert len(c["angles"]) == 1
     cases.append(c)
 
