@@ -168,6 +168,8 @@ interface PanelDef {
   series: Series[];
   references: Reference[];
   describe: string;
+  /** Where the first-collapsed labels go: away from where collapsed layers' values sit. */
+  labelsAt: "top" | "bottom";
 }
 
 const SOLID: number[] = [1, 0];
@@ -195,6 +197,7 @@ function panels(runs: ReportRun[], opts: ReportOptions): PanelDef[] {
   const defs: PanelDef[] = [
     {
       name: "nrc1",
+      labelsAt: "top",
       title: "NRC1: noise component",
       yTitle: "NRC1 (log scale)",
       scale: "log",
@@ -213,6 +216,7 @@ function panels(runs: ReportRun[], opts: ReportOptions): PanelDef[] {
     },
     {
       name: "nrc2",
+      labelsAt: "bottom",
       title: "NRC2: signal–target alignment",
       yTitle: "NRC2 (linear CKA)",
       scale: "linear",
@@ -223,6 +227,7 @@ function panels(runs: ReportRun[], opts: ReportOptions): PanelDef[] {
     },
     {
       name: "nrc3",
+      labelsAt: "bottom",
       title: "NRC3: feature–weight alignment",
       yTitle: "NRC3 (mean cos θ)",
       scale: "linear",
@@ -233,6 +238,7 @@ function panels(runs: ReportRun[], opts: ReportOptions): PanelDef[] {
     },
     {
       name: "nrc4",
+      labelsAt: "top",
       title: "NRC4: linear predictability",
       yTitle: `NRC4 (MSE${(opts.nrc4Scale ?? "log") === "log" ? ", log scale" : ""})`,
       scale: opts.nrc4Scale ?? "log",
@@ -251,6 +257,7 @@ function panels(runs: ReportRun[], opts: ReportOptions): PanelDef[] {
     },
     {
       name: "stableRank",
+      labelsAt: "top",
       title: "Stable ranks",
       yTitle: "stable rank (log scale)",
       scale: "log",
@@ -284,6 +291,7 @@ function panels(runs: ReportRun[], opts: ReportOptions): PanelDef[] {
   if (hasR) {
     defs.push({
       name: "intrinsic",
+      labelsAt: "top",
       title: `Intrinsic dimension (${rText})`,
       yTitle: "alignment (mean cos)",
       scale: "linear",
@@ -410,7 +418,7 @@ export function buildFigureSpecs(runs: ReportRun[], opts: ReportOptions): Figure
       {
         run: run.label,
         x: fc,
-        yPix: 4 + 13 * i,
+        slot: i,
         right: fc > (nLayers - 1) * 0.6 ? 1 : 0,
         text: multi ? `${run.label}: first collapsed ${fc}` : `first collapsed: ${fc} (${name})`,
       },
@@ -461,7 +469,7 @@ export function buildFigureSpecs(runs: ReportRun[], opts: ReportOptions): Figure
     // Reference lines: a rule per run (coloured by run, or grey and deduplicated), and one label
     // per distinct value (naming the runs only when their values differ).
     const refRows: { run: string; y: number; ref: string }[] = [];
-    const refLabels: { y: number; ref: string; label: string; color: string }[] = [];
+    const refValues: { ref: Reference; byValue: Map<number, number[]> }[] = [];
     for (const ref of def.references) {
       const byValue = new Map<number, number[]>();
       runs.forEach((run, i) => {
@@ -471,15 +479,7 @@ export function buildFigureSpecs(runs: ReportRun[], opts: ReportOptions): Figure
         if (ref.byRun || byValue.get(v)!.length === 1)
           refRows.push({ run: run.label, y: v, ref: ref.name });
       });
-      for (const [v, idx] of byValue) {
-        const named = ref.byRun && byValue.size > 1;
-        refLabels.push({
-          y: v,
-          ref: ref.name,
-          label: `${ref.label}${named ? ` (${idx.map((i) => runs[i].label).join(", ")})` : ""} = ${fmtNumber(v)}`,
-          color: named ? colors[idx[0]] : "#555555",
-        });
-      }
+      refValues.push({ ref, byValue });
     }
 
     let yScale: Record<string, unknown>;
@@ -507,6 +507,40 @@ export function buildFigureSpecs(runs: ReportRun[], opts: ReportOptions): Figure
       yAxis = { title: def.yTitle, tickCount: 5 };
     }
     const yEnc = { field: "y", type: "quantitative", scale: yScale, axis: yAxis };
+
+    // One label per distinct reference value, naming the runs when their values differ; labels
+    // closer than a line of text on screen are merged into one.
+    const dom = yScale.domain as [number, number];
+    const frac = (v: number) =>
+      def.scale === "log"
+        ? (Math.log10(v) - Math.log10(dom[0])) / (Math.log10(dom[1]) - Math.log10(dom[0]))
+        : (v - dom[0]) / (dom[1] - dom[0]);
+    const refLabels: { y: number; ref: string; label: string; color: string }[] = [];
+    for (const { ref, byValue } of refValues) {
+      const named = ref.byRun && byValue.size > 1;
+      const items = [...byValue.entries()]
+        .map(([v, idx]) => ({ v, idx, px: frac(v) * height }))
+        .sort((a, b) => a.px - b.px);
+      const clusters: (typeof items)[] = [];
+      for (const it of items) {
+        const last = clusters[clusters.length - 1];
+        if (last && it.px - last[last.length - 1].px < 12) last.push(it);
+        else clusters.push([it]);
+      }
+      for (const c of clusters) {
+        const who = (idx: number[]) => idx.map((i) => runs[i].label).join(", ");
+        const label =
+          c.length === 1
+            ? `${ref.label}${named ? ` (${who(c[0].idx)})` : ""} = ${fmtNumber(c[0].v)}`
+            : `${ref.label}: ${c.map((it) => `${fmtNumber(it.v)} (${who(it.idx)})`).join(", ")}`;
+        refLabels.push({
+          y: c[c.length - 1].v,
+          ref: ref.name,
+          label,
+          color: named && c.length === 1 ? colors[c[0].idx[0]] : "#555555",
+        });
+      }
+    }
 
     const layer: Record<string, unknown>[] = [];
     // Text labels go on top of the data, each over a white halo (the same text, stroked white).
@@ -578,7 +612,12 @@ export function buildFigureSpecs(runs: ReportRun[], opts: ReportOptions): Figure
         ["l", 0],
         ["r", 1],
       ] as const) {
-        const rows = collapseRows.filter((r) => r.right === right);
+        const rows = collapseRows
+          .filter((r) => r.right === right)
+          .map((r) => ({
+            ...r,
+            yPix: def.labelsAt === "top" ? 4 + 13 * r.slot : height - 4 - 13 * r.slot,
+          }));
         if (rows.length === 0) continue;
         labels.push({
           name: `collapse_label_${suffix}`,
@@ -586,7 +625,7 @@ export function buildFigureSpecs(runs: ReportRun[], opts: ReportOptions): Figure
           mark: {
             type: "text",
             align: right ? "right" : "left",
-            baseline: "top",
+            baseline: def.labelsAt === "top" ? "top" : "bottom",
             dx: right ? -4 : 4,
             fontSize: 10,
             fontWeight: "bold",

@@ -61,7 +61,7 @@ describe("the HTML report in headless Chromium", () => {
     await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
 
     const info = await page.evaluate(() => {
-      const figs = [...document.querySelectorAll("figure")].map((f) => {
+      const figs = Array.from(document.querySelectorAll("figure")).map((f) => {
         const svg = f.querySelector("svg")!;
         const box = svg.getBoundingClientRect();
         return {
@@ -72,7 +72,7 @@ describe("the HTML report in headless Chromium", () => {
           caption: f.querySelector("figcaption")?.textContent ?? "",
         };
       });
-      const parseErrors = [...document.querySelectorAll("svg")].filter(
+      const parseErrors = Array.from(document.querySelectorAll("svg")).filter(
         (s) =>
           new DOMParser()
             .parseFromString(s.outerHTML, "image/svg+xml")
@@ -83,7 +83,7 @@ describe("the HTML report in headless Chromium", () => {
         parseErrors,
         scrollWidth: document.documentElement.scrollWidth,
         scripts: document.scripts.length,
-        cellText: [...document.querySelectorAll("table.layers td.name")].map(
+        cellText: Array.from(document.querySelectorAll("table.layers td.name")).map(
           (td) => td.textContent,
         ),
       };
@@ -135,7 +135,9 @@ describe("the HTML report in headless Chromium", () => {
     const m = await page.evaluate(() => ({
       scroll: document.documentElement.scrollWidth,
       widest: Math.max(
-        ...[...document.querySelectorAll("figure")].map((f) => f.getBoundingClientRect().right),
+        ...Array.from(document.querySelectorAll("figure")).map(
+          (f) => f.getBoundingClientRect().right,
+        ),
       ),
     }));
     await page.close();
