@@ -49,9 +49,14 @@ const WORKER_STACK = 1 << 20;
 /** Rows are streamed into wasm memory in chunks of about this many doubles (16 MiB). */
 const CHUNK_DOUBLES = 1 << 21;
 
-function decodeBase64(b64: string): Uint8Array {
+function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
   const B = (globalThis as { Buffer?: { from(s: string, enc: string): Uint8Array } }).Buffer;
-  if (B) return new Uint8Array(B.from(b64, "base64"));
+  if (B) {
+    const src = B.from(b64, "base64");
+    const out = new Uint8Array(src.length);
+    out.set(src);
+    return out;
+  }
   const bin = atob(b64);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
@@ -236,7 +241,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     const m = a.rows;
     const n = a.cols;
     const q = b ? b.cols : n;
-    const acc = rt.alloc(0) && ex.acc_begin(n, q) >>> 0;
+    const acc = ex.acc_begin(n, q) >>> 0;
     const chunk = Math.max(1, Math.min(m, Math.floor(CHUNK_DOUBLES / (n + (b ? q : 0)))));
     const pa = rt.alloc(chunk * n);
     const pb = b ? rt.alloc(chunk * q) : 0;
