@@ -454,7 +454,10 @@ export async function readNpy(src: ByteSource, opts: ReadNpyOptions = {}): Promi
     }
   }
   const colBytes = d0 * size;
-  const tmp = new Float64Array(nRows);
+  // Columns are decoded `sub` at a time into tmp (column-major), then written out in 64-row tiles
+  // so that the strided writes into the C-order output stay in cache.
+  const sub = Math.max(1, Math.min(32, Math.floor((1 << 22) / nRows)));
+  const tmp = new Float64Array(sub * nRows);
   // Dense request (≥ 1/4 of each column): read spans of whole columns; sparse: one read per column.
   const colsPerRead = nRows * 4 >= d0 ? Math.max(1, Math.floor(chunkBytes / colBytes)) : 1;
   for (let j0 = 0; j0 < R; j0 += colsPerRead) {
@@ -462,16 +465,20 @@ export async function readNpy(src: ByteSource, opts: ReadNpyOptions = {}): Promi
     const start = h.dataOffset + (j0 * d0 + s) * size;
     const len = ((nc - 1) * d0 + nRows) * size;
     const bytes = await readExact(fn, src, start, len, "array data");
-    for (let jj = 0; jj < nc; jj++) {
-      decodeInto(
-        bytes.subarray(jj * colBytes, jj * colBytes + nRows * size),
-        h.element,
-        nRows,
-        tmp,
-        0,
-      );
-      const c = cIndex[j0 + jj];
-      for (let i = 0; i < nRows; i++) data[i * R + c] = tmp[i];
+    for (let g = 0; g < nc; g += sub) {
+      const m = Math.min(sub, nc - g);
+      for (let q = 0; q < m; q++) {
+        const b0 = (g + q) * colBytes;
+        decodeInto(bytes.subarray(b0, b0 + nRows * size), h.element, nRows, tmp, q * nRows);
+      }
+      for (let i0 = 0; i0 < nRows; i0 += 64) {
+        const i1 = Math.min(nRows, i0 + 64);
+        for (let q = 0; q < m; q++) {
+          const c = cIndex[j0 + g + q];
+          const off = q * nRows;
+          for (let i = i0; i < i1; i++) data[i * R + c] = tmp[off + i];
+        }
+      }
     }
   }
   return out;
