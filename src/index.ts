@@ -36,3 +36,5 @@ export type { NRCReport, LayerReport, IntrinsicReport, Preset } from "./report.j
 export { formatReport } from "./format.js";
 export { makeSyntheticNetwork } from "./synthetic.js";
 export type { SyntheticNetworkOptions } from "./synthetic.js";
+export { createNRCAccumulator, NRCAccumulator } from "./accumulator.js";
+export type { AccumulatorOptions, AccumulatorBatch, AccumulatorState } from "./accumulator.js";

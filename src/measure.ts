@@ -8,13 +8,14 @@
  */
 import type { CompleteKernels, Mat } from "./backends/types.js";
 import { toMat, type MatrixInput } from "./linalg/matrix.js";
-import { center, frobeniusSq, leadingColumns } from "./linalg/center.js";
-import { covarianceSpectrum, psdSpectrum, tailSum } from "./linalg/spectrum.js";
-import { defaultRtol, pinvResidualSq } from "./linalg/lstsq.js";
+import { center, frobeniusSq } from "./linalg/center.js";
+import { psdSpectrum, tailSum, type Spectrum } from "./linalg/spectrum.js";
+import { defaultRtol } from "./linalg/lstsq.js";
+import { batchStats, nrc4Residual, type LayerStats } from "./stats.js";
 import { withKernels, type BackendOption } from "./backends/registry.js";
 import { NRCInputError, fmtShape } from "./errors.js";
 import { convFeaturesToMatrix, convWeightsToMatrix, type TensorInput } from "./io/conv.js";
-import { ckaGuarded, nrc2FromParts } from "./metrics/cka.js";
+import { guardedFromParts, nrc2FromParts } from "./metrics/cka.js";
 import { subspaceAlignment, weightInputSpectrum } from "./metrics/angles.js";
 import { stableRankFromSpectrum } from "./metrics/stable-rank.js";
 import { checkDim, checkPreset } from "./metrics/validate.js";
@@ -65,7 +66,8 @@ function isTensor4(x: unknown): x is TensorInput {
   );
 }
 
-function asMatrix(fn: string, arg: string, x: unknown, minRows = 1): Mat {
+/** A matrix argument, also accepting a 2-D `{ data, shape }` tensor. @internal */
+export function asMatrix(fn: string, arg: string, x: unknown, minRows = 1): Mat {
   if (x !== null && typeof x === "object" && Array.isArray((x as TensorInput).shape)) {
     const s = (x as TensorInput).shape;
     if (s.length !== 2)
@@ -77,16 +79,6 @@ function asMatrix(fn: string, arg: string, x: unknown, minRows = 1): Mat {
     return toMat(fn, arg, { rows: s[0], cols: s[1], data: (x as TensorInput).data }, { minRows });
   }
   return toMat(fn, arg, x, { minRows });
-}
-
-/** Repeats each row of m `times` times (targets of an image for each of its spatial positions). */
-function repeatRows(m: Mat, times: number): Mat {
-  if (times === 1) return m;
-  const out = new Float64Array(m.rows * times * m.cols);
-  for (let i = 0; i < m.rows; i++)
-    for (let r = 0; r < times; r++)
-      out.set(m.data.subarray(i * m.cols, (i + 1) * m.cols), (i * times + r) * m.cols);
-  return { rows: m.rows * times, cols: m.cols, data: out };
 }
 
 const emptyLayer = (
@@ -114,54 +106,64 @@ const emptyLayer = (
   intrinsic: null,
 });
 
-interface Ctx {
+/** Settings shared by all layers of one measurement. @internal */
+export interface Ctx {
   preset: Preset;
   t: number;
   r: number | null;
-  y: Mat;
-  yc: Mat;
-  yyF: number;
   modelMSE: number | null;
   threshold: number;
 }
 
-async function measureLayer(
-  k: CompleteKernels,
+/** A layer's input, validated and reshaped: features, the targets row-aligned with them, weight. */
+export interface PreparedLayer {
+  name: string;
+  kind: "dense" | "conv";
+  h: Mat;
+  /** Target rows repeated this many times per sample (h·w for flattened conv maps, else 1). */
+  repeat: number;
+  w: Mat | null;
+}
+
+/** A weight argument: an out×in matrix, or conv filters reshaped to (Cout·kh·kw)×Cin. @internal */
+export function weightMatrix(fn: string, arg: string, weight: unknown): Mat {
+  return isTensor4(weight) ? convWeightsToMatrix(weight as TensorInput) : asMatrix(fn, arg, weight);
+}
+
+/** Validates and reshapes one layer's features and weight. @internal */
+export function prepareLayer(
+  fn: string,
+  arg: string,
   index: number,
-  layer: LayerInput,
-  ctx: Ctx,
-): Promise<LayerReport> {
-  const fn = "measureNRC";
-  const arg = `layers[${index}]`;
-  if (layer === null || typeof layer !== "object")
-    throw new NRCInputError(
-      fn,
-      arg,
-      `${arg} must be { name?, features, weight? }; got ${layer === null ? "null" : typeof layer}`,
-    );
-  const name = layer.name ?? `layer ${index}`;
-  if (typeof name !== "string")
-    throw new NRCInputError(fn, `${arg}.name`, `${arg}.name must be a string; got ${typeof name}`);
-  const conv = isTensor4(layer.features);
+  features: unknown,
+  weight: unknown,
+  name: unknown,
+  preset: Preset,
+  samples: number,
+): PreparedLayer {
+  const label = name ?? `layer ${index}`;
+  if (typeof label !== "string")
+    throw new NRCInputError(fn, `${arg}.name`, `${arg}.name must be a string; got ${typeof label}`);
+  const conv = isTensor4(features);
   let h: Mat;
-  let rep = 1;
+  let repeat = 1;
   if (conv) {
-    const f = layer.features as TensorInput;
-    const mode = ctx.preset === "paper" ? "flatten" : "gap";
+    const f = features as TensorInput;
+    const mode = preset === "paper" ? "flatten" : "gap";
     h = convFeaturesToMatrix(f, { mode });
-    if (mode === "flatten") rep = f.shape[2] * f.shape[3];
-  } else h = asMatrix(fn, `${arg}.features`, layer.features);
-  if (h.rows !== ctx.y.rows * rep)
+    if (mode === "flatten") repeat = f.shape[2] * f.shape[3];
+  } else h = asMatrix(fn, `${arg}.features`, features);
+  if (h.rows !== samples * repeat)
     throw new NRCInputError(
       fn,
       `${arg}.features`,
-      `${arg}.features must have one row per sample of targets (${ctx.y.rows}${rep > 1 ? ` × ${rep} spatial positions` : ""}); got ${fmtShape(h.rows, h.cols)}`,
+      `${arg}.features must have one row per sample of targets (${samples}${repeat > 1 ? ` × ${repeat} spatial positions` : ""}); got ${fmtShape(h.rows, h.cols)}`,
     );
   let w: Mat | null = null;
-  if (layer.weight != null) {
-    w = isTensor4(layer.weight)
-      ? convWeightsToMatrix(layer.weight as TensorInput)
-      : asMatrix(fn, `${arg}.weight`, layer.weight);
+  if (weight != null) {
+    w = isTensor4(weight)
+      ? convWeightsToMatrix(weight as TensorInput)
+      : asMatrix(fn, `${arg}.weight`, weight);
     if (w.cols !== h.cols)
       throw new NRCInputError(
         fn,
@@ -169,34 +171,62 @@ async function measureLayer(
         `${arg}.weight must be out×in with in = ${h.cols} (the features' column count); got ${fmtShape(w.rows, w.cols)}`,
       );
   }
-  const kind = conv ? "conv" : "dense";
-  const d = h.cols;
+  return { name: label, kind: conv ? "conv" : "dense", h, repeat, w };
+}
+
+/** Repeats each row of m `times` times (an image's targets for each of its spatial positions). @internal */
+export function repeatRows(m: Mat, times: number): Mat {
+  if (times === 1) return m;
+  const out = new Float64Array(m.rows * times * m.cols);
+  for (let i = 0; i < m.rows; i++)
+    for (let r = 0; r < times; r++)
+      out.set(m.data.subarray(i * m.cols, (i + 1) * m.cols), (i * times + r) * m.cols);
+  return { rows: m.rows * times, cols: m.cols, data: out };
+}
+
+const EPS = 2 ** -52;
+
+/** Every metric of one layer from its sufficient statistics. @internal */
+export async function finalizeLayer(
+  k: CompleteKernels,
+  index: number,
+  meta: { name: string; kind: "dense" | "conv"; w: Mat | null },
+  s: LayerStats,
+  ctx: Ctx,
+): Promise<LayerReport> {
+  const { name, kind, w } = meta;
+  const { d, q, count: n } = s;
   const { t, r, preset } = ctx;
-  if (t > d) return emptyLayer(index, name, kind, h, `has ${d} features, fewer than t = ${t}`);
-  const hc = center(h).centered;
-  const spec = await covarianceSpectrum(k, hc);
-  if (!(spec.total > 0))
+  const shape = { rows: n, cols: d, data: new Float64Array(0) };
+  if (t > d) return emptyLayer(index, name, kind, shape, `has ${d} features, fewer than t = ${t}`);
+  const spec = await psdSpectrum(k, { rows: d, cols: d, data: s.m2H }, n);
+  let meanScale = 0;
+  for (let i = 0; i < d; i++) meanScale = Math.max(meanScale, Math.abs(s.meanH[i]));
+  if (!(spec.total * n > n * d * (8 * EPS * meanScale) ** 2))
     return emptyLayer(
       index,
       name,
       kind,
-      h,
+      shape,
       "zero-variance features (every feature is constant, e.g. a dead ReLU layer)",
     );
-  const yc = repeatRows(ctx.yc, rep);
+  const c: Mat = { rows: d, cols: q, data: s.cross };
+  const yyF = Math.sqrt(frobeniusSq({ rows: q, cols: q, data: s.m2Y }));
   const nrc1 = tailSum(spec.values, t) / spec.total;
-  const nrc2 =
-    preset === "paper"
-      ? nrc2FromParts(spec, await k.crossProd(hc, yc), ctx.yyF * rep, h.rows, t)
-      : await ckaGuarded(k, center(leadingColumns(h, t)).centered, yc);
-  const rtol = preset === "paper" ? defaultRtol(h.rows, d) : 1e-3;
-  const { perColumn } = await pinvResidualSq(k, h, yc, rtol);
-  let res = 0;
-  for (let i = 0; i < perColumn.length; i++) res += perColumn[i];
-  const nrc4 = res / (h.rows * yc.cols);
+  let nrc2: number;
+  if (preset === "paper") nrc2 = nrc2FromParts(spec, c, yyF, n, t);
+  else {
+    let cross = 0;
+    for (let i = 0; i < t * q; i++) cross += s.cross[i] ** 2;
+    let xx = 0;
+    for (let i = 0; i < t; i++) for (let j = 0; j < t; j++) xx += s.m2H[i * d + j] ** 2;
+    nrc2 = guardedFromParts(cross, Math.sqrt(xx), yyF);
+  }
+  const rtol = preset === "paper" ? defaultRtol(n, d) : 1e-3;
+  const nrc4 = (await nrc4Residual(k, s, rtol)) / (n * q);
   let nrc3: number | null = null;
   let stableRankWeight: number | null = null;
-  let ws = null;
+  let ws: Spectrum | null = null;
   if (w) {
     ws = await weightInputSpectrum(k, w);
     if (ws.values[0] > 0) {
@@ -207,7 +237,7 @@ async function measureLayer(
   }
   let intrinsic: IntrinsicReport | null = null;
   if (r !== null && r <= d) {
-    const wOk = ws !== null && r <= Math.min(w!.rows, d);
+    const wOk = ws !== null && w !== null && r <= Math.min(w.rows, d);
     intrinsic = {
       r,
       nrc1: tailSum(spec.values, r) / spec.total,
@@ -220,7 +250,7 @@ async function measureLayer(
     index,
     name,
     kind,
-    samples: h.rows,
+    samples: n,
     features: d,
     degenerate: null,
     nrc1,
@@ -233,6 +263,33 @@ async function measureLayer(
     topEigenvalues: Array.from(spec.values.subarray(0, Math.min(d, t + 2))),
     collapsed: nrc1 <= ctx.threshold,
     intrinsic,
+  };
+}
+
+/** The report around finalized layers. @internal */
+export async function assembleReport(
+  k: CompleteKernels,
+  ctx: Ctx,
+  targets: { samples: number; count: number; q: number; m2Y: Float64Array },
+  layers: LayerReport[],
+): Promise<NRCReport> {
+  const ySpec = await psdSpectrum(
+    k,
+    { rows: targets.q, cols: targets.q, data: targets.m2Y },
+    targets.count,
+  );
+  return {
+    preset: ctx.preset,
+    t: ctx.t,
+    r: ctx.r,
+    samples: targets.samples,
+    targetDim: targets.q,
+    targetStableRank: stableRankFromSpectrum(ySpec, ctx.preset === "reference-code"),
+    collapseThreshold: ctx.threshold,
+    firstCollapsedLayer: firstCollapsed(layers),
+    modelMSE: ctx.modelMSE,
+    backend: k.name,
+    layers,
   };
 }
 
@@ -315,28 +372,28 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
       "targets",
       `targets have zero variance (every column constant across ${y.rows} samples); NRC2 and NRC4 are undefined`,
     );
+  const ctx: Ctx = { preset, t, r, modelMSE, threshold };
   return withKernels(options.backend, async (k) => {
-    const gy = await k.gram(yc);
-    const yyF = Math.sqrt(frobeniusSq(gy));
-    const ySpec = await psdSpectrum(k, gy, y.rows);
-    const ctx: Ctx = { preset, t, r, y, yc, yyF, modelMSE, threshold };
     const out: LayerReport[] = [];
     for (let i = 0; i < layers.length; i++) {
-      out.push(await measureLayer(k, i, layers[i], ctx));
+      const arg = `layers[${i}]`;
+      const layer = layers[i];
+      if (layer === null || typeof layer !== "object")
+        throw new NRCInputError(
+          fn,
+          arg,
+          `${arg} must be { name?, features, weight? }; got ${layer === null ? "null" : typeof layer}`,
+        );
+      const p = prepareLayer(fn, arg, i, layer.features, layer.weight, layer.name, preset, y.rows);
+      const stats = await batchStats(k, p.h, repeatRows(y, p.repeat));
+      out.push(await finalizeLayer(k, i, p, stats, ctx));
       options.onProgress?.(i + 1, layers.length);
     }
-    return {
-      preset,
-      t,
-      r,
-      samples: y.rows,
-      targetDim: y.cols,
-      targetStableRank: stableRankFromSpectrum(ySpec, preset === "reference-code"),
-      collapseThreshold: threshold,
-      firstCollapsedLayer: firstCollapsed(out),
-      modelMSE,
-      backend: k.name,
-      layers: out,
-    };
+    return assembleReport(
+      k,
+      ctx,
+      { samples: y.rows, count: y.rows, q: y.cols, m2Y: (await k.gram(yc)).data },
+      out,
+    );
   });
 }

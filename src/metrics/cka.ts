@@ -36,11 +36,16 @@ export async function ckaCentered(k: CompleteKernels, xc: Mat, yc: Mat): Promise
   return cross / xx / yy;
 }
 
+/** The authors' guard on CKA's three Frobenius quantities (reference-code preset). @internal */
+export function guardedFromParts(cross: number, xx: number, yy: number): number {
+  const den = Math.sqrt(xx * xx * yy * yy + 1e-12);
+  return den <= 1e-12 ? 0 : cross / den;
+}
+
 /** The authors' guarded CKA (reference-code preset). @internal */
 export async function ckaGuarded(k: CompleteKernels, xc: Mat, yc: Mat): Promise<number> {
   const [cross, xx, yy] = await ckaParts(k, xc, yc);
-  const den = Math.sqrt(xx * xx * yy * yy + 1e-12);
-  return den <= 1e-12 ? 0 : cross / den;
+  return guardedFromParts(cross, xx, yy);
 }
 
 /** Paper NRC2 from the spectrum of Σ_H, C = HcᵀYc and ‖YcᵀYc‖_F. @internal */

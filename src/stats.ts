@@ -1,0 +1,251 @@
+/**
+ * Per-layer sufficient statistics, mergeable: everything the four NRC conditions need, in
+ * memory independent of N.
+ *
+ * - `count`, feature means μ_H and target means μ_Y;
+ * - M2_H = Σ(h−μ_H)(h−μ_H)ᵀ, C = Σ(h−μ_H)(y−μ_Y)ᵀ and M2_Y = Σ(y−μ_Y)(y−μ_Y)ᵀ, merged with
+ *   Chan, Golub & LeVeque's pairwise update (never the one-pass E[xxᵀ] − μμᵀ);
+ * - R, the triangular factor of the augmented matrix [H | Y | 1] (a TSQR: batches are QR'd and
+ *   their factors stacked and QR'd again). Its blocks hold R_H (H = Q·R_H), Qᵀ[Y | 1] and the
+ *   triangular factor of the part of [Y | 1] off range(H), so NRC4's pinv residual of the
+ *   centered targets, ‖(I − H·pinv(H))(Y − 1·μ_Yᵀ)‖², is read off at the end without the data
+ *   and without subtracting large numbers.
+ *
+ * Merging is associative up to rounding; the result agrees with a single pass to ~1e-13.
+ * @module
+ */
+import type { CompleteKernels, Mat } from "./backends/types.js";
+import { columnMeans } from "./linalg/center.js";
+
+/** The statistics of one layer. Plain data: serialisable with JSON. */
+export interface LayerStats {
+  count: number;
+  d: number;
+  q: number;
+  meanH: Float64Array;
+  meanY: Float64Array;
+  /** d×d row-major. */
+  m2H: Float64Array;
+  /** d×q row-major. */
+  cross: Float64Array;
+  /** q×q row-major. */
+  m2Y: Float64Array;
+  /** k×(d+q+1) upper-trapezoidal TSQR factor of [H | Y | 1], k ≤ d+q+1. */
+  r: Mat;
+}
+
+function centerWith(a: Mat, mean: Float64Array): Mat {
+  const out = new Float64Array(a.data.length);
+  const c = a.cols;
+  for (let i = 0; i < a.rows; i++)
+    for (let j = 0; j < c; j++) out[i * c + j] = a.data[i * c + j] - mean[j];
+  return { rows: a.rows, cols: c, data: out };
+}
+
+/** [A | B | 1] row-stacked under an optional previous factor R (already k×(d+q+1)). */
+function augmented(h: Mat, y: Mat): Mat {
+  const w = h.cols + y.cols + 1;
+  const out = new Float64Array(h.rows * w);
+  for (let i = 0; i < h.rows; i++) {
+    out.set(h.data.subarray(i * h.cols, (i + 1) * h.cols), i * w);
+    out.set(y.data.subarray(i * y.cols, (i + 1) * y.cols), i * w + h.cols);
+    out[i * w + w - 1] = 1;
+  }
+  return { rows: h.rows, cols: w, data: out };
+}
+
+function stackRows(a: Mat, b: Mat): Mat {
+  const out = new Float64Array((a.rows + b.rows) * a.cols);
+  out.set(a.data, 0);
+  out.set(b.data, a.data.length);
+  return { rows: a.rows + b.rows, cols: a.cols, data: out };
+}
+
+/** Statistics of one batch (rows of H and Y are the same samples). */
+export async function batchStats(k: CompleteKernels, h: Mat, y: Mat): Promise<LayerStats> {
+  const meanH = columnMeans(h);
+  const meanY = columnMeans(y);
+  const hc = centerWith(h, meanH);
+  const yc = centerWith(y, meanY);
+  const [g, c, gy, f] = await Promise.all([
+    k.gram(hc),
+    k.crossProd(hc, yc),
+    k.gram(yc),
+    k.qr(augmented(h, y)),
+  ]);
+  return {
+    count: h.rows,
+    d: h.cols,
+    q: y.cols,
+    meanH,
+    meanY,
+    m2H: g.data,
+    cross: c.data,
+    m2Y: gy.data,
+    r: f.R,
+  };
+}
+
+/** Merges two layers' statistics (Chan et al. for the moments; a TSQR step for R). */
+export async function mergeStats(
+  k: CompleteKernels,
+  a: LayerStats,
+  b: LayerStats,
+): Promise<LayerStats> {
+  const n = a.count + b.count;
+  const { d, q } = a;
+  const wa = a.count / n;
+  const wb = b.count / n;
+  const f = (a.count * b.count) / n;
+  const dH = new Float64Array(d);
+  const dY = new Float64Array(q);
+  const meanH = new Float64Array(d);
+  const meanY = new Float64Array(q);
+  for (let i = 0; i < d; i++) {
+    dH[i] = b.meanH[i] - a.meanH[i];
+    meanH[i] = wa * a.meanH[i] + wb * b.meanH[i];
+  }
+  for (let i = 0; i < q; i++) {
+    dY[i] = b.meanY[i] - a.meanY[i];
+    meanY[i] = wa * a.meanY[i] + wb * b.meanY[i];
+  }
+  const m2H = new Float64Array(d * d);
+  for (let i = 0; i < d; i++)
+    for (let j = 0; j < d; j++)
+      m2H[i * d + j] = a.m2H[i * d + j] + b.m2H[i * d + j] + f * dH[i] * dH[j];
+  const cross = new Float64Array(d * q);
+  for (let i = 0; i < d; i++)
+    for (let j = 0; j < q; j++)
+      cross[i * q + j] = a.cross[i * q + j] + b.cross[i * q + j] + f * dH[i] * dY[j];
+  const m2Y = new Float64Array(q * q);
+  for (let i = 0; i < q; i++)
+    for (let j = 0; j < q; j++)
+      m2Y[i * q + j] = a.m2Y[i * q + j] + b.m2Y[i * q + j] + f * dY[i] * dY[j];
+  const r = (await k.qr(stackRows(a.r, b.r))).R;
+  return { count: n, d, q, meanH, meanY, m2H, cross, m2Y, r };
+}
+
+/** Serialisable form (numbers round-trip exactly through JSON). */
+export interface LayerStatsJSON {
+  count: number;
+  d: number;
+  q: number;
+  meanH: number[];
+  meanY: number[];
+  m2H: number[];
+  cross: number[];
+  m2Y: number[];
+  r: { rows: number; cols: number; data: number[] };
+}
+
+export function statsToJSON(s: LayerStats): LayerStatsJSON {
+  return {
+    count: s.count,
+    d: s.d,
+    q: s.q,
+    meanH: Array.from(s.meanH),
+    meanY: Array.from(s.meanY),
+    m2H: Array.from(s.m2H),
+    cross: Array.from(s.cross),
+    m2Y: Array.from(s.m2Y),
+    r: { rows: s.r.rows, cols: s.r.cols, data: Array.from(s.r.data) },
+  };
+}
+
+/** Parses and checks a serialised state; throws a plain message on anything malformed. */
+export function statsFromJSON(j: LayerStatsJSON): LayerStats {
+  const ok = (x: unknown, len: number) =>
+    Array.isArray(x) &&
+    x.length === len &&
+    x.every((v) => typeof v === "number" && Number.isFinite(v));
+  if (!j || typeof j !== "object") throw new Error("a layer's state must be an object");
+  const { count, d, q, r } = j;
+  if (
+    !Number.isInteger(count) ||
+    count < 1 ||
+    !Number.isInteger(d) ||
+    d < 1 ||
+    !Number.isInteger(q) ||
+    q < 1
+  )
+    throw new Error(`count, d and q must be positive integers; got ${count}, ${d}, ${q}`);
+  if (
+    !ok(j.meanH, d) ||
+    !ok(j.meanY, q) ||
+    !ok(j.m2H, d * d) ||
+    !ok(j.cross, d * q) ||
+    !ok(j.m2Y, q * q)
+  )
+    throw new Error(
+      `meanH, meanY, m2H, cross and m2Y must be finite number arrays of lengths ${d}, ${q}, ${d * d}, ${d * q}, ${q * q}`,
+    );
+  if (
+    !r ||
+    r.cols !== d + q + 1 ||
+    !Number.isInteger(r.rows) ||
+    r.rows < 1 ||
+    r.rows > d + q + 1 ||
+    !ok(r.data, r.rows * r.cols)
+  )
+    throw new Error(`r must be a k×${d + q + 1} factor with k ≤ ${d + q + 1}`);
+  return {
+    count,
+    d,
+    q,
+    meanH: Float64Array.from(j.meanH),
+    meanY: Float64Array.from(j.meanY),
+    m2H: Float64Array.from(j.m2H),
+    cross: Float64Array.from(j.cross),
+    m2Y: Float64Array.from(j.m2Y),
+    r: { rows: r.rows, cols: r.cols, data: Float64Array.from(r.data) },
+  };
+}
+
+/**
+ * NRC4's residual ‖(I − H·pinv(H))·Yc‖²_F from the TSQR factor: with R_H the leading d columns,
+ * Z = Qᵀ[Y | 1] its trailing q+1 columns (top rows) and R_B the factor of [Y | 1] off range(H)
+ * (bottom rows), and T = [I; −μ_Yᵀ] turning [Y | 1] into Yc: residual = ‖R_B·T‖² +
+ * ‖(I − U₊U₊ᵀ)·Z·T‖², U₊ the left singular vectors of R_H above the cutoff rtol·σ_max.
+ */
+export async function nrc4Residual(
+  k: CompleteKernels,
+  s: LayerStats,
+  rtol: number,
+): Promise<number> {
+  const { d, q, r, meanY } = s;
+  const w = d + q + 1;
+  const top = Math.min(r.rows, d);
+  // R_H (top×d), Z·T (top×q), R_B·T ((rows−top)×q).
+  const rh = new Float64Array(top * d);
+  const zt = new Float64Array(top * q);
+  let res = 0;
+  for (let i = 0; i < r.rows; i++) {
+    const row = i * w;
+    if (i < top) for (let j = 0; j < d; j++) rh[i * d + j] = r.data[row + j];
+    const one = r.data[row + w - 1];
+    for (let j = 0; j < q; j++) {
+      const v = r.data[row + d + j] - one * meanY[j];
+      if (i < top) zt[i * q + j] = v;
+      else res += v * v;
+    }
+  }
+  const { U, S } = await k.svd({ rows: top, cols: d, data: rh });
+  const cut = rtol * (S[0] ?? 0);
+  let rank = 0;
+  while (rank < S.length && S[rank] > cut && S[rank] > 0) rank++;
+  for (let col = 0; col < q; col++) {
+    const coef = new Float64Array(rank);
+    for (let a = 0; a < rank; a++) {
+      let sum = 0;
+      for (let i = 0; i < top; i++) sum += U.data[i * U.cols + a] * zt[i * q + col];
+      coef[a] = sum;
+    }
+    for (let i = 0; i < top; i++) {
+      let p = 0;
+      for (let a = 0; a < rank; a++) p += U.data[i * U.cols + a] * coef[a];
+      const v = zt[i * q + col] - p;
+      res += v * v;
+    }
+  }
+  return res;
+}

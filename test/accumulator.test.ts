@@ -1,0 +1,191 @@
+/**
+ * The streaming accumulator agrees with measureNRC on all rows at once (and so with the numpy
+ * reference) for any batching, merge order and JSON round trip.
+ */
+import { describe, it, expect } from "vitest";
+import fc from "fast-check";
+import { readFileSync } from "node:fs";
+import {
+  createNRCAccumulator,
+  measureNRC,
+  NRCAccumulator,
+  makeSyntheticNetwork,
+  type NRCReport,
+} from "../src/index.js";
+import { fcParams } from "./properties/generators.js";
+
+type M = { rows: number; cols: number; data: Float64Array };
+const rowsOf = (m: M, a: number, b: number): M => ({
+  rows: b - a,
+  cols: m.cols,
+  data: m.data.slice(a * m.cols, b * m.cols),
+});
+
+function expectSameReport(got: NRCReport, exp: NRCReport, rel = 1e-9): void {
+  expect(got.samples).toBe(exp.samples);
+  expect(got.firstCollapsedLayer).toBe(exp.firstCollapsedLayer);
+  const cmp = (
+    g: number | null | undefined,
+    e: number | null | undefined,
+    what: string,
+    abs = 1e-14,
+  ) => {
+    if (e === null || e === undefined) return expect(g ?? null, what).toBeNull();
+    expect(Math.abs((g as number) - e), `${what}: ${g} vs ${e}`).toBeLessThanOrEqual(
+      rel * Math.abs(e) + abs,
+    );
+  };
+  cmp(got.targetStableRank, exp.targetStableRank, "targetStableRank");
+  exp.layers.forEach((e, i) => {
+    const g = got.layers[i];
+    expect(g.degenerate).toBe(e.degenerate);
+    for (const key of [
+      "nrc1",
+      "nrc2",
+      "nrc3",
+      "nrc4",
+      "stableRankFeatures",
+      "stableRankWeight",
+    ] as const)
+      cmp(g[key], e[key], `${e.name}.${key}`);
+    cmp(g.intrinsic?.nrc1, e.intrinsic?.nrc1, `${e.name}.intrinsic.nrc1`);
+    cmp(g.intrinsic?.bottomAlignment, e.intrinsic?.bottomAlignment, `${e.name}.intrinsic.bottom`);
+  });
+}
+
+describe("createNRCAccumulator", () => {
+  const net = makeSyntheticNetwork({ samples: 300, layers: 4, width: 12, targets: 3, seed: 3 });
+  const weights = net.layers.map((l) => l.weight);
+
+  it("matches measureNRC for any batching, merge tree and JSON round trip (both presets)", async () => {
+    for (const preset of ["paper", "reference-code"] as const) {
+      const exp = await measureNRC({ ...net, r: 2, preset });
+      await fc.assert(
+        fc.asyncProperty(
+          fc
+            .uniqueArray(fc.integer({ min: 1, max: 299 }), { maxLength: 6 })
+            .map((a) => [0, ...a.sort((x, y) => x - y), 300]),
+          fc.integer({ min: 1, max: 4 }),
+          async (cuts, shards) => {
+            const accs = Array.from({ length: shards }, () =>
+              createNRCAccumulator({ weights, r: 2, preset }),
+            );
+            for (let b = 0; b + 1 < cuts.length; b++) {
+              const [lo, hi] = [cuts[b], cuts[b + 1]];
+              await accs[b % shards].add({
+                features: net.layers.map((l) => rowsOf(l.features, lo, hi)),
+                targets: rowsOf(net.targets, lo, hi),
+              });
+            }
+            // Shard states travel as JSON, then merge.
+            const [head, ...rest] = accs.map((a) =>
+              NRCAccumulator.fromJSON(JSON.stringify(a.toJSON()), { weights }),
+            );
+            for (const a of rest) await head.merge(a);
+            expectSameReport(await head.finalize(), exp);
+          },
+        ),
+        fcParams(15),
+      );
+    }
+  });
+
+  it("streams conv feature maps and marks dead layers, like measureNRC", async () => {
+    const N = 40;
+    const Y = {
+      rows: N,
+      cols: 2,
+      data: Float64Array.from({ length: N * 2 }, (_, i) => Math.sin(i * 1.3) + (i % 3)),
+    };
+    const conv = {
+      shape: [N, 3, 2, 2],
+      data: Float64Array.from({ length: N * 12 }, (_, i) => Math.cos(i * 0.7) * (1 + (i % 5))),
+    };
+    const dead = { rows: N, cols: 4, data: new Float64Array(N * 4) };
+    const convW = {
+      shape: [5, 3, 2, 2],
+      data: Float64Array.from({ length: 60 }, (_, i) => Math.sin(i)),
+    };
+    for (const preset of ["paper", "reference-code"] as const) {
+      const exp = await measureNRC({
+        layers: [{ features: conv, weight: convW }, { features: dead }],
+        targets: Y,
+        preset,
+      });
+      const acc = createNRCAccumulator({ weights: [convW, null], preset });
+      for (const [lo, hi] of [
+        [0, 7],
+        [7, 30],
+        [30, 40],
+      ]) {
+        const slice = { shape: [hi - lo, 3, 2, 2], data: conv.data.slice(lo * 12, hi * 12) };
+        await acc.add({ features: [slice, rowsOf(dead, lo, hi)], targets: rowsOf(Y, lo, hi) });
+      }
+      const got = await acc.finalize();
+      expect(got.layers[1].degenerate).toMatch(/zero-variance/);
+      expectSameReport(got, exp);
+    }
+  });
+
+  it("agrees with the numpy reference on a golden case, streamed in uneven batches", async () => {
+    const fx = JSON.parse(
+      readFileSync(new URL("./fixtures/metrics.json", import.meta.url), "utf8"),
+    );
+    const c = fx.cases.find(
+      (x: { name: string; preset: string }) =>
+        x.name.startsWith("collapsed") && x.preset === "paper",
+    );
+    const dec = (e: { rows: number; cols: number; f64: string }): M => {
+      const b = Buffer.from(e.f64, "base64");
+      return {
+        rows: e.rows,
+        cols: e.cols,
+        data: new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)),
+      };
+    };
+    const H = dec(c.H);
+    const Y = dec(c.Y);
+    const acc = createNRCAccumulator({ weights: [dec(c.W)], t: c.t });
+    for (let lo = 0; lo < H.rows; lo += 97) {
+      const hi = Math.min(H.rows, lo + 97);
+      await acc.add({ features: [rowsOf(H, lo, hi)], targets: rowsOf(Y, lo, hi) });
+    }
+    const l = (await acc.finalize()).layers[0];
+    expect(Math.abs((l.nrc1 as number) - c.expected.nrc1)).toBeLessThanOrEqual(
+      1e-9 * c.expected.nrc1 + 1e-14,
+    );
+    expect(Math.abs((l.nrc3 as number) - c.expected.nrc3)).toBeLessThanOrEqual(1e-12);
+    expect(Math.abs((l.nrc4 as number) - c.expected.nrc4)).toBeLessThanOrEqual(
+      1e-9 * c.expected.nrc4 + 1e-15,
+    );
+  });
+
+  it("rejects mismatched batches and malformed states", async () => {
+    const acc = createNRCAccumulator({ weights });
+    await expect(acc.finalize()).rejects.toThrow(/NRCAccumulator.finalize: no batch was added/);
+    await expect(
+      acc.add({ features: [net.layers[0].features], targets: net.targets }),
+    ).rejects.toThrow(/NRCAccumulator.add: features must hold one entry per layer \(4\); got 1/);
+    await acc.add({
+      features: net.layers.map((l) => rowsOf(l.features, 0, 10)),
+      targets: rowsOf(net.targets, 0, 10),
+    });
+    await expect(
+      acc.add({
+        features: net.layers.map((l) => rowsOf(l.features, 0, 10)),
+        targets: rowsOf(net.targets, 0, 9),
+      }),
+    ).rejects.toThrow(
+      /features\[0\].features must have one row per sample of targets \(9\); got 10×12/,
+    );
+    expect(() => NRCAccumulator.fromJSON("{")).toThrow(
+      /NRCAccumulator.fromJSON: state must be valid JSON/,
+    );
+    const st = acc.toJSON();
+    st.layers![0].m2H = [1, 2];
+    expect(() => NRCAccumulator.fromJSON(st)).toThrow(/state.layers is malformed/);
+    expect(() => createNRCAccumulator({ weights: [[[1, NaN]]] })).toThrow(
+      /createNRCAccumulator: weights\[0\] must hold finite numbers/,
+    );
+  });
+});
