@@ -1056,20 +1056,24 @@ def build_angles():
 
 def build_cka():
     cases = []
-    kpath = os.path.join(ROOT, "..", "shared", "reference", "kornblith-cka.json")
-    for cand in (kpath, "/work/shared/reference/kornblith-cka.json"):
-        if os.path.exists(cand):
-            kpath = cand
-            break
-    with open(kpath, encoding="utf-8") as f:
-        kref = json.load(f)
-    x = np.array(kref["X"], dtype=np.float64)
-    y = np.array(kref["Y"], dtype=np.float64)
-    # regenerate from the stated source (numpy legacy seed 1337) to show the data is that demo's
+    # Kornblith et al.'s demo data: numpy legacy seed 1337, X = randn(100, 10), Y = randn + X.
+    # Regenerated here (so a fresh clone needs nothing else); where the shared reference copy
+    # (../shared/reference/kornblith-cka.json) is present, it must be identical.
     st = np.random.RandomState(1337)
-    x2 = st.randn(100, 10)
-    y2 = st.randn(100, 10) + x2
-    assert np.array_equal(x, x2) and np.array_equal(y, y2)
+    x = st.randn(100, 10)
+    y = st.randn(100, 10) + x
+    kref = {
+        "source": "Kornblith et al. 2019 CKA demo setup: numpy legacy seed 1337, "
+        "X = randn(100,10), Y = randn(100,10) + X",
+        "linearCKA": 0.5576132566117589,
+    }
+    kpath = os.path.join(os.path.dirname(ROOT), "shared", "reference", "kornblith-cka.json")
+    if os.path.exists(kpath):
+        with open(kpath, encoding="utf-8") as f:
+            shared = json.load(f)
+        assert np.array_equal(x, np.array(shared["X"])) and np.array_equal(y, np.array(shared["Y"]))
+        assert shared["linearCKA"] == kref["linearCKA"]
+        print(f"  kornblith data identical to {kpath}")
 
     def add(name, xx, yy, note=None, extra=None):
         v = cka(xx, yy)
@@ -1378,7 +1382,17 @@ def build_conv():
     }
 
 
+def check_pinv_semantics():
+    """numpy >= 2: pinv(a, rcond=r) drops singular values <= r * sigma_max (and keeps larger)."""
+    a = np.diag([2.0, 2e-3, 2e-3 * (1 + 1e-9), 1e-9])
+    p = np.linalg.pinv(a, rcond=1e-3)
+    assert np.array_equal(np.diag(p) != 0, [True, False, True, False]), np.diag(p)
+    p2 = np.linalg.pinv(a, rtol=1e-3)
+    assert np.array_equal(p, p2)
+
+
 def main():
+    check_pinv_semantics()
     np.seterr(divide="raise", over="raise", invalid="raise", under="ignore")
     os.makedirs(OUT, exist_ok=True)
     write_json("metrics.json", build_metrics())
