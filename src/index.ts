@@ -38,3 +38,4 @@ export { makeSyntheticNetwork } from "./synthetic.js";
 export type { SyntheticNetworkOptions } from "./synthetic.js";
 export { createNRCAccumulator, NRCAccumulator } from "./accumulator.js";
 export type { AccumulatorOptions, AccumulatorBatch, AccumulatorState } from "./accumulator.js";
+export type { LayerStatsJSON } from "./stats.js";
