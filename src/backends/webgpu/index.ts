@@ -239,6 +239,7 @@ function makeKernels(
     pa: ColPrep,
     b: Mat | null,
     pb: ColPrep | null,
+    tileRows: number,
   ): Promise<Float64Array> {
     const m = a.rows;
     const n = a.cols;
@@ -394,7 +395,34 @@ function makeKernels(
     const q = b ? b.cols : n;
     const pa = prepColumns(a);
     const pb = b ? prepColumns(b) : pa;
-    const acc = await tiledProduct(a, pa, b, b ? pb : null);
+    // Rows per tile: at most the option, fewer where one tile of input would exceed the limit.
+    const rowsFor = (w: number) =>
+      Math.min(tileRows, Math.floor(maxBytes / (4 * Math.max(n, w)) / BLOCK) * BLOCK);
+    if (n * q * 4 <= maxBytes && rowsFor(q) >= BLOCK) {
+      const acc = await tiledProduct(a, pa, b, b ? pb : null, rowsFor(q));
+      return finishProduct(acc, m, pa, pb, b === null);
+    }
+    // Too wide for one partial product per tile: column panels of the output, one pass each.
+    const panel = Math.min(q, Math.floor(maxBytes / (4 * n) / BLOCK) * BLOCK);
+    if (panel < BLOCK || rowsFor(panel) < BLOCK)
+      throw new Error(
+        `webgpu backend ${fn}: ${n} columns are too many for the buffer limit of ${(maxBytes / MiB).toFixed(1)} MiB (need at least ${n * BLOCK * 4} bytes)`,
+      );
+    const src = b ?? a;
+    const acc = new Float64Array(n * q);
+    for (let c0 = 0; c0 < q; c0 += panel) {
+      const c1 = Math.min(q, c0 + panel);
+      const w = c1 - c0;
+      const cols = new Float64Array(m * w);
+      for (let r = 0; r < m; r++) cols.set(src.data.subarray(r * q + c0, r * q + c1), r * w);
+      const pp: ColPrep = {
+        mean: pb.mean.subarray(c0, c1),
+        csum: pb.csum.subarray(c0, c1),
+        scale: pb.scale.subarray(c0, c1),
+      };
+      const part = await tiledProduct(a, pa, { rows: m, cols: w, data: cols }, pp, rowsFor(w));
+      for (let i = 0; i < n; i++) acc.set(part.subarray(i * w, (i + 1) * w), i * q + c0);
+    }
     return finishProduct(acc, m, pa, pb, b === null);
   }
 
