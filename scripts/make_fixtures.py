@@ -229,7 +229,7 @@ def cka(x, y):
     xc, yc = center(x), center(y)
     num = fro2(yc.T @ xc)
     den = math.sqrt(fro2(xc.T @ xc)) * math.sqrt(fro2(yc.T @ yc))
-    return num / den
+    return min(1.0, num / den)  # <= 1 by Cauchy-Schwarz; rounding can give 1 + 2e-16
 
 
 def cka_hsic(x, y):
@@ -248,7 +248,7 @@ def cka_guarded(x, y):
     den = math.sqrt(fro2(xc.T @ xc) * fro2(yc.T @ yc) + 1e-12)
     if den <= 1e-12:
         return 0.0
-    return num / den
+    return min(1.0, num / den)
 
 
 def nrc2_paper(f: Features, y, t):
