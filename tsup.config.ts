@@ -1,7 +1,13 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { index: "src/index.ts", report: "src/viz/index.ts", cli: "src/cli/bin.ts" },
+  entry: {
+    index: "src/index.ts",
+    report: "src/viz/index.ts",
+    cli: "src/cli/bin.ts",
+    webgpu: "src/backends/webgpu/index.ts",
+    tfjs: "src/backends/tfjs/index.ts",
+  },
   format: ["esm", "cjs"],
   dts: true,
   sourcemap: true,
