@@ -24,8 +24,8 @@ export function escapeHTML(s: string): string {
 }
 
 /**
- * Formats a metric for a table cell: 4 significant digits, exponent form for very small or very
- * large magnitudes, `0` for an exact zero, an em dash for a missing value.
+ * Formats a metric for a table cell: 4 significant digits (trailing zeros kept when rounded),
+ * exponent form for very small or very large magnitudes, `0` for an exact zero, an em dash for a missing value.
  *
  * @param x - the value, or null when the metric does not exist for the layer.
  * @returns the formatted text.
@@ -34,6 +34,7 @@ export function escapeHTML(s: string): string {
  * fmtNumber(0.001); // '1e-3'
  * fmtNumber(0.8007472778855418); // '0.8007'
  * fmtNumber(0.02); // '0.02'
+ * fmtNumber(0.99999); // '1.000'
  * fmtNumber(null); // '—'
  */
 export function fmtNumber(x: number | null): string {
@@ -48,7 +49,9 @@ export function fmtNumber(x: number | null): string {
   }
   if (Number.isInteger(x)) return String(x);
   const p = x.toPrecision(4);
-  return p.includes(".") && !p.includes("e") ? p.replace(/\.?0+$/, "") : p;
+  // Trailing zeros are dropped only when the short form is exact (0.02 → "0.02"); a rounded value
+  // keeps them (0.99999 → "1.000", not "1").
+  return p.includes(".") && !p.includes("e") && Number(p) === x ? p.replace(/\.?0+$/, "") : p;
 }
 
 /**

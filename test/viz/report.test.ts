@@ -291,7 +291,11 @@ describe("renderReportHTML", () => {
     expect(html).toContain(">0.8007</td>");
     expect(html).toContain(">0.7672</td>");
     expect(Math.abs(rep.layers[0].nrc1! - 0.004758239938369435)).toBeLessThan(1e-15);
-    expect(fmtNumber(rep.layers[0].stableRankFeatures)).toBe("1.18");
+    expect(fmtNumber(rep.layers[0].stableRankFeatures)).toBe("1.180"); // 1.17989…
+    expect(fmtNumber(0.02)).toBe("0.02");
+    expect(fmtNumber(0.99999)).toBe("1.000");
+    expect(fmtNumber(0)).toBe("0");
+    expect(fmtNumber(-2.5e-7)).toBe("-2.5e-7");
   });
 });
 
