@@ -33,12 +33,22 @@ const MAP_READ = 0x0001;
 
 const MiB = 1024 * 1024;
 
+/**
+ * WebGPU's `GPUDevice` where the WebGPU type declarations (`@webgpu/types`, a dependency of the
+ * `webgpu` package) are loaded, `object` elsewhere, so that these declarations never require them.
+ */
+export type WebGPUDevice = typeof globalThis extends { GPUDevice: { prototype: infer D } }
+  ? D
+  : object;
+/** WebGPU's `GPU` (`navigator.gpu`) where the WebGPU types are loaded, `object` elsewhere. */
+export type WebGPUEntry = typeof globalThis extends { GPU: { prototype: infer G } } ? G : object;
+
 /** Options of {@link webgpuBackend}. */
 export interface WebGPUBackendOptions {
   /** Use this device (it is not destroyed by `dispose`). */
-  device?: GPUDevice;
+  device?: WebGPUDevice;
   /** Request the adapter from this `GPU` object (default `navigator.gpu`, or in Node the `webgpu` package). */
-  gpu?: GPU;
+  gpu?: WebGPUEntry;
   /**
    * Rows per float32 partial product (default 1024). Smaller tiles: less float32 rounding, more
    * data read back. Rounded up to a multiple of 32.
@@ -61,7 +71,7 @@ export interface WebGPUKernels extends Kernels {
   /** Rows per float32 partial product. */
   readonly tileRows: number;
   /** The GPU device in use. */
-  readonly device: GPUDevice;
+  readonly device: WebGPUDevice;
   gram(a: Mat): Promise<Mat>;
   crossProd(a: Mat, b: Mat): Promise<Mat>;
   dispose(): Promise<void>;
