@@ -377,7 +377,16 @@ export function buildFigureSpecs(runs: ReportRun[], opts: ReportOptions): Figure
     type: "nominal",
     scale: { domain: labels, range: colors },
     ...(legend
-      ? { legend: multi ? { title: "run", orient: "bottom", direction: "horizontal" } : null }
+      ? {
+          legend: multi
+            ? {
+                title: "run",
+                orient: "bottom",
+                direction: "horizontal",
+                columns: Math.min(runs.length, 5),
+              }
+            : null,
+        }
       : {}),
   });
   const xEnc = {
@@ -409,21 +418,50 @@ export function buildFigureSpecs(runs: ReportRun[], opts: ReportOptions): Figure
         : `degenerate (${rs.join(", ")})`,
   }));
 
-  // First collapsed layers.
-  const collapseRows = runs.flatMap((run, i) => {
+  // First collapsed layers: a rule per run; one label per run, or, beyond 4 runs, one per layer
+  // position naming its runs (so 20 epochs do not stack 20 labels).
+  const collapseRows = runs.flatMap((run) => {
     const fc = run.report.firstCollapsedLayer;
-    if (fc === null || fc === undefined) return [];
-    const name = run.report.layers[fc].name;
-    return [
-      {
-        run: run.label,
-        x: fc,
-        slot: i,
-        right: fc > (nLayers - 1) * 0.6 ? 1 : 0,
-        text: multi ? `${run.label}: first collapsed ${fc}` : `first collapsed: ${fc} (${name})`,
-      },
-    ];
+    return fc === null || fc === undefined ? [] : [{ run: run.label, x: fc }];
   });
+  const collapseLabels: { x: number; slot: number; right: number; text: string; color: string }[] =
+    [];
+  if (runs.length <= 4) {
+    runs.forEach((run, i) => {
+      const fc = run.report.firstCollapsedLayer;
+      if (fc === null || fc === undefined) return;
+      collapseLabels.push({
+        x: fc,
+        slot: collapseLabels.length,
+        right: fc > (nLayers - 1) * 0.6 ? 1 : 0,
+        text: multi
+          ? `${run.label}: first collapsed ${fc}`
+          : `first collapsed: ${fc} (${run.report.layers[fc].name})`,
+        color: colors[i],
+      });
+    });
+  } else {
+    const byLayer = new Map<number, number[]>();
+    runs.forEach((run, i) => {
+      const fc = run.report.firstCollapsedLayer;
+      if (fc !== null && fc !== undefined) byLayer.set(fc, [...(byLayer.get(fc) ?? []), i]);
+    });
+    [...byLayer.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .forEach(([fc, idx], slot) => {
+        const names =
+          idx.length <= 3
+            ? idx.map((i) => runs[i].label).join(", ")
+            : `${runs[idx[0]].label} … ${runs[idx[idx.length - 1]].label} (${idx.length} runs)`;
+        collapseLabels.push({
+          x: fc,
+          slot,
+          right: fc > (nLayers - 1) * 0.6 ? 1 : 0,
+          text: `first collapsed ${fc}: ${names}`,
+          color: idx.length === 1 ? colors[idx[0]] : "#555555",
+        });
+      });
+  }
   const noCollapse = runs.filter((r) => r.report.firstCollapsedLayer == null).map((r) => r.label);
 
   return panels(runs, opts).map((def) => {
@@ -612,7 +650,7 @@ export function buildFigureSpecs(runs: ReportRun[], opts: ReportOptions): Figure
         ["l", 0],
         ["r", 1],
       ] as const) {
-        const rows = collapseRows
+        const rows = collapseLabels
           .filter((r) => r.right === right)
           .map((r) => ({
             ...r,
@@ -635,7 +673,7 @@ export function buildFigureSpecs(runs: ReportRun[], opts: ReportOptions): Figure
             x: xEnc,
             y: { field: "yPix", type: "quantitative", scale: null },
             text: { field: "text" },
-            color: colorEnc(false),
+            color: { field: "color", type: "nominal", scale: null },
           },
         });
       }
