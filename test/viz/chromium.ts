@@ -23,17 +23,18 @@ export const CHROMIUM_ARGS = [
 /** Launches Chromium, or says why it could not. */
 export async function launchChromium(
   extraArgs: string[] = [],
+  executablePath: string = CHROMIUM_PATH,
 ): Promise<{ browser: Browser; reason: null } | { browser: null; reason: string }> {
-  if (!existsSync(CHROMIUM_PATH)) {
+  if (!existsSync(executablePath)) {
     return {
       browser: null,
-      reason: `no Chromium at ${CHROMIUM_PATH} (run scripts/ci-chromium-setup.sh or apt-get install -y chromium)`,
+      reason: `no Chromium at ${executablePath} (run scripts/ci-chromium-setup.sh or apt-get install -y chromium)`,
     };
   }
   try {
     const { chromium } = await import("playwright-core");
     const browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
+      executablePath,
       args: [...CHROMIUM_ARGS, ...extraArgs],
       timeout: 30_000,
     });
@@ -41,7 +42,7 @@ export async function launchChromium(
   } catch (e) {
     return {
       browser: null,
-      reason: `Chromium at ${CHROMIUM_PATH} did not start: ${(e as Error).message.split("\n")[0]}`,
+      reason: `Chromium at ${executablePath} did not start: ${(e as Error).message.split("\n")[0]}`,
     };
   }
 }

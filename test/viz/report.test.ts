@@ -198,6 +198,26 @@ describe("renderReportSVGs: figures and marks", () => {
     expect(xt[0].value).toBe(0);
   });
 
+  it("overlays many runs (epochs): a rule per run, one label per first-collapsed layer", async () => {
+    // progress p: NRC1 of layer i is 0.8·10^(−6p·i/7) ≤ 1e-3 ⇔ i ≥ 7·log10(800)/(6p)
+    const ps = Array.from({ length: 12 }, (_, i) => 0.5 + i * 0.1);
+    const firsts = ps.map((p) => Math.ceil((7 * Math.log10(800)) / (6 * p) - 1e-9));
+    const runs = ps.map((p, i) => ({
+      label: `epoch ${i}`,
+      report: syntheticReport({ progress: p }),
+    }));
+    runs.forEach((r, i) =>
+      expect(r.report.firstCollapsedLayer).toBe(firsts[i] <= 7 ? firsts[i] : null),
+    );
+    const svgs = await renderReportSVGs(runs);
+    const collapsing = firsts.filter((f) => f <= 7);
+    expect(countTags(markGroups(svgs.nrc1, "collapse_rule")[0], "line")).toBe(collapsing.length);
+    const labels = texts(svgs.nrc2).filter((t) => t.startsWith("first collapsed"));
+    // labels are drawn twice (white halo, then the text)
+    expect(labels.length).toBe(2 * new Set(collapsing).size);
+    expect(points(svgs.nrc2)).toBe(12 * 8);
+  });
+
   it("adds the intrinsic-dimension figure and NRC1 at r when r was measured", async () => {
     const svgs = await renderReportSVGs(syntheticReport({ layers: 5, r: 2 }));
     expect(svgs.intrinsic).toBeDefined();

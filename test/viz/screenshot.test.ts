@@ -28,6 +28,14 @@ afterAll(async () => {
 });
 
 describe("the HTML report in headless Chromium", () => {
+  it("says why when no browser can start (the reason the tests below skip with)", async () => {
+    const r = await launchChromium([], "/nonexistent/chromium");
+    expect(r.browser).toBeNull();
+    expect(r.reason).toMatch(
+      /^no Chromium at \/nonexistent\/chromium \(run scripts\/ci-chromium-setup\.sh/,
+    );
+  });
+
   it("renders without console errors or requests, with every figure drawn", async (ctx) => {
     if (!browser) return ctx.skip(reason);
     const dir = mkdtempSync(join(tmpdir(), "deep-nrc-report-"));
