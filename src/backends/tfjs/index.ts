@@ -377,8 +377,9 @@ export async function tensorsToInputs<T>(x: WithTensors<T> | T, name = "x"): Pro
   return x as T;
 }
 
+/** Any function (the functions {@link withTensorInputs} can wrap). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyFn = (...args: any[]) => unknown;
+export type AnyFn = (...args: any[]) => unknown;
 
 /** An argument list in which every matrix may also be a tfjs tensor. */
 export type WithTensorArgs<A extends readonly unknown[]> = { [K in keyof A]: WithTensors<A[K]> };
