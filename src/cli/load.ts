@@ -9,6 +9,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { NRCInputError } from "../errors.js";
 import type { LayerInput } from "../measure.js";
+import type { NRCAccumulator } from "../accumulator.js";
 import type { MatrixInput } from "../linalg/matrix.js";
 import type { TensorInput } from "../io/conv.js";
 import { type Tensor } from "../io/common.js";
@@ -259,4 +260,57 @@ export async function loadLayers(
     });
   }
   return { layers, targets };
+}
+
+/** Bytes the features would take as float64 if read whole (for choosing streaming). */
+export function featureBytesF64(net: NetworkFiles, samples = net.samples): number {
+  let per = 0;
+  for (const f of net.features) per += f.shape.slice(1).reduce((a, b) => a * b, 1);
+  return per * samples * 8;
+}
+
+/** Rows per batch so that one batch of every layer's features is about `targetBytes` of float64. */
+export function autoBatchRows(net: NetworkFiles, targetBytes = 64 * 2 ** 20): number {
+  let per = 0;
+  for (const f of net.features) per += f.shape.slice(1).reduce((a, b) => a * b, 1);
+  return Math.max(2, Math.floor(targetBytes / (8 * Math.max(1, per))));
+}
+
+/** Reads the weights whole (they are small next to the features). */
+export async function loadWeights(
+  net: NetworkFiles,
+): Promise<(MatrixInput | TensorInput | null)[]> {
+  const out: (MatrixInput | TensorInput | null)[] = [];
+  for (const w of net.weights) out.push(w ? toInput(await w.read()) : null);
+  return out;
+}
+
+/**
+ * Streams the first `samples` rows through `acc` in batches of `batchRows` rows, reading only
+ * one batch of each tensor at a time (memory independent of N). A final batch of a single row is
+ * folded into the one before it.
+ */
+export async function streamLayers(
+  net: NetworkFiles,
+  acc: NRCAccumulator,
+  opts: {
+    samples?: number;
+    batchRows: number;
+    onProgress?: (label: string, done: number, total: number) => void;
+  },
+): Promise<void> {
+  const n = opts.samples ?? net.samples;
+  const b = Math.max(2, opts.batchRows);
+  for (let start = 0; start < n;) {
+    let end = Math.min(n, start + b);
+    if (n - end === 1) end = n;
+    opts.onProgress?.(`streaming samples ${start}–${end} of ${n}`, start, n);
+    const rows: [number, number] = [start, end];
+    const targets = toInput(await net.targets.read(rows)) as MatrixInput;
+    const features: (MatrixInput | TensorInput)[] = [];
+    for (const f of net.features) features.push(toInput(await f.read(rows)));
+    await acc.add({ features, targets });
+    start = end;
+    opts.onProgress?.(`streaming samples ${start} of ${n}`, start, n);
+  }
 }

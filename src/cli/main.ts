@@ -18,7 +18,15 @@ import { jsBackend } from "../backends/js/index.js";
 import { formatReport } from "../format.js";
 import type { NRCReport, Preset } from "../report.js";
 import { ProgressBar, type ProgressStream } from "./progress.js";
-import { loadLayers, openNetwork } from "./load.js";
+import {
+  autoBatchRows,
+  featureBytesF64,
+  loadLayers,
+  loadWeights,
+  openNetwork,
+  streamLayers,
+} from "./load.js";
+import { createNRCAccumulator } from "../accumulator.js";
 import { DEMO, demoNetwork } from "./demo.js";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -29,6 +37,9 @@ export interface CliIO {
   /** Environment (for DEEP_NRC_DEBUG). */
   env?: Record<string, string | undefined>;
 }
+
+/** Above this many bytes of float64 features, `measure` streams (unless --batch says otherwise). */
+const STREAM_ABOVE_BYTES = 2 ** 30;
 
 /** A usage error: exit code 2 and a pointer to --help. */
 class UsageError extends Error {}
@@ -56,6 +67,8 @@ Options:
       --model-mse <x>    the model's train MSE: reports NRC4 / MSE per layer
       --threshold <x>    NRC1 at or below which a layer counts as collapsed (default ${DEFAULT_COLLAPSE_THRESHOLD})
       --samples <n>      measure only the first n samples (reads only those rows)
+      --batch <rows>     stream the samples through in batches of this many rows (memory
+                         independent of N); chosen automatically when the features exceed 1 GiB
       --json <file>      write the full report as JSON ('-' for stdout, replacing the table)
       --report <file>    write a self-contained HTML report with the paper-style figures
       --seed <n>         demo only: the synthetic network's seed (default ${DEMO.seed})
@@ -81,6 +94,7 @@ const OPTIONS = {
   "model-mse": { type: "string" },
   threshold: { type: "string" },
   samples: { type: "string" },
+  batch: { type: "string" },
   json: { type: "string" },
   report: { type: "string" },
   seed: { type: "string" },
@@ -185,11 +199,14 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
       throw new UsageError("--seed applies to demo only");
     if (o.samples !== undefined && cmd === "demo")
       throw new UsageError("--samples applies to measure only");
+    if (o.batch !== undefined && cmd === "demo")
+      throw new UsageError("--batch applies to measure only");
 
     const t = intOption("t", o.t, 1);
     const r = intOption("r", o.r, 1);
     const samples = intOption("samples", o.samples, 2);
     const seed = intOption("seed", o.seed, 0);
+    const batch = intOption("batch", o.batch, 2);
     const modelMSE = numOption("model-mse", o["model-mse"], (x) => x >= 0, "a number ≥ 0");
     const threshold = numOption(
       "threshold",
@@ -210,8 +227,16 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
     };
     bar = new ProgressBar(io.stderr, { quiet });
 
-    let layers: LayerInput[];
-    let targets: MatrixInput;
+    const measureOpts = { t, r, preset, modelMSE, collapseThreshold: threshold, backend };
+    const inMemory = (layers: LayerInput[], targets: MatrixInput) =>
+      measureNRC({
+        layers,
+        targets,
+        ...measureOpts,
+        onProgress: (done, total) =>
+          bar.update(`measuring layer ${Math.min(done + 1, total)}/${total}`, done, total),
+      });
+    let report: NRCReport;
     let title: string;
     if (cmd === "measure") {
       const path = positionals[1];
@@ -225,34 +250,49 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
           throw new UsageError(
             `--samples ${samples} is more than the ${net.samples} samples in ${path}`,
           );
-        ({ layers, targets } = await loadLayers(net, {
-          samples,
-          onProgress: (label, done, total) => bar.update(label, done, total),
-        }));
+        const n = samples ?? net.samples;
+        const stream = batch !== undefined || featureBytesF64(net, n) > STREAM_ABOVE_BYTES;
+        if (stream) {
+          const batchRows = batch ?? autoBatchRows(net);
+          if (batch === undefined)
+            note(
+              `note: the features take ${(featureBytesF64(net, n) / 2 ** 30).toFixed(1)} GiB as float64; streaming in batches of ${batchRows} rows (--batch to choose)`,
+            );
+          const acc = createNRCAccumulator({
+            ...measureOpts,
+            weights: await loadWeights(net),
+            names: net.features.map((_, k) => `layer ${k}`),
+          });
+          try {
+            await streamLayers(net, acc, {
+              samples,
+              batchRows,
+              onProgress: (label, done, total) => bar.update(label, done, total),
+            });
+            bar.update("finalizing", 1, 1);
+            report = await acc.finalize();
+          } finally {
+            await acc.dispose();
+          }
+        } else {
+          const { layers, targets } = await loadLayers(net, {
+            samples,
+            onProgress: (label, done, total) => bar.update(label, done, total),
+          });
+          report = await inMemory(layers, targets);
+        }
       } finally {
         await net.close();
       }
       title = `deep-nrc: ${path}`;
     } else {
-      ({ layers, targets } = demoNetwork(seed));
-      title = `deep-nrc demo (synthetic network, seed ${seed ?? DEMO.seed})`;
       note(
         `deep-nrc demo: a synthetic ${DEMO.layers}-layer network (${DEMO.samples} samples, width ${DEMO.width}, ${DEMO.targets} targets)`,
       );
+      const { layers, targets } = demoNetwork(seed);
+      report = await inMemory(layers, targets);
+      title = `deep-nrc demo (synthetic network, seed ${seed ?? DEMO.seed})`;
     }
-
-    const report: NRCReport = await measureNRC({
-      layers,
-      targets,
-      t,
-      r,
-      preset,
-      modelMSE,
-      collapseThreshold: threshold,
-      backend,
-      onProgress: (done, total) =>
-        bar.update(`measuring layer ${Math.min(done + 1, total)}/${total}`, done, total),
-    });
     bar.clear();
 
     if (o.json === "-") io.stdout.write(JSON.stringify(report, null, 2) + "\n");

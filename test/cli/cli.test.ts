@@ -121,6 +121,50 @@ describe("deep-nrc measure: numbers against numpy/scipy", () => {
     expect(rep.preset).toBe(key.includes("reference-code") ? "reference-code" : "paper");
   });
 
+  const streamed: [string, string, string[]][] = [
+    ["float64, batches of 10", "f64/paper", [NET, "--batch", "10"]],
+    ["float64, batches of 21 (last batch of 1 folded in)", "f64/paper", [NET, "--batch", "21"]],
+    [
+      "float32, reference-code, batches of 7",
+      "f32/reference-code",
+      [join(FIX, "net_f32.safetensors"), "--preset", "reference-code", "--batch", "7"],
+    ],
+    ["npy folder, batches of 16", "f64/paper", [join(FIX, "npy"), "--batch", "16"]],
+    [
+      "first 32 samples, batches of 5",
+      "f64/paper/samples32",
+      [NET, "--samples", "32", "--batch", "5"],
+    ],
+  ];
+  it.each(streamed)("streaming (--batch): %s", async (_label, key, args) => {
+    const r = await run(["measure", ...args, "--backend", "js", "--json", "-"]);
+    expect(r.code, r.err).toBe(0);
+    checkReport(JSON.parse(r.out) as NRCReport, expected[key] as RunExp, `${key} streamed`);
+  });
+
+  it.each(["paper", "reference-code"])("streaming conv layers, %s", async (preset) => {
+    const r = await run([
+      "measure",
+      join(FIX, "conv.safetensors"),
+      "--preset",
+      preset,
+      "--batch",
+      "6",
+      "--json",
+      "-",
+      "--backend",
+      "js",
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const rep = JSON.parse(r.out) as NRCReport;
+    const exp = (expected.conv as Record<string, LayerExp[]>)[preset];
+    checkReport(
+      rep,
+      { t: 2, samples: 40, targetStableRank: rep.targetStableRank, layers: exp },
+      `conv ${preset} streamed`,
+    );
+  });
+
   it("-r, --model-mse and --threshold", async () => {
     const exp = expected["f64/paper"] as RunExp;
     const intr = expected["f64/paper/r1"] as {
@@ -256,6 +300,9 @@ describe("deep-nrc output", () => {
     expect(tty.err).toMatch(/measuring layer/);
     const quiet = await run(["measure", NET, "--backend", "js", "-q"], { tty: true });
     expect(quiet.err).toBe("");
+    const streamed = await run(["measure", NET, "--backend", "js", "--batch", "8"], { tty: true });
+    expect(streamed.err).toMatch(/streaming samples \d+–\d+ of 64/);
+    expect(streamed.out).toBe(tty.out.replace(/backend js/, "backend js"));
     const piped = await run(["measure", NET, "--backend", "js"], { tty: false });
     expect(piped.err).toBe("");
     expect(tty.out).toBe(piped.out);
@@ -314,6 +361,8 @@ describe("deep-nrc errors: one line, the right exit code", () => {
     [["measure", NET, "--threshold", "abc"], /--threshold must be a number in \[0, 1\]; got 'abc'/],
     [["measure", NET, "--samples", "1000"], /--samples 1000 is more than the 64 samples/],
     [["measure", NET, "--seed", "1"], /--seed applies to demo only/],
+    [["measure", NET, "--batch", "1"], /--batch must be an integer ≥ 2; got '1'/],
+    [["demo", "--batch", "100"], /--batch applies to measure only/],
   ])("usage error %j → exit 2", async (args, re) => {
     const r = await run(args as string[]);
     expect(r.code).toBe(2);
