@@ -8,6 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 
 /** A dense row-major matrix (rows = samples). */
 export interface Dense {
@@ -166,9 +167,11 @@ export function syntheticLowRank(opts: SyntheticOptions): Dataset {
 }
 
 function vegaDataPath(file: string): string {
+  // The package's exports map exposes only its entry (build/index.js); the data files sit in
+  // data/ beside build/.
   const require = createRequire(import.meta.url);
-  const pkg = require.resolve("vega-datasets/package.json");
-  return pkg.replace(/package\.json$/, `data/${file}`);
+  const entry = require.resolve("vega-datasets");
+  return join(dirname(dirname(entry)), "data", file);
 }
 
 /**

@@ -10,7 +10,7 @@
  * JSON without training.
  * @module
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { plan, scaleFor, type ExperimentName } from "./experiments.js";
 import { runOne, type RunResult } from "./pipeline.js";
@@ -70,12 +70,21 @@ export async function main(argv: string[]): Promise<RunResult[]> {
     runs = (JSON.parse(readFileSync(jsonPath, "utf8")) as { runs: RunResult[] }).runs;
   } else {
     runs = [];
+    // With --only, keep the other runs already saved in the JSON (replace the one re-run).
+    let kept: RunResult[] = [];
+    if (a.only && existsSync(jsonPath)) {
+      kept = (JSON.parse(readFileSync(jsonPath, "utf8")) as { runs: RunResult[] }).runs;
+    }
     const planned = plan(a.exp, scaleFor(a.full)).filter((p) => !a.only || p.spec.id === a.only);
     for (const p of planned) {
       const ds = p.data();
       console.log(`== ${p.spec.id}: ${ds.description}`);
       const r = await runOne(p.spec, ds, { tfBackend: a.backend, log: (s) => console.log(s) });
       runs.push(r);
+      const order = plan(a.exp, scaleFor(a.full)).map((q) => q.spec.id);
+      const merged = [...kept.filter((k) => !runs.some((x) => x.id === k.id)), ...runs].sort(
+        (x, y) => order.indexOf(x.id) - order.indexOf(y.id),
+      );
       writeFileSync(
         jsonPath,
         JSON.stringify({
@@ -84,9 +93,10 @@ export async function main(argv: string[]): Promise<RunResult[]> {
           command: `npx tsx examples/harness/run.ts ${argv.join(" ")}`,
           node: process.version,
           date: new Date().toISOString(),
-          runs,
+          runs: merged,
         }),
       );
+      if (p === planned[planned.length - 1]) runs = merged;
     }
   }
   const { markdown, figures } = await summarize(a.exp, runs, name);

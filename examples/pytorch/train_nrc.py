@@ -94,7 +94,7 @@ def configs(scale: str) -> dict:
         rk = dict(base, data="lowrank", depth=depth_r, width=wr, bias=b, init="kaiming", lr=0.01, export=False)
         c[f"rank10x2-{nb}"] = dict(rk, t=10, r=2, data_seed=2)
         c[f"rank4x1-{nb}"] = dict(rk, t=4, r=1, data_seed=3)
-    for wd in (0.0, 1e-5, 1e-4, 5e-3, 1e-2):
+    for wd in (0.0, 1e-5, 1e-4, 2e-3, 3e-3, 5e-3, 1e-2):
         c[f"wd-{wd:g}"] = dict(base, **teacher, depth=depth, width=w, bias=False, wd=wd, export=False)
     return c
 
@@ -331,8 +331,8 @@ def main():
     if a.epochs:
         cfg["epochs"] = a.epochs
     rec = run_config(a.config, cfg, a.out, torch.device(a.device), a.export_rows, log)
-    if rec["error"] and cfg["lr"] > 0.01:
-        # Divergence: retry once at half the learning rate, and say so in the record.
+    while rec["error"] and cfg["lr"] > 0.001:
+        # Divergence: retry at half the learning rate (the record keeps the lr that ran).
         cfg["lr"] /= 2
         log(f"[{a.config}] retrying at lr {cfg['lr']}")
         rec = run_config(a.config, cfg, a.out, torch.device(a.device), a.export_rows, log)
