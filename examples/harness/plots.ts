@@ -57,6 +57,7 @@ export async function lineChartSVG(points: Point[], o: LineChartOptions): Promis
           field: "x",
           type: "quantitative",
           title: o.xTitle,
+          ...(o.xTitle === "layer" ? { axis: { tickMinStep: 1, format: "d" } } : {}),
           scale: { type: o.xScale ?? "linear", ...(o.xScale === "symlog" ? { constant: 1 } : {}) },
         },
         y: {
@@ -70,6 +71,7 @@ export async function lineChartSVG(points: Point[], o: LineChartOptions): Promis
           field: "series",
           type: "nominal",
           title: o.seriesTitle ?? "",
+          legend: { labelLimit: 400 },
           sort: order,
           scale: order.length > 10 ? { scheme: "viridis" } : { scheme: "tableau10" },
         },

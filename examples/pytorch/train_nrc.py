@@ -300,6 +300,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=1, help="with --suite: configurations trained at once")
     ap.add_argument("--export-rows", type=int, default=1000, help="rows kept in the exported .npy files (0: no export)")
     ap.add_argument("--epochs", type=int, help="override the epochs")
+    ap.add_argument("--wd", type=float, help="override the weight decay (the run is named <config>-wd<λ>)")
     ap.add_argument("--list", action="store_true")
     a = ap.parse_args()
     if a.list:
@@ -318,6 +319,8 @@ def main():
                 cmd = [sys.executable, __file__, "--config", nm, "--scale", a.suite, "--out", a.out, "--device", a.device, "--export-rows", str(a.export_rows)]
                 if a.epochs:
                     cmd += ["--epochs", str(a.epochs)]
+                if a.wd is not None:
+                    cmd += ["--wd", str(a.wd)]
                 procs.append((nm, subprocess.Popen(cmd)))
             time.sleep(0.5)
             for p in [p for p in procs if p[1].poll() is not None]:
@@ -328,15 +331,19 @@ def main():
     if a.config not in cfgs:
         sys.exit(f"unknown config {a.config}; one of {', '.join(cfgs)}")
     cfg = dict(cfgs[a.config])
+    name = a.config
     if a.epochs:
         cfg["epochs"] = a.epochs
-    rec = run_config(a.config, cfg, a.out, torch.device(a.device), a.export_rows, log)
+    if a.wd is not None:
+        cfg["wd"] = a.wd
+        name = f"{a.config}-wd{a.wd:g}"
+    rec = run_config(name, cfg, a.out, torch.device(a.device), a.export_rows, log)
     while rec["error"] and cfg["lr"] > 0.001:
         # Divergence: retry at half the learning rate (the record keeps the lr that ran).
         cfg["lr"] /= 2
         log(f"[{a.config}] retrying at lr {cfg['lr']}")
-        rec = run_config(a.config, cfg, a.out, torch.device(a.device), a.export_rows, log)
-    log(f"[{a.config}] done in {rec['seconds']['total']:.0f} s")
+        rec = run_config(name, cfg, a.out, torch.device(a.device), a.export_rows, log)
+    log(f"[{name}] done in {rec['seconds']['total']:.0f} s")
 
 
 if __name__ == "__main__":
