@@ -120,6 +120,7 @@ export async function runOne(
   const epochs: EpochRecord[] = [];
   const t = spec.t ?? ds.yTrain.cols;
   let measureSeconds = 0;
+  let deadFor = 0;
   let error: string | null = null;
   const t0 = performance.now();
   try {
@@ -127,7 +128,12 @@ export async function runOne(
       const trainMSE = model.mse(ds.xTrain, ds.yTrain);
       const testMSE = model.mse(ds.xTest, ds.yTest);
       curve.push({ epoch, trainMSE, testMSE });
-      if (!want.has(epoch)) return;
+      // A net whose output has collapsed to the mean for 10 epochs (train MSE ≥ 0.99 of the
+      // standardised targets' variance, after epoch 20) is dead: measure it once more and stop.
+      // Its decaying weights reach float32 subnormals, which make every later epoch ~10× slower.
+      deadFor = epoch > 20 && trainMSE >= 0.99 ? deadFor + 1 : 0;
+      const dead = deadFor >= 10;
+      if (!want.has(epoch) && !dead) return;
       const m0 = performance.now();
       const layers = model.capture(ds.xTrain);
       const report = await measureNRC({
@@ -140,7 +146,7 @@ export async function runOne(
           ? { collapseThreshold: spec.collapseThreshold }
           : {}),
       });
-      const direct = epoch === lastEpoch;
+      const direct = epoch === lastEpoch || dead;
       const nrc1AtTPlus1: (number | null)[] = [];
       for (const [i, l] of layers.entries()) {
         const lr_ = report.layers[i];
@@ -180,6 +186,8 @@ export async function runOne(
         ...(prop1 ? { prop1 } : {}),
         measureSeconds: dt,
       });
+      if (dead)
+        throw new Error(`dead net (train MSE ≥ 0.99 for 10 epochs): stopped at epoch ${epoch}`);
       const nrc1 = report.layers
         .map((l) => (l.nrc1 === null ? "  -  " : l.nrc1.toExponential(1)))
         .join(" ");
