@@ -8,7 +8,7 @@
  * module and spawns the workers; `dispose()` on the kernels stops them.
  * @module
  */
-import type { Backend, Kernels, Mat } from "../types.js";
+import type { Backend, Kernels, Mat, SymEigResult } from "../types.js";
 import { WASM_SINGLE_BASE64, WASM_THREADS_BASE64 } from "./module.generated.js";
 import { isNode, startWorkers, type WorkerPool } from "./workers.js";
 
@@ -42,6 +42,7 @@ interface Exports {
   acc_add(acc: number, a: number, b: number, m: number, n: number, q: number): void;
   acc_end(acc: number, c: number, n: number, q: number, gram: number): void;
   k_matmul(a: number, b: number, c: number, m: number, k: number, n: number): void;
+  k_symeig(a: number, n: number, k: number, values: number, vecs: number): number;
 }
 
 const PAGE = 65536;
@@ -279,6 +280,20 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       const pc = rt.alloc(a.rows * b.cols);
       ex.k_matmul(pa, pb, pc, a.rows, a.cols, b.cols);
       return rt.take(pc, a.rows, b.cols);
+    },
+    symEig(a: Mat): SymEigResult {
+      const n = a.rows;
+      if (a.cols !== n)
+        throw new Error(`wasm symEig: expected a square matrix; got ${a.rows}×${a.cols}`);
+      rt.begin("symEig");
+      const pa = rt.put(a.data);
+      const pv = rt.alloc(n);
+      const pz = rt.alloc(n * n);
+      const st = ex.k_symeig(pa, n, n, pv, pz);
+      if (st !== 0)
+        throw new Error(`wasm symEig: the tridiagonal eigensolver did not converge (n = ${n})`);
+      const values = rt.f64().slice(pv / 8, pv / 8 + n);
+      return { values, vectors: rt.take(pz, n, n) };
     },
     dispose(): Promise<void> {
       return rt.dispose();

@@ -31,8 +31,8 @@ typedef void (*task_fn)(int tid, int nt, void *arg);
 void par_run(task_fn fn, void *arg);
 /* Number of threads (including the caller). */
 int par_threads(void);
-/* Spin barrier among the nt threads of the current par_run. */
-void par_barrier(int nt);
+/* Barrier among the nt threads of the current par_run (spins, then sleeps where allowed). */
+void par_barrier_t(int tid, int nt);
 
 /* Even split of [0, n) among nt parts, aligned to `align`. */
 static inline void split_range(int n, int tid, int nt, int align, int *lo, int *hi) {

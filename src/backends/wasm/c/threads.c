@@ -64,17 +64,31 @@ void par_run(task_fn fn, void *arg) {
   }
 }
 
-void par_barrier(int nt) {
+/* The calling thread's id is not known here, so whether it may block is decided per call site:
+ * workers always may; the host's thread only when g_main_can_block. Blocking waits use a timeout
+ * so a thread that may not block can never be the only one left to wake the others. */
+static volatile int32_t g_bar_sleepers;
+void par_barrier_t(int tid, int nt) {
   if (nt <= 1) return;
   int32_t s = ALOAD(&g_bar_sense);
   if (AADD(&g_bar_count, 1) == nt - 1) {
     ASTORE(&g_bar_count, 0);
     ASTORE(&g_bar_sense, s ^ 1);
+    if (ALOAD(&g_bar_sleepers) > 0)
+      __builtin_wasm_memory_atomic_notify((int32_t *)&g_bar_sense, 0x7fffffff);
   } else {
+    int spins = 0;
+    int can_block = tid != 0 || g_main_can_block;
     while (ALOAD(&g_bar_sense) == s) {
+      if (can_block && ++spins > 4000) {
+        AADD(&g_bar_sleepers, 1);
+        __builtin_wasm_memory_atomic_wait32((int32_t *)&g_bar_sense, s, 200000);
+        AADD(&g_bar_sleepers, -1);
+      }
     }
   }
 }
+
 
 /* Host sets the thread count once all workers are running; main_can_block: the caller may wait. */
 EXPORT(pool_init) void pool_init(int nt, int main_can_block) {
@@ -83,7 +97,11 @@ EXPORT(pool_init) void pool_init(int nt, int main_can_block) {
 }
 #else
 void par_run(task_fn fn, void *arg) { fn(0, 1, arg); }
-void par_barrier(int nt) { (void)nt; }
+
+void par_barrier_t(int tid, int nt) {
+  (void)tid;
+  (void)nt;
+}
 EXPORT(pool_init) void pool_init(int nt, int main_can_block) {
   (void)nt;
   (void)main_can_block;
