@@ -8,7 +8,7 @@
  * module and spawns the workers; `dispose()` on the kernels stops them.
  * @module
  */
-import type { Backend, Kernels, Mat, SymEigResult } from "../types.js";
+import type { Backend, Kernels, Mat, QrResult, SymEigResult } from "../types.js";
 import { WASM_SINGLE_BASE64, WASM_THREADS_BASE64 } from "./module.generated.js";
 import { isNode, startWorkers, type WorkerPool } from "./workers.js";
 
@@ -43,6 +43,16 @@ interface Exports {
   acc_end(acc: number, c: number, n: number, q: number, gram: number): void;
   k_matmul(a: number, b: number, c: number, m: number, k: number, n: number): void;
   k_symeig(a: number, n: number, k: number, values: number, vecs: number): number;
+  k_qr(
+    x: number,
+    m: number,
+    n: number,
+    q: number,
+    r: number,
+    qtb: number,
+    res: number,
+    qq: number,
+  ): void;
 }
 
 const PAGE = 65536;
@@ -257,7 +267,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     ex.acc_end(acc, pc, n, q, b ? 0 : 1);
     return rt.take(pc, n, q);
   };
-  return {
+  const kernels = {
     name: "wasm",
     threads: rt.threads,
     singleThreadReason: reason,
@@ -295,10 +305,46 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       const values = rt.f64().slice(pv / 8, pv / 8 + n);
       return { values, vectors: rt.take(pz, n, n) };
     },
+    qr(a: Mat, b?: Mat, opts?: { wantQ?: boolean }): QrResult {
+      const m = a.rows;
+      const n = a.cols;
+      const q = b ? b.cols : 0;
+      if (b && b.rows !== m)
+        throw new Error(
+          `wasm qr: a and b must have the same number of rows; got ${m} and ${b.rows}`,
+        );
+      const k = Math.min(m, n);
+      const nc = n + q;
+      rt.begin("qr");
+      const px = rt.alloc(m * nc);
+      const pr = rt.alloc(k * n);
+      const pq = rt.alloc(Math.max(1, k * q));
+      const ps = rt.alloc(Math.max(1, q));
+      const pQ = opts?.wantQ ? rt.alloc(m * k) : 0;
+      {
+        const heap = rt.f64();
+        const base = px / 8;
+        if (!b) heap.set(a.data.subarray(0, m * n), base);
+        else
+          for (let i = 0; i < m; i++) {
+            heap.set(a.data.subarray(i * n, i * n + n), base + i * nc);
+            heap.set(b.data.subarray(i * q, i * q + q), base + i * nc + n);
+          }
+      }
+      ex.k_qr(px, m, n, q, pr, pq, ps, pQ);
+      const out: QrResult = { R: rt.take(pr, k, n) };
+      if (b) {
+        out.QtB = rt.take(pq, k, q);
+        out.residualSq = rt.f64().slice(ps / 8, ps / 8 + q);
+      }
+      if (pQ) out.Q = rt.take(pQ, m, k);
+      return out;
+    },
     dispose(): Promise<void> {
       return rt.dispose();
     },
   };
+  return kernels;
 }
 
 /**
