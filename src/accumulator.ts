@@ -7,7 +7,12 @@
  * @module
  */
 import type { CompleteKernels, Mat } from "./backends/types.js";
-import { initBackend, type BackendOption } from "./backends/registry.js";
+import {
+  initBackend,
+  autoBackend,
+  AUTO_BACKEND_MIN_WORK,
+  type BackendOption,
+} from "./backends/registry.js";
 import { jsKernels } from "./backends/js/index.js";
 import { NRCInputError } from "./errors.js";
 import type { MatrixInput } from "./linalg/matrix.js";
@@ -21,6 +26,7 @@ import {
   finalizeLayer,
   prepareLayer,
   repeatRows,
+  roughWork,
   weightMatrix,
   type Ctx,
   type PreparedLayer,
@@ -50,7 +56,10 @@ export interface AccumulatorOptions {
   modelMSE?: number;
   /** NRC1 threshold for "collapsed" (default 0.01). */
   collapseThreshold?: number;
-  /** Backend (default: the JS kernels). Started once, on first use; call `dispose()` when done. */
+  /**
+   * Backend (default: {@link autoBackend} when the first batch is large, ≥ 10⁷ flops, else the JS
+   * kernels). Started once, on first use; call `dispose()` when done to stop its workers.
+   */
   backend?: BackendOption;
 }
 
@@ -87,6 +96,7 @@ export class NRCAccumulator {
   private readonly weights: (Mat | null)[] | null;
   private readonly names: string[] | null;
   private readonly backendOption: BackendOption | undefined;
+  private ownsKernels = false;
   private kernels: CompleteKernels | null = null;
   private readonly opts: AccumulatorState["options"];
   private stats: LayerStats[] | null = null;
@@ -108,10 +118,16 @@ export class NRCAccumulator {
     this.backendOption = opts.backend;
   }
 
-  private async k(): Promise<CompleteKernels> {
+  private async k(work = 0): Promise<CompleteKernels> {
     if (this.kernels) return this.kernels;
-    this.kernels =
-      this.backendOption === undefined ? jsKernels : await initBackend(this.backendOption);
+    if (this.backendOption !== undefined) {
+      this.ownsKernels = true;
+      this.kernels = await initBackend(this.backendOption);
+    } else if (work >= AUTO_BACKEND_MIN_WORK / 10) {
+      // Streaming big batches: worth starting the fastest backend once for all of them.
+      this.ownsKernels = true;
+      this.kernels = await initBackend(autoBackend());
+    } else this.kernels = jsKernels;
     return this.kernels;
   }
 
@@ -148,7 +164,9 @@ export class NRCAccumulator {
         "targets",
         `targets must have ${this.stats[0].q} columns like earlier batches; got ${y.cols}`,
       );
-    const k = await this.k();
+    let work = 0;
+    for (const f of batch.features) work += roughWork(f);
+    const k = await this.k(work);
     const prepared: PreparedLayer[] = batch.features.map((f, i) =>
       prepareLayer(fn, `features[${i}]`, i, f, null, this.names?.[i], this.opts.preset, y.rows),
     );
@@ -341,7 +359,7 @@ export class NRCAccumulator {
 
   /** Releases the backend this accumulator started (workers, GPU memory). */
   async dispose(): Promise<void> {
-    if (this.kernels && this.backendOption !== undefined) await this.kernels.dispose?.();
+    if (this.kernels && this.ownsKernels) await this.kernels.dispose?.();
     this.kernels = null;
   }
 }

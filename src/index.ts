@@ -18,7 +18,14 @@ export type { Proposition1Result } from "./metrics/proposition1.js";
 export { convFeaturesToMatrix, convWeightsToMatrix } from "./io/conv.js";
 export type { TensorInput, ConvFeatureOptions, ConvWeightOptions } from "./io/conv.js";
 export { NRCInputError } from "./errors.js";
-export { initBackend, completeKernels } from "./backends/registry.js";
+export {
+  initBackend,
+  completeKernels,
+  autoBackend,
+  AUTO_BACKEND_MIN_WORK,
+} from "./backends/registry.js";
+export { wasmBackend } from "./backends/wasm/index.js";
+export type { WasmBackendOptions, WasmKernels } from "./backends/wasm/index.js";
 export type { BackendOption } from "./backends/registry.js";
 export { jsBackend, jsKernels } from "./backends/js/index.js";
 export type {
@@ -39,3 +46,27 @@ export type { SyntheticNetworkOptions } from "./synthetic.js";
 export { createNRCAccumulator, NRCAccumulator } from "./accumulator.js";
 export type { AccumulatorOptions, AccumulatorBatch, AccumulatorState } from "./accumulator.js";
 export type { LayerStatsJSON } from "./stats.js";
+export {
+  memorySource,
+  tensorToMatrix,
+  DEFAULT_MAX_ELEMENTS,
+  readNpyHeader,
+  readNpy,
+  readSafetensorsHeader,
+  readSafetensor,
+} from "./io/index.js";
+export type {
+  ByteSource,
+  Tensor,
+  ReadTensorOptions,
+  ElementType,
+  ElementKind,
+  NpyHeader,
+  NpyHeaderOptions,
+  ReadNpyOptions,
+  SafetensorsDtype,
+  SafetensorsTensorInfo,
+  SafetensorsHeader,
+  SafetensorsHeaderOptions,
+  ReadSafetensorOptions,
+} from "./io/index.js";

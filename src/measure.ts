@@ -13,6 +13,7 @@ import { psdSpectrum, tailSum, type Spectrum } from "./linalg/spectrum.js";
 import { defaultRtol } from "./linalg/lstsq.js";
 import { batchStats, nrc4Residual, type LayerStats } from "./stats.js";
 import { withKernels, type BackendOption } from "./backends/registry.js";
+import type { autoBackend, AUTO_BACKEND_MIN_WORK } from "./backends/registry.js";
 import { NRCInputError, fmtShape } from "./errors.js";
 import { convFeaturesToMatrix, convWeightsToMatrix, type TensorInput } from "./io/conv.js";
 import { guardedFromParts, nrc2FromParts } from "./metrics/cka.js";
@@ -50,10 +51,31 @@ export interface MeasureOptions {
   modelMSE?: number;
   /** NRC1 at or below which a layer counts as collapsed (default 0.01). */
   collapseThreshold?: number;
-  /** Backend (default: the JS kernels). */
+  /**
+   * Backend (default: {@link autoBackend}, i.e. `wasm` with threads, else `js`, for inputs of at
+   * least {@link AUTO_BACKEND_MIN_WORK} flops; the JS kernels for smaller ones). `report.backend`
+   * names the one used.
+   */
   backend?: BackendOption;
   /** Called after each layer with (layers done, total). */
   onProgress?: (done: number, total: number) => void;
+}
+
+/** Σ rows·cols² of a features argument, read from its shape only (0 when unknown). @internal */
+export function roughWork(x: unknown): number {
+  if (x === null || typeof x !== "object") return 0;
+  const o = x as { rows?: unknown; cols?: unknown; columns?: unknown; shape?: unknown };
+  if (Array.isArray(x)) {
+    const c = Array.isArray(x[0]) ? (x[0] as unknown[]).length : 0;
+    return x.length * c * c;
+  }
+  if (Array.isArray(o.shape) && o.shape.every((v) => typeof v === "number")) {
+    const sh = o.shape as number[];
+    if (sh.length === 4) return sh[0] * sh[2] * sh[3] * sh[1] * sh[1];
+    if (sh.length === 2) return sh[0] * sh[1] * sh[1];
+  }
+  const cols = typeof o.cols === "number" ? o.cols : typeof o.columns === "number" ? o.columns : 0;
+  return typeof o.rows === "number" ? o.rows * cols * cols : 0;
 }
 
 function isTensor4(x: unknown): x is TensorInput {
@@ -373,7 +395,9 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
       `targets have zero variance (every column constant across ${y.rows} samples); NRC2 and NRC4 are undefined`,
     );
   const ctx: Ctx = { preset, t, r, modelMSE, threshold };
-  return withKernels(options.backend, async (k) => {
+  let work = 0;
+  for (const layer of layers) work += roughWork((layer as LayerInput | null)?.features);
+  return withKernels(options.backend, work, async (k) => {
     const out: LayerReport[] = [];
     for (let i = 0; i < layers.length; i++) {
       const arg = `layers[${i}]`;

@@ -5,7 +5,8 @@
  * @module
  */
 import type { Backend, CompleteKernels, Kernels } from "./types.js";
-import { jsKernels } from "./js/index.js";
+import { jsBackend, jsKernels } from "./js/index.js";
+import { wasmBackend } from "./wasm/index.js";
 
 /** What a `backend` option accepts: a backend to start, started kernels, or a list to try in order. */
 export type BackendOption = Backend | Kernels | readonly (Backend | Kernels)[];
@@ -59,15 +60,52 @@ export async function initBackend(candidates: BackendOption): Promise<CompleteKe
 }
 
 /**
- * Runs `body` with kernels from `option` (default: the JS kernels). Backends started here are
- * disposed afterwards; kernels passed in already started are left running for the caller.
+ * Work (floating-point operations, about N·d² summed over the matrices) above which the default
+ * backend is {@link autoBackend} rather than the JS kernels. Starting WebAssembly workers costs
+ * ~50–80 ms, which pays off from about this size (a 10000×100 Gram takes ~0.1 s in JS).
+ */
+export const AUTO_BACKEND_MIN_WORK = 1e8;
+
+/**
+ * The default for heavy work: the fastest backend that starts here, i.e. the `wasm` backend
+ * (threads where shared memory is available, else one thread), falling back to `js`.
+ * @returns a {@link Backend} named `"auto"`; its `init()` reports every failure when none starts.
+ * @example
+ * ```ts
+ * import { autoBackend, measureNRC } from "deep-nrc";
+ * const report = await measureNRC({ layers, targets, backend: autoBackend() });
+ * console.log(report.backend); // "wasm" where WebAssembly runs
+ * ```
+ */
+export function autoBackend(): Backend {
+  return Object.freeze({
+    name: "auto",
+    init: async () => initBackend([wasmBackend(), jsBackend]),
+  });
+}
+
+/** Rough work of one pass over matrices (Σ rows·cols²), to choose the default backend. @internal */
+export function workOf(...mats: { rows: number; cols: number }[]): number {
+  let w = 0;
+  for (const m of mats) w += m.rows * m.cols * m.cols;
+  return w;
+}
+
+/**
+ * Runs `body` with kernels from `option`. Without an option: the JS kernels for light work, and
+ * {@link autoBackend} when `work` (≈ flops) reaches {@link AUTO_BACKEND_MIN_WORK}. Backends started
+ * here are disposed afterwards; kernels passed in already started are left running for the caller.
  * @internal
  */
 export async function withKernels<T>(
   option: BackendOption | undefined,
+  work: number,
   body: (k: CompleteKernels) => Promise<T>,
 ): Promise<T> {
-  if (option === undefined) return body(jsKernels);
+  if (option === undefined) {
+    if (!(work >= AUTO_BACKEND_MIN_WORK)) return body(jsKernels);
+    option = autoBackend();
+  }
   const list = (Array.isArray(option) ? option : [option]) as (Backend | Kernels)[];
   const ownsIt = list.some(isBackend);
   const k = await initBackend(list);

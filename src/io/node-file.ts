@@ -18,7 +18,7 @@ export interface FileSource extends ByteSource {
 const MAX_READ = 1 << 30;
 
 /**
- * Opens a file for lazy, random-access reading by {@link readNpy} / {@link readSafetensor}.
+ * Opens a file for lazy, random-access reading by `readNpy` / `readSafetensor`.
  * Each `read(offset, length)` is a positioned read (`pread`) of exactly those bytes.
  *
  * @param path - The file's path.

@@ -14,7 +14,7 @@ import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { NRCInputError, fmtShape } from "../errors.js";
 import { anglesBetweenBases, meanCosine, orthonormalBasis } from "../linalg/angles.js";
 import { columnRange, unitScaled } from "../linalg/center.js";
-import { withKernels } from "../backends/registry.js";
+import { withKernels, workOf } from "../backends/registry.js";
 import type { Spectrum } from "../linalg/spectrum.js";
 import { checkDim, checkOptions, checkWeight } from "./validate.js";
 import { featureSpectrum, type MetricOptions } from "./noise.js";
@@ -48,7 +48,7 @@ export async function principalAngles(
       "B",
       `A and B must have the same number of rows (the ambient dimension); got ${fmtShape(a.rows, a.cols)} and ${fmtShape(b.rows, b.cols)}`,
     );
-  return withKernels(options.backend, async (k) => {
+  return withKernels(options.backend, workOf(a, b), async (k) => {
     // Column spaces ignore scale; unit scaling keeps subnormal or huge inputs exact.
     const qa = await orthonormalBasis(k, unitScaled(a));
     const qb = await orthonormalBasis(k, unitScaled(b));
@@ -114,7 +114,7 @@ export async function featureWeightAlignment(
   const w = toMat(fn, "W", W);
   checkWeight(fn, w, h.cols);
   checkDim(fn, "t", t, Math.min(h.cols, w.rows), "min(d, W's output count)");
-  return withKernels(options.backend, async (k) => {
+  return withKernels(options.backend, workOf(h, w), async (k) => {
     const { spectrum } = await featureSpectrum(k, fn, "H", h);
     const ws = await weightInputSpectrum(k, w);
     if (!(ws.values[0] > 0)) throw new NRCInputError(fn, "W", "W must not be the zero matrix");

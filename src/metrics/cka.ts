@@ -16,7 +16,7 @@
 import type { CompleteKernels, Mat } from "../backends/types.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { center, frobeniusSq, leadingColumns, unitScaled } from "../linalg/center.js";
-import { withKernels } from "../backends/registry.js";
+import { withKernels, workOf } from "../backends/registry.js";
 import type { Preset } from "../report.js";
 import { checkDim, checkOptions, checkPreset, checkSameRows, checkVariance } from "./validate.js";
 import { featureSpectrum, type MetricOptions } from "./noise.js";
@@ -92,7 +92,7 @@ export async function linearCKA(
   const yc = center(y).centered;
   checkVariance(fn, "x", frobeniusSq(xc), x);
   checkVariance(fn, "y", frobeniusSq(yc), y);
-  return withKernels(options.backend, (k) => ckaCentered(k, xc, yc));
+  return withKernels(options.backend, workOf(xc, yc), (k) => ckaCentered(k, xc, yc));
 }
 
 /** Options of {@link signalTargetAlignment}. */
@@ -133,13 +133,13 @@ export async function signalTargetAlignment(
   const preset = checkPreset(fn, options.preset);
   const yc = center(y).centered;
   if (preset === "reference-code") {
-    return withKernels(options.backend, (k) =>
+    return withKernels(options.backend, workOf(h, y), (k) =>
       ckaGuarded(k, center(leadingColumns(h, t)).centered, yc),
     );
   }
   const yy = frobeniusSq(yc);
   checkVariance(fn, "Y", yy, y);
-  return withKernels(options.backend, async (k) => {
+  return withKernels(options.backend, workOf(h, y), async (k) => {
     const { hc, spectrum } = await featureSpectrum(k, fn, "H", h);
     const c = await k.crossProd(hc, yc);
     const yyF = Math.sqrt(frobeniusSq(await k.gram(yc)));

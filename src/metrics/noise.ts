@@ -12,7 +12,7 @@ import type { CompleteKernels, Mat } from "../backends/types.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { center } from "../linalg/center.js";
 import { covarianceSpectrum, tailSum, type Spectrum } from "../linalg/spectrum.js";
-import { withKernels, type BackendOption } from "../backends/registry.js";
+import { withKernels, workOf, type BackendOption } from "../backends/registry.js";
 import { checkDim, checkOptions, checkVariance } from "./validate.js";
 
 /** Options shared by the metric functions. */
@@ -63,7 +63,7 @@ export async function noiseComponent(
   checkOptions(fn, options);
   const h = toMat(fn, "H", H, { minRows: 2 });
   checkDim(fn, "t", t, h.cols, "the feature count d");
-  return withKernels(options.backend, async (k) => {
+  return withKernels(options.backend, workOf(h), async (k) => {
     const { spectrum } = await featureSpectrum(k, fn, "H", h);
     return noiseFromSpectrum(spectrum, t);
   });

@@ -13,7 +13,7 @@
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { center } from "../linalg/center.js";
 import { defaultRtol, pinvResidualSq } from "../linalg/lstsq.js";
-import { withKernels } from "../backends/registry.js";
+import { withKernels, workOf } from "../backends/registry.js";
 import { NRCInputError } from "../errors.js";
 import { checkOptions, checkSameRows } from "./validate.js";
 import type { MetricOptions } from "./noise.js";
@@ -58,7 +58,7 @@ export async function pinvPredictMSE(
   if (typeof centerY !== "boolean")
     throw new NRCInputError(fn, "centerY", `centerY must be a boolean; got ${String(centerY)}`);
   const target = centerY ? center(y).centered : y;
-  return withKernels(options.backend, async (k) => {
+  return withKernels(options.backend, workOf(h, y), async (k) => {
     const { perColumn } = await pinvResidualSq(k, h, target, rtol);
     let s = 0;
     for (let i = 0; i < perColumn.length; i++) s += perColumn[i];

@@ -14,7 +14,7 @@
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { center, frobeniusSq } from "../linalg/center.js";
 import { defaultRtol, pinvResidualSq } from "../linalg/lstsq.js";
-import { withKernels } from "../backends/registry.js";
+import { withKernels, workOf } from "../backends/registry.js";
 import { checkDim, checkOptions, checkSameRows, checkVariance } from "./validate.js";
 import { featureSpectrum, noiseFromSpectrum, type MetricOptions } from "./noise.js";
 import { nrc2FromParts } from "./cka.js";
@@ -60,7 +60,7 @@ export async function proposition1Bound(
   checkDim(fn, "t", t, h.cols, "the feature count d");
   const yc = center(y).centered;
   checkVariance(fn, "Y", frobeniusSq(yc), y);
-  return withKernels(options.backend, async (k) => {
+  return withKernels(options.backend, workOf(h, y), async (k) => {
     const { hc, spectrum } = await featureSpectrum(k, fn, "H", h);
     const eps1 = noiseFromSpectrum(spectrum, t);
     const c = await k.crossProd(hc, yc);

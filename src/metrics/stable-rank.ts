@@ -9,7 +9,7 @@
  */
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { frobeniusSq } from "../linalg/center.js";
-import { withKernels } from "../backends/registry.js";
+import { withKernels, workOf } from "../backends/registry.js";
 import { NRCInputError } from "../errors.js";
 import type { Spectrum } from "../linalg/spectrum.js";
 import { transpose } from "../backends/js/blas.js";
@@ -43,7 +43,7 @@ export async function stableRank(A: MatrixInput, options: MetricOptions = {}): P
   const fro = frobeniusSq(a);
   if (!(fro > 0))
     throw new NRCInputError(fn, "A", "A must not be the zero matrix; its stable rank is undefined");
-  return withKernels(options.backend, async (k) => {
+  return withKernels(options.backend, workOf(a), async (k) => {
     const small = a.rows < a.cols ? transpose(a) : a;
     const { values } = await k.symEig(await k.gram(small));
     return fro / values[0];

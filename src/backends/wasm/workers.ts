@@ -42,9 +42,10 @@ function start(msg, post) {
 }
 `;
 
+// A dynamic import rather than a CommonJS require, so browser bundles of the core hold no require().
 const NODE_WORKER_SOURCE = `${WORKER_BODY}
-const { parentPort } = require("node:worker_threads");
-parentPort.once("message", (msg) => start(msg, (m) => parentPort.postMessage(m)));
+import("node:worker_threads").then(({ parentPort }) =>
+  parentPort.once("message", (msg) => start(msg, (m) => parentPort.postMessage(m))));
 `;
 
 const BROWSER_WORKER_SOURCE = `${WORKER_BODY}
