@@ -1,0 +1,225 @@
+/**
+ * One benchmark job in its own process (so that a backend that stalls can be killed without
+ * stalling the bench): `tsx bench/job.ts '<json spec>'`. Prints one JSON line on stdout.
+ *
+ * Spec: `{ kind: "pipeline" | "kernels", backend, dir, reps, layers?, t? }`.
+ * - pipeline: `measureNRC` (preset paper) over the first `layers` layers of the workload in
+ *   `dir`, `reps` timed runs after a small warm-up; returns the times and the metric values.
+ *   Backend start-up is outside the timing (a started backend is passed in).
+ * - kernels: `gram` of H0 (N×d) and `symEig` of its centered Gram / N (d×d), `reps` times each.
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { measureNRC, completeKernels, jsBackend } from "../src/index.js";
+import type { Backend, CompleteKernels, NRCReport } from "../src/index.js";
+import { wasmBackend } from "../src/backends/wasm/index.js";
+import { readNpy } from "../src/io/npy.js";
+import { openFileSource } from "../src/io/node-file.js";
+import type { M, Workload } from "./common.js";
+import { mlGram, mlLayer, mlSymEig, toML } from "./mlmatrix.js";
+
+export interface JobSpec {
+  kind: "pipeline" | "kernels";
+  backend: string;
+  dir: string;
+  reps: number;
+  /** Only the first this many layers (default all). */
+  layers?: number;
+  /** Stop repeating once one run took longer than this (ms); the result says how many ran. */
+  longMs?: number;
+}
+
+export interface LayerValues {
+  nrc1: number | null;
+  nrc2: number | null;
+  nrc3: number | null;
+  nrc4: number | null;
+  stableRankFeatures: number | null;
+  stableRankWeight: number | null;
+}
+
+export interface JobResult {
+  backend: string;
+  info: string;
+  kind: string;
+  /** Pipeline run times (ms). */
+  times?: number[];
+  /** For ml-matrix: layers actually timed (the time is extrapolated to all). */
+  layersTimed?: number;
+  values?: LayerValues[];
+  targetStableRank?: number;
+  gramMs?: number[];
+  eigMs?: number[];
+  maxRssMB: number;
+}
+
+async function load(path: string): Promise<M> {
+  const src = await openFileSource(path);
+  try {
+    const t = await readNpy(src);
+    return { rows: t.shape[0], cols: t.shape[1], data: t.data };
+  } finally {
+    await src.close();
+  }
+}
+
+async function startBackend(name: string): Promise<{ k: CompleteKernels; info: string }> {
+  let b: Backend;
+  let info = "";
+  switch (name) {
+    case "js":
+      b = jsBackend;
+      break;
+    case "wasm1":
+      b = wasmBackend({ threads: 1 });
+      break;
+    case "wasm2":
+      b = wasmBackend({ threads: 2, requireThreads: true });
+      break;
+    case "tfjs-wasm":
+    case "tfjs-cpu": {
+      const tf = await import("@tensorflow/tfjs-core");
+      if (name === "tfjs-wasm") await import("@tensorflow/tfjs-backend-wasm");
+      else await import("@tensorflow/tfjs-backend-cpu");
+      const ok = await tf.setBackend(name.slice(5));
+      if (!ok) throw new Error(`tf.setBackend('${name.slice(5)}') failed`);
+      await tf.ready();
+      const { tfjsBackend } = await import("../src/backends/tfjs/index.js");
+      b = tfjsBackend(tf);
+      info = `tfjs ${tf.version_core} on ${tf.getBackend()}`;
+      break;
+    }
+    case "webgpu": {
+      const { webgpuBackend } = await import("../src/backends/webgpu/index.js");
+      b = webgpuBackend();
+      break;
+    }
+    default:
+      throw new Error(`unknown backend ${name}`);
+  }
+  const raw = await b.init();
+  const k = completeKernels(raw);
+  const extra = raw as unknown as { adapterInfo?: string; threads?: number };
+  if (extra.adapterInfo) info = extra.adapterInfo;
+  if (name.startsWith("wasm")) info = `threads ${extra.threads ?? name.slice(4)}`;
+  return { k, info };
+}
+
+function values(r: NRCReport): LayerValues[] {
+  return r.layers.map((l) => ({
+    nrc1: l.nrc1,
+    nrc2: l.nrc2,
+    nrc3: l.nrc3,
+    nrc4: l.nrc4,
+    stableRankFeatures: l.stableRankFeatures,
+    stableRankWeight: l.stableRankWeight,
+  }));
+}
+
+async function timeReps(
+  reps: number,
+  longMs: number,
+  f: () => Promise<unknown> | unknown,
+): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await f();
+    times.push(performance.now() - t0);
+    if (times[times.length - 1] > longMs) break;
+  }
+  return times;
+}
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(process.argv[2]) as JobSpec;
+  const w = JSON.parse(readFileSync(join(spec.dir, "workload.json"), "utf8")) as Workload;
+  const L = Math.min(spec.layers ?? w.layers, w.layers);
+  const longMs = spec.longMs ?? Infinity;
+  const y = await load(join(spec.dir, "Y.npy"));
+  const out: JobResult = { backend: spec.backend, info: "", kind: spec.kind, maxRssMB: 0 };
+
+  if (spec.backend === "ml-matrix") {
+    out.info = "ml-matrix Matrix.mmul + EVD (pure JS)";
+    const Y = toML(y);
+    if (spec.kind === "kernels") {
+      const h = toML(await load(join(spec.dir, "H0.npy")));
+      let g = mlGram(h);
+      out.gramMs = await timeReps(spec.reps, longMs, () => (g = mlGram(h)));
+      const s = g.div(h.rows);
+      out.eigMs = await timeReps(spec.reps, longMs, () => mlSymEig(s));
+    } else {
+      // Time one layer (the most expensive part is the same for every layer) and extrapolate.
+      const h = toML(await load(join(spec.dir, "H0.npy")));
+      const wt = toML(await load(join(spec.dir, "W0.npy")));
+      let v = mlLayer(h, wt, Y, w.t);
+      const one = await timeReps(spec.reps, longMs, () => (v = mlLayer(h, wt, Y, w.t)));
+      out.times = one.map((x) => x * L);
+      out.layersTimed = 1;
+      out.values = [v];
+    }
+  } else {
+    const { k, info } = await startBackend(spec.backend);
+    out.info = info;
+    try {
+      if (spec.kind === "kernels") {
+        const h = await load(join(spec.dir, "H0.npy"));
+        let g = await k.gram(h);
+        out.gramMs = await timeReps(spec.reps, longMs, async () => (g = await k.gram(h)));
+        // symEig input: the centered Gram / N, formed in float64 here (same matrix for everyone).
+        const d = h.cols;
+        const mean = new Float64Array(d);
+        for (let i = 0; i < h.rows; i++) for (let j = 0; j < d; j++) mean[j] += h.data[i * d + j];
+        for (let j = 0; j < d; j++) mean[j] /= h.rows;
+        const s = new Float64Array(d * d);
+        for (let i = 0; i < d; i++)
+          for (let j = 0; j < d; j++) s[i * d + j] = g.data[i * d + j] / h.rows - mean[i] * mean[j];
+        const sm = { rows: d, cols: d, data: s };
+        out.eigMs = await timeReps(spec.reps, longMs, () => k.symEig(sm));
+      } else {
+        const layers: { name: string; features: M; weight: M }[] = [];
+        for (let l = 0; l < L; l++)
+          layers.push({
+            name: `L${l}`,
+            features: await load(join(spec.dir, `H${l}.npy`)),
+            weight: await load(join(spec.dir, `W${l}.npy`)),
+          });
+        // Warm-up on a slice (JIT, wasm compilation, worker start), untimed.
+        const n0 = Math.min(512, y.rows);
+        await measureNRC({
+          layers: [
+            {
+              features: {
+                rows: n0,
+                cols: w.d,
+                data: layers[0].features.data.subarray(0, n0 * w.d),
+              },
+              weight: layers[0].weight,
+            },
+          ],
+          targets: { rows: n0, cols: y.cols, data: y.data.subarray(0, n0 * y.cols) },
+          preset: "paper",
+          backend: k,
+        });
+        let rep: NRCReport | null = null;
+        out.times = await timeReps(spec.reps, longMs, async () => {
+          rep = await measureNRC({ layers, targets: y, t: w.t, preset: "paper", backend: k });
+        });
+        out.values = values(rep!);
+        out.targetStableRank = rep!.targetStableRank;
+      }
+    } finally {
+      await k.dispose?.();
+    }
+  }
+  out.maxRssMB = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(JSON.stringify(out) + "\n");
+  // Workers or GPU handles must not keep the process alive.
+  process.exit(0);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`job failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

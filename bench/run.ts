@@ -1,0 +1,473 @@
+/**
+ * `npm run bench`: every backend against numpy/OpenBLAS on the same data, in one table.
+ *
+ *   npm run bench -- [--quick] [--json out.json] [--reps 3] [--backends js,wasm1,…]
+ *                    [--no-scaling] [--limit 300] [--keep]
+ *
+ * Writes a deterministic synthetic network (bench/common.ts) as float64 `.npy` files to a temp
+ * dir; every measurement runs in a child process with a wall-clock limit (a backend that hangs is
+ * reported as "stalled", never waited for); numpy runs `bench/numpy_pipeline.py` on the same files
+ * (timing inside Python, file load excluded). See bench/README.md.
+ * @module
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  SyntheticNet,
+  fmtMs,
+  findPython,
+  lastJson,
+  machine,
+  median,
+  runChild,
+  type ChildResult,
+  type Workload,
+} from "./common.js";
+import type { JobResult, JobSpec, LayerValues } from "./job.js";
+
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const TSX = join(HERE, "..", "node_modules", ".bin", "tsx");
+
+interface Opts {
+  quick: boolean;
+  json: string | null;
+  reps: number;
+  backends: string[];
+  scaling: boolean;
+  limitS: number;
+  keep: boolean;
+}
+
+const ALL = ["js", "wasm1", "wasm2", "tfjs-wasm", "tfjs-cpu", "webgpu", "ml-matrix"];
+const LABEL: Record<string, string> = {
+  js: "js (f64)",
+  wasm1: "wasm 1 thread (f64)",
+  wasm2: "wasm 2 threads (f64)",
+  "tfjs-wasm": "tfjs-wasm (f32 Gram)",
+  "tfjs-cpu": "tfjs-cpu (f32 Gram)",
+  webgpu: "webgpu llvmpipe (f32 Gram)",
+  "ml-matrix": "ml-matrix (f64)",
+  numpy: "numpy fast (f64, Gram+eigh)",
+  authors: "numpy authors-style (f64, SVD+pinv)",
+};
+const FLOAT64 = new Set(["js", "wasm1", "wasm2", "ml-matrix"]);
+
+function parseArgs(argv: string[]): Opts {
+  const o: Opts = {
+    quick: false,
+    json: null,
+    reps: 3,
+    backends: ALL,
+    scaling: true,
+    limitS: NaN,
+    keep: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--quick") o.quick = true;
+    else if (a === "--json") o.json = argv[++i];
+    else if (a === "--reps") o.reps = Math.max(1, Number(argv[++i]));
+    else if (a === "--backends") o.backends = argv[++i].split(",");
+    else if (a === "--no-scaling") o.scaling = false;
+    else if (a === "--limit") o.limitS = Number(argv[++i]);
+    else if (a === "--keep") o.keep = true;
+    else if (a === "--help" || a === "-h") {
+      console.log(
+        "npm run bench -- [--quick] [--json out.json] [--reps 3] [--backends js,wasm1,wasm2,tfjs-wasm,tfjs-cpu,webgpu,ml-matrix] [--no-scaling] [--limit seconds] [--keep]",
+      );
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}`);
+  }
+  if (!Number.isFinite(o.limitS)) o.limitS = o.quick ? 60 : 300;
+  return o;
+}
+
+/** A job's outcome: its result, or why there is none. */
+interface Outcome {
+  status: "ok" | "stalled" | "failed" | "n/a" | "skipped";
+  why?: string;
+  r?: JobResult;
+  wallMs?: number;
+}
+
+function reason(c: ChildResult): string {
+  const lines = c.stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("at ") && !/^=+$/.test(l));
+  const msg = lines.find((l) => /failed|Error|error/.test(l)) ?? lines[lines.length - 1] ?? "";
+  return msg.replace(/^job failed: (Error: )?/, "").slice(0, 160);
+}
+
+async function job(spec: JobSpec, limitMs: number): Promise<Outcome> {
+  const c = await runChild(TSX, [join(HERE, "job.ts"), JSON.stringify(spec)], limitMs);
+  if (c.status === "ok") {
+    const r = lastJson<JobResult>(c.stdout);
+    if (r) return { status: "ok", r, wallMs: c.wallMs };
+    return { status: "failed", why: "no result line", wallMs: c.wallMs };
+  }
+  if (c.status === "stalled")
+    return {
+      status: "stalled",
+      why:
+        c.code === 13
+          ? "a promise never settled (event loop emptied: worker deadlock)"
+          : `killed after ${(limitMs / 1000).toFixed(0)} s`,
+      wallMs: c.wallMs,
+    };
+  const why = reason(c);
+  // A backend that cannot start (no adapter, no module) is "n/a", anything else "failed".
+  const na = /adapter|initBackend|unavailable|Cannot find|setBackend/.test(why);
+  return { status: na ? "n/a" : "failed", why, wallMs: c.wallMs };
+}
+
+interface NumpyOut {
+  numpy: string;
+  blas: string;
+  threads: string;
+  gramMs?: number[];
+  eigMs?: number[];
+  fastMs?: number[];
+  fast?: LayerValues[];
+  authorsMs?: number[];
+  authors?: LayerValues[];
+  targetStableRank?: number;
+}
+
+async function numpy(
+  py: string | null,
+  dir: string,
+  args: string[],
+  limitMs: number,
+): Promise<{ status: Outcome["status"]; why?: string; r?: NumpyOut }> {
+  if (!py) return { status: "n/a", why: "no python3 with numpy" };
+  const c = await runChild(py, [join(HERE, "numpy_pipeline.py"), dir, ...args], limitMs);
+  if (c.status !== "ok") return { status: c.status, why: reason(c) || `exit ${c.code}` };
+  const r = lastJson<NumpyOut>(c.stdout);
+  return r ? { status: "ok", r } : { status: "failed", why: "no result line" };
+}
+
+const METRICS: (keyof LayerValues)[] = [
+  "nrc1",
+  "nrc2",
+  "nrc3",
+  "nrc4",
+  "stableRankFeatures",
+  "stableRankWeight",
+];
+
+/** Largest relative difference of `got` from `ref` over layers and metrics, and where. */
+function maxRel(got: LayerValues[], ref: LayerValues[]): { rel: number; where: string } {
+  let rel = 0;
+  let where = "";
+  got.forEach((g, l) => {
+    for (const m of METRICS) {
+      const a = g[m];
+      const b = ref[l]?.[m];
+      if (a === null || b === null || b === undefined) continue;
+      const r = Math.abs(a - b) / Math.abs(b);
+      if (!(r <= rel)) {
+        rel = r;
+        where = `${m.replace("stableRank", "sr")} L${l}`;
+      }
+    }
+  });
+  return { rel, where };
+}
+
+const fmtRel = (x: { rel: number; where: string }) =>
+  `${x.rel === 0 ? "0" : x.rel.toExponential(1)} (${x.where})`;
+
+function cell(o: Outcome | undefined, f: (r: JobResult) => string): string {
+  if (!o) return "—";
+  if (o.status === "ok" && o.r) return f(o.r);
+  return o.status;
+}
+
+interface ScalePoint {
+  label: string;
+  N: number;
+  d: number;
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const startLoad = loadavg();
+  const mach = machine();
+  const std = o.quick ? { N: 2000, d: 128, L: 4 } : { N: 10000, d: 512, L: 8 };
+  const t = 3;
+  const limitMs = o.limitS * 1000;
+  const longMs = o.quick ? 5000 : 15000;
+  const root = mkdtempSync(join(tmpdir(), "deep-nrc-bench-"));
+  const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+  log(`load average at start: ${startLoad.map((x) => x.toFixed(2)).join(" ")}; data in ${root}`);
+  const py = findPython();
+
+  try {
+    // ---------------------------------------------------------------- standard workload
+    let t0 = performance.now();
+    const net = new SyntheticNet(std.N, std.d, std.L, t);
+    const w: Workload = net.writeTo(join(root, "std"));
+    log(
+      `wrote ${std.L} layers × ${std.N} × ${std.d} (+ weights) in ${fmtMs(performance.now() - t0)}`,
+    );
+
+    const np = await numpy(
+      py,
+      w.dir,
+      ["--kernels", "--pipeline", "--authors", "--reps", String(o.reps)],
+      limitMs * 2,
+    );
+    const npr = np.r;
+    log(
+      `numpy: ${np.status}${np.why ? ` (${np.why})` : ""}${npr ? ` fast ${fmtMs(median(npr.fastMs!))}, authors ${fmtMs(median(npr.authorsMs!))}` : ""}`,
+    );
+    const ref = npr?.authors ?? null;
+
+    const kern: Record<string, Outcome> = {};
+    const pipe: Record<string, Outcome> = {};
+    for (const b of o.backends) {
+      kern[b] = await job(
+        { kind: "kernels", backend: b, dir: w.dir, reps: o.reps, longMs },
+        Math.min(limitMs, 180000),
+      );
+      log(`${b} kernels: ${kern[b].status}${kern[b].why ? ` (${kern[b].why})` : ""}`);
+      if (kern[b].status === "n/a" || kern[b].status === "stalled") {
+        // A backend whose kernels cannot start or hang would do the same inside measureNRC.
+        pipe[b] = kern[b];
+        continue;
+      }
+      pipe[b] = await job(
+        { kind: "pipeline", backend: b, dir: w.dir, reps: o.reps, longMs },
+        limitMs,
+      );
+      const p = pipe[b];
+      log(
+        `${b} pipeline: ${p.status}${p.why ? ` (${p.why})` : ""}${p.r?.times ? ` ${fmtMs(median(p.r.times))}` : ""}`,
+      );
+    }
+
+    // ---------------------------------------------------------------- scaling
+    const points: ScalePoint[] = o.quick
+      ? [
+          { label: "N=1e3", N: 1000, d: 128 },
+          { label: "N=4e3", N: 4000, d: 128 },
+          { label: "d=32", N: 2000, d: 32 },
+          { label: "d=256", N: 2000, d: 256 },
+        ]
+      : [
+          { label: "N=1e4", N: 10000, d: 512 },
+          { label: "N=5e4", N: 50000, d: 512 },
+          { label: "N=2.5e5", N: 250000, d: 512 },
+          { label: "d=64", N: 10000, d: 64 },
+          { label: "d=256", N: 10000, d: 256 },
+          { label: "d=1024", N: 10000, d: 1024 },
+          { label: "d=2048", N: 10000, d: 2048 },
+        ];
+    const scale: Record<string, Record<string, Outcome>> = {};
+    const npScale: Record<string, number | string> = {};
+    if (o.scaling) {
+      const dead = new Set<string>();
+      for (const b of o.backends) if (pipe[b].status !== "ok") dead.add(b);
+      for (const p of points) {
+        t0 = performance.now();
+        const dir = join(root, p.label);
+        const sw = new SyntheticNet(p.N, p.d, 1, t).writeTo(dir);
+        log(
+          `scaling ${p.label} (${p.N}×${p.d}, 1 layer): data in ${fmtMs(performance.now() - t0)}`,
+        );
+        const n = await numpy(py, sw.dir, ["--pipeline", "--reps", String(o.reps)], limitMs);
+        npScale[p.label] = n.r?.fastMs ? median(n.r.fastMs) : n.status;
+        scale[p.label] = {};
+        for (const b of o.backends) {
+          if (dead.has(b)) {
+            scale[p.label][b] = {
+              status: pipe[b].status === "ok" ? "skipped" : pipe[b].status,
+              why: "skipped after an earlier stall/failure/limit",
+            };
+            continue;
+          }
+          const r = await job(
+            { kind: "pipeline", backend: b, dir: sw.dir, reps: o.reps, longMs },
+            limitMs,
+          );
+          scale[p.label][b] = r;
+          if (r.status !== "ok") dead.add(b); // larger sizes would only be slower
+          log(
+            `  ${b}: ${r.status}${r.r?.times ? ` ${fmtMs(median(r.r.times))}${r.r.times.length < o.reps ? ` (${r.r.times.length} run)` : ""}` : ""}`,
+          );
+        }
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+
+    // ---------------------------------------------------------------- the table
+    const npFast = npr?.fastMs ? median(npr.fastMs) : null;
+    const npGram = npr?.gramMs ? median(npr.gramMs) : null;
+    const npEig = npr?.eigMs ? median(npr.eigMs) : null;
+    const flops = 2 * std.N * std.d * std.d;
+    const gf = (ms: number) => (flops / ms / 1e6).toFixed(1);
+    const head = [
+      "backend",
+      `measureNRC ${std.L}×${std.N}×${std.d}`,
+      "× numpy",
+      "max rel diff vs f64 ref",
+      `Gram ${std.N}×${std.d}`,
+      "GFLOP/s",
+      `symEig ${std.d}`,
+      "× eigh",
+      ...(o.scaling ? points.map((p) => `1 layer ${p.label}`) : []),
+    ];
+    const rows: string[][] = [];
+    const scaleCell = (b: string, p: ScalePoint): string => {
+      const s = scale[p.label]?.[b];
+      if (!s) return "—";
+      if (s.status !== "ok" || !s.r?.times) return s.status;
+      const m = median(s.r.times);
+      const npm = npScale[p.label];
+      const ratio = typeof npm === "number" ? ` (${(m / npm).toFixed(1)}×)` : "";
+      return `${fmtMs(m)}${ratio}${s.r.times.length < o.reps ? "¹" : ""}`;
+    };
+    for (const b of o.backends) {
+      const k = kern[b];
+      const p = pipe[b];
+      const pt = p?.r?.times ? median(p.r.times) : null;
+      const mark = b === "ml-matrix" && p?.r?.layersTimed ? "²" : "";
+      const short = p?.r?.times && p.r.times.length < o.reps ? "¹" : "";
+      rows.push([
+        LABEL[b] ?? b,
+        pt !== null ? `${fmtMs(pt)}${mark}${short}` : p ? `${p.status}` : "—",
+        pt !== null && npFast ? `${(pt / npFast).toFixed(2)}` : "—",
+        p?.r?.values && ref ? fmtRel(maxRel(p.r.values, ref)) : "—",
+        cell(k, (r) => fmtMs(median(r.gramMs!))),
+        cell(k, (r) => gf(median(r.gramMs!))),
+        cell(k, (r) => fmtMs(median(r.eigMs!))),
+        cell(k, (r) => (npEig ? (median(r.eigMs!) / npEig).toFixed(2) : "—")),
+        ...(o.scaling ? points.map((pp) => scaleCell(b, pp)) : []),
+      ]);
+    }
+    const npRow = (label: string, times?: number[], vals?: LayerValues[], isRef = false) => [
+      label,
+      times ? fmtMs(median(times)) : np.status,
+      times && npFast ? (median(times) / npFast).toFixed(2) : "—",
+      isRef ? "reference" : vals && ref ? fmtRel(maxRel(vals, ref)) : "—",
+    ];
+    rows.push([
+      ...npRow(LABEL.numpy, npr?.fastMs, npr?.fast),
+      npGram !== null ? fmtMs(npGram) : np.status,
+      npGram !== null ? gf(npGram) : "—",
+      npEig !== null ? fmtMs(npEig) : np.status,
+      npEig !== null ? "1.00" : "—",
+      ...(o.scaling
+        ? points.map((p) => {
+            const v = npScale[p.label];
+            return typeof v === "number" ? fmtMs(v) : (v ?? "—");
+          })
+        : []),
+    ]);
+    rows.push([
+      ...npRow(LABEL.authors, npr?.authorsMs, npr?.authors, true),
+      "—",
+      "—",
+      "—",
+      "—",
+      ...(o.scaling ? points.map(() => "—") : []),
+    ]);
+    if (o.scaling) {
+      const best = points.map((p) => {
+        let bb = "";
+        let bt = Infinity;
+        for (const b of o.backends) {
+          const s = scale[p.label]?.[b];
+          if (!FLOAT64.has(b) || s?.status !== "ok" || !s.r?.times) continue;
+          const m = median(s.r.times);
+          if (m < bt) ((bt = m), (bb = b));
+        }
+        return bb || "—";
+      });
+      rows.push(["fastest f64 JS backend", "", "", "", "", "", "", "", ...best]);
+    }
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+    const table = [
+      line(head),
+      `|${widths.map((x) => "-".repeat(x + 2)).join("|")}|`,
+      ...rows.map(line),
+    ].join("\n");
+
+    const endLoad = loadavg();
+    const notes: string[] = [
+      `Machine: ${mach.cpu}, ${mach.cores} cores, ${mach.memGiB} GiB, Node ${mach.node}; ${npr ? `numpy ${npr.numpy}, ${npr.blas}, OPENBLAS_NUM_THREADS=${npr.threads}` : `numpy: ${np.status} (${np.why ?? ""})`}; ${mach.date}.`,
+      `Load average (1/5/15 min) at start ${startLoad.map((x) => x.toFixed(2)).join(" ")}, at end ${endLoad.map((x) => x.toFixed(2)).join(" ")}.`,
+      `Every time is the median of ${o.reps} runs (¹: fewer, a run took > ${longMs / 1000} s). ${o.quick ? "QUICK sizes (smoke check only)." : ""}`,
+      `measureNRC: preset paper, t = ${t}, backend started before timing; × numpy = time / numpy fast pipeline (same run, same data). Max rel diff: largest |x − ref|/|ref| over every layer's NRC1–4 and stable ranks, ref = numpy authors-style float64 (SVD of each Hc, pinv of H).`,
+      "GFLOP/s = 2·N·d²/time of the Gram kernel (numpy: H.T @ H, syrk). Scaling columns: measureNRC on 1 layer (N×d features, d×d weight), in parentheses × numpy fast on the same data.",
+    ];
+    if (o.backends.includes("ml-matrix"))
+      notes.push(
+        "²: ml-matrix pipeline timed on 1 layer and multiplied by the layer count (its max rel diff is of that layer).",
+      );
+    const probs = o.backends
+      .flatMap((b) => [
+        kern[b] && kern[b].status !== "ok"
+          ? `${b} kernels: ${kern[b].status} — ${kern[b].why}`
+          : "",
+        pipe[b] && pipe[b].status !== "ok" && pipe[b] !== kern[b]
+          ? `${b} pipeline: ${pipe[b].status} — ${pipe[b].why}`
+          : "",
+      ])
+      .filter(Boolean);
+    for (const p of points)
+      for (const b of o.backends) {
+        const s = scale[p.label]?.[b];
+        if (
+          s &&
+          s.status !== "ok" &&
+          s.status !== "skipped" &&
+          !(s.why ?? "").startsWith("skipped")
+        )
+          probs.push(`${b} scaling ${p.label}: ${s.status} — ${s.why}`);
+      }
+    if (probs.length) notes.push("Not measured: " + probs.join("; ") + ".");
+    for (const b of o.backends) {
+      const info = kern[b]?.r?.info ?? pipe[b]?.r?.info;
+      if (info && (b === "webgpu" || b.startsWith("tfjs"))) notes.push(`${b}: ${info}.`);
+    }
+    console.log(table);
+    console.log("");
+    for (const n of notes) console.log(n);
+
+    if (o.json) {
+      writeFileSync(
+        o.json,
+        JSON.stringify(
+          {
+            machine: mach,
+            loadStart: startLoad,
+            loadEnd: endLoad,
+            options: o,
+            standard: { ...std, t },
+            numpy: npr ?? np,
+            kernels: kern,
+            pipeline: pipe,
+            scaling: { points, numpy: npScale, backends: scale },
+            table,
+            notes,
+          },
+          null,
+          1,
+        ),
+      );
+      log(`wrote ${o.json}`);
+    }
+  } finally {
+    if (!o.keep) rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
