@@ -20,6 +20,7 @@ import {
   type TfjsKernels,
   type TF,
 } from "../../src/backends/tfjs/index.js";
+import { runPropertySuite } from "../properties/suite.js";
 import { crossRef, normalisedError, randn, runFloat32Suite, KERNEL_BOUND } from "./f32-suite.js";
 
 /** A seeded float32 tensor and the float64 matrix of the same values. */
@@ -72,6 +73,7 @@ for (const backendName of ["cpu", "wasm"] as const) {
     });
 
     runFloat32Suite(`tfjs-${backendName}`, () => k, { presets: ["paper"] });
+    runPropertySuite(`tfjs-${backendName}`, () => k, { float32: true });
   });
 }
 

@@ -6,6 +6,7 @@
 import { describe, it, expect, afterAll } from "vitest";
 import { webgpuBackend, type WebGPUKernels } from "../../src/backends/webgpu/index.js";
 import { noiseComponent } from "../../src/index.js";
+import { runPropertySuite } from "../properties/suite.js";
 import { crossRef, normalisedError, randn, runFloat32Suite, KERNEL_BOUND } from "./f32-suite.js";
 
 let gpu: WebGPUKernels | null = null;
@@ -91,6 +92,7 @@ if (!gpu) {
     });
   });
   runFloat32Suite("webgpu", () => k);
+  runPropertySuite("webgpu", () => k, { float32: true });
 }
 
 describe("webgpu backend without WebGPU", () => {

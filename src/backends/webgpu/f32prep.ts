@@ -43,7 +43,11 @@ export function prepColumns(a: Mat): ColPrep {
   const scale = new Float64Array(n);
   for (let j = 0; j < n; j++) {
     const mx = maxAbs[j];
-    scale[j] = mx > 0 && Number.isFinite(mx) ? Math.pow(2, -Math.ceil(Math.log2(mx))) : 1;
+    // The exponent is clamped so that both the scale and its inverse stay finite doubles (a
+    // subnormal column would otherwise ask for 2^1074 = Infinity); ±1000 keeps |entries| within
+    // float32's range (≥ 2^-1074+1000 ≈ 1e-22, ≤ 2^24).
+    const e = Math.min(1000, Math.max(-1000, Math.ceil(Math.log2(mx))));
+    scale[j] = mx > 0 && Number.isFinite(mx) ? Math.pow(2, -e) : 1;
   }
   return { mean, csum, scale };
 }
