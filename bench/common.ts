@@ -122,17 +122,24 @@ export class SyntheticNet {
     const { d, t } = this;
     const { A, mu, D } = this.loadings(l);
     const s = this.noiseScale(l);
-    // Noise is seeded per (layer, row block of 1024) so any row range reproduces the same values.
+    // Noise is seeded per (layer, row block of 1024) so any row range reproduces the same values;
+    // Box–Muller pairs, ceil(d/2) per row.
     const B = 1024;
+    const pairs = (d + 1) >> 1;
     let rng = makeRng(0);
-    const row = new Float64Array(d);
+    const row = new Float64Array(2 * pairs);
     const yv = this.y.data;
     for (let i = r0; i < r1; i++) {
       if (i === r0 || i % B === 0) {
         rng = makeRng(this.rngSeed + 7919 * (l + 1) + 104729 * Math.floor(i / B));
-        for (let skip = (i % B) * d; skip > 0; skip--) (rng.uniform(), rng.uniform());
+        for (let skip = (i % B) * pairs; skip > 0; skip--) (rng.uniform(), rng.uniform());
       }
-      for (let j = 0; j < d; j++) row[j] = mu[j] + s * D[j] * rng.normal();
+      for (let j = 0; j < d; j += 2) {
+        const r = Math.sqrt(-2 * Math.log(rng.uniform()));
+        const a = 2 * Math.PI * rng.uniform();
+        row[j] = mu[j] + s * D[j] * r * Math.cos(a);
+        if (j + 1 < d) row[j + 1] = mu[j + 1] + s * D[j + 1] * r * Math.sin(a);
+      }
       for (let k = 0; k < t; k++) {
         const yk = yv[i * t + k];
         for (let j = 0; j < d; j++) row[j] += yk * A[k * d + j];

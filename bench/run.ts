@@ -2,7 +2,7 @@
  * `npm run bench`: every backend against numpy/OpenBLAS on the same data, in one table.
  *
  *   npm run bench -- [--quick] [--json out.json] [--reps 3] [--backends js,wasm1,…]
- *                    [--no-scaling] [--limit 300] [--keep]
+ *                    [--no-scaling] [--limit 300] [--scale-limit 90] [--keep]
  *
  * Writes a deterministic synthetic network (bench/common.ts) as float64 `.npy` files to a temp
  * dir; every measurement runs in a child process with a wall-clock limit (a backend that hangs is
@@ -37,6 +37,7 @@ interface Opts {
   backends: string[];
   scaling: boolean;
   limitS: number;
+  scaleLimitS: number;
   keep: boolean;
 }
 
@@ -62,6 +63,7 @@ function parseArgs(argv: string[]): Opts {
     backends: ALL,
     scaling: true,
     limitS: NaN,
+    scaleLimitS: NaN,
     keep: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -72,21 +74,25 @@ function parseArgs(argv: string[]): Opts {
     else if (a === "--backends") o.backends = argv[++i].split(",");
     else if (a === "--no-scaling") o.scaling = false;
     else if (a === "--limit") o.limitS = Number(argv[++i]);
+    else if (a === "--scale-limit") o.scaleLimitS = Number(argv[++i]);
     else if (a === "--keep") o.keep = true;
     else if (a === "--help" || a === "-h") {
       console.log(
-        "npm run bench -- [--quick] [--json out.json] [--reps 3] [--backends js,wasm1,wasm2,tfjs-wasm,tfjs-cpu,webgpu,ml-matrix] [--no-scaling] [--limit seconds] [--keep]",
+        "npm run bench -- [--quick] [--json out.json] [--reps 3] [--backends js,wasm1,wasm2,tfjs-wasm,tfjs-cpu,webgpu,ml-matrix] [--no-scaling] [--limit seconds] [--scale-limit seconds] [--keep]",
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
   if (!Number.isFinite(o.limitS)) o.limitS = o.quick ? 60 : 300;
+  if (!Number.isFinite(o.scaleLimitS)) o.scaleLimitS = o.quick ? 30 : 90;
   return o;
 }
 
 /** A job's outcome: its result, or why there is none. */
 interface Outcome {
-  status: "ok" | "stalled" | "failed" | "n/a" | "skipped";
+  status: "ok" | "stalled" | "failed" | "n/a" | "skipped" | "over limit";
+  /** For "over limit" without a run: the extrapolated time (ms). */
+  est?: number;
   why?: string;
   r?: JobResult;
   wallMs?: number;
@@ -187,6 +193,7 @@ function cell(o: Outcome | undefined, f: (r: JobResult) => string): string {
 }
 
 interface ScalePoint {
+  axis: "N" | "d";
   label: string;
   N: number;
   d: number;
@@ -231,7 +238,7 @@ async function main(): Promise<void> {
     for (const b of o.backends) {
       kern[b] = await job(
         { kind: "kernels", backend: b, dir: w.dir, reps: o.reps, longMs },
-        Math.min(limitMs, 180000),
+        Math.min(limitMs, 120000),
       );
       log(`${b} kernels: ${kern[b].status}${kern[b].why ? ` (${kern[b].why})` : ""}`);
       if (kern[b].status === "n/a" || kern[b].status === "stalled") {
@@ -252,25 +259,27 @@ async function main(): Promise<void> {
     // ---------------------------------------------------------------- scaling
     const points: ScalePoint[] = o.quick
       ? [
-          { label: "N=1e3", N: 1000, d: 128 },
-          { label: "N=4e3", N: 4000, d: 128 },
-          { label: "d=32", N: 2000, d: 32 },
-          { label: "d=256", N: 2000, d: 256 },
+          { axis: "N", label: "N=1e3", N: 1000, d: 128 },
+          { axis: "N", label: "N=4e3", N: 4000, d: 128 },
+          { axis: "d", label: "d=32", N: 2000, d: 32 },
+          { axis: "d", label: "d=256", N: 2000, d: 256 },
         ]
       : [
-          { label: "N=1e4", N: 10000, d: 512 },
-          { label: "N=5e4", N: 50000, d: 512 },
-          { label: "N=2.5e5", N: 250000, d: 512 },
-          { label: "d=64", N: 10000, d: 64 },
-          { label: "d=256", N: 10000, d: 256 },
-          { label: "d=1024", N: 10000, d: 1024 },
-          { label: "d=2048", N: 10000, d: 2048 },
+          { axis: "N", label: "N=1e4", N: 10000, d: 512 },
+          { axis: "N", label: "N=5e4", N: 50000, d: 512 },
+          { axis: "N", label: "N=2.5e5", N: 250000, d: 512 },
+          { axis: "d", label: "d=64", N: 10000, d: 64 },
+          { axis: "d", label: "d=256", N: 10000, d: 256 },
+          { axis: "d", label: "d=1024", N: 10000, d: 1024 },
+          { axis: "d", label: "d=2048", N: 10000, d: 2048 },
         ];
     const scale: Record<string, Record<string, Outcome>> = {};
     const npScale: Record<string, number | string> = {};
     if (o.scaling) {
-      const dead = new Set<string>();
-      for (const b of o.backends) if (pipe[b].status !== "ok") dead.add(b);
+      // Per axis, each backend carries its last single-layer time forward; a point whose
+      // extrapolated time (N: linear, d: quadratic, a lower bound) exceeds the limit is not run.
+      const scaleLimitMs = o.scaleLimitS * 1000;
+      const last: Record<string, { N: number; d: number; ms: number } | { dead: Outcome }> = {};
       for (const p of points) {
         t0 = performance.now();
         const dir = join(root, p.label);
@@ -281,20 +290,46 @@ async function main(): Promise<void> {
         const n = await numpy(py, sw.dir, ["--pipeline", "--reps", String(o.reps)], limitMs);
         npScale[p.label] = n.r?.fastMs ? median(n.r.fastMs) : n.status;
         scale[p.label] = {};
+        const first = points.find((x) => x.axis === p.axis) === p;
         for (const b of o.backends) {
-          if (dead.has(b)) {
+          const key = `${p.axis}:${b}`;
+          if (first || !last[key]) {
+            const sp = pipe[b];
+            last[key] =
+              sp.status === "ok" && sp.r?.times
+                ? { N: std.N, d: std.d, ms: median(sp.r.times) / std.L }
+                : { dead: sp };
+          }
+          const prev = last[key];
+          if ("dead" in prev) {
             scale[p.label][b] = {
-              status: pipe[b].status === "ok" ? "skipped" : pipe[b].status,
-              why: "skipped after an earlier stall/failure/limit",
+              status: prev.dead.status === "ok" ? "skipped" : prev.dead.status,
+              why: "skipped: not ok at a smaller size or in the standard run",
+              est: prev.dead.est,
             };
+            continue;
+          }
+          const grow = p.axis === "N" ? p.N / prev.N : (p.d / prev.d) ** 2;
+          const est = prev.ms * grow;
+          if (grow > 1 && est > scaleLimitMs) {
+            scale[p.label][b] = { status: "over limit", est, why: `extrapolated ${fmtMs(est)}` };
+            last[key] = { dead: scale[p.label][b] };
+            log(`  ${b}: not run, extrapolated ${fmtMs(est)} > ${o.scaleLimitS} s`);
             continue;
           }
           const r = await job(
             { kind: "pipeline", backend: b, dir: sw.dir, reps: o.reps, longMs },
-            limitMs,
+            scaleLimitMs,
           );
+          if (r.status === "stalled" && !/never settled/.test(r.why ?? "")) {
+            r.status = "over limit";
+            r.why = `killed at the ${o.scaleLimitS} s limit`;
+          }
           scale[p.label][b] = r;
-          if (r.status !== "ok") dead.add(b); // larger sizes would only be slower
+          last[key] =
+            r.status === "ok" && r.r?.times
+              ? { N: p.N, d: p.d, ms: median(r.r.times) }
+              : { dead: r };
           log(
             `  ${b}: ${r.status}${r.r?.times ? ` ${fmtMs(median(r.r.times))}${r.r.times.length < o.reps ? ` (${r.r.times.length} run)` : ""}` : ""}`,
           );
@@ -324,6 +359,8 @@ async function main(): Promise<void> {
     const scaleCell = (b: string, p: ScalePoint): string => {
       const s = scale[p.label]?.[b];
       if (!s) return "—";
+      if (s.status === "over limit")
+        return s.est ? `≳${fmtMs(s.est)} (est.)` : `> ${o.scaleLimitS} s`;
       if (s.status !== "ok" || !s.r?.times) return s.status;
       const m = median(s.r.times);
       const npm = npScale[p.label];
@@ -426,6 +463,7 @@ async function main(): Promise<void> {
           s &&
           s.status !== "ok" &&
           s.status !== "skipped" &&
+          s.status !== "over limit" &&
           !(s.why ?? "").startsWith("skipped")
         )
           probs.push(`${b} scaling ${p.label}: ${s.status} — ${s.why}`);

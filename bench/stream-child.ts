@@ -1,0 +1,115 @@
+/**
+ * The measured process of `npm run bench:stream` (see bench/stream.ts): streams the float32 `.npy`
+ * files of the workload from disk in row batches into `createNRCAccumulator`, then (a second,
+ * separate pass) times the backend's Gram kernel on batches of the same data. Prints one JSON line.
+ *
+ *   node --import tsx bench/stream-child.ts '{"dir":…,"layers":4,"batch":4096,"backend":"wasm1",
+ *                                            "gramEvery":4}'
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { completeKernels, createNRCAccumulator, jsBackend } from "../src/index.js";
+import type { Backend, Mat } from "../src/index.js";
+import { wasmBackend } from "../src/backends/wasm/index.js";
+import { readNpy, readNpyHeader } from "../src/io/npy.js";
+import { openFileSource, type FileSource } from "../src/io/node-file.js";
+import { tensorToMatrix } from "../src/io/common.js";
+
+interface Spec {
+  dir: string;
+  layers: number;
+  batch: number;
+  backend: string;
+  /** Time the Gram kernel on every k-th batch (1 = all) and scale up to all batches. */
+  gramEvery: number;
+}
+
+function backend(name: string): Backend {
+  if (name === "js") return jsBackend;
+  if (name === "wasm1") return wasmBackend({ threads: 1 });
+  if (name === "wasm2") return wasmBackend({ threads: 2, requireThreads: true });
+  throw new Error(`stream bench: backend ${name} not supported here (js, wasm1, wasm2)`);
+}
+
+const rssMB = () => process.resourceUsage().maxRSS / 1024;
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(process.argv[2]) as Spec;
+  const srcs: FileSource[] = [];
+  for (let l = 0; l < spec.layers; l++)
+    srcs.push(await openFileSource(join(spec.dir, `H${l}.npy`)));
+  const ysrc = await openFileSource(join(spec.dir, "Y.npy"));
+  const N = (await readNpyHeader(ysrc)).shape[0];
+  const weights: Mat[] = [];
+  for (let l = 0; l < spec.layers; l++) {
+    const s = await openFileSource(join(spec.dir, `W${l}.npy`));
+    weights.push(tensorToMatrix(await readNpy(s)));
+    await s.close();
+  }
+  const t = JSON.parse(readFileSync(join(spec.dir, "workload.json"), "utf8")).t as number;
+  const k = completeKernels(await backend(spec.backend).init());
+  const rssAfterStart = rssMB();
+
+  // Pass 1: the accumulator, everything included (reads, float32 → float64, stats, merges).
+  const acc = createNRCAccumulator({ weights, t, preset: "paper", backend: k });
+  let readMs = 0;
+  const t0 = performance.now();
+  for (let r0 = 0; r0 < N; r0 += spec.batch) {
+    const rows: [number, number] = [r0, Math.min(N, r0 + spec.batch)];
+    const tr = performance.now();
+    const features = [];
+    for (const s of srcs) features.push(tensorToMatrix(await readNpy(s, { rows })));
+    const targets = tensorToMatrix(await readNpy(ysrc, { rows }));
+    readMs += performance.now() - tr;
+    await acc.add({ features, targets });
+  }
+  const report = await acc.finalize();
+  const streamMs = performance.now() - t0;
+  const peakRssMB = rssMB();
+
+  // Pass 2: the Gram kernel alone on the same batches (reads excluded from its time).
+  let gramMs = 0;
+  let timed = 0;
+  let batches = 0;
+  for (let r0 = 0, b = 0; r0 < N; r0 += spec.batch, b++) {
+    batches++;
+    if (b % spec.gramEvery !== 0) continue;
+    const rows: [number, number] = [r0, Math.min(N, r0 + spec.batch)];
+    for (const s of srcs) {
+      const h = tensorToMatrix(await readNpy(s, { rows }));
+      const tg = performance.now();
+      await k.gram(h);
+      gramMs += performance.now() - tg;
+    }
+    timed++;
+  }
+  await k.dispose?.();
+  process.stdout.write(
+    JSON.stringify({
+      N,
+      layers: spec.layers,
+      batch: spec.batch,
+      backend: spec.backend,
+      streamMs,
+      readMs,
+      gramMsMeasured: gramMs,
+      gramBatchesTimed: timed,
+      batches,
+      gramMs: (gramMs * batches) / timed,
+      peakRssMB,
+      rssAfterStartMB: rssAfterStart,
+      nrc1: report.layers.map((l) => l.nrc1),
+      nrc3: report.layers.map((l) => l.nrc3),
+      nrc4: report.layers.map((l) => l.nrc4),
+    }) + "\n",
+  );
+  process.exit(0);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(
+    `stream job failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+  );
+  process.exit(1);
+});

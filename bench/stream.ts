@@ -1,0 +1,225 @@
+/**
+ * `npm run bench:stream`: the streaming benchmark (issue 4). 1,000,000 samples × 512 features ×
+ * 4 layers (× `--scale`) written as float32 `.npy` files, streamed from disk in row batches into
+ * `createNRCAccumulator` by a child process whose peak RSS is read (its own
+ * `process.resourceUsage().maxRSS` and, where present, `/usr/bin/time -v`). The time is compared
+ * with the backend's Gram kernel on the same data (the unavoidable O(N·d²) part).
+ *
+ *   npm run bench:stream -- [--scale 1] [--batch 4096] [--backend wasm1|wasm2|js]
+ *                           [--dir DIR] [--keep] [--gram-every K] [--json out.json] [--limit s]
+ *
+ * The disk is checked first; when the files would not fit (with 20 % to spare) the sample count
+ * is scaled down and the factor is printed.
+ * @module
+ */
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+} from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  SyntheticNet,
+  fmtMs,
+  lastJson,
+  machine,
+  runChild,
+  writeNpyF32Streamed,
+  writeNpyF64,
+} from "./common.js";
+
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const D = 512;
+const LAYERS = 4;
+const FULL_N = 1_000_000;
+const T = 3;
+
+interface StreamOut {
+  N: number;
+  layers: number;
+  batch: number;
+  backend: string;
+  streamMs: number;
+  readMs: number;
+  gramMs: number;
+  gramMsMeasured: number;
+  gramBatchesTimed: number;
+  batches: number;
+  peakRssMB: number;
+  rssAfterStartMB: number;
+  nrc1: (number | null)[];
+  nrc3: (number | null)[];
+  nrc4: (number | null)[];
+}
+
+function args(argv: string[]) {
+  const o = {
+    scale: 1,
+    batch: 4096,
+    backend: "wasm1",
+    dir: "",
+    keep: false,
+    gramEvery: 0,
+    json: "",
+    limitS: 3600,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--scale") o.scale = Number(argv[++i]);
+    else if (a === "--batch") o.batch = Number(argv[++i]);
+    else if (a === "--backend") o.backend = argv[++i];
+    else if (a === "--dir") o.dir = argv[++i];
+    else if (a === "--keep") o.keep = true;
+    else if (a === "--gram-every") o.gramEvery = Number(argv[++i]);
+    else if (a === "--json") o.json = argv[++i];
+    else if (a === "--limit") o.limitS = Number(argv[++i]);
+    else if (a === "--help" || a === "-h") {
+      console.log(
+        "npm run bench:stream -- [--scale 1] [--batch 4096] [--backend wasm1|wasm2|js] [--dir DIR] [--keep] [--gram-every K] [--json out.json] [--limit s]",
+      );
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}`);
+  }
+  if (!(o.scale > 0 && o.scale <= 1)) throw new Error("--scale must be in (0, 1]");
+  return o;
+}
+
+async function main(): Promise<void> {
+  const o = args(process.argv.slice(2));
+  const log = (s: string) => process.stderr.write(`[bench:stream] ${s}\n`);
+  const startLoad = loadavg();
+  const userDir = o.dir !== "";
+  const dir = userDir ? o.dir : mkdtempSync(join(tmpdir(), "deep-nrc-stream-"));
+  mkdirSync(dir, { recursive: true });
+  let N = Math.round(FULL_N * o.scale);
+  const bytesFor = (n: number) => n * D * 4 * LAYERS + n * T * 4 + LAYERS * D * D * 8 + 4096;
+  const fs = statfsSync(dir);
+  const avail = Number(fs.bavail) * Number(fs.bsize);
+  let diskFactor = 1;
+  if (bytesFor(N) > 0.8 * avail) {
+    diskFactor = (0.8 * avail) / bytesFor(N);
+    N = Math.floor(N * diskFactor);
+    log(
+      `disk short (${(avail / 1e9).toFixed(1)} GB free): samples scaled by ${diskFactor.toFixed(3)} to ${N}`,
+    );
+  }
+  const gramEvery = o.gramEvery || (N > 200_000 ? 4 : 1);
+  log(
+    `load average at start ${startLoad.map((x) => x.toFixed(2)).join(" ")}; ${N} samples × ${D} × ${LAYERS} layers float32 = ${(bytesFor(N) / 1e9).toFixed(2)} GB in ${dir} (${(avail / 1e9).toFixed(1)} GB free)`,
+  );
+
+  let writeMs = 0;
+  const wlPath = join(dir, "workload.json");
+  const reuse =
+    existsSync(wlPath) &&
+    (() => {
+      const w = JSON.parse(readFileSync(wlPath, "utf8"));
+      return w.N === N && w.d === D && w.layers === LAYERS && w.t === T && w.dtype === "f4";
+    })();
+  try {
+    if (reuse) log("reusing the files already in --dir");
+    else {
+      const t0 = performance.now();
+      const net = new SyntheticNet(N, D, LAYERS, T);
+      const block = 8192;
+      await writeNpyF32Streamed(join(dir, "Y.npy"), N, T, 1 << 16, (r0, r1, out) =>
+        out.set(net.y.data.subarray(r0 * T, r1 * T)),
+      );
+      for (let l = 0; l < LAYERS; l++) {
+        writeNpyF64(join(dir, `W${l}.npy`), net.weight(l));
+        await writeNpyF32Streamed(join(dir, `H${l}.npy`), N, D, block, (r0, r1, out) =>
+          net.fillFeatures(l, r0, r1, out),
+        );
+        log(`wrote H${l}.npy (${fmtMs(performance.now() - t0)} so far)`);
+      }
+      writeFileSync(wlPath, JSON.stringify({ dir, N, d: D, layers: LAYERS, t: T, dtype: "f4" }));
+      writeMs = performance.now() - t0;
+    }
+
+    const spec = { dir, layers: LAYERS, batch: o.batch, backend: o.backend, gramEvery };
+    const nodeArgs = ["--import", "tsx", join(HERE, "stream-child.ts"), JSON.stringify(spec)];
+    const useTime = existsSync("/usr/bin/time");
+    const c = await runChild(
+      useTime ? "/usr/bin/time" : process.execPath,
+      useTime ? ["-v", process.execPath, ...nodeArgs] : nodeArgs,
+      o.limitS * 1000,
+    );
+    const r = lastJson<StreamOut>(c.stdout);
+    const timeRss = /Maximum resident set size \(kbytes\): (\d+)/.exec(c.stderr)?.[1];
+    if (c.status !== "ok" || !r) {
+      log(`child ${c.status} (exit ${c.code}): ${c.stderr.split("\n").slice(-15).join("\n")}`);
+      process.exitCode = 1;
+      return;
+    }
+    const ratio = r.streamMs / r.gramMs;
+    const gbs = (bytesFor(N) / 1e9 / (r.streamMs / 1000)).toFixed(2);
+    const rows = [
+      [
+        "samples × features × layers",
+        `${N} × ${D} × ${LAYERS} (scale ${o.scale}${diskFactor < 1 ? `, disk factor ${diskFactor.toFixed(3)}` : ""})`,
+      ],
+      [
+        "data on disk (float32 .npy)",
+        `${(bytesFor(N) / 1e9).toFixed(2)} GB${writeMs ? `, written in ${fmtMs(writeMs)}` : " (reused)"}`,
+      ],
+      ["backend, batch rows", `${r.backend}, ${r.batch} (${r.batches} batches)`],
+      [
+        "stream time (read + accumulate + finalize)",
+        `${fmtMs(r.streamMs)} (${gbs} GB/s; reads ${fmtMs(r.readMs)})`,
+      ],
+      [
+        "Gram kernel time, same data",
+        `${fmtMs(r.gramMs)}${r.gramBatchesTimed < r.batches ? ` (timed on ${r.gramBatchesTimed} of ${r.batches} batches, scaled)` : ""}`,
+      ],
+      ["stream / Gram (target ≤ 1.5)", ratio.toFixed(2)],
+      [
+        "peak RSS (target < 300 MB)",
+        `${r.peakRssMB.toFixed(0)} MB (process.resourceUsage)${timeRss ? `, ${(Number(timeRss) / 1024).toFixed(0)} MB (/usr/bin/time -v)` : ""}; ${r.rssAfterStartMB.toFixed(0)} MB after start-up`,
+      ],
+      ["NRC1 per layer", r.nrc1.map((x) => (x === null ? "null" : x.toExponential(3))).join(", ")],
+      [
+        "load average start → end",
+        `${startLoad.map((x) => x.toFixed(2)).join(" ")} → ${loadavg()
+          .map((x) => x.toFixed(2))
+          .join(" ")}`,
+      ],
+    ];
+    const w0 = Math.max(...rows.map((x) => x[0].length));
+    const w1 = Math.max(...rows.map((x) => x[1].length));
+    console.log(`| ${"streaming".padEnd(w0)} | ${"".padEnd(w1)} |`);
+    console.log(`|${"-".repeat(w0 + 2)}|${"-".repeat(w1 + 2)}|`);
+    for (const [a, b] of rows) console.log(`| ${a.padEnd(w0)} | ${b.padEnd(w1)} |`);
+    if (o.json)
+      writeFileSync(
+        o.json,
+        JSON.stringify(
+          {
+            machine: machine(),
+            options: o,
+            N,
+            diskFactor,
+            writeMs,
+            result: r,
+            timeRssKB: timeRss ?? null,
+            loadStart: startLoad,
+            loadEnd: loadavg(),
+          },
+          null,
+          1,
+        ),
+      );
+  } finally {
+    if (!o.keep && !userDir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
