@@ -5,7 +5,7 @@
  * `process.resourceUsage().maxRSS` and, where present, `/usr/bin/time -v`). The time is compared
  * with the backend's Gram kernel on the same data (the unavoidable O(N·d²) part).
  *
- *   npm run bench:stream -- [--scale 1] [--batch 4096] [--backend wasm1|wasm2|js]
+ *   npm run bench:stream -- [--scale 1] [--batch 2048] [--backend wasm1|wasm2|js]
  *                           [--dir DIR] [--keep] [--gram-every K] [--json out.json] [--limit s]
  *
  * The disk is checked first; when the files would not fit (with 20 % to spare) the sample count
@@ -61,7 +61,7 @@ interface StreamOut {
 function args(argv: string[]) {
   const o = {
     scale: 1,
-    batch: 4096,
+    batch: 2048,
     backend: "wasm1",
     dir: "",
     keep: false,
@@ -81,7 +81,7 @@ function args(argv: string[]) {
     else if (a === "--limit") o.limitS = Number(argv[++i]);
     else if (a === "--help" || a === "-h") {
       console.log(
-        "npm run bench:stream -- [--scale 1] [--batch 4096] [--backend wasm1|wasm2|js] [--dir DIR] [--keep] [--gram-every K] [--json out.json] [--limit s]",
+        "npm run bench:stream -- [--scale 1] [--batch 2048] [--backend wasm1|wasm2|js] [--dir DIR] [--keep] [--gram-every K] [--json out.json] [--limit s]",
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
