@@ -33,7 +33,7 @@ export interface WasmKernels extends Kernels {
 
 interface Exports {
   __stack_pointer: WebAssembly.Global;
-  pool_init(nt: number, canBlock: number): void;
+  pool_init(nt: number, canBlock: number, stackLo: number, stackBytes: number): void;
   pool_shutdown?(): void;
   arena_reset(base: number): void;
   arena_top(): number;
@@ -146,7 +146,10 @@ class Runtime {
   }
 
   alloc(doubles: number): number {
-    const bytes = doubles * 8;
+    return this.allocBytes(doubles * 8);
+  }
+
+  allocBytes(bytes: number): number {
     if (bytes > 0xffff0000)
       throw new Error(`wasm: a ${bytes}-byte buffer exceeds the 4 GiB memory`);
     try {
@@ -220,14 +223,16 @@ async function startRuntime(opts: WasmBackendOptions): Promise<Runtime & { reaso
   }
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const ex = instance.exports as unknown as Exports;
+  (globalThis as any).__nrcDebug = { module, memory, ex: instance.exports };
   const rt = new Runtime(ex, memory, want) as Runtime & { reason?: string };
   rt.reason = opts.threads && opts.threads > 1 && !threaded ? reason : undefined;
   ex.arena_reset(0);
   let pool: WorkerPool | undefined;
   if (threaded) {
+    // One contiguous slice per worker; the module tells threads apart by these address ranges.
+    const stackLo = rt.allocBytes(WORKER_STACK * (want - 1));
     const sps: number[] = [];
-    for (let t = 1; t < want; t++)
-      sps.push(((ex.arena_alloc(WORKER_STACK) >>> 0) + WORKER_STACK) >>> 0);
+    for (let t = 1; t < want; t++) sps.push(stackLo + t * WORKER_STACK);
     try {
       pool = await startWorkers(module, memory, sps);
     } catch (e) {
@@ -235,9 +240,9 @@ async function startRuntime(opts: WasmBackendOptions): Promise<Runtime & { reaso
     }
     // In Node the calling thread may block in Atomics.wait; a browser main thread may not.
     const canBlock = isNode() || typeof (globalThis as { window?: unknown }).window === "undefined";
-    ex.pool_init(want, canBlock ? 1 : 0);
+    ex.pool_init(want, canBlock ? 1 : 0, stackLo, WORKER_STACK);
   } else {
-    ex.pool_init(1, 0);
+    ex.pool_init(1, 0, 0, 0);
   }
   rt.setPool(pool, ex.arena_top() >>> 0);
   void PAGE;

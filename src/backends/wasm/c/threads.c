@@ -9,32 +9,77 @@ static int g_nt = 1;
 static double *g_gemm_work;  /* g_nt * gemm_work_size() doubles */
 
 #ifdef NRC_THREADS
+/*
+ * Synchronisation protocol (all counters monotonic, never reset while a thread may read them):
+ *   g_gen      generation of par_run; workers run g_fn once per increment.
+ *   g_pending  workers still running the current generation; the last one notifies the caller.
+ *   g_bar_arr  barrier arrivals in the current par_run (reset by par_run before it publishes
+ *              g_gen, when no thread can be inside a barrier); arrival a belongs to episode a/nt.
+ *   g_bar_ep   completed barrier episodes in the current par_run; waiters sleep on it.
+ * Every wait re-checks its condition on wake-up and uses memory.atomic.wait32's compare-and-sleep,
+ * so a notify can never be lost. Waits that may have no notifier also time out.
+ *
+ * V8's baseline compiler (Liftoff, Node 20 / Chrome 11x) corrupts values held in registers across
+ * memory.atomic.wait32 (observed: a barrier's saved episode changed after a timed-out wait, so a
+ * thread left the barrier early, the threads fell out of step and both slept forever). Every wait
+ * and notify therefore goes through a tiny non-inlined function: at a call every live value is
+ * spilled, and nothing in the callee is live across the instruction.
+ */
 static volatile int32_t g_gen;
 static volatile int32_t g_pending;
 static volatile int32_t g_exit;
 static volatile int32_t g_main_can_block;
+static volatile int32_t g_in_par; /* a par_run is in progress: nested calls run serially */
 static task_fn g_fn;
 static void *g_arg;
-static volatile int32_t g_bar_count;
-static volatile int32_t g_bar_sense;
+static volatile uint32_t g_bar_arr;
+static volatile int32_t g_bar_ep;
+static volatile int32_t g_bar_sleepers;
+static size_t g_stack_lo, g_stack_bytes; /* worker stacks: [lo + (t-1)·bytes, lo + t·bytes) */
 
 #define ALOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define ASTORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 #define AADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
 
-/* Worker body: waits for a generation change, runs the task, reports completion. */
+/* Spin iterations (each an atomic load, a few ns) before sleeping: about 10–50 µs, so an
+ * oversubscribed CPU is handed back quickly. */
+#define SPIN_GEN 8192
+#define SPIN_BAR 2048
+#define SPIN_DONE 8192
+
+__attribute__((noinline)) static int wait_i32(volatile int32_t *p, int32_t expected,
+                                              int64_t timeout_ns) {
+  return __builtin_wasm_memory_atomic_wait32((int32_t *)p, expected, timeout_ns);
+}
+__attribute__((noinline)) static void notify_all(volatile int32_t *p) {
+  __builtin_wasm_memory_atomic_notify((int32_t *)p, 0x7fffffff);
+}
+
+/* The calling thread's id, from where its stack lives (the host's stack is below __heap_base,
+ * each worker's is its own slice of the arena). */
+static int self_tid(void) {
+  volatile char probe = 0;
+  size_t a = (size_t)&probe;
+  if (g_stack_bytes == 0 || a < g_stack_lo) return 0;
+  size_t t = (a - g_stack_lo) / g_stack_bytes + 1;
+  return t < (size_t)g_nt ? (int)t : 0;
+}
+
+/* Worker body: waits for a generation change, runs the task, reports completion. A worker may
+ * enter here after the caller has already dispatched work (it posts "ready" just before), so it
+ * starts from generation 0 rather than whatever g_gen holds now. */
 EXPORT(worker_loop) void worker_loop(int tid) {
-  int32_t seen = ALOAD(&g_gen);
+  int32_t seen = 0;
   for (;;) {
     int spins = 0;
     int32_t gen;
     while ((gen = ALOAD(&g_gen)) == seen) {
-      if (++spins > 20000) __builtin_wasm_memory_atomic_wait32((int32_t *)&g_gen, seen, -1);
+      if (++spins > SPIN_GEN) wait_i32(&g_gen, seen, -1);
     }
     seen = gen;
     if (ALOAD(&g_exit)) return;
     g_fn(tid, g_nt, g_arg);
-    if (AADD(&g_pending, -1) == 1) __builtin_wasm_memory_atomic_notify((int32_t *)&g_pending, 1);
+    if (AADD(&g_pending, -1) == 1) notify_all(&g_pending);
   }
 }
 
@@ -42,58 +87,61 @@ EXPORT(worker_loop) void worker_loop(int tid) {
 EXPORT(pool_shutdown) void pool_shutdown(void) {
   ASTORE(&g_exit, 1);
   AADD(&g_gen, 1);
-  __builtin_wasm_memory_atomic_notify((int32_t *)&g_gen, 0x7fffffff);
+  notify_all(&g_gen);
 }
 
 void par_run(task_fn fn, void *arg) {
-  if (g_nt == 1) {
+  /* One thread, or called from inside a parallel region (by any thread): run it all here. */
+  if (g_nt == 1 || ALOAD(&g_in_par)) {
     fn(0, 1, arg);
     return;
   }
+  ASTORE(&g_in_par, 1);
   g_fn = fn;
   g_arg = arg;
+  ASTORE(&g_bar_arr, 0u);
+  ASTORE(&g_bar_ep, 0);
   ASTORE(&g_pending, g_nt - 1);
   AADD(&g_gen, 1);
-  __builtin_wasm_memory_atomic_notify((int32_t *)&g_gen, 0x7fffffff);
+  notify_all(&g_gen);
   fn(0, g_nt, arg);
   int spins = 0;
   int32_t p;
   while ((p = ALOAD(&g_pending)) != 0) {
-    if (g_main_can_block && ++spins > 20000)
-      __builtin_wasm_memory_atomic_wait32((int32_t *)&g_pending, p, 1000000);
+    if (g_main_can_block && ++spins > SPIN_DONE) wait_i32(&g_pending, p, 1000000);
   }
+  ASTORE(&g_in_par, 0);
 }
 
-/* The calling thread's id is not known here, so whether it may block is decided per call site:
- * workers always may; the host's thread only when g_main_can_block. Blocking waits use a timeout
- * so a thread that may not block can never be the only one left to wake the others. */
-static volatile int32_t g_bar_sleepers;
+/* Barrier among the nt threads of the current par_run. The host's thread sleeps only when
+ * g_main_can_block (a browser main thread must not); its waits time out as a safety net. */
 void par_barrier_t(int tid, int nt) {
   if (nt <= 1) return;
-  int32_t s = ALOAD(&g_bar_sense);
-  if (AADD(&g_bar_count, 1) == nt - 1) {
-    ASTORE(&g_bar_count, 0);
-    ASTORE(&g_bar_sense, s ^ 1);
-    if (ALOAD(&g_bar_sleepers) > 0)
-      __builtin_wasm_memory_atomic_notify((int32_t *)&g_bar_sense, 0x7fffffff);
-  } else {
-    int spins = 0;
-    int can_block = tid != 0 || g_main_can_block;
-    while (ALOAD(&g_bar_sense) == s) {
-      if (can_block && ++spins > 4000) {
-        AADD(&g_bar_sleepers, 1);
-        __builtin_wasm_memory_atomic_wait32((int32_t *)&g_bar_sense, s, 200000);
-        AADD(&g_bar_sleepers, -1);
-      }
+  uint32_t a = AADD(&g_bar_arr, 1u);
+  int32_t ep = (int32_t)(a / (uint32_t)nt);
+  if (a % (uint32_t)nt == (uint32_t)nt - 1) {
+    ASTORE(&g_bar_ep, ep + 1);
+    if (ALOAD(&g_bar_sleepers) > 0) notify_all(&g_bar_ep);
+    return;
+  }
+  int spins = 0;
+  int can_block = tid != 0 || g_main_can_block;
+  while (ALOAD(&g_bar_ep) <= ep) {
+    if (can_block && ++spins > SPIN_BAR) {
+      AADD(&g_bar_sleepers, 1);
+      if (ALOAD(&g_bar_ep) <= ep) wait_i32(&g_bar_ep, ep, 2000000);
+      AADD(&g_bar_sleepers, -1);
     }
   }
 }
 
-
-/* Host sets the thread count once all workers are running; main_can_block: the caller may wait. */
-EXPORT(pool_init) void pool_init(int nt, int main_can_block) {
+/* Host, once all workers have started: thread count, whether the caller may block in
+ * Atomics.wait, and where the worker stacks are (`stack_bytes` each from `stack_lo`). */
+EXPORT(pool_init) void pool_init(int nt, int main_can_block, size_t stack_lo, size_t stack_bytes) {
   g_nt = nt < 1 ? 1 : nt;
   g_main_can_block = main_can_block;
+  g_stack_lo = stack_lo;
+  g_stack_bytes = stack_bytes;
 }
 #else
 void par_run(task_fn fn, void *arg) { fn(0, 1, arg); }
@@ -102,9 +150,12 @@ void par_barrier_t(int tid, int nt) {
   (void)tid;
   (void)nt;
 }
-EXPORT(pool_init) void pool_init(int nt, int main_can_block) {
+static int self_tid(void) { return 0; }
+EXPORT(pool_init) void pool_init(int nt, int main_can_block, size_t stack_lo, size_t stack_bytes) {
   (void)nt;
   (void)main_can_block;
+  (void)stack_lo;
+  (void)stack_bytes;
   g_nt = 1;
 }
 #endif
@@ -145,4 +196,9 @@ void ensure_gemm_work(void) {
   if (!g_gemm_work) g_gemm_work = (double *)arena_alloc(sizeof(double) * gemm_work_size() * g_nt);
 }
 
-double *thread_gemm_work(int tid) { return g_gemm_work + gemm_work_size() * (size_t)tid; }
+/* The workspace of the thread actually running (tid is only a hint: a task run serially by a
+ * nested par_run gets tid 0 whichever thread runs it). */
+double *thread_gemm_work(int tid) {
+  (void)tid;
+  return g_gemm_work + gemm_work_size() * (size_t)self_tid();
+}
