@@ -1,0 +1,565 @@
+/**
+ * The `wasm` backend's kernels against the JS kernels (and against identities that need no
+ * reference: QR = A, RᵀR = AᵀA, AV = VΛ, VᵀV = I), on random and structured inputs, with 1, 2
+ * and 3 threads; its errors; and regression tests for the thread pool (a barrier deadlock under
+ * V8's baseline compiler, oversubscribed CPUs).
+ */
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { wasmBackend, type WasmKernels } from "../../src/backends/wasm/index.js";
+import { jsKernels } from "../../src/backends/js/index.js";
+import type { Mat, QrResult, SymEigResult } from "../../src/backends/types.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randn(rows: number, cols: number, seed: number, f32 = false): Mat {
+  const u = rng(seed);
+  const data = new Float64Array(rows * cols);
+  for (let i = 0; i < data.length; i++) {
+    const v = Math.sqrt(-2 * Math.log(u() + 1e-300)) * Math.cos(2 * Math.PI * u());
+    data[i] = f32 ? Math.fround(v * 3 + 1) : v;
+  }
+  return { rows, cols, data };
+}
+
+/** rows×cols of rank r (a product of random factors). */
+function lowRank(rows: number, cols: number, r: number, seed: number): Mat {
+  return jsKernels.matmul(randn(rows, r, seed), randn(r, cols, seed + 1)) as Mat;
+}
+
+/** Columns of very different scales (1e-3 … 1e3) and a non-zero mean. */
+function scaledCols(rows: number, cols: number, seed: number): Mat {
+  const a = randn(rows, cols, seed);
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < cols; j++)
+      a.data[i * cols + j] =
+        a.data[i * cols + j] * 10 ** (-3 + (6 * j) / Math.max(1, cols - 1)) + 5;
+  return a;
+}
+
+function symmetric(n: number, seed: number): Mat {
+  const a = randn(n, n, seed);
+  const s = new Float64Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) s[i * n + j] = a.data[i * n + j] + a.data[j * n + i];
+  return { rows: n, cols: n, data: s };
+}
+
+/** c·I + a rank-2 term: n−2 equal eigenvalues (exercises deflation). */
+function clustered(n: number, seed: number): Mat {
+  const u = randn(n, 2, seed);
+  const g = jsKernels.matmul(u, transpose(u)) as Mat;
+  for (let i = 0; i < n; i++) g.data[i * n + i] += 3;
+  return g;
+}
+
+function diagonal(values: number[]): Mat {
+  const n = values.length;
+  const d = new Float64Array(n * n);
+  values.forEach((v, i) => (d[i * n + i] = v));
+  return { rows: n, cols: n, data: d };
+}
+
+function transpose(a: Mat): Mat {
+  const t = new Float64Array(a.rows * a.cols);
+  for (let i = 0; i < a.rows; i++)
+    for (let j = 0; j < a.cols; j++) t[j * a.rows + i] = a.data[i * a.cols + j];
+  return { rows: a.cols, cols: a.rows, data: t };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measures
+
+function colNorms(a: Mat): Float64Array {
+  const out = new Float64Array(a.cols);
+  for (let i = 0; i < a.rows; i++)
+    for (let j = 0; j < a.cols; j++) out[j] += a.data[i * a.cols + j] ** 2;
+  return out.map(Math.sqrt);
+}
+
+function rowNorms(a: Mat): Float64Array {
+  const out = new Float64Array(a.rows);
+  for (let i = 0; i < a.rows; i++)
+    for (let j = 0; j < a.cols; j++) out[i] += a.data[i * a.cols + j] ** 2;
+  return out.map(Math.sqrt);
+}
+
+/** max |Cᵢⱼ − Rᵢⱼ| / (uᵢ vⱼ): the error of a product relative to its factors' norms. */
+function scaledErr(c: Mat, ref: Mat, u: Float64Array, v: Float64Array): number {
+  expect(c.rows).toBe(ref.rows);
+  expect(c.cols).toBe(ref.cols);
+  let worst = 0;
+  for (let i = 0; i < c.rows; i++)
+    for (let j = 0; j < c.cols; j++) {
+      const d = Math.abs(c.data[i * c.cols + j] - ref.data[i * c.cols + j]);
+      const s = u[i] * v[j];
+      const e = s > 0 ? d / s : d === 0 ? 0 : Infinity;
+      if (!(e <= worst)) worst = Math.max(worst, Number.isNaN(e) ? Infinity : e);
+    }
+  return worst;
+}
+
+function maxAbs(x: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]));
+  return m;
+}
+
+function frob(a: Mat): number {
+  const m = maxAbs(a.data);
+  if (m === 0) return 0;
+  let s = 0;
+  for (const v of a.data) s += (v / m) ** 2;
+  return m * Math.sqrt(s);
+}
+
+/** Runs `f` and checks that none of `inputs` changed. */
+async function unchanged<T>(inputs: Mat[], f: () => T | Promise<T>): Promise<T> {
+  const before = inputs.map((m) => Float64Array.from(m.data));
+  const out = await f();
+  inputs.forEach((m, i) => expect(m.data).toEqual(before[i]));
+  return out;
+}
+
+function checkEig(a: Mat, e: SymEigResult, ref: SymEigResult): void {
+  const n = a.rows;
+  expect(e.values.length).toBe(n);
+  expect(e.vectors.rows).toBe(n);
+  expect(e.vectors.cols).toBe(n);
+  const lmax = Math.max(maxAbs(ref.values), Number.MIN_VALUE);
+  for (let i = 0; i < n; i++) {
+    expect(Math.abs(e.values[i] - ref.values[i])).toBeLessThanOrEqual(1e-12 * lmax);
+    if (i > 0) expect(e.values[i]).toBeLessThanOrEqual(e.values[i - 1]);
+  }
+  const norm = Math.max(frob(a), Number.MIN_VALUE);
+  const V = e.vectors.data;
+  let res = 0;
+  let orth = 0;
+  for (let j = 0; j < n; j++) {
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let l = 0; l < n; l++) s += a.data[i * n + l] * V[l * n + j];
+      res = Math.max(res, Math.abs(s - e.values[j] * V[i * n + j]));
+    }
+    for (let k = j; k < n; k++) {
+      let s = 0;
+      for (let l = 0; l < n; l++) s += V[l * n + j] * V[l * n + k];
+      orth = Math.max(orth, Math.abs(s - (j === k ? 1 : 0)));
+    }
+  }
+  expect(res).toBeLessThanOrEqual(1e-13 * Math.max(n, 8) * norm);
+  expect(orth).toBeLessThanOrEqual(1e-13 * Math.max(n, 8));
+}
+
+function checkQr(a: Mat, b: Mat | undefined, r: QrResult, ref: QrResult, fullRank: boolean): void {
+  const m = a.rows;
+  const n = a.cols;
+  const k = Math.min(m, n);
+  expect(r.R.rows).toBe(k);
+  expect(r.R.cols).toBe(n);
+  const R = r.R.data;
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < Math.min(i, n); j++) expect(R[i * n + j]).toBe(0);
+    expect(R[i * n + i]).toBeGreaterThanOrEqual(0);
+  }
+  // RᵀR = AᵀA, relative to the column norms of A.
+  const an = colNorms(a);
+  const rtr = jsKernels.gram(r.R) as Mat;
+  expect(scaledErr(rtr, jsKernels.gram(a) as Mat, an, an)).toBeLessThanOrEqual(1e-12);
+  // The JS factor up to the signs of its rows (the wasm one has a non-negative diagonal).
+  const sign = new Float64Array(k).map((_, i) => (ref.R.data[i * n + i] < 0 ? -1 : 1));
+  if (fullRank) {
+    const scale = maxAbs(ref.R.data);
+    for (let i = 0; i < k; i++)
+      for (let j = 0; j < n; j++)
+        expect(Math.abs(R[i * n + j] - sign[i] * ref.R.data[i * n + j])).toBeLessThanOrEqual(
+          1e-11 * scale,
+        );
+  }
+  if (b) {
+    const q = b.cols;
+    const bn = colNorms(b);
+    expect(r.QtB!.rows).toBe(k);
+    expect(r.QtB!.cols).toBe(q);
+    expect(r.residualSq!.length).toBe(q);
+    for (let c = 0; c < q; c++) {
+      // (With A numerically rank-deficient the fitted subspace, hence the residual, is not
+      // unique; the identities below still hold.)
+      if (fullRank)
+        expect(Math.abs(r.residualSq![c] - ref.residualSq![c])).toBeLessThanOrEqual(
+          1e-12 * bn[c] ** 2,
+        );
+      expect(r.residualSq![c]).toBeGreaterThanOrEqual(0);
+      // ‖QᵀB‖² + residual = ‖B‖² (Q orthogonal).
+      let s = r.residualSq![c];
+      for (let i = 0; i < k; i++) s += r.QtB!.data[i * q + c] ** 2;
+      expect(Math.abs(s - bn[c] ** 2)).toBeLessThanOrEqual(1e-12 * bn[c] ** 2);
+      if (fullRank)
+        for (let i = 0; i < k; i++)
+          expect(
+            Math.abs(r.QtB!.data[i * q + c] - sign[i] * ref.QtB!.data[i * q + c]),
+          ).toBeLessThanOrEqual(1e-10 * bn[c]);
+    }
+  }
+  if (r.Q) {
+    expect(r.Q.rows).toBe(m);
+    expect(r.Q.cols).toBe(k);
+    const qr = jsKernels.matmul(r.Q, r.R) as Mat;
+    const rn = rowNorms(a);
+    let worst = 0;
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++)
+        worst = Math.max(worst, Math.abs(qr.data[i * n + j] - a.data[i * n + j]));
+    expect(worst).toBeLessThanOrEqual(1e-13 * Math.max(m, n) * Math.max(maxAbs(rn), 1e-300));
+    const qtq = jsKernels.gram(r.Q) as Mat;
+    for (let i = 0; i < k; i++)
+      for (let j = 0; j < k; j++)
+        expect(Math.abs(qtq.data[i * k + j] - (i === j ? 1 : 0))).toBeLessThanOrEqual(
+          1e-13 * Math.max(m, 8),
+        );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases
+
+const productInputs: [string, () => Mat][] = [
+  ["tall 2000×37", () => randn(2000, 37, 1)],
+  ["wide 5×300", () => randn(5, 300, 2)],
+  ["one column 500×1", () => randn(500, 1, 3)],
+  ["one row 1×9", () => randn(1, 9, 4)],
+  ["1×1", () => randn(1, 1, 5)],
+  ["odd sizes 67×13", () => randn(67, 13, 6)],
+  ["rank 5, 400×30", () => lowRank(400, 30, 5, 7)],
+  ["float32-valued 1500×64", () => randn(1500, 64, 8, true)],
+  ["column scales 1e-3…1e3, mean 5, 301×17", () => scaledCols(301, 17, 9)],
+  ["parallel path 3000×131", () => randn(3000, 131, 10)],
+  ["zeros 40×6", () => ({ rows: 40, cols: 6, data: new Float64Array(240) })],
+];
+
+const crossInputs: [string, () => [Mat, Mat]][] = [
+  ["tall 2000×37 · 2000×5", () => [randn(2000, 37, 11), randn(2000, 5, 12)]],
+  ["wide 5×300 · 5×7", () => [randn(5, 300, 13), randn(5, 7, 14)]],
+  ["one column 500×1 · 500×1", () => [randn(500, 1, 15), randn(500, 1, 16)]],
+  ["odd sizes 67×13 · 67×130", () => [randn(67, 13, 17), randn(67, 130, 18)]],
+  ["rank 3 · float32 900×40 · 900×9", () => [lowRank(900, 40, 3, 19), randn(900, 9, 20, true)]],
+  ["parallel path 3000×130 · 3000×11", () => [randn(3000, 130, 21), randn(3000, 11, 22)]],
+];
+
+const matmulInputs: [string, () => [Mat, Mat]][] = [
+  ["150×170 · 170×90", () => [randn(150, 170, 23), randn(170, 90, 24)]],
+  ["1×5 · 5×1", () => [randn(1, 5, 25), randn(5, 1, 26)]],
+  ["7×1 · 1×9", () => [randn(7, 1, 27), randn(1, 9, 28)]],
+  ["33×65 · 65×17", () => [randn(33, 65, 29), randn(65, 17, 30)]],
+  ["5×300 · 300×2", () => [randn(5, 300, 31), randn(300, 2, 32)]],
+  ["2×400 · 400×300 (wide result)", () => [randn(2, 400, 33), randn(400, 300, 34)]],
+  ["float32 · rank 4, 60×61 · 61×62", () => [randn(60, 61, 35, true), lowRank(61, 62, 4, 36)]],
+];
+
+/** [name, matrix, optional (reference input, factor): the JS reference is computed on the
+ * reference input and its eigenvalues multiplied by the factor (the JS kernel over/underflows
+ * on extreme scales; eigenvalues scale exactly by powers of ten up to rounding). */
+const eigInputs: [string, () => Mat, (() => [Mat, number])?][] = [
+  ["1×1", () => diagonal([-2.5])],
+  ["2×2", () => symmetric(2, 40)],
+  ["3×3", () => symmetric(3, 41)],
+  ["31×31 (one QL block)", () => symmetric(31, 42)],
+  ["33×33 (one merge)", () => symmetric(33, 43)],
+  ["100×100 (parallel tridiagonalisation)", () => symmetric(100, 44)],
+  ["Gram 150×150 of rank 7 (deflation)", () => jsKernels.gram(lowRank(300, 150, 7, 45)) as Mat],
+  ["clustered 130×130: 3·I + rank 2", () => clustered(130, 46)],
+  ["diagonal 97×97 with repeats", () => diagonal(Array.from({ length: 97 }, (_, i) => i % 5))],
+  ["zeros 10×10", () => diagonal(new Array(10).fill(0))],
+  ["Gram of float32 data 200×200", () => jsKernels.gram(randn(400, 200, 47, true)) as Mat],
+  [
+    "scaled by 1e-200",
+    () => scaleMat(symmetric(40, 48), 1e-200),
+    () => [symmetric(40, 48), 1e-200],
+  ],
+  ["scaled by 1e200", () => scaleMat(symmetric(40, 49), 1e200), () => [symmetric(40, 49), 1e200]],
+];
+
+function scaleMat(a: Mat, s: number): Mat {
+  return { rows: a.rows, cols: a.cols, data: a.data.map((v) => v * s) };
+}
+
+const qrInputs: [string, () => [Mat, Mat | undefined], boolean][] = [
+  ["300×20 with 3 right-hand sides", () => [randn(300, 20, 50), randn(300, 3, 51)], true],
+  [
+    "3000×40 with 4 (tall: split over threads)",
+    () => [randn(3000, 40, 52), randn(3000, 4, 53)],
+    true,
+  ],
+  ["50×50 square", () => [randn(50, 50, 54), randn(50, 2, 55)], true],
+  ["20×35 wide", () => [randn(20, 35, 56), randn(20, 2, 57)], true],
+  ["500×1", () => [randn(500, 1, 58), randn(500, 1, 59)], true],
+  ["70×33, odd panel widths", () => [randn(70, 33, 60), randn(70, 5, 61)], true],
+  ["rank 5, 400×30", () => [lowRank(400, 30, 5, 62), randn(400, 2, 63)], false],
+  ["float32-valued 1200×64", () => [randn(1200, 64, 64, true), randn(1200, 3, 65, true)], true],
+  ["no right-hand side 200×12", () => [randn(200, 12, 66), undefined], true],
+  ["b in range(A): zero residual", () => inRange(randn(260, 9, 67)), true],
+];
+
+function inRange(a: Mat): [Mat, Mat] {
+  return [a, jsKernels.matmul(a, randn(a.cols, 2, 68)) as Mat];
+}
+
+// ---------------------------------------------------------------------------------------------
+
+for (const threads of [1, 2, 3]) {
+  describe(`wasm kernels, threads: ${threads}`, () => {
+    let k: WasmKernels;
+    beforeAll(async () => {
+      k = (await wasmBackend({ threads }).init()) as WasmKernels;
+    });
+    afterAll(async () => {
+      await k?.dispose?.();
+    });
+
+    it("starts with the requested number of threads", () => {
+      expect(k.name).toBe("wasm");
+      expect(k.threads).toBe(threads);
+      expect(k.singleThreadReason).toBeUndefined();
+    });
+
+    for (const [name, make] of productInputs)
+      it(`gram: ${name}`, async () => {
+        const a = make();
+        const g = await unchanged([a], () => k.gram!(a));
+        const n = colNorms(a);
+        expect(scaledErr(g, jsKernels.gram(a) as Mat, n, n)).toBeLessThanOrEqual(1e-12);
+        for (let i = 0; i < a.cols; i++)
+          for (let j = 0; j < i; j++) expect(g.data[i * a.cols + j]).toBe(g.data[j * a.cols + i]);
+      });
+
+    for (const [name, make] of crossInputs)
+      it(`crossProd: ${name}`, async () => {
+        const [a, b] = make();
+        const c = await unchanged([a, b], () => k.crossProd!(a, b));
+        expect(
+          scaledErr(c, jsKernels.crossProd(a, b) as Mat, colNorms(a), colNorms(b)),
+        ).toBeLessThanOrEqual(1e-12);
+      });
+
+    for (const [name, make] of matmulInputs)
+      it(`matmul: ${name}`, async () => {
+        const [a, b] = make();
+        const c = await unchanged([a, b], () => k.matmul!(a, b));
+        expect(
+          scaledErr(c, jsKernels.matmul(a, b) as Mat, rowNorms(a), colNorms(b)),
+        ).toBeLessThanOrEqual(1e-12);
+      });
+
+    for (const [name, make, refOf] of eigInputs)
+      it(`symEig: ${name}`, async () => {
+        const a = make();
+        const e = await unchanged([a], () => k.symEig!(a));
+        let ref: SymEigResult;
+        if (refOf) {
+          const [b, f] = refOf();
+          const r = jsKernels.symEig(b) as SymEigResult;
+          ref = { values: r.values.map((v) => v * f), vectors: r.vectors };
+        } else ref = jsKernels.symEig(a) as SymEigResult;
+        checkEig(a, e, ref);
+      });
+
+    it("symEig reads only the lower triangle", async () => {
+      const a = symmetric(70, 70);
+      const junk = Float64Array.from(a.data);
+      for (let i = 0; i < 70; i++) for (let j = i + 1; j < 70; j++) junk[i * 70 + j] = 1e300;
+      const e = await k.symEig!({ rows: 70, cols: 70, data: junk });
+      checkEig(a, e, jsKernels.symEig(a) as SymEigResult);
+    });
+
+    for (const [name, make, fullRank] of qrInputs)
+      it(`qr: ${name}`, async () => {
+        const [a, b] = make();
+        const inputs = b ? [a, b] : [a];
+        const ref = jsKernels.qr(a, b) as QrResult;
+        const r = await unchanged(inputs, () => k.qr!(a, b));
+        expect(r.Q).toBeUndefined();
+        checkQr(a, b, r, ref, fullRank);
+        const rq = await unchanged(inputs, () => k.qr!(a, b, { wantQ: true }));
+        checkQr(a, b, rq, ref, fullRank);
+      });
+
+    it("gives the same results on repeated calls (no state leaks between calls)", async () => {
+      const a = randn(1000, 50, 80);
+      const g1 = await k.gram!(a);
+      await k.symEig!(symmetric(120, 81));
+      await k.qr!(randn(900, 30, 82), randn(900, 2, 83), { wantQ: true });
+      const g2 = await k.gram!(a);
+      expect(g2.data).toEqual(g1.data);
+    });
+
+    it("rejects mismatched shapes with a clear Error", async () => {
+      expect(() => k.crossProd!(randn(5, 2, 1), randn(6, 2, 2))).toThrow(/crossProd.*row/);
+      expect(() => k.matmul!(randn(5, 2, 1), randn(3, 2, 2))).toThrow(/matmul.*inner/);
+      expect(() => k.symEig!(randn(5, 4, 1))).toThrow(/symEig.*square/);
+      expect(() => k.qr!(randn(5, 2, 1), randn(4, 1, 2))).toThrow(/qr.*rows/);
+    });
+  });
+}
+
+describe("wasm backend lifecycle and errors", () => {
+  it("throws a clear Error after dispose()", async () => {
+    const k = (await wasmBackend({ threads: 2 }).init()) as WasmKernels;
+    const a = randn(10, 3, 1);
+    expect((await k.gram!(a)).rows).toBe(3);
+    await k.dispose!();
+    await k.dispose!(); // idempotent
+    expect(() => k.gram!(a)).toThrow(/wasm gram: the backend was disposed/);
+    expect(() => k.crossProd!(a, a)).toThrow(/disposed/);
+    expect(() => k.matmul!(a, randn(3, 2, 2))).toThrow(/disposed/);
+    expect(() => k.symEig!(symmetric(3, 3))).toThrow(/disposed/);
+    expect(() => k.qr!(a)).toThrow(/disposed/);
+  });
+
+  it.each([0, 1.5, -1, 65, Number.NaN])(
+    "init() rejects threads: %s naming wasmBackend and the argument",
+    async (threads) => {
+      await expect(wasmBackend({ threads }).init()).rejects.toThrow(
+        new RegExp(`wasmBackend: threads must be an integer.*got ${threads}`),
+      );
+    },
+  );
+
+  it("threads: 1 uses the single-thread module and spawns no worker", async () => {
+    const k = (await wasmBackend({ threads: 1, requireThreads: true }).init()) as WasmKernels;
+    expect(k.threads).toBe(1);
+    const a = randn(300, 20, 5);
+    const n = colNorms(a);
+    expect(scaledErr(await k.gram!(a), jsKernels.gram(a) as Mat, n, n)).toBeLessThanOrEqual(1e-12);
+    await k.dispose!();
+  });
+
+  it("requireThreads succeeds where threads are available (Node)", async () => {
+    const k = (await wasmBackend({ threads: 2, requireThreads: true }).init()) as WasmKernels;
+    expect(k.threads).toBe(2);
+    await k.dispose!();
+  });
+
+  it("several backends run side by side", async () => {
+    const [k1, k2] = (await Promise.all([
+      wasmBackend({ threads: 2 }).init(),
+      wasmBackend({ threads: 2 }).init(),
+    ])) as WasmKernels[];
+    const a = symmetric(128, 7);
+    const [e1, e2] = await Promise.all([k1.symEig!(a), k2.symEig!(a)]);
+    expect(e1.values).toEqual(e2.values);
+    await Promise.all([k1.dispose!(), k2.dispose!()]);
+  });
+});
+
+describe("wasm thread pool regressions", () => {
+  // The 512×512 eigenproblem of a 10000×512 Gram used to hang for ever with 2 threads: V8's
+  // baseline compiler corrupted the barrier's saved state across memory.atomic.wait32.
+  it("symEig 512×512 with 2 threads completes and matches the JS kernels", async () => {
+    const k = (await wasmBackend({ threads: 2 }).init()) as WasmKernels;
+    try {
+      const x = randn(10000, 512, 90);
+      const g = await k.gram!(x);
+      const n = colNorms(x);
+      const gRef = jsKernels.gram(x) as Mat;
+      expect(scaledErr(g, gRef, n, n)).toBeLessThanOrEqual(1e-12);
+      const ref = jsKernels.symEig(gRef) as SymEigResult;
+      for (let rep = 0; rep < 3; rep++) {
+        const e = await k.symEig!(g);
+        const lmax = ref.values[0];
+        for (let i = 0; i < 512; i++)
+          expect(Math.abs(e.values[i] - ref.values[i])).toBeLessThanOrEqual(1e-12 * lmax);
+      }
+    } finally {
+      await k.dispose!();
+    }
+  }, 120_000);
+
+  // Deterministic form of the same: with only the baseline compiler every barrier wait was
+  // affected, and the old pool hung on the first symEig.
+  it("symEig with 2 threads completes under V8's baseline compiler (--liftoff-only)", async () => {
+    const code = `
+      const { wasmBackend } = await import(${JSON.stringify(ROOT + "src/backends/wasm/index.ts")});
+      const n = 300, m = 600;
+      const x = new Float64Array(m * n);
+      let s = 12345;
+      for (let i = 0; i < x.length; i++) { s = (s * 1103515245 + 12345) % 2147483648; x[i] = s / 2147483648 - 0.5; }
+      const k = await wasmBackend({ threads: 2 }).init();
+      const g = await k.gram({ rows: m, cols: n, data: x });
+      for (let r = 0; r < 3; r++) await k.symEig(g);
+      await k.qr({ rows: m, cols: n, data: x }, undefined, { wantQ: true });
+      await k.dispose();
+      console.log("completed");
+    `;
+    const out = await runNode(
+      ["--liftoff-only", "--import", "tsx", "--input-type=module", "-e", code],
+      90_000,
+    );
+    expect(out.timedOut, `hung; stderr: ${out.stderr}`).toBe(false);
+    expect(out.stdout).toContain("completed");
+    expect(out.code).toBe(0);
+  }, 120_000);
+
+  it("does not stall with more threads than CPUs while another process spins", async () => {
+    const busy = spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" });
+    try {
+      const k = (await wasmBackend({ threads: 4 }).init()) as WasmKernels;
+      try {
+        const a = symmetric(256, 91);
+        const ref = jsKernels.symEig(a) as SymEigResult;
+        const t0 = performance.now();
+        for (let rep = 0; rep < 3; rep++) {
+          const e = await k.symEig!(a);
+          expect(Math.abs(e.values[0] - ref.values[0])).toBeLessThanOrEqual(1e-12 * ref.values[0]);
+        }
+        const x = randn(4000, 200, 92);
+        const n = colNorms(x);
+        expect(scaledErr(await k.gram!(x), jsKernels.gram(x) as Mat, n, n)).toBeLessThanOrEqual(
+          1e-12,
+        );
+        // Generous: a few hundred ms on 2 busy cores; a spinning pool takes tens of seconds.
+        expect(performance.now() - t0).toBeLessThan(30_000);
+      } finally {
+        await k.dispose!();
+      }
+    } finally {
+      busy.kill();
+    }
+  }, 120_000);
+});
+
+function runNode(
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let timedOut = false;
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, timedOut });
+    });
+  });
+}
