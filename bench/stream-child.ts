@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { completeKernels, createNRCAccumulator, jsBackend } from "../src/index.js";
-import type { Backend, Mat } from "../src/index.js";
+import type { Backend, Mat, NRCReport } from "../src/index.js";
 import { wasmBackend } from "../src/backends/wasm/index.js";
 import { readNpy, readNpyHeader } from "../src/io/npy.js";
 import { openFileSource, type FileSource } from "../src/io/node-file.js";
@@ -64,7 +64,15 @@ async function main(): Promise<void> {
     readMs += performance.now() - tr;
     await acc.add({ features, targets });
   }
-  const report = await acc.finalize();
+  const accumulateMs = performance.now() - t0;
+  // finalize() can throw (a library bug is reported as such); the accumulation figures stand.
+  let report: NRCReport | null = null;
+  let finalizeError: string | null = null;
+  try {
+    report = await acc.finalize();
+  } catch (e) {
+    finalizeError = e instanceof Error ? e.message : String(e);
+  }
   const streamMs = performance.now() - t0;
   const peakRssMB = rssMB();
 
@@ -92,6 +100,8 @@ async function main(): Promise<void> {
       batch: spec.batch,
       backend: spec.backend,
       streamMs,
+      accumulateMs,
+      finalizeError,
       readMs,
       gramMsMeasured: gramMs,
       gramBatchesTimed: timed,
@@ -99,9 +109,9 @@ async function main(): Promise<void> {
       gramMs: (gramMs * batches) / timed,
       peakRssMB,
       rssAfterStartMB: rssAfterStart,
-      nrc1: report.layers.map((l) => l.nrc1),
-      nrc3: report.layers.map((l) => l.nrc3),
-      nrc4: report.layers.map((l) => l.nrc4),
+      nrc1: report?.layers.map((l) => l.nrc1) ?? [],
+      nrc3: report?.layers.map((l) => l.nrc3) ?? [],
+      nrc4: report?.layers.map((l) => l.nrc4) ?? [],
     }) + "\n",
   );
   process.exit(0);

@@ -46,6 +46,8 @@ interface StreamOut {
   batch: number;
   backend: string;
   streamMs: number;
+  accumulateMs: number;
+  finalizeError: string | null;
   readMs: number;
   gramMs: number;
   gramMsMeasured: number;
@@ -153,7 +155,10 @@ async function main(): Promise<void> {
     const r = lastJson<StreamOut>(c.stdout);
     const timeRss = /Maximum resident set size \(kbytes\): (\d+)/.exec(c.stderr)?.[1];
     if (c.status !== "ok" || !r) {
-      log(`child ${c.status} (exit ${c.code}): ${c.stderr.split("\n").slice(-15).join("\n")}`);
+      const cut = c.stderr.indexOf("\tCommand being timed");
+      log(
+        `child ${c.status} (exit ${c.code}): ${(cut >= 0 ? c.stderr.slice(0, cut) : c.stderr).slice(-3000)}`,
+      );
       process.exitCode = 1;
       return;
     }
@@ -177,7 +182,15 @@ async function main(): Promise<void> {
         "Gram kernel time, same data",
         `${fmtMs(r.gramMs)}${r.gramBatchesTimed < r.batches ? ` (timed on ${r.gramBatchesTimed} of ${r.batches} batches, scaled)` : ""}`,
       ],
+      ["  of which: read + accumulate (all batches)", fmtMs(r.accumulateMs)],
+      [
+        "  of which: finalize()",
+        r.finalizeError
+          ? `FAILED after ${fmtMs(r.streamMs - r.accumulateMs)}: ${r.finalizeError}`
+          : fmtMs(r.streamMs - r.accumulateMs),
+      ],
       ["stream / Gram (target ≤ 1.5)", ratio.toFixed(2)],
+      ["accumulate / Gram", (r.accumulateMs / r.gramMs).toFixed(2)],
       [
         "peak RSS (target < 300 MB)",
         `${r.peakRssMB.toFixed(0)} MB (process.resourceUsage)${timeRss ? `, ${(Number(timeRss) / 1024).toFixed(0)} MB (/usr/bin/time -v)` : ""}; ${r.rssAfterStartMB.toFixed(0)} MB after start-up`,
