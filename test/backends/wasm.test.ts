@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { wasmBackend, type WasmKernels } from "../../src/backends/wasm/index.js";
 import { jsKernels } from "../../src/backends/js/index.js";
-import type { Mat, QrResult, SymEigResult } from "../../src/backends/types.js";
+import type { Mat, QrResult, SvdResult, SymEigResult } from "../../src/backends/types.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -235,6 +235,40 @@ function checkQr(a: Mat, b: Mat | undefined, r: QrResult, ref: QrResult, fullRan
   }
 }
 
+function checkSvd(a: Mat, r: SvdResult, ref: SvdResult): void {
+  const m = a.rows;
+  const n = a.cols;
+  const k = Math.min(m, n);
+  expect(r.S.length).toBe(k);
+  expect([r.U.rows, r.U.cols, r.V.rows, r.V.cols]).toEqual([m, k, n, k]);
+  const smax = Math.max(ref.S[0] ?? 0, Number.MIN_VALUE);
+  for (let i = 0; i < k; i++) {
+    expect(Math.abs(r.S[i] - ref.S[i])).toBeLessThanOrEqual(1e-12 * smax);
+    expect(r.S[i]).toBeGreaterThanOrEqual(0);
+    if (i > 0) expect(r.S[i]).toBeLessThanOrEqual(r.S[i - 1]);
+  }
+  // A = U·diag(S)·Vᵀ
+  let worst = 0;
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let l = 0; l < k; l++) s += r.U.data[i * k + l] * r.S[l] * r.V.data[j * k + l];
+      worst = Math.max(worst, Math.abs(s - a.data[i * n + j]));
+    }
+  expect(worst).toBeLessThanOrEqual(1e-13 * Math.max(m, n, 8) * smax);
+  // VᵀV = I; UᵀU = I on the columns with σ > 0, the others zero.
+  const vtv = jsKernels.gram(r.V) as Mat;
+  const utu = jsKernels.gram(r.U) as Mat;
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < k; j++) {
+      expect(Math.abs(vtv.data[i * k + j] - (i === j ? 1 : 0))).toBeLessThanOrEqual(1e-12);
+      const want = i === j && r.S[i] > 0 ? 1 : 0;
+      if (r.S[i] > 1e-10 * smax && r.S[j] > 1e-10 * smax)
+        expect(Math.abs(utu.data[i * k + j] - want)).toBeLessThanOrEqual(1e-12);
+      if (r.S[i] === 0) expect(utu.data[i * k + i]).toBe(0);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Cases
 
@@ -313,6 +347,25 @@ const qrInputs: [string, () => [Mat, Mat | undefined], boolean][] = [
   ["float32-valued 1200×64", () => [randn(1200, 64, 64, true), randn(1200, 3, 65, true)], true],
   ["no right-hand side 200×12", () => [randn(200, 12, 66), undefined], true],
   ["b in range(A): zero residual", () => inRange(randn(260, 9, 67)), true],
+];
+
+function withZeroColumn(a: Mat, col: number): Mat {
+  const d = Float64Array.from(a.data);
+  for (let i = 0; i < a.rows; i++) d[i * a.cols + col] = 0;
+  return { rows: a.rows, cols: a.cols, data: d };
+}
+
+const svdInputs: [string, () => Mat][] = [
+  ["tall 400×30 (QR first)", () => randn(400, 30, 100)],
+  ["square-ish 40×36", () => randn(40, 36, 101)],
+  ["wide 12×50", () => randn(12, 50, 102)],
+  ["small 5×3 (no preconditioning)", () => randn(5, 3, 103)],
+  ["one column 50×1", () => randn(50, 1, 104)],
+  ["one row 1×7", () => randn(1, 7, 105)],
+  ["rank 4, 120×20", () => lowRank(120, 20, 4, 106)],
+  ["a zero column, 30×10", () => withZeroColumn(randn(30, 10, 107), 3)],
+  ["zeros 6×4", () => ({ rows: 6, cols: 4, data: new Float64Array(24) })],
+  ["column scales 1e-3…1e3, mean 5, 200×17", () => scaledCols(200, 17, 108)],
 ];
 
 function inRange(a: Mat): [Mat, Mat] {
@@ -398,6 +451,13 @@ for (const threads of [1, 2, 3]) {
         checkQr(a, b, rq, ref, fullRank);
       });
 
+    for (const [name, make] of svdInputs)
+      it(`svd: ${name}`, async () => {
+        const a = make();
+        const r = await unchanged([a], () => k.svd!(a));
+        checkSvd(a, r, jsKernels.svd(a) as SvdResult);
+      });
+
     it("gives the same results on repeated calls (no state leaks between calls)", async () => {
       const a = randn(1000, 50, 80);
       const g1 = await k.gram!(a);
@@ -428,6 +488,7 @@ describe("wasm backend lifecycle and errors", () => {
     expect(() => k.matmul!(a, randn(3, 2, 2))).toThrow(/disposed/);
     expect(() => k.symEig!(symmetric(3, 3))).toThrow(/disposed/);
     expect(() => k.qr!(a)).toThrow(/disposed/);
+    expect(() => k.svd!(a)).toThrow(/wasm svd: the backend was disposed/);
   });
 
   it.each([0, 1.5, -1, 65, Number.NaN])(

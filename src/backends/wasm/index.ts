@@ -8,7 +8,7 @@
  * module and spawns the workers; `dispose()` on the kernels stops them.
  * @module
  */
-import type { Backend, Kernels, Mat, QrResult, SymEigResult } from "../types.js";
+import type { Backend, Kernels, Mat, QrResult, SvdResult, SymEigResult } from "../types.js";
 import { WASM_SINGLE_BASE64, WASM_THREADS_BASE64 } from "./module.generated.js";
 import { isNode, startWorkers, type WorkerPool } from "./workers.js";
 
@@ -43,6 +43,7 @@ interface Exports {
   acc_end(acc: number, c: number, n: number, q: number, gram: number): void;
   k_matmul(a: number, b: number, c: number, m: number, k: number, n: number): void;
   k_symeig(a: number, n: number, k: number, values: number, vecs: number): number;
+  k_jacobi(bt: number, m: number, n: number, vt: number): number;
   k_qr(
     x: number,
     m: number,
@@ -249,6 +250,13 @@ async function startRuntime(opts: WasmBackendOptions): Promise<Runtime & { reaso
   return rt;
 }
 
+function transposeMat(a: Mat): Mat {
+  const t = new Float64Array(a.rows * a.cols);
+  for (let i = 0; i < a.rows; i++)
+    for (let j = 0; j < a.cols; j++) t[j * a.rows + i] = a.data[i * a.cols + j];
+  return { rows: a.cols, cols: a.rows, data: t };
+}
+
 function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
   const ex = rt.ex;
   /** Σ over row chunks of AᵀB (or AᵀA when b is undefined). */
@@ -271,6 +279,66 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     }
     ex.acc_end(acc, pc, n, q, b ? 0 : 1);
     return rt.take(pc, n, q);
+  };
+  /** SVD of m×n A, m ≥ n, without a QR step (as the JS kernel: precondition, then Jacobi). */
+  const svdTallSquareish = (a: Mat): SvdResult => {
+    const m = a.rows;
+    const n = a.cols;
+    let work = a;
+    let V0: Mat | undefined;
+    if (n > 8) {
+      // Precondition: rotate the columns by the Gram's eigenvectors (nearly orthogonal after).
+      V0 = kernels.symEig(kernels.gram(a)).vectors;
+      work = kernels.matmul(a, V0);
+    }
+    rt.begin("svd");
+    const pb = rt.alloc(m * n);
+    const pv = rt.alloc(n * n);
+    {
+      const heap = rt.f64();
+      const b0 = pb / 8;
+      for (let i = 0; i < m; i++)
+        for (let j = 0; j < n; j++) heap[b0 + j * m + i] = work.data[i * n + j];
+      const v0 = pv / 8;
+      heap.fill(0, v0, v0 + n * n);
+      for (let j = 0; j < n; j++) heap[v0 + j * n + j] = 1;
+    }
+    if (ex.k_jacobi(pb, m, n, pv) !== 0)
+      throw new Error(`wasm svd: one-sided Jacobi did not converge for a ${m}×${n} matrix`);
+    const heap = rt.f64();
+    const Bt = heap.subarray(pb / 8, pb / 8 + m * n);
+    const Vt = heap.subarray(pv / 8, pv / 8 + n * n);
+    const sig = new Float64Array(n);
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let r = 0; r < m; r++) s += Bt[j * m + r] * Bt[j * m + r];
+      sig[j] = Math.sqrt(s);
+    }
+    const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => sig[y] - sig[x]);
+    const S = new Float64Array(n);
+    const U = new Float64Array(m * n);
+    const Vj = new Float64Array(n * n);
+    for (let c = 0; c < n; c++) {
+      const src = order[c];
+      const s = sig[src];
+      S[c] = s;
+      if (s > 0) for (let r = 0; r < m; r++) U[r * n + c] = Bt[src * m + r] / s;
+      for (let r = 0; r < n; r++) Vj[r * n + c] = Vt[src * n + r];
+    }
+    const Vm: Mat = { rows: n, cols: n, data: Vj };
+    return { U: { rows: m, cols: n, data: U }, S, V: V0 ? kernels.matmul(V0, Vm) : Vm };
+  };
+  const svd = (a: Mat): SvdResult => {
+    if (a.rows < a.cols) {
+      const r = svd(transposeMat(a));
+      return { U: r.V, S: r.S, V: r.U };
+    }
+    if (a.rows > a.cols + (a.cols >> 2)) {
+      const { R, Q } = kernels.qr(a, undefined, { wantQ: true });
+      const r = svdTallSquareish(R);
+      return { U: kernels.matmul(Q as Mat, r.U), S: r.S, V: r.V };
+    }
+    return svdTallSquareish(a);
   };
   const kernels = {
     name: "wasm",
@@ -309,6 +377,19 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
         throw new Error(`wasm symEig: the tridiagonal eigensolver did not converge (n = ${n})`);
       const values = rt.f64().slice(pv / 8, pv / 8 + n);
       return { values, vectors: rt.take(pz, n, n) };
+    },
+    /** Thin SVD by preconditioned one-sided Jacobi (the JS kernel's algorithm, in wasm). */
+    svd(a: Mat): SvdResult {
+      rt.begin("svd");
+      if (a.rows === 0 || a.cols === 0) {
+        const k = Math.min(a.rows, a.cols);
+        return {
+          U: { rows: a.rows, cols: k, data: new Float64Array(0) },
+          S: new Float64Array(0),
+          V: { rows: a.cols, cols: k, data: new Float64Array(0) },
+        };
+      }
+      return svd(a);
     },
     qr(a: Mat, b?: Mat, opts?: { wantQ?: boolean }): QrResult {
       const m = a.rows;
