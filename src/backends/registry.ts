@@ -7,6 +7,7 @@
 import type { Backend, CompleteKernels, Kernels } from "./types.js";
 import { jsBackend, jsKernels } from "./js/index.js";
 import { wasmBackend } from "./wasm/index.js";
+import { scaledSvd, scaledSymEig } from "./scaled.js";
 
 /** What a `backend` option accepts: a backend to start, started kernels, or a list to try in order. */
 export type BackendOption = Backend | Kernels | readonly (Backend | Kernels)[];
@@ -22,8 +23,8 @@ export function completeKernels(k: Kernels): CompleteKernels {
     gram: k.gram ? k.gram.bind(k) : jsKernels.gram,
     crossProd: k.crossProd ? k.crossProd.bind(k) : jsKernels.crossProd,
     matmul: k.matmul ? k.matmul.bind(k) : jsKernels.matmul,
-    symEig: k.symEig ? k.symEig.bind(k) : jsKernels.symEig,
-    svd: k.svd ? k.svd.bind(k) : jsKernels.svd,
+    symEig: k.symEig ? scaledSymEig(k.symEig.bind(k)) : jsKernels.symEig,
+    svd: k.svd ? scaledSvd(k.svd.bind(k)) : jsKernels.svd,
     qr: k.qr ? k.qr.bind(k) : jsKernels.qr,
     dispose: k.dispose ? k.dispose.bind(k) : undefined,
   };

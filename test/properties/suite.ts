@@ -253,8 +253,13 @@ export function runPropertySuite(
               .add(Qn.mmul(Matrix.diag(noiseScales)).mmul(Vn.transpose()));
             const Y = Qy.mul(3); // isotropic targets
             const r = await proposition1Bound(toDense(H), toDense(Y), t, opt());
-            expect(r.lhs).toBeLessThanOrEqual(r.bound * (1 + tol(1e-9, 1e-5)) + tol(1e-12, 1e-3));
-            if (!f32) expect(r.holds).toBe(true);
+            // √ε1 is read from eigenvalues, whose absolute error is ~d·ε·λ_max; when the noise is
+            // at that level (ε1 ≲ 1e-14) √ε1 is uncertain by up to √(d·ε·…) ≈ 1e-7: the slack.
+            const slack = tol(4 * Math.sqrt(d * Number.EPSILON), 1e-3);
+            expect(r.lhs).toBeLessThanOrEqual(r.bound * (1 + tol(1e-9, 1e-5)) + slack);
+            // With aligned signal the bound is tight (lhs ≈ √ε1), so `holds` may go either way by
+            // rounding; it must agree with the numbers it reports.
+            expect(r.holds).toBe(r.lhs <= r.bound * (1 + 1e-12));
           },
         ),
         fcParams(40),

@@ -8,6 +8,7 @@ import { gram, crossProd, matmul } from "./blas.js";
 import { symEig } from "./eig.js";
 import { svd } from "./svd.js";
 import { qr } from "./qr.js";
+import { scaledSvd, scaledSymEig } from "../scaled.js";
 
 /** The plain TypeScript kernels (synchronous, float64). */
 export const jsKernels: CompleteKernels = Object.freeze({
@@ -15,8 +16,8 @@ export const jsKernels: CompleteKernels = Object.freeze({
   gram,
   crossProd,
   matmul,
-  symEig,
-  svd,
+  symEig: scaledSymEig(symEig),
+  svd: scaledSvd(svd),
   qr,
 });
 

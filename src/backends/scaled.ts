@@ -1,0 +1,70 @@
+/**
+ * Power-of-two scaling around the small dense factorisations (symmetric eigen, SVD), shared by
+ * every backend.
+ *
+ * Iterative eigen/SVD solvers test convergence relative to the entries they work on; with
+ * subnormal entries (say 5e-324 next to zeros) those tests can never pass and rotations underflow
+ * without progress. So the matrix is scaled by an exact power of two to max|a| ∈ [0.5, 1), entries
+ * below ε² = 2^-104 (≈ 5e-32) are flushed to zero — they move no eigen/singular value by more than
+ * n·ε²·‖A‖, far under the solvers' ε·‖A‖ accuracy, and no product of two kept entries can
+ * underflow — and eigenvalues / singular values are scaled back exactly. Vectors are unchanged.
+ * @module
+ */
+import type { Mat, MaybePromise, SvdResult, SymEigResult } from "./types.js";
+
+const FLUSH = 2 ** -104;
+
+/** The scaled copy of `a` and the exponent e with a ≈ 2^e · copy, or null when no change is needed. */
+function scaleForSolver(a: Mat): { m: Mat; e: number } | null {
+  const src = a.data;
+  let mx = 0;
+  for (let i = 0; i < src.length; i++) {
+    const v = Math.abs(src[i]);
+    if (v > mx) mx = v;
+  }
+  if (!(mx > 0) || !Number.isFinite(mx)) return null;
+  const e = Math.max(-1000, Math.min(1000, Math.floor(Math.log2(mx)) + 1));
+  const sc = Math.pow(2, -e);
+  let needed = e !== 0;
+  const out = new Float64Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i] * sc;
+    if (v !== 0 && Math.abs(v) < FLUSH) needed = true;
+    out[i] = Math.abs(v) < FLUSH ? 0 : v;
+  }
+  return needed ? { m: { rows: a.rows, cols: a.cols, data: out }, e } : null;
+}
+
+function then<T, U>(x: MaybePromise<T>, f: (v: T) => U): MaybePromise<U> {
+  return x instanceof Promise ? x.then(f) : f(x);
+}
+
+/**
+ * Wraps a symmetric eigensolver with exact power-of-two scaling and subnormal flushing
+ * (synchronous where `fn` is).
+ */
+export function scaledSymEig(
+  fn: (a: Mat) => MaybePromise<SymEigResult>,
+): (a: Mat) => MaybePromise<SymEigResult> {
+  return (a) => {
+    const s = scaleForSolver(a);
+    if (!s) return fn(a);
+    const back = Math.pow(2, s.e);
+    return then(fn(s.m), (r) => ({
+      values: Float64Array.from(r.values, (v) => v * back),
+      vectors: r.vectors,
+    }));
+  };
+}
+
+/** Wraps a thin SVD with exact power-of-two scaling and subnormal flushing (synchronous where `fn` is). */
+export function scaledSvd(
+  fn: (a: Mat) => MaybePromise<SvdResult>,
+): (a: Mat) => MaybePromise<SvdResult> {
+  return (a) => {
+    const s = scaleForSolver(a);
+    if (!s) return fn(a);
+    const back = Math.pow(2, s.e);
+    return then(fn(s.m), (r) => ({ U: r.U, S: Float64Array.from(r.S, (v) => v * back), V: r.V }));
+  };
+}
