@@ -220,6 +220,104 @@ EXPORT(acc_begin) double *acc_begin(int n, int q) {
   return acc;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Gram AᵀA of a row-major m×n A, upper triangle of C only. Each K-panel of GKC rows of A is packed
+ * once into GW-column slivers P[(q·kc + l)·GW + c] = A[l][q·GW + c] (zero padded); a 2×8 tile of C
+ * at rows i, i+1 and columns jr…jr+7 then streams two broadcast values from the sliver holding
+ * column i and four vectors from the sliver of jr, both with the same stride, so one packing
+ * serves both operands. GKC·n doubles (512 KiB at n = 512) stays in L2, the B sliver in L1. */
+#define GKC 128
+#define GW 8
+
+/* Hides a pointer's value from the optimiser so loads off it keep constant offsets that fold into
+ * the wasm load's offset immediate (loop strength reduction would otherwise emit an i32.add per
+ * load, which V8 does not fold into the address). */
+#define OPAQUE(p) __asm__("" : "+r"(p))
+
+static void pack_rows(const double *A, int lda, int kc, int n, double *P) {
+  int nq = (n + GW - 1) / GW, full = n / GW;
+  for (int l = 0; l < kc; l++) {
+    const double *src = A + (size_t)l * lda;
+    double *d = P + (size_t)l * GW;
+    for (int q = 0; q < full; q++) {
+      const double *s = src + q * GW;
+      double *t = d + (size_t)q * kc * GW;
+      for (int c = 0; c < GW; c += 2) wasm_v128_store(t + c, wasm_v128_load(s + c));
+    }
+    if (full < nq) {
+      double *e = d + (size_t)full * kc * GW;
+      int c = 0;
+      for (; c < n - full * GW; c++) e[c] = src[full * GW + c];
+      for (; c < GW; c++) e[c] = 0.0;
+    }
+  }
+}
+
+/* C[mv×nv] += (2 broadcast columns at a) · (8-wide sliver b) over kc, stride GW for both. */
+static __attribute__((noinline)) void micro28(int kc, const double *a, const double *b, double *c,
+                                              int ldc, int mv, int nv) {
+  f2 c00 = wasm_f64x2_splat(0.0), c01 = c00, c02 = c00, c03 = c00;
+  f2 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+  for (int l = 0; l < kc; l++) {
+    f2 b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 2);
+    f2 b2 = wasm_v128_load(b + 4), b3 = wasm_v128_load(b + 6);
+    f2 a0 = wasm_v128_load64_splat(a);
+    c00 = wasm_f64x2_add(c00, wasm_f64x2_mul(a0, b0));
+    c01 = wasm_f64x2_add(c01, wasm_f64x2_mul(a0, b1));
+    c02 = wasm_f64x2_add(c02, wasm_f64x2_mul(a0, b2));
+    c03 = wasm_f64x2_add(c03, wasm_f64x2_mul(a0, b3));
+    f2 a1 = wasm_v128_load64_splat(a + 1);
+    c10 = wasm_f64x2_add(c10, wasm_f64x2_mul(a1, b0));
+    c11 = wasm_f64x2_add(c11, wasm_f64x2_mul(a1, b1));
+    c12 = wasm_f64x2_add(c12, wasm_f64x2_mul(a1, b2));
+    c13 = wasm_f64x2_add(c13, wasm_f64x2_mul(a1, b3));
+    a += GW;
+    b += GW;
+    OPAQUE(a);
+    OPAQUE(b);
+  }
+  if (mv == 2 && nv == GW) {
+    double *r0 = c, *r1 = c + ldc;
+    wasm_v128_store(r0, wasm_f64x2_add(wasm_v128_load(r0), c00));
+    wasm_v128_store(r0 + 2, wasm_f64x2_add(wasm_v128_load(r0 + 2), c01));
+    wasm_v128_store(r0 + 4, wasm_f64x2_add(wasm_v128_load(r0 + 4), c02));
+    wasm_v128_store(r0 + 6, wasm_f64x2_add(wasm_v128_load(r0 + 6), c03));
+    wasm_v128_store(r1, wasm_f64x2_add(wasm_v128_load(r1), c10));
+    wasm_v128_store(r1 + 2, wasm_f64x2_add(wasm_v128_load(r1 + 2), c11));
+    wasm_v128_store(r1 + 4, wasm_f64x2_add(wasm_v128_load(r1 + 4), c12));
+    wasm_v128_store(r1 + 6, wasm_f64x2_add(wasm_v128_load(r1 + 6), c13));
+  } else {
+    double t[2 * GW];
+    wasm_v128_store(t, c00);
+    wasm_v128_store(t + 2, c01);
+    wasm_v128_store(t + 4, c02);
+    wasm_v128_store(t + 6, c03);
+    wasm_v128_store(t + 8, c10);
+    wasm_v128_store(t + 10, c11);
+    wasm_v128_store(t + 12, c12);
+    wasm_v128_store(t + 14, c13);
+    for (int i = 0; i < mv; i++)
+      for (int j = 0; j < nv; j++) c[(size_t)i * ldc + j] += t[i * GW + j];
+  }
+}
+
+static void gram_blocked(const double *A, int lda, int n, int k, double *C, int ldc, double *P) {
+  int nq = (n + GW - 1) / GW;
+  for (int pc = 0; pc < k; pc += GKC) {
+    int kc = MIN(GKC, k - pc);
+    pack_rows(A + (size_t)pc * lda, lda, kc, n, P);
+    for (int q = 0; q < nq; q++) {
+      int jr = q * GW, nv = MIN(GW, n - jr);
+      const double *b = P + (size_t)q * kc * GW;
+      int iend = MIN(n, jr + GW);
+      for (int i = 0; i < iend; i += 2) {
+        const double *a = P + (size_t)(i / GW) * kc * GW + (i % GW);
+        micro28(kc, a, b, C + (size_t)i * ldc + jr, ldc, MIN(2, n - i), nv);
+      }
+    }
+  }
+}
+
 typedef struct {
   const double *A;
   const double *B;
@@ -236,7 +334,9 @@ static void acc_task(int tid, int nt, void *p) {
   double *C = g->acc + (size_t)tid * g->n * g->q;
   double *w = thread_gemm_work(tid);
   const double *A = g->A + (size_t)lo * g->n;
-  if (g->gram)
+  if (g->gram && (size_t)GKC * (g->n + GW) <= gemm_work_size())
+    gram_blocked(A, g->n, g->n, hi - lo, C, g->n, w);
+  else if (g->gram)
     gemm_blocked(1, 0, g->n, g->n, hi - lo, 1.0, A, g->n, A, g->n, C, g->n, w, 1);
   else
     gemm_blocked(1, 0, g->n, g->q, hi - lo, 1.0, A, g->n, g->B + (size_t)lo * g->q, g->q, C, g->q,
