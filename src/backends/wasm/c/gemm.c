@@ -6,11 +6,16 @@
  */
 #include "common.h"
 
+/* Hides a pointer's value from the optimiser so loads off it keep constant offsets that fold into
+ * the wasm load's offset immediate (loop strength reduction would otherwise emit an i32.add per
+ * load, which V8 does not fold into the address). */
+#define OPAQUE(p) __asm__("" : "+r"(p))
+
 #ifndef MR
-#define MR 4
+#define MR 2
 #endif
 #ifndef NR
-#define NR 4
+#define NR 8
 #endif
 #define NV (NR / 2)
 #define KC 256
@@ -25,7 +30,19 @@ static void pack_a(int trA, const double *A, int lda, int i0, int mc, int l0, in
   for (int p = 0; p < np; p++) {
     double *dst = Pa + (size_t)p * kc * MR;
     int rows = MIN(MR, mc - p * MR);
-    if (!trA) {
+    if (!trA && MR == 2 && rows == 2) {
+      const double *s0 = A + (size_t)(i0 + p * MR) * lda + l0, *s1 = s0 + lda;
+      int l = 0;
+      for (; l + 2 <= kc; l += 2) {
+        f2 x = wasm_v128_load(s0 + l), y = wasm_v128_load(s1 + l);
+        wasm_v128_store(dst + 2 * l, wasm_i64x2_shuffle(x, y, 0, 2));
+        wasm_v128_store(dst + 2 * l + 2, wasm_i64x2_shuffle(x, y, 1, 3));
+      }
+      for (; l < kc; l++) {
+        dst[2 * l] = s0[l];
+        dst[2 * l + 1] = s1[l];
+      }
+    } else if (!trA) {
       for (int r = 0; r < rows; r++) {
         const double *src = A + (size_t)(i0 + p * MR + r) * lda + l0;
         for (int l = 0; l < kc; l++) dst[l * MR + r] = src[l];
@@ -50,7 +67,14 @@ static void pack_b(int trB, const double *B, int ldb, int l0, int kc, int j0, in
   for (int q = 0; q < nq; q++) {
     double *dst = Pb + (size_t)q * kc * NR;
     int cols = MIN(NR, nc - q * NR);
-    if (!trB) {
+    if (!trB && cols == NR) {
+      const double *src = B + (size_t)l0 * ldb + j0 + q * NR;
+      for (int l = 0; l < kc; l++) {
+        double *d = dst + l * NR;
+        for (int c = 0; c < NR; c += 2) wasm_v128_store(d + c, wasm_v128_load(src + c));
+        src += ldb;
+      }
+    } else if (!trB) {
       for (int l = 0; l < kc; l++) {
         const double *src = B + (size_t)(l0 + l) * ldb + j0 + q * NR;
         double *d = dst + l * NR;
@@ -85,6 +109,8 @@ static inline __attribute__((always_inline)) void micro(int kc, const double *re
     }
     a += MR;
     b += NR;
+    OPAQUE(a);
+    OPAQUE(b);
   }
   if (mv == MR && nv == NR) {
     if (alpha == 1.0) {
@@ -229,10 +255,6 @@ EXPORT(acc_begin) double *acc_begin(int n, int q) {
 #define GKC 128
 #define GW 8
 
-/* Hides a pointer's value from the optimiser so loads off it keep constant offsets that fold into
- * the wasm load's offset immediate (loop strength reduction would otherwise emit an i32.add per
- * load, which V8 does not fold into the address). */
-#define OPAQUE(p) __asm__("" : "+r"(p))
 
 static void pack_rows(const double *A, int lda, int kc, int n, double *P) {
   int nq = (n + GW - 1) / GW, full = n / GW;

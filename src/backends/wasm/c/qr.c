@@ -59,20 +59,47 @@ static void panel_qr(double *P, int rows, int w, double *tau) {
     double wv[QR_NB];
     const double *pc = P + (size_t)c * w + c + 1;
     for (int j = 0; j < rest; j++) wv[j] = pc[j];
-    for (int i = c + 1; i < rows; i++) {
-      const double *pi = P + (size_t)i * w;
-      double vi = pi[c];
-      if (vi != 0.0) axpy(rest, vi, pi + c + 1, wv);
+    /* Two rows per step into two sets of f64x2 accumulators (rest ≤ QR_NB − 1). */
+    {
+      f2 acc[QR_NB / 2];
+      int nv = (rest + 1) / 2;
+      for (int j = 0; j < nv; j++) acc[j] = wasm_f64x2_splat(0.0);
+      for (int i = c + 1; i < rows; i++) {
+        const double *pi = P + (size_t)i * w;
+        f2 vv = wasm_f64x2_splat(pi[c]);
+        const double *x = pi + c + 1;
+        int j = 0;
+        for (; 2 * j + 1 < rest; j++)
+          acc[j] = wasm_f64x2_add(acc[j], wasm_f64x2_mul(vv, wasm_v128_load(x + 2 * j)));
+        if (2 * j < rest)
+          acc[j] = wasm_f64x2_add(acc[j], wasm_f64x2_mul(vv, wasm_f64x2_make(x[2 * j], 0.0)));
+      }
+      double tmp[QR_NB + 2];
+      for (int j = 0; j < nv; j++) wasm_v128_store(tmp + 2 * j, acc[j]);
+      for (int j = 0; j < rest; j++) wv[j] += tmp[j];
     }
     for (int j = 0; j < rest; j++) wv[j] *= t;
     {
       double *row = P + (size_t)c * w + c + 1;
       for (int j = 0; j < rest; j++) row[j] -= wv[j];
     }
-    for (int i = c + 1; i < rows; i++) {
-      double *pi = P + (size_t)i * w;
-      double vi = pi[c];
-      if (vi != 0.0) axpy(rest, -vi, wv, pi + c + 1);
+    {
+      f2 wq[QR_NB / 2];
+      double wpad[QR_NB + 2];
+      for (int j = 0; j < rest; j++) wpad[j] = wv[j];
+      wpad[rest] = 0.0;
+      int nv = (rest + 1) / 2;
+      for (int j = 0; j < nv; j++) wq[j] = wasm_v128_load(wpad + 2 * j);
+      for (int i = c + 1; i < rows; i++) {
+        double *pi = P + (size_t)i * w;
+        f2 vv = wasm_f64x2_splat(-pi[c]);
+        double *x = pi + c + 1;
+        int j = 0;
+        for (; 2 * j + 1 < rest; j++)
+          wasm_v128_store(x + 2 * j,
+                          wasm_f64x2_add(wasm_v128_load(x + 2 * j), wasm_f64x2_mul(vv, wq[j])));
+        if (2 * j < rest) x[2 * j] += -pi[c] * wpad[2 * j];
+      }
     }
   }
 }
