@@ -61,3 +61,32 @@ double nrm2(int n, const double *x) {
   if (mx < 1e150 && mx > 1e-150) return nrc_sqrt(dot(n, x, x));
   return nrm2_strided(n, x, 1);
 }
+
+/* Rows x, y (length len): x' = c x − s y, y' = s x + c y. */
+void rot_rows(int len, double *x, double *y, double c, double s) {
+  f2 cv = wasm_f64x2_splat(c), sv = wasm_f64x2_splat(s);
+  int j = 0;
+  for (; j + 2 <= len; j += 2) {
+    f2 xv = wasm_v128_load(x + j), yv = wasm_v128_load(y + j);
+    wasm_v128_store(x + j, wasm_f64x2_sub(wasm_f64x2_mul(cv, xv), wasm_f64x2_mul(sv, yv)));
+    wasm_v128_store(y + j, wasm_f64x2_add(wasm_f64x2_mul(sv, xv), wasm_f64x2_mul(cv, yv)));
+  }
+  for (; j < len; j++) {
+    double xv = x[j], yv = y[j];
+    x[j] = c * xv - s * yv;
+    y[j] = s * xv + c * yv;
+  }
+}
+
+/* Householder parameters for a vector (α, x₂…) with σ = ‖x₂…‖ > 0: β = −sign(α)·hypot(α, σ),
+ * returns τ = (β − α)/β and sets *scale = 1/(α − β) (v = x·scale below the leading 1). */
+double house_params(double alpha, double sigma, double *beta, double *scale) {
+  double a = nrc_fabs(alpha);
+  double mx = a > sigma ? a : sigma, mn = a > sigma ? sigma : a;
+  double r = mn / mx;
+  double norm = mx * nrc_sqrt(1.0 + r * r);
+  double b = alpha >= 0 ? -norm : norm;
+  *beta = b;
+  *scale = 1.0 / (alpha - b);
+  return (b - alpha) / b;
+}

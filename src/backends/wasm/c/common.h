@@ -66,5 +66,9 @@ void axpy(int n, double a, const double *x, double *y);
 void scal(int n, double a, double *x);
 double nrm2(int n, const double *x);
 double nrm2_strided(int n, const double *x, int inc);
+/* Rows x, y (length len): x' = c x − s y, y' = s x + c y. */
+void rot_rows(int len, double *x, double *y, double c, double s);
+/* Householder parameters: see blas1.c. */
+double house_params(double alpha, double sigma, double *beta, double *scale);
 
 #endif

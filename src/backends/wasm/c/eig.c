@@ -31,13 +31,8 @@ static double make_reflector(int m, const double *x, double *v, double *beta) {
     *beta = alpha;
     return 0.0;
   }
-  double a = nrc_fabs(alpha), s = sigma;
-  double mx = a > s ? a : s, mn = a > s ? s : a;
-  double r = mn / mx;
-  double norm = mx * nrc_sqrt(1.0 + r * r);
-  double b = alpha >= 0 ? -norm : norm;
-  double t = (b - alpha) / b;
-  double sc = 1.0 / (alpha - b);
+  double b, sc;
+  double t = house_params(alpha, sigma, &b, &sc);
   for (int j = 1; j < m; j++) v[j] = x[j] * sc;
   *beta = b;
   return t;
@@ -147,21 +142,6 @@ static double hypot2(double a, double b) {
   return a * nrc_sqrt(1.0 + r * r);
 }
 
-/* Rows x, y (length len): x' = c x − s y, y' = s x + c y. */
-static void rot_rows(int len, double *x, double *y, double c, double s) {
-  f2 cv = wasm_f64x2_splat(c), sv = wasm_f64x2_splat(s);
-  int j = 0;
-  for (; j + 2 <= len; j += 2) {
-    f2 xv = wasm_v128_load(x + j), yv = wasm_v128_load(y + j);
-    wasm_v128_store(x + j, wasm_f64x2_sub(wasm_f64x2_mul(cv, xv), wasm_f64x2_mul(sv, yv)));
-    wasm_v128_store(y + j, wasm_f64x2_add(wasm_f64x2_mul(sv, xv), wasm_f64x2_mul(cv, yv)));
-  }
-  for (; j < len; j++) {
-    double xv = x[j], yv = y[j];
-    x[j] = c * xv - s * yv;
-    y[j] = s * xv + c * yv;
-  }
-}
 
 /*
  * Eigen-decomposition of the n×n tridiagonal (d, e; e[i] couples i and i+1) with eigenvector rows

@@ -43,13 +43,8 @@ static void panel_qr(double *P, int rows, int w, double *tau) {
       tau[c] = 0.0;
       continue;
     }
-    double a = nrc_fabs(alpha);
-    double mx = a > sigma ? a : sigma, mn = a > sigma ? sigma : a;
-    double r = mn / mx;
-    double norm = mx * nrc_sqrt(1.0 + r * r);
-    double beta = alpha >= 0 ? -norm : norm;
-    double t = (beta - alpha) / beta;
-    double sc = 1.0 / (alpha - beta);
+    double beta, sc;
+    double t = house_params(alpha, sigma, &beta, &sc);
     for (int i = c + 1; i < rows; i++) P[(size_t)i * w + c] *= sc;
     P[(size_t)c * w + c] = beta;
     tau[c] = t;

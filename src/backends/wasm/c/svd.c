@@ -6,21 +6,6 @@
  */
 #include "common.h"
 
-/* x' = c x − s y, y' = s x + c y over len entries. */
-static void rotate(int len, double *x, double *y, double c, double s) {
-  f2 cv = wasm_f64x2_splat(c), sv = wasm_f64x2_splat(s);
-  int j = 0;
-  for (; j + 2 <= len; j += 2) {
-    f2 xv = wasm_v128_load(x + j), yv = wasm_v128_load(y + j);
-    wasm_v128_store(x + j, wasm_f64x2_sub(wasm_f64x2_mul(cv, xv), wasm_f64x2_mul(sv, yv)));
-    wasm_v128_store(y + j, wasm_f64x2_add(wasm_f64x2_mul(sv, xv), wasm_f64x2_mul(cv, yv)));
-  }
-  for (; j < len; j++) {
-    double xv = x[j], yv = y[j];
-    x[j] = c * xv - s * yv;
-    y[j] = s * xv + c * yv;
-  }
-}
 
 /*
  * Rotates the n rows of Bt (n×m) until they are mutually orthogonal, applying every rotation to
@@ -53,8 +38,8 @@ EXPORT(k_jacobi) int k_jacobi(double *Bt, int m, int n, double *Vt) {
         double s = c * t;
         norms[i] = MAX(alpha - t * gamma, 0.0);
         norms[j] = beta + t * gamma;
-        rotate(m, bi, bj, c, s);
-        rotate(n, Vt + (size_t)i * n, Vt + (size_t)j * n, c, s);
+        rot_rows(m, bi, bj, c, s);
+        rot_rows(n, Vt + (size_t)i * n, Vt + (size_t)j * n, c, s);
       }
     }
     if (!rotated) return 0;
