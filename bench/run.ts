@@ -303,9 +303,11 @@ async function main(): Promise<void> {
           const prev = last[key];
           if ("dead" in prev) {
             scale[p.label][b] = {
-              status: prev.dead.status === "ok" ? "skipped" : prev.dead.status,
+              status:
+                prev.dead.status === "ok" || prev.dead.status === "over limit"
+                  ? "skipped"
+                  : prev.dead.status,
               why: "skipped: not ok at a smaller size or in the standard run",
-              est: prev.dead.est,
             };
             continue;
           }
