@@ -22,6 +22,8 @@ EXPORT(k_jacobi) int k_jacobi(double *Bt, int m, int n, double *Vt) {
     }
     /* Columns below 1e-2·ε·(largest column) are numerically zero (see the JS kernel). */
     double floor = MAX(maxNorm * DBL_EPS * DBL_EPS * 1e-4, 1e-300);
+    /* Orthogonal once the cosine is below m·ε (LAPACK dgesvj's CTOL = M; see the JS kernel). */
+    double tol = (double)MAX(1, m) * DBL_EPS;
     int rotated = 0;
     for (int i = 0; i < n - 1; i++) {
       double *bi = Bt + (size_t)i * m;
@@ -30,7 +32,7 @@ EXPORT(k_jacobi) int k_jacobi(double *Bt, int m, int n, double *Vt) {
         if (alpha <= floor || beta <= floor) continue;
         double *bj = Bt + (size_t)j * m;
         double gamma = dot(m, bi, bj);
-        if (nrc_fabs(gamma) <= DBL_EPS * nrc_sqrt(alpha) * nrc_sqrt(beta)) continue;
+        if (nrc_fabs(gamma) <= tol * nrc_sqrt(alpha) * nrc_sqrt(beta)) continue;
         rotated = 1;
         double zeta = (beta - alpha) / (2.0 * gamma);
         double t = (zeta >= 0 ? 1.0 : -1.0) / (nrc_fabs(zeta) + nrc_sqrt(1.0 + zeta * zeta));
