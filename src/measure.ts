@@ -13,7 +13,6 @@ import { psdSpectrum, tailSum, type Spectrum } from "./linalg/spectrum.js";
 import { defaultRtol } from "./linalg/lstsq.js";
 import { batchStats, nrc4Residual, type LayerStats } from "./stats.js";
 import { withKernels, type BackendOption } from "./backends/registry.js";
-import type { autoBackend, AUTO_BACKEND_MIN_WORK } from "./backends/registry.js";
 import { NRCInputError, fmtShape } from "./errors.js";
 import { convFeaturesToMatrix, convWeightsToMatrix, type TensorInput } from "./io/conv.js";
 import { guardedFromParts, nrc2FromParts } from "./metrics/cka.js";
@@ -52,8 +51,8 @@ export interface MeasureOptions {
   /** NRC1 at or below which a layer counts as collapsed (default 0.01). */
   collapseThreshold?: number;
   /**
-   * Backend (default: {@link autoBackend}, i.e. `wasm` with threads, else `js`, for inputs of at
-   * least {@link AUTO_BACKEND_MIN_WORK} flops; the JS kernels for smaller ones). `report.backend`
+   * Backend (default: `autoBackend()`, i.e. `wasm` with threads, else `js`, for inputs of at
+   * least `AUTO_BACKEND_MIN_WORK` flops; the JS kernels for smaller ones). `report.backend`
    * names the one used.
    */
   backend?: BackendOption;

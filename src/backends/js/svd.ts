@@ -8,7 +8,7 @@
  * √ε·σ_max.
  * @module
  */
-import type { Mat, SvdResult } from "../types.js";
+import type { Mat, QrResult, SvdResult, SymEigResult } from "../types.js";
 import { toColumnMajor, dot, matmul, transpose, gram } from "./blas.js";
 import { qr } from "./qr.js";
 import { symEig } from "./eig.js";
@@ -71,48 +71,67 @@ function jacobi(Bc: Float64Array, m: number, n: number, Vc: Float64Array): void 
   throw new Error(`svd: one-sided Jacobi did not converge for a ${m}×${n} matrix`);
 }
 
-/** SVD of m×n A with m ≥ n, no QR step. */
-function svdTallSquareish(a: Mat): SvdResult {
-  const m = a.rows;
-  const n = a.cols;
-  let work = a;
-  let V0: Mat | null = null;
-  if (n > 8) {
-    // Precondition: rotate columns by the Gram's eigenvectors (they become nearly orthogonal).
-    V0 = symEig(gram(a)).vectors;
-    work = matmul(a, V0);
-  }
-  const Bc = toColumnMajor(work);
-  const Vc = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) Vc[i * n + i] = 1;
-  jacobi(Bc, m, n, Vc);
-  const sig = new Float64Array(n);
-  for (let j = 0; j < n; j++) sig[j] = Math.sqrt(dot(Bc, j * m, Bc, j * m, m));
-  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => sig[y] - sig[x]);
-  const S = new Float64Array(n);
-  const U = new Float64Array(m * n);
-  const Vj = new Float64Array(n * n); // row-major n×n, Jacobi rotations only
-  for (let c = 0; c < n; c++) {
-    const src = order[c];
-    const s = sig[src];
-    S[c] = s;
-    if (s > 0) for (let r = 0; r < m; r++) U[r * n + c] = Bc[src * m + r] / s;
-    for (let r = 0; r < n; r++) Vj[r * n + c] = Vc[src * n + r];
-  }
-  const Vm: Mat = { rows: n, cols: n, data: Vj };
-  return { U: { rows: m, cols: n, data: U }, S, V: V0 ? matmul(V0, Vm) : Vm };
+/**
+ * The synchronous kernels the SVD driver composes; a backend with faster ones (the wasm backend)
+ * builds its SVD with {@link svdWith} and its own kernels, sharing this driver.
+ * @internal
+ */
+export interface SvdOps {
+  gram(a: Mat): Mat;
+  symEig(a: Mat): SymEigResult;
+  matmul(a: Mat, b: Mat): Mat;
+  qr(a: Mat, b?: Mat, opts?: { wantQ?: boolean }): QrResult;
+  /** One-sided Jacobi on column-major m×n `Bc`, accumulating into column-major n×n `Vc`; throws if it does not converge. */
+  jacobi(Bc: Float64Array, m: number, n: number, Vc: Float64Array): void;
+}
+
+/** The thin SVD (QR for tall input, Gram-eigenvector preconditioning, Jacobi) over `ops`. @internal */
+export function svdWith(ops: SvdOps): (a: Mat) => SvdResult {
+  /** SVD of m×n A with m ≥ n, no QR step. */
+  const svdTallSquareish = (a: Mat): SvdResult => {
+    const m = a.rows;
+    const n = a.cols;
+    let work = a;
+    let V0: Mat | null = null;
+    if (n > 8) {
+      // Precondition: rotate columns by the Gram's eigenvectors (they become nearly orthogonal).
+      V0 = ops.symEig(ops.gram(a)).vectors;
+      work = ops.matmul(a, V0);
+    }
+    const Bc = toColumnMajor(work);
+    const Vc = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) Vc[i * n + i] = 1;
+    ops.jacobi(Bc, m, n, Vc);
+    const sig = new Float64Array(n);
+    for (let j = 0; j < n; j++) sig[j] = Math.sqrt(dot(Bc, j * m, Bc, j * m, m));
+    const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => sig[y] - sig[x]);
+    const S = new Float64Array(n);
+    const U = new Float64Array(m * n);
+    const Vj = new Float64Array(n * n); // row-major n×n, Jacobi rotations only
+    for (let c = 0; c < n; c++) {
+      const src = order[c];
+      const s = sig[src];
+      S[c] = s;
+      if (s > 0) for (let r = 0; r < m; r++) U[r * n + c] = Bc[src * m + r] / s;
+      for (let r = 0; r < n; r++) Vj[r * n + c] = Vc[src * n + r];
+    }
+    const Vm: Mat = { rows: n, cols: n, data: Vj };
+    return { U: { rows: m, cols: n, data: U }, S, V: V0 ? ops.matmul(V0, Vm) : Vm };
+  };
+  const svdOf = (a: Mat): SvdResult => {
+    if (a.rows < a.cols) {
+      const r = svdOf(transpose(a));
+      return { U: r.V, S: r.S, V: r.U };
+    }
+    if (a.rows > a.cols + (a.cols >> 2)) {
+      const { R, Q } = ops.qr(a, undefined, { wantQ: true });
+      const r = svdTallSquareish(R);
+      return { U: ops.matmul(Q as Mat, r.U), S: r.S, V: r.V };
+    }
+    return svdTallSquareish(a);
+  };
+  return svdOf;
 }
 
 /** Thin SVD `A = U·diag(S)·Vᵀ`, singular values descending. Columns of U for σ = 0 are zero. */
-export function svd(a: Mat): SvdResult {
-  if (a.rows < a.cols) {
-    const r = svd(transpose(a));
-    return { U: r.V, S: r.S, V: r.U };
-  }
-  if (a.rows > a.cols + (a.cols >> 2)) {
-    const { R, Q } = qr(a, undefined, { wantQ: true });
-    const r = svdTallSquareish(R);
-    return { U: matmul(Q as Mat, r.U), S: r.S, V: r.V };
-  }
-  return svdTallSquareish(a);
-}
+export const svd: (a: Mat) => SvdResult = svdWith({ gram, symEig, matmul, qr, jacobi });

@@ -9,6 +9,7 @@
  * @module
  */
 import type { Backend, Kernels, Mat, QrResult, SvdResult, SymEigResult } from "../types.js";
+import { svdWith } from "../js/svd.js";
 import { WASM_SINGLE_BASE64, WASM_THREADS_BASE64 } from "./module.generated.js";
 import { isNode, startWorkers, type WorkerPool } from "./workers.js";
 
@@ -224,7 +225,6 @@ async function startRuntime(opts: WasmBackendOptions): Promise<Runtime & { reaso
   }
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const ex = instance.exports as unknown as Exports;
-  (globalThis as any).__nrcDebug = { module, memory, ex: instance.exports };
   const rt = new Runtime(ex, memory, want) as Runtime & { reason?: string };
   rt.reason = opts.threads && opts.threads > 1 && !threaded ? reason : undefined;
   ex.arena_reset(0);
@@ -250,13 +250,6 @@ async function startRuntime(opts: WasmBackendOptions): Promise<Runtime & { reaso
   return rt;
 }
 
-function transposeMat(a: Mat): Mat {
-  const t = new Float64Array(a.rows * a.cols);
-  for (let i = 0; i < a.rows; i++)
-    for (let j = 0; j < a.cols; j++) t[j * a.rows + i] = a.data[i * a.cols + j];
-  return { rows: a.cols, cols: a.rows, data: t };
-}
-
 function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
   const ex = rt.ex;
   /** Σ over row chunks of AᵀB (or AᵀA when b is undefined). */
@@ -280,66 +273,23 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     ex.acc_end(acc, pc, n, q, b ? 0 : 1);
     return rt.take(pc, n, q);
   };
-  /** SVD of m×n A, m ≥ n, without a QR step (as the JS kernel: precondition, then Jacobi). */
-  const svdTallSquareish = (a: Mat): SvdResult => {
-    const m = a.rows;
-    const n = a.cols;
-    let work = a;
-    let V0: Mat | undefined;
-    if (n > 8) {
-      // Precondition: rotate the columns by the Gram's eigenvectors (nearly orthogonal after).
-      V0 = kernels.symEig(kernels.gram(a)).vectors;
-      work = kernels.matmul(a, V0);
-    }
-    rt.begin("svd");
-    const pb = rt.alloc(m * n);
-    const pv = rt.alloc(n * n);
-    {
+  // The JS kernel's SVD driver over these kernels, with the Jacobi sweeps in C.
+  const svd = svdWith({
+    gram: (a) => kernels.gram(a),
+    symEig: (a) => kernels.symEig(a),
+    matmul: (a, b) => kernels.matmul(a, b),
+    qr: (a, b, o) => kernels.qr(a, b, o),
+    jacobi(Bc, m, n, Vc) {
+      rt.begin("svd");
+      const pb = rt.put(Bc); // column-major Bc: row j of the module's Bt is column j
+      const pv = rt.put(Vc);
+      if (ex.k_jacobi(pb, m, n, pv) !== 0)
+        throw new Error(`wasm svd: one-sided Jacobi did not converge for a ${m}×${n} matrix`);
       const heap = rt.f64();
-      const b0 = pb / 8;
-      for (let i = 0; i < m; i++)
-        for (let j = 0; j < n; j++) heap[b0 + j * m + i] = work.data[i * n + j];
-      const v0 = pv / 8;
-      heap.fill(0, v0, v0 + n * n);
-      for (let j = 0; j < n; j++) heap[v0 + j * n + j] = 1;
-    }
-    if (ex.k_jacobi(pb, m, n, pv) !== 0)
-      throw new Error(`wasm svd: one-sided Jacobi did not converge for a ${m}×${n} matrix`);
-    const heap = rt.f64();
-    const Bt = heap.subarray(pb / 8, pb / 8 + m * n);
-    const Vt = heap.subarray(pv / 8, pv / 8 + n * n);
-    const sig = new Float64Array(n);
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let r = 0; r < m; r++) s += Bt[j * m + r] * Bt[j * m + r];
-      sig[j] = Math.sqrt(s);
-    }
-    const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => sig[y] - sig[x]);
-    const S = new Float64Array(n);
-    const U = new Float64Array(m * n);
-    const Vj = new Float64Array(n * n);
-    for (let c = 0; c < n; c++) {
-      const src = order[c];
-      const s = sig[src];
-      S[c] = s;
-      if (s > 0) for (let r = 0; r < m; r++) U[r * n + c] = Bt[src * m + r] / s;
-      for (let r = 0; r < n; r++) Vj[r * n + c] = Vt[src * n + r];
-    }
-    const Vm: Mat = { rows: n, cols: n, data: Vj };
-    return { U: { rows: m, cols: n, data: U }, S, V: V0 ? kernels.matmul(V0, Vm) : Vm };
-  };
-  const svd = (a: Mat): SvdResult => {
-    if (a.rows < a.cols) {
-      const r = svd(transposeMat(a));
-      return { U: r.V, S: r.S, V: r.U };
-    }
-    if (a.rows > a.cols + (a.cols >> 2)) {
-      const { R, Q } = kernels.qr(a, undefined, { wantQ: true });
-      const r = svdTallSquareish(R);
-      return { U: kernels.matmul(Q as Mat, r.U), S: r.S, V: r.V };
-    }
-    return svdTallSquareish(a);
-  };
+      Bc.set(heap.subarray(pb / 8, pb / 8 + m * n));
+      Vc.set(heap.subarray(pv / 8, pv / 8 + n * n));
+    },
+  });
   const kernels = {
     name: "wasm",
     threads: rt.threads,
