@@ -39,32 +39,26 @@ function then<T, U>(x: MaybePromise<T>, f: (v: T) => U): MaybePromise<U> {
   return x instanceof Promise ? x.then(f) : f(x);
 }
 
-/**
- * Wraps a symmetric eigensolver with exact power-of-two scaling and subnormal flushing
- * (synchronous where `fn` is).
- */
-export function scaledSymEig(
-  fn: (a: Mat) => MaybePromise<SymEigResult>,
-): (a: Mat) => MaybePromise<SymEigResult> {
+/** Runs `fn` on the scaled copy and scales its result back with `unscale(result, 2^e)`. */
+function scaled<R>(
+  fn: (a: Mat) => MaybePromise<R>,
+  unscale: (r: R, back: number) => R,
+): (a: Mat) => MaybePromise<R> {
   return (a) => {
     const s = scaleForSolver(a);
     if (!s) return fn(a);
     const back = Math.pow(2, s.e);
-    return then(fn(s.m), (r) => ({
-      values: Float64Array.from(r.values, (v) => v * back),
-      vectors: r.vectors,
-    }));
+    return then(fn(s.m), (r) => unscale(r, back));
   };
 }
 
-/** Wraps a thin SVD with exact power-of-two scaling and subnormal flushing (synchronous where `fn` is). */
-export function scaledSvd(
-  fn: (a: Mat) => MaybePromise<SvdResult>,
-): (a: Mat) => MaybePromise<SvdResult> {
-  return (a) => {
-    const s = scaleForSolver(a);
-    if (!s) return fn(a);
-    const back = Math.pow(2, s.e);
-    return then(fn(s.m), (r) => ({ U: r.U, S: Float64Array.from(r.S, (v) => v * back), V: r.V }));
-  };
-}
+/** Wraps a symmetric eigensolver: exact power-of-two scaling, sub-ε² flushing (sync where `fn` is). */
+export const scaledSymEig = (fn: (a: Mat) => MaybePromise<SymEigResult>) =>
+  scaled(fn, (r, back) => ({
+    values: Float64Array.from(r.values, (v) => v * back),
+    vectors: r.vectors,
+  }));
+
+/** Wraps a thin SVD: exact power-of-two scaling, sub-ε² flushing (sync where `fn` is). */
+export const scaledSvd = (fn: (a: Mat) => MaybePromise<SvdResult>) =>
+  scaled(fn, (r, back) => ({ U: r.U, S: Float64Array.from(r.S, (v) => v * back), V: r.V }));
