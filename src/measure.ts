@@ -10,8 +10,8 @@ import type { CompleteKernels, Mat } from "./backends/types.js";
 import { toMat, type MatrixInput } from "./linalg/matrix.js";
 import { center, frobeniusSq } from "./linalg/center.js";
 import { psdSpectrum, tailSum, type Spectrum } from "./linalg/spectrum.js";
-import { defaultRtol } from "./linalg/lstsq.js";
-import { batchStats, nrc4Residual, type LayerStats } from "./stats.js";
+import { defaultRtol, refinedResidualSq } from "./linalg/lstsq.js";
+import { augmented, batchStats, centerWith, nrc4Residual, type LayerStats } from "./stats.js";
 import { withKernels, type BackendOption } from "./backends/registry.js";
 import { NRCInputError, fmtShape } from "./errors.js";
 import { convFeaturesToMatrix, convWeightsToMatrix, type TensorInput } from "./io/conv.js";
@@ -207,13 +207,18 @@ export function repeatRows(m: Mat, times: number): Mat {
 
 const EPS = 2 ** -52;
 
-/** Every metric of one layer from its sufficient statistics. @internal */
+/**
+ * Every metric of one layer from its sufficient statistics; `data` (the layer's features and
+ * row-aligned targets) is given for in-memory measurement and used for NRC4 when the statistics
+ * carry no TSQR factor. @internal
+ */
 export async function finalizeLayer(
   k: CompleteKernels,
   index: number,
   meta: { name: string; kind: "dense" | "conv"; w: Mat | null },
   s: LayerStats,
   ctx: Ctx,
+  data?: { h: Mat; y: Mat },
 ): Promise<LayerReport> {
   const { name, kind, w } = meta;
   const { d, q, count: n } = s;
@@ -244,12 +249,13 @@ export async function finalizeLayer(
     nrc2 = guardedFromParts(cross, Math.sqrt(xx), yyF);
   }
   const rtol = preset === "paper" ? defaultRtol(n, d) : 1e-3;
-  const nrc4 = (await nrc4Residual(k, s, rtol)) / (n * q);
+  const nrc4 = (await layerResidual(k, s, spec, rtol, data)) / (n * q);
   let nrc3: number | null = null;
   let stableRankWeight: number | null = null;
   let ws: Spectrum | null = null;
   if (w) {
-    ws = await weightInputSpectrum(k, w);
+    // NRC3 and the intrinsic variants read only W's top max(t, r) input directions.
+    ws = await weightInputSpectrum(k, w, Math.min(w.cols, Math.max(t, r ?? 0)));
     if (ws.values[0] > 0) {
       stableRankWeight = frobeniusSq(w) / ws.values[0];
       if (t <= Math.min(w.rows, d))
@@ -285,6 +291,37 @@ export async function finalizeLayer(
     collapsed: nrc1 <= ctx.threshold,
     intrinsic,
   };
+}
+
+/**
+ * NRC4's residual ‖(I − H·pinv(H))·Yc‖²: from the TSQR factor when the statistics hold one;
+ * otherwise from the data, by refined normal equations where the spectrum proves them safe
+ * ({@link refinedResidualSq}) and by a Householder QR of [H | Y | 1] where it does not.
+ */
+async function layerResidual(
+  k: CompleteKernels,
+  s: LayerStats,
+  spec: Spectrum,
+  rtol: number,
+  data: { h: Mat; y: Mat } | undefined,
+): Promise<number> {
+  if (s.r) return nrc4Residual(k, { ...s, r: s.r }, rtol);
+  if (!data) throw new Error("finalizeLayer: neither a TSQR factor nor the data");
+  const n = s.count;
+  const values = new Float64Array(spec.values.length);
+  for (let i = 0; i < values.length; i++) values[i] = spec.values[i] * n;
+  const yc = centerWith(data.y, s.meanY);
+  const refined = await refinedResidualSq(
+    k,
+    data.h,
+    yc,
+    { values, vectors: spec.vectors, mean: s.meanH },
+    rtol,
+    { rows: s.d, cols: s.q, data: s.cross },
+  );
+  if (refined !== null) return refined;
+  const r = (await k.qr(augmented(data.h, data.y))).R;
+  return nrc4Residual(k, { ...s, r }, rtol);
 }
 
 /** The report around finalized layers. @internal */
@@ -398,6 +435,9 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
   for (const layer of layers) work += roughWork((layer as LayerInput | null)?.features);
   return withKernels(options.backend, work, async (k) => {
     const out: LayerReport[] = [];
+    // Centered features go here, one layer at a time: a fresh N×d buffer per layer costs more
+    // (page faults) than centering itself.
+    let scratch = new Float64Array(0);
     for (let i = 0; i < layers.length; i++) {
       const arg = `layers[${i}]`;
       const layer = layers[i];
@@ -408,8 +448,10 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
           `${arg} must be { name?, features, weight? }; got ${layer === null ? "null" : typeof layer}`,
         );
       const p = prepareLayer(fn, arg, i, layer.features, layer.weight, layer.name, preset, y.rows);
-      const stats = await batchStats(k, p.h, repeatRows(y, p.repeat));
-      out.push(await finalizeLayer(k, i, p, stats, ctx));
+      const yr = repeatRows(y, p.repeat);
+      if (scratch.length < p.h.data.length) scratch = new Float64Array(p.h.data.length);
+      const stats = await batchStats(k, p.h, yr, false, scratch);
+      out.push(await finalizeLayer(k, i, p, stats, ctx, { h: p.h, y: yr }));
       options.onProgress?.(i + 1, layers.length);
     }
     return assembleReport(

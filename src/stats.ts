@@ -30,20 +30,25 @@ export interface LayerStats {
   cross: Float64Array;
   /** q×q row-major. */
   m2Y: Float64Array;
-  /** k×(d+q+1) upper-trapezoidal TSQR factor of [H | Y | 1], k ≤ d+q+1. */
-  r: Mat;
+  /**
+   * k×(d+q+1) upper-trapezoidal TSQR factor of [H | Y | 1], k ≤ d+q+1. Absent only for
+   * in-memory measurement (`batchStats(…, false)`), where NRC4 is computed from the data.
+   */
+  r?: Mat;
 }
 
-function centerWith(a: Mat, mean: Float64Array): Mat {
-  const out = new Float64Array(a.data.length);
+/** A − 1·meanᵀ, into `out` when given (a scratch buffer of at least rows·cols). */
+export function centerWith(a: Mat, mean: Float64Array, out?: Float64Array): Mat {
   const c = a.cols;
-  for (let i = 0; i < a.rows; i++)
-    for (let j = 0; j < c; j++) out[i * c + j] = a.data[i * c + j] - mean[j];
-  return { rows: a.rows, cols: c, data: out };
+  const len = a.rows * c;
+  const dst = out && out.length >= len ? out.subarray(0, len) : new Float64Array(len);
+  const src = a.data;
+  for (let o = 0; o < len; o += c) for (let j = 0; j < c; j++) dst[o + j] = src[o + j] - mean[j];
+  return { rows: a.rows, cols: c, data: dst };
 }
 
 /** [A | B | 1] row-stacked under an optional previous factor R (already k×(d+q+1)). */
-function augmented(h: Mat, y: Mat): Mat {
+export function augmented(h: Mat, y: Mat): Mat {
   const w = h.cols + y.cols + 1;
   const out = new Float64Array(h.rows * w);
   for (let i = 0; i < h.rows; i++) {
@@ -61,17 +66,27 @@ function stackRows(a: Mat, b: Mat): Mat {
   return { rows: a.rows + b.rows, cols: a.cols, data: out };
 }
 
-/** Statistics of one batch (rows of H and Y are the same samples). */
-export async function batchStats(k: CompleteKernels, h: Mat, y: Mat): Promise<LayerStats> {
+/**
+ * Statistics of one batch (rows of H and Y are the same samples); `factor: false` skips the QR
+ * of [H | Y | 1] (for a caller that keeps the data and computes NRC4 from it); `scratch`, when
+ * large enough, receives the centered features (reused across layers, it saves an allocation).
+ */
+export async function batchStats(
+  k: CompleteKernels,
+  h: Mat,
+  y: Mat,
+  factor = true,
+  scratch?: Float64Array,
+): Promise<LayerStats> {
   const meanH = columnMeans(h);
   const meanY = columnMeans(y);
-  const hc = centerWith(h, meanH);
+  const hc = centerWith(h, meanH, scratch);
   const yc = centerWith(y, meanY);
   const [g, c, gy, f] = await Promise.all([
     k.gram(hc),
     k.crossProd(hc, yc),
     k.gram(yc),
-    k.qr(augmented(h, y)),
+    factor ? k.qr(augmented(h, y)) : undefined,
   ]);
   return {
     count: h.rows,
@@ -82,7 +97,7 @@ export async function batchStats(k: CompleteKernels, h: Mat, y: Mat): Promise<La
     m2H: g.data,
     cross: c.data,
     m2Y: gy.data,
-    r: f.R,
+    r: f?.R,
   };
 }
 
@@ -121,6 +136,7 @@ export async function mergeStats(
   for (let i = 0; i < q; i++)
     for (let j = 0; j < q; j++)
       m2Y[i * q + j] = a.m2Y[i * q + j] + b.m2Y[i * q + j] + f * dY[i] * dY[j];
+  if (!a.r || !b.r) throw new Error("mergeStats: both states need their TSQR factor");
   const r = (await k.qr(stackRows(a.r, b.r))).R;
   return { count: n, d, q, meanH, meanY, m2H, cross, m2Y, r };
 }
@@ -139,6 +155,7 @@ export interface LayerStatsJSON {
 }
 
 export function statsToJSON(s: LayerStats): LayerStatsJSON {
+  if (!s.r) throw new Error("statsToJSON: the state has no TSQR factor");
   return {
     count: s.count,
     d: s.d,
@@ -209,7 +226,7 @@ export function statsFromJSON(j: LayerStatsJSON): LayerStats {
  */
 export async function nrc4Residual(
   k: CompleteKernels,
-  s: LayerStats,
+  s: LayerStats & { r: Mat },
   rtol: number,
 ): Promise<number> {
   const { d, q, r, meanY } = s;

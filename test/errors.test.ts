@@ -17,6 +17,8 @@ import {
   convFeaturesToMatrix,
   convWeightsToMatrix,
   measureNRC,
+  jsBackend,
+  wasmBackend,
 } from "../src/index.js";
 
 const H = [
@@ -250,7 +252,32 @@ describe("inputs are never mutated", () => {
     const dense = { rows: 6, cols: 2, data: new Float64Array(Y.flat()) };
     const f32 = { rows: 4, cols: 3, data: new Float32Array(W.flat()) };
     const ml = new Matrix(H);
-    const before = [Array.from(dense.data), Array.from(f32.data), ml.to1DArray()];
+    const denseH = { rows: 6, cols: 3, data: new Float64Array(H.flat()) };
+    const denseW = { rows: 4, cols: 3, data: new Float64Array(W.flat()) };
+    const before = [
+      Array.from(dense.data),
+      Array.from(f32.data),
+      ml.to1DArray(),
+      Array.from(denseH.data),
+      Array.from(denseW.data),
+    ];
+    for (const backend of [jsBackend, wasmBackend({ threads: 2 })]) {
+      await noiseComponent(denseH, 2, { backend });
+      await linearCKA(denseH, dense, { backend });
+      await signalTargetAlignment(denseH, dense, 2, { backend });
+      await featureWeightAlignment(denseH, denseW, 2, { backend });
+      await pinvPredictMSE(denseH, dense, { backend });
+      await stableRank(denseH, { backend });
+      await stableRank(denseW, { backend });
+      await principalAngles(denseH, dense, { backend });
+      await proposition1Bound(denseH, dense, 2, { backend });
+      await measureNRC({
+        layers: [{ features: denseH, weight: denseW }],
+        targets: dense,
+        r: 1,
+        backend,
+      });
+    }
     await noiseComponent(frozen, 2);
     await noiseComponent(ml, 2);
     await linearCKA(frozen, dense);
@@ -269,6 +296,12 @@ describe("inputs are never mutated", () => {
       targets: dense,
       r: 1,
     });
-    expect([Array.from(dense.data), Array.from(f32.data), ml.to1DArray()]).toEqual(before);
+    expect([
+      Array.from(dense.data),
+      Array.from(f32.data),
+      ml.to1DArray(),
+      Array.from(denseH.data),
+      Array.from(denseW.data),
+    ]).toEqual(before);
   });
 });

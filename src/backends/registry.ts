@@ -23,6 +23,7 @@ export function completeKernels(k: Kernels): CompleteKernels {
     gram: k.gram ? k.gram.bind(k) : jsKernels.gram,
     crossProd: k.crossProd ? k.crossProd.bind(k) : jsKernels.crossProd,
     matmul: k.matmul ? k.matmul.bind(k) : jsKernels.matmul,
+    normalStep: k.normalStep ? k.normalStep.bind(k) : jsKernels.normalStep,
     symEig: k.symEig ? scaledSymEig(k.symEig.bind(k)) : jsKernels.symEig,
     svd: k.svd ? scaledSvd(k.svd.bind(k)) : jsKernels.svd,
     qr: k.qr ? k.qr.bind(k) : jsKernels.qr,

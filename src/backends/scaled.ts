@@ -10,7 +10,7 @@
  * underflow — and eigenvalues / singular values are scaled back exactly. Vectors are unchanged.
  * @module
  */
-import type { Mat, MaybePromise, SvdResult, SymEigResult } from "./types.js";
+import type { Mat, MaybePromise, SvdResult, SymEigOptions, SymEigResult } from "./types.js";
 
 const FLUSH = 2 ** -104;
 
@@ -40,20 +40,20 @@ function then<T, U>(x: MaybePromise<T>, f: (v: T) => U): MaybePromise<U> {
 }
 
 /** Runs `fn` on the scaled copy and scales its result back with `unscale(result, 2^e)`. */
-function scaled<R>(
-  fn: (a: Mat) => MaybePromise<R>,
+function scaled<R, O>(
+  fn: (a: Mat, opts?: O) => MaybePromise<R>,
   unscale: (r: R, back: number) => R,
-): (a: Mat) => MaybePromise<R> {
-  return (a) => {
+): (a: Mat, opts?: O) => MaybePromise<R> {
+  return (a, opts) => {
     const s = scaleForSolver(a);
-    if (!s) return fn(a);
+    if (!s) return fn(a, opts);
     const back = Math.pow(2, s.e);
-    return then(fn(s.m), (r) => unscale(r, back));
+    return then(fn(s.m, opts), (r) => unscale(r, back));
   };
 }
 
 /** Wraps a symmetric eigensolver: exact power-of-two scaling, sub-ε² flushing (sync where `fn` is). */
-export const scaledSymEig = (fn: (a: Mat) => MaybePromise<SymEigResult>) =>
+export const scaledSymEig = (fn: (a: Mat, opts?: SymEigOptions) => MaybePromise<SymEigResult>) =>
   scaled(fn, (r, back) => ({
     values: Float64Array.from(r.values, (v) => v * back),
     vectors: r.vectors,

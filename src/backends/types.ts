@@ -20,6 +20,12 @@ export interface Mat {
 export type MaybePromise<T> = T | Promise<T>;
 
 /** Eigen-decomposition of a symmetric matrix. */
+/** Options of {@link Kernels.symEig}. */
+export interface SymEigOptions {
+  /** How many leading eigenvectors are needed (default: all). */
+  vectors?: number;
+}
+
 export interface SymEigResult {
   /** Eigenvalues in descending order (length n). */
   values: Float64Array;
@@ -35,6 +41,14 @@ export interface SvdResult {
   S: Float64Array;
   /** n×k, orthonormal columns. */
   V: Mat;
+}
+
+/** What {@link Kernels.normalStep} returns. */
+export interface NormalStepResult {
+  /** `Aᵀ(B − A·X)`, n×q. */
+  g: Mat;
+  /** Squared column norms of `B − A·X`. */
+  rss: Float64Array;
 }
 
 /**
@@ -64,10 +78,20 @@ export interface Kernels {
   crossProd?(a: Mat, b: Mat): MaybePromise<Mat>;
   /** `A·B`. */
   matmul?(a: Mat, b: Mat): MaybePromise<Mat>;
-  /** All eigenpairs of a symmetric n×n matrix (only the lower triangle need be read). */
-  symEig?(a: Mat): MaybePromise<SymEigResult>;
+  /**
+   * Eigenpairs of a symmetric n×n matrix (only the lower triangle need be read): every eigenvalue,
+   * and the eigenvectors of the largest `opts.vectors` of them (default all; a backend may return
+   * more columns than asked).
+   */
+  symEig?(a: Mat, opts?: SymEigOptions): MaybePromise<SymEigResult>;
   /** Thin SVD, singular values to high (absolute ε·σ_max) accuracy. */
   svd?(a: Mat): MaybePromise<SvdResult>;
+  /**
+   * One pass of a refined least-squares solve: with `R = B − A·X` (`R = B` when `x` is absent),
+   * `g = AᵀR` (n×q) and `rss[c] = Σᵢ R[i][c]²`, R never stored. Also the fast path for AᵀB with
+   * few columns.
+   */
+  normalStep?(a: Mat, b: Mat, x?: Mat): MaybePromise<NormalStepResult>;
   /** Householder QR with optional right-hand sides. */
   qr?(a: Mat, b?: Mat, opts?: { wantQ?: boolean }): MaybePromise<QrResult>;
   /** Release workers, GPU buffers, … */

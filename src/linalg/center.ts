@@ -14,10 +14,11 @@ const EPS = 2 ** -52;
 export function columnMeans(a: Mat): Float64Array {
   const { rows: n, cols: d, data } = a;
   const mean = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += data[i * d + j];
+  for (let i = 0, o = 0; i < n; i++, o += d) for (let j = 0; j < d; j++) mean[j] += data[o + j];
   for (let j = 0; j < d; j++) mean[j] /= n;
   const corr = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) corr[j] += data[i * d + j] - mean[j];
+  for (let i = 0, o = 0; i < n; i++, o += d)
+    for (let j = 0; j < d; j++) corr[j] += data[o + j] - mean[j];
   for (let j = 0; j < d; j++) mean[j] += corr[j] / n;
   return mean;
 }

@@ -48,3 +48,148 @@ export async function pinvResidualSq(
   }
   return { perColumn, rank };
 }
+
+/** What {@link refinedResidualSq} needs of the centered Gram C = HcᵀHc of the features. */
+export interface CenteredGramEigen {
+  /** Eigenvalues of C (not divided by N), descending, clamped at 0. */
+  values: Float64Array;
+  /** d×d, column j the eigenvector of `values[j]`. */
+  vectors: Mat;
+  /** Column means μ of H (H = Hc + 1·μᵀ). */
+  mean: Float64Array;
+}
+
+const EPS = 2 ** -52;
+/** The refinement is tried only when κ(HᵀH) is proven below this (so ε·κ ≤ 2e-4). */
+const KAPPA_MAX = 1e12;
+/** Stop when a step's reduction of ‖R‖² is below this fraction of ‖R‖². */
+const STEP_TOL = 1e-14;
+const MAX_STEPS = 6;
+
+/**
+ * `‖H·pinv(H)·Yc − Yc‖²_F` without factorising H, when that is provably safe: the normal
+ * equations `HᵀH·X = HᵀYc` solved through the eigen-decomposition of the centered Gram that the
+ * other metrics need anyway (HᵀH = C + N·μμᵀ, a rank-one update handled by Sherman–Morrison),
+ * then refined against the data — each step forms the residual `Yc − H·X` directly from H (one
+ * pass, {@link Kernels.normalStep}) and solves for the correction from `Hᵀ·residual`.
+ *
+ * Returns null (the caller then factorises H) unless both hold:
+ * - the Gram's spectrum proves `κ(HᵀH) ≤ min(1e12, 1/(4·rtol²))`: λ_min(HᵀH) ≥ λ_min(C) and
+ *   λ_max(HᵀH) ≤ λ_max(C) + N‖μ‖², with λ_min(C) taken less its rounding slack. Then
+ *   σ_min(H) > 2·rtol·σ_max(H), pinv keeps every direction and pinv(H)·Yc is the least-squares
+ *   solution; and refinement contracts (by ~ε·κ per step);
+ * - the refinement converges: a step's change of the residual, `‖H·δ‖² = δᵀHᵀHδ`, falls below
+ *   1e-14·‖R‖² (or the rounding floor of forming R) within six steps, and never grows.
+ * The value returned is ‖R‖² of the last residual formed from the data, not a difference of
+ * large numbers; its excess over the true minimum is ‖H·(X − X*)‖² ≲ the last step's change.
+ * `start`, an approximation of HᵀYc already at hand (HcᵀYc differs from it only by rounding,
+ * since 1ᵀYc = 0), saves the first pass over H; refinement corrects whatever it is off by.
+ */
+export async function refinedResidualSq(
+  k: CompleteKernels,
+  h: Mat,
+  yc: Mat,
+  eig: CenteredGramEigen,
+  rtol: number,
+  start?: Mat,
+): Promise<number | null> {
+  const n = h.rows;
+  const d = h.cols;
+  const q = yc.cols;
+  const lam = eig.values;
+  const V = eig.vectors.data;
+  if (lam.length !== d || d === 0 || n < d) return null;
+  let trace = 0;
+  for (let j = d - 1; j >= 0; j--) trace += lam[j];
+  let mu2 = 0;
+  for (let j = 0; j < d; j++) mu2 += eig.mean[j] * eig.mean[j];
+  mu2 *= n;
+  // Rounding in forming C (blocked sums) and in its eigenvalues: both ≲ d·ε·trace(C).
+  const lamLo = lam[d - 1] - 16 * (d + 16) * EPS * trace;
+  if (!(lamLo > 0)) return null;
+  const kappaMax = Math.min(KAPPA_MAX, 0.25 / (rtol * rtol));
+  if (!((lam[0] + mu2) / lamLo <= kappaMax)) return null;
+  // m = √N·Vᵀμ: HᵀH = V(Λ + m·mᵀ)Vᵀ.
+  const m = new Float64Array(d);
+  const sn = Math.sqrt(n);
+  for (let j = 0; j < d; j++) {
+    let s = 0;
+    for (let i = 0; i < d; i++) s += V[i * d + j] * eig.mean[i];
+    m[j] = sn * s;
+  }
+  const w = new Float64Array(d);
+  let mw = 0;
+  for (let j = 0; j < d; j++) {
+    w[j] = m[j] / lam[j];
+    mw += m[j] * w[j];
+  }
+  const denom = 1 + mw;
+  /** δ = (HᵀH)⁻¹·g (g d×q row-major); also returns δᵀHᵀHδ summed over columns. */
+  const solve = (g: Float64Array): { delta: Float64Array; change: number } => {
+    // Z = VᵀG (rows of V streamed in order), then per column z = Λ⁻¹z and Sherman–Morrison
+    // z −= w·(mᵀz)/(1 + mᵀw); δ = V·Z.
+    const zz = new Float64Array(d * q);
+    for (let i = 0; i < d; i++) {
+      const row = i * d;
+      for (let c = 0; c < q; c++) {
+        const gi = g[i * q + c];
+        if (gi === 0) continue;
+        for (let j = 0; j < d; j++) zz[j * q + c] += V[row + j] * gi;
+      }
+    }
+    let change = 0;
+    for (let c = 0; c < q; c++) {
+      let mz = 0;
+      for (let j = 0; j < d; j++) {
+        zz[j * q + c] /= lam[j];
+        mz += m[j] * zz[j * q + c];
+      }
+      const alpha = mz / denom;
+      let quad = 0;
+      let mzz = 0;
+      for (let j = 0; j < d; j++) {
+        const v = zz[j * q + c] - alpha * w[j];
+        zz[j * q + c] = v;
+        quad += lam[j] * v * v;
+        mzz += m[j] * v;
+      }
+      change += quad + mzz * mzz;
+    }
+    const delta = new Float64Array(d * q);
+    for (let i = 0; i < d; i++) {
+      const row = i * d;
+      for (let j = 0; j < d; j++) {
+        const v = V[row + j];
+        for (let c = 0; c < q; c++) delta[i * q + c] += v * zz[j * q + c];
+      }
+    }
+    return { delta, change };
+  };
+  let yy = 0;
+  for (let i = 0; i < yc.data.length; i++) yy += yc.data[i] * yc.data[i];
+  // ‖H‖_F² = trace(C) + N‖μ‖² bounds how large rounding in forming R = Yc − H·X can be.
+  const hF = Math.sqrt(trace + mu2);
+  let g = start ? start.data : (await k.normalStep(h, yc)).g.data;
+  const x = new Float64Array(d * q);
+  let prev = Infinity;
+  for (let step = 1; step <= MAX_STEPS; step++) {
+    const { delta, change } = solve(g);
+    if (!Number.isFinite(change)) return null;
+    let xF = 0;
+    for (let i = 0; i < x.length; i++) {
+      x[i] += delta[i];
+      xF += x[i] * x[i];
+    }
+    const r = await k.normalStep(h, yc, { rows: d, cols: q, data: x });
+    let res = 0;
+    for (let c = 0; c < q; c++) res += r.rss[c];
+    const floor = (8 * d * EPS) ** 2 * (Math.sqrt(yy) + hF * Math.sqrt(xF)) ** 2;
+    if (step > 1) {
+      if (change <= STEP_TOL * res + floor) return res;
+      if (change > prev) return null;
+    }
+    prev = change;
+    g = r.g.data;
+  }
+  return null;
+}

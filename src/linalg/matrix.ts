@@ -135,7 +135,10 @@ export function toMat(fn: string, arg: string, x: unknown, opts: ToMatOptions = 
           arg,
           `${arg}.data must hold rows·cols = ${rows}·${cols} = ${rows * cols} values; got ${d.length}`,
         );
-      data = Float64Array.from(d as ArrayLike<number>);
+      // A Float64Array is used in place, not copied (a copy of a 10000×512 layer costs ~40 ms,
+      // mostly page faults): nothing in this library writes to a matrix it was given, which
+      // test/errors.test.ts checks for every public function and backend.
+      data = d instanceof Float64Array ? d : Float64Array.from(d as ArrayLike<number>);
     } else if (
       typeof o.rows === "number" &&
       typeof o.columns === "number" &&

@@ -60,16 +60,23 @@ export async function principalAngles(
   });
 }
 
-/** Right singular vectors of W (in×k, descending) via the eigenvectors of WᵀW. @internal */
-export async function weightInputSpectrum(k: CompleteKernels, w: Mat): Promise<Spectrum> {
-  const { values, vectors } = await k.symEig(await k.gram(w));
+/**
+ * Right singular vectors of W (in×k, descending) via the eigenvectors of WᵀW; `vectors` limits
+ * how many leading ones are needed (every eigenvalue is always returned). @internal
+ */
+export async function weightInputSpectrum(
+  k: CompleteKernels,
+  w: Mat,
+  vectors?: number,
+): Promise<Spectrum> {
+  const { values, vectors: vecs } = await k.symEig(await k.gram(w), { vectors });
   const v = new Float64Array(values.length);
   let total = 0;
   for (let i = v.length - 1; i >= 0; i--) {
     v[i] = Math.max(values[i], 0);
     total += v[i];
   }
-  return { values: v, vectors, total };
+  return { values: v, vectors: vecs, total };
 }
 
 /** Mean cosine between columns [a0, a1) of U and [b0, b1) of V (both orthonormal). @internal */
@@ -115,8 +122,8 @@ export async function featureWeightAlignment(
   checkWeight(fn, w, h.cols);
   checkDim(fn, "t", t, Math.min(h.cols, w.rows), "min(d, W's output count)");
   return withKernels(options.backend, workOf(h, w), async (k) => {
-    const { spectrum } = await featureSpectrum(k, fn, "H", h);
-    const ws = await weightInputSpectrum(k, w);
+    const { spectrum } = await featureSpectrum(k, fn, "H", h, t);
+    const ws = await weightInputSpectrum(k, w, t);
     if (!(ws.values[0] > 0)) throw new NRCInputError(fn, "W", "W must not be the zero matrix");
     return subspaceAlignment(k, spectrum.vectors, 0, t, ws.vectors, 0, t);
   });

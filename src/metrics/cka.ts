@@ -140,7 +140,7 @@ export async function signalTargetAlignment(
   const yy = frobeniusSq(yc);
   checkVariance(fn, "Y", yy, y);
   return withKernels(options.backend, workOf(h, y), async (k) => {
-    const { hc, spectrum } = await featureSpectrum(k, fn, "H", h);
+    const { hc, spectrum } = await featureSpectrum(k, fn, "H", h, t);
     const c = await k.crossProd(hc, yc);
     const yyF = Math.sqrt(frobeniusSq(await k.gram(yc)));
     return nrc2FromParts(spectrum, c, yyF, h.rows, t);

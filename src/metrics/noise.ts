@@ -26,15 +26,19 @@ export function noiseFromSpectrum(s: Spectrum, t: number): number {
   return tailSum(s.values, t) / s.total;
 }
 
-/** Centers H and returns its covariance spectrum, checking for zero variance. @internal */
+/**
+ * Centers H and returns its covariance spectrum (every eigenvalue; the leading `vectors`
+ * eigenvectors, default all), checking for zero variance. @internal
+ */
 export async function featureSpectrum(
   k: CompleteKernels,
   fn: string,
   arg: string,
   h: Mat,
+  vectors?: number,
 ): Promise<{ hc: Mat; spectrum: Spectrum }> {
   const hc = center(h).centered;
-  const spectrum = await covarianceSpectrum(k, hc);
+  const spectrum = await covarianceSpectrum(k, hc, vectors);
   checkVariance(fn, arg, spectrum.total, h);
   return { hc, spectrum };
 }
@@ -64,7 +68,7 @@ export async function noiseComponent(
   const h = toMat(fn, "H", H, { minRows: 2 });
   checkDim(fn, "t", t, h.cols, "the feature count d");
   return withKernels(options.backend, workOf(h), async (k) => {
-    const { spectrum } = await featureSpectrum(k, fn, "H", h);
+    const { spectrum } = await featureSpectrum(k, fn, "H", h, 0);
     return noiseFromSpectrum(spectrum, t);
   });
 }

@@ -61,7 +61,7 @@ export async function proposition1Bound(
   const yc = center(y).centered;
   checkVariance(fn, "Y", frobeniusSq(yc), y);
   return withKernels(options.backend, workOf(h, y), async (k) => {
-    const { hc, spectrum } = await featureSpectrum(k, fn, "H", h);
+    const { hc, spectrum } = await featureSpectrum(k, fn, "H", h, t);
     const eps1 = noiseFromSpectrum(spectrum, t);
     const c = await k.crossProd(hc, yc);
     const yyF = Math.sqrt(frobeniusSq(await k.gram(yc)));

@@ -9,7 +9,13 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { wasmBackend, type WasmKernels } from "../../src/backends/wasm/index.js";
 import { jsKernels } from "../../src/backends/js/index.js";
-import type { Mat, QrResult, SvdResult, SymEigResult } from "../../src/backends/types.js";
+import type {
+  Mat,
+  NormalStepResult,
+  QrResult,
+  SvdResult,
+  SymEigResult,
+} from "../../src/backends/types.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -295,6 +301,39 @@ const crossInputs: [string, () => [Mat, Mat]][] = [
   ["parallel path 3000×130 · 3000×11", () => [randn(3000, 130, 21), randn(3000, 11, 22)]],
 ];
 
+const stepInputs: [string, () => [Mat, Mat, Mat | undefined]][] = [
+  ["no X, 2000×37 · 2000×3", () => [randn(2000, 37, 41), randn(2000, 3, 42), undefined]],
+  [
+    "odd rows and cols 301×131, q = 6",
+    () => [randn(301, 131, 43), randn(301, 6, 44), randn(131, 6, 45)],
+  ],
+  [
+    "one row 1×9, q = 5 (two column blocks)",
+    () => [randn(1, 9, 46), randn(1, 5, 47), randn(9, 5, 48)],
+  ],
+  [
+    "parallel path 5000×64, q = 3",
+    () => [randn(5000, 64, 49), randn(5000, 3, 50), randn(64, 3, 51)],
+  ],
+  [
+    "exact fit (R = 0)",
+    () => {
+      const a = randn(300, 7, 52);
+      const x = randn(7, 2, 53);
+      return [a, jsKernels.matmul(a, x) as Mat, x];
+    },
+  ],
+];
+
+/** Aᵀ(B − A·X) and ‖B − A·X‖² per column from the JS matmul and cross product (no normalStep). */
+function stepReference(a: Mat, b: Mat, x: Mat | undefined): { g: Mat; rss: Float64Array; r: Mat } {
+  const ax = x ? (jsKernels.matmul(a, x) as Mat) : null;
+  const r = { rows: b.rows, cols: b.cols, data: b.data.map((v, i) => v - (ax ? ax.data[i] : 0)) };
+  const rss = new Float64Array(b.cols);
+  for (let i = 0; i < r.data.length; i++) rss[i % b.cols] += r.data[i] ** 2;
+  return { g: jsKernels.crossProd(a, r) as Mat, rss, r };
+}
+
 const matmulInputs: [string, () => [Mat, Mat]][] = [
   ["150×170 · 170×90", () => [randn(150, 170, 23), randn(170, 90, 24)]],
   ["1×5 · 5×1", () => [randn(1, 5, 25), randn(5, 1, 26)]],
@@ -407,6 +446,38 @@ for (const threads of [1, 2, 3]) {
         expect(
           scaledErr(c, jsKernels.crossProd(a, b) as Mat, colNorms(a), colNorms(b)),
         ).toBeLessThanOrEqual(1e-12);
+      });
+
+    for (const [name, make] of stepInputs)
+      it(`normalStep (wasm and js): ${name}`, async () => {
+        const [a, b, x] = make();
+        const ref = stepReference(a, b, x);
+        // Rounding of R = B − A·X scales with |B| + |A||X|, not with R itself (zero on an exact fit).
+        const scale = x
+          ? (jsKernels.matmul(
+              { rows: a.rows, cols: a.cols, data: a.data.map(Math.abs) },
+              { rows: x.rows, cols: x.cols, data: x.data.map(Math.abs) },
+            ) as Mat)
+          : null;
+        let rScale = 0;
+        for (let i = 0; i < b.data.length; i++)
+          rScale = Math.max(rScale, Math.abs(b.data[i]) + (scale ? scale.data[i] : 0));
+        for (const got of [
+          await unchanged(x ? [a, b, x] : [a, b], () => k.normalStep!(a, b, x)),
+          jsKernels.normalStep(a, b, x) as NormalStepResult,
+        ]) {
+          const n = colNorms(a);
+          const g = got.g;
+          for (let j = 0; j < a.cols; j++)
+            for (let c = 0; c < b.cols; c++)
+              expect(
+                Math.abs(g.data[j * b.cols + c] - ref.g.data[j * b.cols + c]),
+              ).toBeLessThanOrEqual(1e-12 * n[j] * rScale * Math.sqrt(a.rows) + 1e-300);
+          for (let c = 0; c < b.cols; c++)
+            expect(Math.abs(got.rss[c] - ref.rss[c])).toBeLessThanOrEqual(
+              1e-12 * (ref.rss[c] + rScale * rScale * a.rows * 1e-4) + 1e-300,
+            );
+        }
       });
 
     for (const [name, make] of matmulInputs)

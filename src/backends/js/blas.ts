@@ -4,7 +4,7 @@
  * contiguous dot product with four independent accumulators.
  * @module
  */
-import type { Mat } from "../types.js";
+import type { Mat, NormalStepResult } from "../types.js";
 
 /** Column-major copy of a row-major m×n matrix: column j is `out[j*m … j*m+m)`. */
 export function toColumnMajor(a: Mat): Float64Array {
@@ -88,4 +88,34 @@ export function transpose(a: Mat): Mat {
   const out = new Float64Array(m * n);
   for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[j * m + i] = data[i * n + j];
   return { rows: n, cols: m, data: out };
+}
+
+/**
+ * One pass of a refined least-squares solve: R = B − A·X (R = B without X), returns AᵀR and the
+ * squared column norms of R, row by row (R is never stored).
+ */
+export function normalStep(a: Mat, b: Mat, x?: Mat): NormalStepResult {
+  const m = a.rows;
+  const n = a.cols;
+  const q = b.cols;
+  const ad = a.data;
+  const bd = b.data;
+  // X column-major so each residual entry is a contiguous dot product.
+  const xt = x ? toColumnMajor(x) : null;
+  const g = new Float64Array(q * n); // column-major while accumulating
+  const rss = new Float64Array(q);
+  for (let i = 0; i < m; i++) {
+    const ro = i * n;
+    for (let c = 0; c < q; c++) {
+      let r = bd[i * q + c];
+      if (xt) r -= dot(ad, ro, xt, c * n, n);
+      rss[c] += r * r;
+      if (r === 0) continue;
+      const go = c * n;
+      for (let j = 0; j < n; j++) g[go + j] += ad[ro + j] * r;
+    }
+  }
+  const out = new Float64Array(n * q);
+  for (let j = 0; j < n; j++) for (let c = 0; c < q; c++) out[j * q + c] = g[c * n + j];
+  return { g: { rows: n, cols: q, data: out }, rss };
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Backend, CompleteKernels } from "../types.js";
-import { gram, crossProd, matmul } from "./blas.js";
+import { gram, crossProd, matmul, normalStep } from "./blas.js";
 import { symEig } from "./eig.js";
 import { svd } from "./svd.js";
 import { qr } from "./qr.js";
@@ -16,6 +16,7 @@ export const jsKernels: CompleteKernels = Object.freeze({
   gram,
   crossProd,
   matmul,
+  normalStep,
   symEig: scaledSymEig(symEig),
   svd: scaledSvd(svd),
   qr,

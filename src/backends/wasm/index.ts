@@ -8,7 +8,16 @@
  * module and spawns the workers; `dispose()` on the kernels stops them.
  * @module
  */
-import type { Backend, Kernels, Mat, QrResult, SvdResult, SymEigResult } from "../types.js";
+import type {
+  Backend,
+  Kernels,
+  Mat,
+  NormalStepResult,
+  QrResult,
+  SvdResult,
+  SymEigOptions,
+  SymEigResult,
+} from "../types.js";
 import { svdWith } from "../js/svd.js";
 import { WASM_SINGLE_BASE64, WASM_THREADS_BASE64 } from "./module.generated.js";
 import { isNode, startWorkers, type WorkerPool } from "./workers.js";
@@ -43,6 +52,9 @@ interface Exports {
   acc_add(acc: number, a: number, b: number, m: number, n: number, q: number): void;
   acc_end(acc: number, c: number, n: number, q: number, gram: number): void;
   k_matmul(a: number, b: number, c: number, m: number, k: number, n: number): void;
+  ns_begin(n: number, q: number): number;
+  ns_add(acc: number, a: number, b: number, xt: number, m: number, n: number, q: number): void;
+  ns_end(acc: number, g: number, rss: number, n: number, q: number): void;
   k_symeig(a: number, n: number, k: number, values: number, vecs: number): number;
   k_jacobi(bt: number, m: number, n: number, vt: number): number;
   k_qr(
@@ -273,6 +285,38 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     ex.acc_end(acc, pc, n, q, b ? 0 : 1);
     return rt.take(pc, n, q);
   };
+  /** One refinement pass (nstep.c): g = Aᵀ(B − A·X) and the residual's column norms². */
+  const normalStep = (fn: string, a: Mat, b: Mat, x: Mat | undefined): NormalStepResult => {
+    rt.begin(fn);
+    const m = a.rows;
+    const n = a.cols;
+    const q = b.cols;
+    const acc = ex.ns_begin(n, q) >>> 0;
+    let pxt = 0;
+    if (x) {
+      const xt = new Float64Array(n * q);
+      for (let j = 0; j < n; j++) for (let c = 0; c < q; c++) xt[c * n + j] = x.data[j * q + c];
+      pxt = rt.put(xt);
+    }
+    const chunk = Math.max(2, Math.min(m, Math.floor(CHUNK_DOUBLES / (n + q))));
+    const pa = rt.alloc(chunk * n);
+    const pb = rt.alloc(chunk * q);
+    const pg = rt.alloc(n * q);
+    const ps = rt.alloc(q);
+    for (let r = 0; r < m; r += chunk) {
+      const rows = Math.min(chunk, m - r);
+      const heap = rt.f64();
+      heap.set(a.data.subarray(r * n, (r + rows) * n), pa / 8);
+      heap.set(b.data.subarray(r * q, (r + rows) * q), pb / 8);
+      ex.ns_add(acc, pa, pb, pxt, rows, n, q);
+    }
+    ex.ns_end(acc, pg, ps, n, q);
+    const heap = rt.f64();
+    const gc = heap.subarray(pg / 8, pg / 8 + n * q);
+    const g = new Float64Array(n * q);
+    for (let j = 0; j < n; j++) for (let c = 0; c < q; c++) g[j * q + c] = gc[c * n + j];
+    return { g: { rows: n, cols: q, data: g }, rss: heap.slice(ps / 8, ps / 8 + q) };
+  };
   // The JS kernel's SVD driver over these kernels, with the Jacobi sweeps in C.
   const svd = svdWith({
     gram: (a) => kernels.gram(a),
@@ -300,7 +344,16 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     crossProd(a: Mat, b: Mat): Mat {
       if (a.rows !== b.rows)
         throw new Error(`wasm crossProd: row counts differ (${a.rows} and ${b.rows})`);
+      // Few columns: the row-streaming pass beats the packed GEMM's wide panels.
+      if (b.cols <= 8) return normalStep("crossProd", a, b, undefined).g;
       return accumulate("crossProd", a, b);
+    },
+    normalStep(a: Mat, b: Mat, x?: Mat): NormalStepResult {
+      if (a.rows !== b.rows || (x && (x.rows !== a.cols || x.cols !== b.cols)))
+        throw new Error(
+          `wasm normalStep: shapes do not fit (A ${a.rows}×${a.cols}, B ${b.rows}×${b.cols}${x ? `, X ${x.rows}×${x.cols}` : ""})`,
+        );
+      return normalStep("normalStep", a, b, x);
     },
     matmul(a: Mat, b: Mat): Mat {
       if (a.cols !== b.rows)
@@ -314,19 +367,20 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       ex.k_matmul(pa, pb, pc, a.rows, a.cols, b.cols);
       return rt.take(pc, a.rows, b.cols);
     },
-    symEig(a: Mat): SymEigResult {
+    symEig(a: Mat, opts?: SymEigOptions): SymEigResult {
       const n = a.rows;
+      const k = Math.max(0, Math.min(n, opts?.vectors ?? n));
       if (a.cols !== n)
         throw new Error(`wasm symEig: expected a square matrix; got ${a.rows}×${a.cols}`);
       rt.begin("symEig");
       const pa = rt.put(a.data);
       const pv = rt.alloc(n);
-      const pz = rt.alloc(n * n);
-      const st = ex.k_symeig(pa, n, n, pv, pz);
+      const pz = rt.alloc(Math.max(1, n * k));
+      const st = ex.k_symeig(pa, n, k, pv, pz);
       if (st !== 0)
         throw new Error(`wasm symEig: the tridiagonal eigensolver did not converge (n = ${n})`);
       const values = rt.f64().slice(pv / 8, pv / 8 + n);
-      return { values, vectors: rt.take(pz, n, n) };
+      return { values, vectors: rt.take(pz, n, k) };
     },
     /** Thin SVD by preconditioned one-sided Jacobi (the JS kernel's algorithm, in wasm). */
     svd(a: Mat): SvdResult {

@@ -1,0 +1,122 @@
+/*
+ * One pass of a refined least-squares solve over the data: for rows of A (m×n) and B (m×q) and a
+ * coefficient matrix X (n×q), the residual R = B − A·X (R = B without X) is formed row by row and
+ * never stored; what accumulates is G = AᵀR (n×q) and the squared column norms of R. With X absent
+ * this is the cross product AᵀB of a tall matrix with a few columns, which the packed GEMM serves
+ * poorly (its panels assume both sides wide).
+ *
+ * Each thread takes a range of rows and accumulates into its own G and rss; ns_end sums them.
+ * Columns are processed in blocks of up to QB, two rows at a time, so each loaded pair of A's
+ * entries updates 2·QB accumulators.
+ */
+#include "common.h"
+
+#define QB 4
+
+typedef struct {
+  const double *A, *B, *XT;
+  int m, n, q;
+  double *acc; /* per thread: q·n (G, column-major) then q (rss) */
+} ns_args;
+
+/* Rows [lo, hi) for columns [c0, c0+qb): XT is column-major (XT[c·n + j] = X[j][c]). */
+static void ns_block(const ns_args *g, int lo, int hi, int c0, int qb, double *G, double *rss) {
+  const int n = g->n, q = g->q;
+  const int n2 = n & ~1;
+  const double *XT = g->XT;
+  int i = lo;
+  for (; i < hi; i += 2) {
+    const int two = i + 1 < hi;
+    const double *a0 = g->A + (size_t)i * n;
+    const double *a1 = two ? a0 + n : a0;
+    double r0[QB], r1[QB];
+    for (int c = 0; c < qb; c++) {
+      r0[c] = g->B[(size_t)i * q + c0 + c];
+      r1[c] = two ? g->B[(size_t)(i + 1) * q + c0 + c] : 0.0;
+    }
+    if (XT) {
+      f2 s0[QB], s1[QB];
+      for (int c = 0; c < qb; c++) s0[c] = s1[c] = wasm_f64x2_splat(0.0);
+      for (int j = 0; j < n2; j += 2) {
+        f2 x0 = wasm_v128_load(a0 + j), x1 = wasm_v128_load(a1 + j);
+        for (int c = 0; c < qb; c++) {
+          f2 xc = wasm_v128_load(XT + (size_t)(c0 + c) * n + j);
+          s0[c] = wasm_f64x2_add(s0[c], wasm_f64x2_mul(x0, xc));
+          s1[c] = wasm_f64x2_add(s1[c], wasm_f64x2_mul(x1, xc));
+        }
+      }
+      for (int c = 0; c < qb; c++) {
+        const double *xc = XT + (size_t)(c0 + c) * n;
+        double d0 = wasm_f64x2_extract_lane(s0[c], 0) + wasm_f64x2_extract_lane(s0[c], 1);
+        double d1 = wasm_f64x2_extract_lane(s1[c], 0) + wasm_f64x2_extract_lane(s1[c], 1);
+        if (n2 < n) {
+          d0 += a0[n2] * xc[n2];
+          d1 += a1[n2] * xc[n2];
+        }
+        r0[c] -= d0;
+        r1[c] = two ? r1[c] - d1 : 0.0;
+      }
+    }
+    for (int c = 0; c < qb; c++) rss[c] += r0[c] * r0[c] + r1[c] * r1[c];
+    f2 v0[QB], v1[QB];
+    for (int c = 0; c < qb; c++) {
+      v0[c] = wasm_f64x2_splat(r0[c]);
+      v1[c] = wasm_f64x2_splat(r1[c]);
+    }
+    for (int j = 0; j < n2; j += 2) {
+      f2 x0 = wasm_v128_load(a0 + j), x1 = wasm_v128_load(a1 + j);
+      for (int c = 0; c < qb; c++) {
+        double *gc = G + (size_t)c * n + j;
+        f2 t = wasm_f64x2_add(wasm_f64x2_mul(x0, v0[c]), wasm_f64x2_mul(x1, v1[c]));
+        wasm_v128_store(gc, wasm_f64x2_add(wasm_v128_load(gc), t));
+      }
+    }
+    if (n2 < n)
+      for (int c = 0; c < qb; c++) G[(size_t)c * n + n2] += a0[n2] * r0[c] + a1[n2] * r1[c];
+  }
+}
+
+static void ns_task(int tid, int nt, void *p) {
+  const ns_args *g = (const ns_args *)p;
+  int lo, hi;
+  split_range(g->m, tid, nt, 2, &lo, &hi);
+  if (hi <= lo) return;
+  double *G = g->acc + (size_t)tid * (g->n + 1) * g->q;
+  double *rss = G + (size_t)g->n * g->q;
+  for (int c0 = 0; c0 < g->q; c0 += QB) {
+    int qb = MIN(QB, g->q - c0);
+    ns_block(g, lo, hi, c0, qb, G + (size_t)c0 * g->n, rss + c0);
+  }
+}
+
+/* Zeroed per-thread accumulators for an n×q pass. */
+EXPORT(ns_begin) double *ns_begin(int n, int q) {
+  size_t len = (size_t)par_threads() * (n + 1) * q;
+  double *acc = (double *)arena_alloc(len * sizeof(double));
+  for (size_t i = 0; i < len; i++) acc[i] = 0.0;
+  return acc;
+}
+
+/* Accumulates m rows of A (m×n) and B (m×q); XT (column-major X) may be 0 for R = B. */
+EXPORT(ns_add) void ns_add(double *acc, const double *A, const double *B, const double *XT, int m,
+                           int n, int q) {
+  ns_args g = {A, B, XT, m, n, q, acc};
+  if ((double)m * n * q < 2.0e5 || par_threads() == 1)
+    ns_task(0, 1, &g);
+  else
+    par_run(ns_task, &g);
+}
+
+/* G (column-major q×n, i.e. G[c·n + j] = (AᵀR)[j][c]) and rss (q) summed over the threads. */
+EXPORT(ns_end) void ns_end(const double *acc, double *G, double *rss, int n, int q) {
+  int T = par_threads();
+  size_t stride = (size_t)(n + 1) * q;
+  for (size_t o = 0; o < stride; o++) {
+    double s = acc[o];
+    for (int t = 1; t < T; t++) s += acc[(size_t)t * stride + o];
+    if (o < (size_t)n * q)
+      G[o] = s;
+    else
+      rss[o - (size_t)n * q] = s;
+  }
+}
