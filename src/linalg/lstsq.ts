@@ -78,10 +78,11 @@ const MAX_STEPS = 6;
  *   λ_max(HᵀH) ≤ λ_max(C) + N‖μ‖², with λ_min(C) taken less its rounding slack. Then
  *   σ_min(H) > 2·rtol·σ_max(H), pinv keeps every direction and pinv(H)·Yc is the least-squares
  *   solution; and refinement contracts (by ~ε·κ per step);
- * - the refinement converges: a step's change of the residual, `‖H·δ‖² = δᵀHᵀHδ`, falls below
- *   1e-14·‖R‖² (or the rounding floor of forming R) within six steps, and never grows.
+ * - the refinement converges: the next correction's change of the residual, `‖H·δ‖² = δᵀHᵀHδ`
+ *   (δ solved from `Hᵀ·R`), falls below 1e-14·‖R‖² (or the rounding floor of forming R) within
+ *   six passes, and never grows. Usually one pass suffices.
  * The value returned is ‖R‖² of the last residual formed from the data, not a difference of
- * large numbers; its excess over the true minimum is ‖H·(X − X*)‖² ≲ the last step's change.
+ * large numbers; its excess over the true minimum, ‖H·(X − X*)‖², is ≈ that last change.
  * `start`, an approximation of HᵀYc already at hand (HcᵀYc differs from it only by rounding,
  * since 1ᵀYc = 0), saves the first pass over H; refinement corrects whatever it is off by.
  */
@@ -169,11 +170,10 @@ export async function refinedResidualSq(
   for (let i = 0; i < yc.data.length; i++) yy += yc.data[i] * yc.data[i];
   // ‖H‖_F² = trace(C) + N‖μ‖² bounds how large rounding in forming R = Yc − H·X can be.
   const hF = Math.sqrt(trace + mu2);
-  let g = start ? start.data : (await k.normalStep(h, yc)).g.data;
   const x = new Float64Array(d * q);
-  let prev = Infinity;
-  for (let step = 1; step <= MAX_STEPS; step++) {
-    const { delta, change } = solve(g);
+  // The first correction solves from HᵀYc (X = 0); its size says nothing about convergence.
+  let { delta, change } = solve(start ? start.data : (await k.normalStep(h, yc)).g.data);
+  for (let pass = 1; pass <= MAX_STEPS; pass++) {
     if (!Number.isFinite(change)) return null;
     let xF = 0;
     for (let i = 0; i < x.length; i++) {
@@ -183,13 +183,13 @@ export async function refinedResidualSq(
     const r = await k.normalStep(h, yc, { rows: d, cols: q, data: x });
     let res = 0;
     for (let c = 0; c < q; c++) res += r.rss[c];
+    // The next correction δ ≈ X* − X (to a relative ε·κ), so δᵀHᵀHδ ≈ ‖H(X − X*)‖² is how far
+    // ‖R‖² is above the minimum: accept ‖R‖² when that is negligible.
+    const prev = change;
+    ({ delta, change } = solve(r.g.data));
     const floor = (8 * d * EPS) ** 2 * (Math.sqrt(yy) + hF * Math.sqrt(xF)) ** 2;
-    if (step > 1) {
-      if (change <= STEP_TOL * res + floor) return res;
-      if (change > prev) return null;
-    }
-    prev = change;
-    g = r.g.data;
+    if (change <= STEP_TOL * res + floor) return res;
+    if (pass > 1 && change > prev) return null;
   }
   return null;
 }
