@@ -5,7 +5,7 @@
  * `process.resourceUsage().maxRSS` and, where present, `/usr/bin/time -v`). The time is compared
  * with the backend's Gram kernel on the same data (the unavoidable O(N·d²) part).
  *
- *   npm run bench:stream -- [--scale 1] [--batch 2048] [--backend wasm1|wasm2|js]
+ *   npm run bench:stream -- [--scale 1] [--batch 2048] [--backend wasm1|wasm2|js] [--nrc4 tsqr|rescan]
  *                           [--dir DIR] [--keep] [--gram-every K] [--json out.json] [--limit s]
  *
  * The disk is checked first; when the files would not fit (with 20 % to spare) the sample count
@@ -45,6 +45,8 @@ interface StreamOut {
   layers: number;
   batch: number;
   backend: string;
+  nrc4Mode: string;
+  rescans: number;
   streamMs: number;
   accumulateMs: number;
   finalizeError: string | null;
@@ -70,6 +72,7 @@ function args(argv: string[]) {
     gramEvery: 0,
     json: "",
     limitS: 3600,
+    nrc4: "tsqr",
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -81,14 +84,16 @@ function args(argv: string[]) {
     else if (a === "--gram-every") o.gramEvery = Number(argv[++i]);
     else if (a === "--json") o.json = argv[++i];
     else if (a === "--limit") o.limitS = Number(argv[++i]);
+    else if (a === "--nrc4") o.nrc4 = argv[++i];
     else if (a === "--help" || a === "-h") {
       console.log(
-        "npm run bench:stream -- [--scale 1] [--batch 2048] [--backend wasm1|wasm2|js] [--dir DIR] [--keep] [--gram-every K] [--json out.json] [--limit s]",
+        "npm run bench:stream -- [--scale 1] [--batch 2048] [--backend wasm1|wasm2|js] [--nrc4 tsqr|rescan] [--dir DIR] [--keep] [--gram-every K] [--json out.json] [--limit s]",
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
   if (!(o.scale > 0 && o.scale <= 1)) throw new Error("--scale must be in (0, 1]");
+  if (o.nrc4 !== "tsqr" && o.nrc4 !== "rescan") throw new Error("--nrc4 must be tsqr or rescan");
   return o;
 }
 
@@ -144,7 +149,14 @@ async function main(): Promise<void> {
       writeMs = performance.now() - t0;
     }
 
-    const spec = { dir, layers: LAYERS, batch: o.batch, backend: o.backend, gramEvery };
+    const spec = {
+      dir,
+      layers: LAYERS,
+      batch: o.batch,
+      backend: o.backend,
+      gramEvery,
+      nrc4: o.nrc4,
+    };
     const nodeArgs = ["--import", "tsx", join(HERE, "stream-child.ts"), JSON.stringify(spec)];
     const useTime = existsSync("/usr/bin/time");
     const c = await runChild(
@@ -174,6 +186,12 @@ async function main(): Promise<void> {
         `${(bytesFor(N) / 1e9).toFixed(2)} GB${writeMs ? `, written in ${fmtMs(writeMs)}` : " (reused)"}`,
       ],
       ["backend, batch rows", `${r.backend}, ${r.batch} (${r.batches} batches)`],
+      [
+        "accumulator nrc4 mode",
+        r.nrc4Mode === "rescan"
+          ? `rescan (moments, then ${r.rescans} more read pass${r.rescans === 1 ? "" : "es"} in finalize)`
+          : "tsqr (one pass)",
+      ],
       [
         "stream time (read + accumulate + finalize)",
         `${fmtMs(r.streamMs)} (${gbs} GB/s; reads ${fmtMs(r.readMs)})`,

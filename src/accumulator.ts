@@ -4,6 +4,16 @@
  * batch, shard by shard, and the partial states combined (`merge`, `toJSON`/`fromJSON`) in any
  * map-reduce engine. `finalize()` returns the same report as `measureNRC` on all rows at once,
  * within ~1e-13 relative, for any batching.
+ *
+ * NRC4 needs more than moments: in a collapsed layer the residual is ~1e-7 of ‖Yc‖², so a
+ * residual read off the Grams (‖Yc‖² − explained) has no correct digits. Two ways to get it:
+ * - `nrc4: "tsqr"` (default, one pass): each batch's [H | Y | 1] is QR-factorised and the
+ *   triangular factors are merged (TSQR); about 3–4× the Gram's flops per batch.
+ * - `nrc4: "rescan"` (two passes, for data that can be read again, e.g. files): the first pass
+ *   keeps only moments (the Gram's cost); `finalize({ rescan })` then reads the batches again
+ *   and refines the least-squares solution against them (`Refinement`, usually one pass of
+ *   N·d·q per layer), falling back to one TSQR pass for a layer whose Gram does not prove the
+ *   refinement safe. Moments and refinement sums both merge, so shards still combine.
  * @module
  */
 import type { CompleteKernels, Mat } from "./backends/types.js";
@@ -23,22 +33,32 @@ import {
   DEFAULT_COLLAPSE_THRESHOLD,
   assembleReport,
   asMatrix,
+  degenerateReason,
   finalizeLayer,
+  layerSpectrum,
+  nrc4Rtol,
   prepareLayer,
   repeatRows,
   roughWork,
   weightMatrix,
   type Ctx,
+  type LayerExtras,
   type PreparedLayer,
 } from "./measure.js";
 import {
+  augmented,
   batchStats,
+  centerWith,
   mergeStats,
+  nrc4Residual,
+  stackRows,
   statsFromJSON,
   statsToJSON,
   type LayerStats,
   type LayerStatsJSON,
 } from "./stats.js";
+import { Refinement } from "./linalg/lstsq.js";
+import type { Spectrum } from "./linalg/spectrum.js";
 
 /** Options of {@link createNRCAccumulator}. */
 export interface AccumulatorOptions {
@@ -61,6 +81,21 @@ export interface AccumulatorOptions {
    * kernels). Started once, on first use; call `dispose()` when done to stop its workers.
    */
   backend?: BackendOption;
+  /**
+   * How NRC4 is obtained: `"tsqr"` (default) keeps a TSQR factor, one pass; `"rescan"` keeps
+   * only moments (about the Gram's cost per batch) and needs the same batches once more at
+   * `finalize({ rescan })`. Same results either way (to ~1e-12).
+   */
+  nrc4?: "tsqr" | "rescan";
+}
+
+/** Options of {@link NRCAccumulator.finalize}. */
+export interface FinalizeOptions {
+  /**
+   * `rescan` mode: returns the same batches again (same samples, any batching and order), each
+   * call a fresh iteration; called once or a few times.
+   */
+  rescan?: () => AsyncIterable<AccumulatorBatch> | Iterable<AccumulatorBatch>;
 }
 
 /** One batch: the features of every layer for the same samples, and their targets. */
@@ -78,6 +113,8 @@ export interface AccumulatorState {
     preset: Preset;
     modelMSE: number | null;
     collapseThreshold: number;
+    /** Absent in states written before this option existed (= "tsqr"). */
+    nrc4?: "tsqr" | "rescan";
   };
   samples: number;
   names: string[] | null;
@@ -103,6 +140,8 @@ export class NRCAccumulator {
   private kinds: ("dense" | "conv")[] | null = null;
   private layerNames: string[] | null = null;
   private sampleCount = 0;
+  /** Reused for each batch's centered features (a fresh buffer per batch costs page faults). */
+  private scratch = new Float64Array(0);
 
   /** @internal use {@link createNRCAccumulator}. */
   constructor(opts: AccumulatorOptions, weights: (Mat | null)[] | null) {
@@ -112,6 +151,7 @@ export class NRCAccumulator {
       preset: checkPreset("createNRCAccumulator", opts.preset),
       modelMSE: opts.modelMSE ?? null,
       collapseThreshold: opts.collapseThreshold ?? DEFAULT_COLLAPSE_THRESHOLD,
+      nrc4: opts.nrc4 ?? "tsqr",
     };
     this.weights = weights;
     this.names = opts.names ? [...opts.names] : null;
@@ -186,8 +226,11 @@ export class NRCAccumulator {
         );
     });
     const batchStatsList: LayerStats[] = [];
-    for (const p of prepared)
-      batchStatsList.push(await batchStats(k, p.h, repeatRows(y, p.repeat)));
+    const factor = this.opts.nrc4 !== "rescan";
+    for (const p of prepared) {
+      if (this.scratch.length < p.h.data.length) this.scratch = new Float64Array(p.h.data.length);
+      batchStatsList.push(await batchStats(k, p.h, repeatRows(y, p.repeat), factor, this.scratch));
+    }
     this.sampleCount += y.rows;
     if (!this.stats) {
       this.stats = batchStatsList;
@@ -224,7 +267,7 @@ export class NRCAccumulator {
     if (!other.stats) return this;
     this.sampleCount += other.sampleCount;
     if (!this.stats) {
-      this.stats = other.stats.map((s) => statsFromJSON(statsToJSON(s)));
+      this.stats = other.stats.map((s) => statsFromJSON(statsToJSON(s), !!s.r));
       this.kinds = other.kinds ? [...other.kinds] : null;
       this.layerNames = other.layerNames ? [...other.layerNames] : null;
       return this;
@@ -287,10 +330,12 @@ export class NRCAccumulator {
       modelMSE: s.options.modelMSE ?? undefined,
       collapseThreshold: s.options.collapseThreshold,
       names: s.names ?? undefined,
+      nrc4: s.options.nrc4 ?? "tsqr",
     });
     if (s.layers) {
       try {
-        acc.stats = s.layers.map(statsFromJSON);
+        const withFactor = (s.options.nrc4 ?? "tsqr") === "tsqr";
+        acc.stats = s.layers.map((l) => statsFromJSON(l, withFactor));
       } catch (e) {
         throw new NRCInputError(fn, "state", `state.layers is malformed: ${(e as Error).message}`);
       }
@@ -309,10 +354,19 @@ export class NRCAccumulator {
 
   /**
    * The report, as `measureNRC` would give on all rows added so far.
-   * @throws NRCInputError when nothing was added, or t/r do not fit the layers.
+   * @param options - `rescan` (required in `nrc4: "rescan"` mode): the same batches again.
+   * @throws NRCInputError when nothing was added, t/r do not fit the layers, or (rescan mode)
+   *   `rescan` is missing or yields other samples than were added.
    */
-  async finalize(): Promise<NRCReport> {
+  async finalize(options: FinalizeOptions = {}): Promise<NRCReport> {
     const fn = `${FN}.finalize`;
+    const rescanMode = this.opts.nrc4 === "rescan";
+    if (rescanMode && typeof options?.rescan !== "function")
+      throw new NRCInputError(
+        fn,
+        "rescan",
+        `this accumulator keeps no TSQR factor (nrc4: "rescan"): pass finalize({ rescan: () => batches }) to read the same batches again; got ${options?.rescan === undefined ? "no rescan" : typeof options.rescan}`,
+      );
     if (!this.stats)
       throw new NRCInputError(
         fn,
@@ -339,6 +393,9 @@ export class NRCAccumulator {
       threshold: this.opts.collapseThreshold,
     };
     const k = await this.k();
+    const extras: LayerExtras[] = rescanMode
+      ? await this.rescanResiduals(k, ctx, options.rescan!)
+      : this.stats.map(() => ({}));
     const layers = [];
     for (let i = 0; i < this.stats.length; i++) {
       const meta = {
@@ -346,7 +403,7 @@ export class NRCAccumulator {
         kind: this.kinds![i],
         w: this.weights?.[i] ?? null,
       };
-      layers.push(await finalizeLayer(k, i, meta, this.stats[i], ctx));
+      layers.push(await finalizeLayer(k, i, meta, this.stats[i], ctx, extras[i]));
     }
     // Target statistics: a flattened conv layer repeats targets, which scales m2Y and count alike.
     return assembleReport(
@@ -355,6 +412,126 @@ export class NRCAccumulator {
       { samples: this.sampleCount, count: first.count, q: first.q, m2Y: first.m2Y },
       layers,
     );
+  }
+
+  /**
+   * `rescan` mode: each layer's spectrum and NRC4 residual, from passes over the batches again —
+   * refinement passes for every layer whose Gram proves it safe (all layers share each pass),
+   * then one TSQR pass for any layer left.
+   */
+  private async rescanResiduals(
+    k: CompleteKernels,
+    ctx: Ctx,
+    rescan: NonNullable<FinalizeOptions["rescan"]>,
+  ): Promise<LayerExtras[]> {
+    const fn = `${FN}.finalize`;
+    const stats = this.stats!;
+    const L = stats.length;
+    const extras: LayerExtras[] = [];
+    const refs: (Refinement | null)[] = [];
+    const pending: boolean[] = [];
+    for (const s of stats) {
+      const spec: Spectrum | undefined =
+        degenerateReason(s, null, ctx.t) === null ? await layerSpectrum(k, s) : undefined;
+      extras.push({ spec });
+      const live = spec !== undefined && degenerateReason(s, spec, ctx.t) === null;
+      pending.push(live);
+      let ref: Refinement | null = null;
+      if (live) {
+        const values = spec.values.map((v) => v * s.count);
+        let yy = 0;
+        for (let i = 0; i < s.q; i++) yy += s.m2Y[i * s.q + i];
+        ref = Refinement.create(
+          { values, vectors: spec.vectors, mean: s.meanH },
+          s.count,
+          s.q,
+          nrc4Rtol(ctx.preset, s.count, s.d),
+          yy,
+        );
+        ref?.begin(s.cross);
+      }
+      refs.push(ref);
+    }
+    /** One pass over the rescanned batches, calling `each(layer, h, yRepeated)` per batch. */
+    const pass = async (each: (i: number, h: Mat, y: Mat) => Promise<void>) => {
+      let rows = 0;
+      for await (const batch of rescan()) {
+        if (batch === null || typeof batch !== "object" || !Array.isArray(batch.features))
+          throw new NRCInputError(fn, "rescan", "rescan must yield { features, targets } batches");
+        const y = asMatrix(fn, "rescan targets", batch.targets);
+        if (batch.features.length !== L || y.cols !== stats[0].q)
+          throw new NRCInputError(
+            fn,
+            "rescan",
+            `rescan batches must have ${L} layers and ${stats[0].q} target columns like the added ones; got ${batch.features.length} and ${y.cols}`,
+          );
+        rows += y.rows;
+        for (let i = 0; i < L; i++) {
+          const p = prepareLayer(
+            fn,
+            `rescan features[${i}]`,
+            i,
+            batch.features[i],
+            null,
+            undefined,
+            this.opts.preset,
+            y.rows,
+          );
+          if (p.h.cols !== stats[i].d)
+            throw new NRCInputError(
+              fn,
+              "rescan",
+              `rescan features[${i}] must have ${stats[i].d} columns; got ${p.h.cols}`,
+            );
+          await each(i, p.h, repeatRows(y, p.repeat));
+        }
+      }
+      if (rows !== this.sampleCount)
+        throw new NRCInputError(
+          fn,
+          "rescan",
+          `rescan must yield the same ${this.sampleCount} samples as were added; got ${rows}`,
+        );
+    };
+    // Refinement passes, all layers together.
+    for (;;) {
+      const xs = refs.map((r) => (r ? r.next() : null));
+      if (xs.every((x) => x === null)) break;
+      const g = stats.map((s) => new Float64Array(s.d * s.q));
+      const rss = stats.map((s) => new Float64Array(s.q));
+      await pass(async (i, h, y) => {
+        const x = xs[i];
+        if (!x) return;
+        const st = await k.normalStep(h, centerWith(y, stats[i].meanY), x);
+        for (let j = 0; j < st.g.data.length; j++) g[i][j] += st.g.data[j];
+        for (let j = 0; j < st.rss.length; j++) rss[i][j] += st.rss[j];
+      });
+      xs.forEach((x, i) => x && refs[i]!.update(g[i], rss[i]));
+    }
+    refs.forEach((r, i) => {
+      if (r && r.result !== null) {
+        extras[i].residual = r.result;
+        pending[i] = false;
+      }
+    });
+    // Whatever the refinement could not settle: one TSQR pass.
+    if (pending.some(Boolean)) {
+      const factors: (Mat | null)[] = stats.map(() => null);
+      await pass(async (i, h, y) => {
+        if (!pending[i]) return;
+        const f = (await k.qr(augmented(h, y))).R;
+        const prev = factors[i];
+        factors[i] = prev ? (await k.qr(stackRows(prev, f))).R : f;
+      });
+      for (let i = 0; i < L; i++)
+        if (pending[i])
+          extras[i].residual = await nrc4Residual(
+            k,
+            { ...stats[i], r: factors[i]! },
+            nrc4Rtol(ctx.preset, stats[i].count, stats[i].d),
+          );
+    }
+    return extras;
   }
 
   /** Releases the backend this accumulator started (workers, GPU memory). */
@@ -392,6 +569,12 @@ export function createNRCAccumulator(options: AccumulatorOptions = {}): NRCAccum
       fn,
       "collapseThreshold",
       `collapseThreshold must be a finite number ≥ 0; got ${String(th)}`,
+    );
+  if (options.nrc4 !== undefined && options.nrc4 !== "tsqr" && options.nrc4 !== "rescan")
+    throw new NRCInputError(
+      fn,
+      "nrc4",
+      `nrc4 must be "tsqr" or "rescan"; got ${JSON.stringify(options.nrc4)}`,
     );
   const mse = options.modelMSE;
   if (mse !== undefined && (typeof mse !== "number" || !Number.isFinite(mse) || mse <= 0))

@@ -207,35 +207,56 @@ export function repeatRows(m: Mat, times: number): Mat {
 
 const EPS = 2 ** -52;
 
-/**
- * Every metric of one layer from its sufficient statistics; `data` (the layer's features and
- * row-aligned targets) is given for in-memory measurement and used for NRC4 when the statistics
- * carry no TSQR factor. @internal
- */
+/** Why a layer cannot be measured (fewer than t features, zero variance), or null. @internal */
+export function degenerateReason(s: LayerStats, spec: Spectrum | null, t: number): string | null {
+  const { d, count: n } = s;
+  if (t > d) return `has ${d} features, fewer than t = ${t}`;
+  if (!spec) return null;
+  let meanScale = 0;
+  for (let i = 0; i < d; i++) meanScale = Math.max(meanScale, Math.abs(s.meanH[i]));
+  if (!(spec.total * n > n * d * (8 * EPS * meanScale) ** 2))
+    return "zero-variance features (every feature is constant, e.g. a dead ReLU layer)";
+  return null;
+}
+
+/** The covariance spectrum of a layer's statistics (every eigenvector). @internal */
+export function layerSpectrum(k: CompleteKernels, s: LayerStats): Promise<Spectrum> {
+  return psdSpectrum(k, { rows: s.d, cols: s.d, data: s.m2H }, s.count);
+}
+
+/** pinv's cutoff for NRC4 under a preset. @internal */
+export function nrc4Rtol(preset: Preset, n: number, d: number): number {
+  return preset === "paper" ? defaultRtol(n, d) : 1e-3;
+}
+
+/** What a caller may already have for {@link finalizeLayer}. @internal */
+export interface LayerExtras {
+  /** The layer's features and row-aligned targets, for NRC4 when the statistics hold no factor. */
+  data?: { h: Mat; y: Mat };
+  /** The spectrum, when already computed ({@link layerSpectrum}). */
+  spec?: Spectrum;
+  /** NRC4's residual ‖(I − H·pinv(H))·Yc‖², when already computed. */
+  residual?: number;
+}
+
+/** Every metric of one layer from its sufficient statistics (and `extra`). @internal */
 export async function finalizeLayer(
   k: CompleteKernels,
   index: number,
   meta: { name: string; kind: "dense" | "conv"; w: Mat | null },
   s: LayerStats,
   ctx: Ctx,
-  data?: { h: Mat; y: Mat },
+  extra: LayerExtras = {},
 ): Promise<LayerReport> {
   const { name, kind, w } = meta;
   const { d, q, count: n } = s;
   const { t, r, preset } = ctx;
   const shape = { rows: n, cols: d, data: new Float64Array(0) };
-  if (t > d) return emptyLayer(index, name, kind, shape, `has ${d} features, fewer than t = ${t}`);
-  const spec = await psdSpectrum(k, { rows: d, cols: d, data: s.m2H }, n);
-  let meanScale = 0;
-  for (let i = 0; i < d; i++) meanScale = Math.max(meanScale, Math.abs(s.meanH[i]));
-  if (!(spec.total * n > n * d * (8 * EPS * meanScale) ** 2))
-    return emptyLayer(
-      index,
-      name,
-      kind,
-      shape,
-      "zero-variance features (every feature is constant, e.g. a dead ReLU layer)",
-    );
+  const early = degenerateReason(s, null, t);
+  if (early) return emptyLayer(index, name, kind, shape, early);
+  const spec = extra.spec ?? (await layerSpectrum(k, s));
+  const why = degenerateReason(s, spec, t);
+  if (why) return emptyLayer(index, name, kind, shape, why);
   const c: Mat = { rows: d, cols: q, data: s.cross };
   const yyF = Math.sqrt(frobeniusSq({ rows: q, cols: q, data: s.m2Y }));
   const nrc1 = tailSum(spec.values, t) / spec.total;
@@ -248,8 +269,8 @@ export async function finalizeLayer(
     for (let i = 0; i < t; i++) for (let j = 0; j < t; j++) xx += s.m2H[i * d + j] ** 2;
     nrc2 = guardedFromParts(cross, Math.sqrt(xx), yyF);
   }
-  const rtol = preset === "paper" ? defaultRtol(n, d) : 1e-3;
-  const nrc4 = (await layerResidual(k, s, spec, rtol, data)) / (n * q);
+  const rtol = nrc4Rtol(preset, n, d);
+  const nrc4 = (extra.residual ?? (await layerResidual(k, s, spec, rtol, extra.data))) / (n * q);
   let nrc3: number | null = null;
   let stableRankWeight: number | null = null;
   let ws: Spectrum | null = null;
@@ -306,7 +327,7 @@ async function layerResidual(
   data: { h: Mat; y: Mat } | undefined,
 ): Promise<number> {
   if (s.r) return nrc4Residual(k, { ...s, r: s.r }, rtol);
-  if (!data) throw new Error("finalizeLayer: neither a TSQR factor nor the data");
+  if (!data) throw new Error("finalizeLayer: neither a TSQR factor, the data nor the residual");
   const n = s.count;
   const values = new Float64Array(spec.values.length);
   for (let i = 0; i < values.length; i++) values[i] = spec.values[i] * n;
@@ -451,7 +472,7 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
       const yr = repeatRows(y, p.repeat);
       if (scratch.length < p.h.data.length) scratch = new Float64Array(p.h.data.length);
       const stats = await batchStats(k, p.h, yr, false, scratch);
-      out.push(await finalizeLayer(k, i, p, stats, ctx, { h: p.h, y: yr }));
+      out.push(await finalizeLayer(k, i, p, stats, ctx, { data: { h: p.h, y: yr } }));
       options.onProgress?.(i + 1, layers.length);
     }
     return assembleReport(

@@ -47,7 +47,7 @@ export function centerWith(a: Mat, mean: Float64Array, out?: Float64Array): Mat 
   return { rows: a.rows, cols: c, data: dst };
 }
 
-/** [A | B | 1] row-stacked under an optional previous factor R (already k×(d+q+1)). */
+/** [H | Y | 1] (the matrix whose TSQR factor the statistics keep). */
 export function augmented(h: Mat, y: Mat): Mat {
   const w = h.cols + y.cols + 1;
   const out = new Float64Array(h.rows * w);
@@ -59,7 +59,8 @@ export function augmented(h: Mat, y: Mat): Mat {
   return { rows: h.rows, cols: w, data: out };
 }
 
-function stackRows(a: Mat, b: Mat): Mat {
+/** [A; B]. */
+export function stackRows(a: Mat, b: Mat): Mat {
   const out = new Float64Array((a.rows + b.rows) * a.cols);
   out.set(a.data, 0);
   out.set(b.data, a.data.length);
@@ -136,8 +137,8 @@ export async function mergeStats(
   for (let i = 0; i < q; i++)
     for (let j = 0; j < q; j++)
       m2Y[i * q + j] = a.m2Y[i * q + j] + b.m2Y[i * q + j] + f * dY[i] * dY[j];
-  if (!a.r || !b.r) throw new Error("mergeStats: both states need their TSQR factor");
-  const r = (await k.qr(stackRows(a.r, b.r))).R;
+  if (!a.r !== !b.r) throw new Error("mergeStats: one state has a TSQR factor, the other none");
+  const r = a.r && b.r ? (await k.qr(stackRows(a.r, b.r))).R : undefined;
   return { count: n, d, q, meanH, meanY, m2H, cross, m2Y, r };
 }
 
@@ -151,11 +152,11 @@ export interface LayerStatsJSON {
   m2H: number[];
   cross: number[];
   m2Y: number[];
-  r: { rows: number; cols: number; data: number[] };
+  /** null in the accumulator's `rescan` mode (no TSQR factor kept). */
+  r: { rows: number; cols: number; data: number[] } | null;
 }
 
 export function statsToJSON(s: LayerStats): LayerStatsJSON {
-  if (!s.r) throw new Error("statsToJSON: the state has no TSQR factor");
   return {
     count: s.count,
     d: s.d,
@@ -165,12 +166,15 @@ export function statsToJSON(s: LayerStats): LayerStatsJSON {
     m2H: Array.from(s.m2H),
     cross: Array.from(s.cross),
     m2Y: Array.from(s.m2Y),
-    r: { rows: s.r.rows, cols: s.r.cols, data: Array.from(s.r.data) },
+    r: s.r ? { rows: s.r.rows, cols: s.r.cols, data: Array.from(s.r.data) } : null,
   };
 }
 
-/** Parses and checks a serialised state; throws a plain message on anything malformed. */
-export function statsFromJSON(j: LayerStatsJSON): LayerStats {
+/**
+ * Parses and checks a serialised state; throws a plain message on anything malformed.
+ * `withFactor`: whether the TSQR factor r must be present (true) or absent (false).
+ */
+export function statsFromJSON(j: LayerStatsJSON, withFactor = true): LayerStats {
   const ok = (x: unknown, len: number) =>
     Array.isArray(x) &&
     x.length === len &&
@@ -196,7 +200,9 @@ export function statsFromJSON(j: LayerStatsJSON): LayerStats {
     throw new Error(
       `meanH, meanY, m2H, cross and m2Y must be finite number arrays of lengths ${d}, ${q}, ${d * d}, ${d * q}, ${q * q}`,
     );
-  if (
+  if (!withFactor) {
+    if (r != null) throw new Error("r must be null in rescan mode (no TSQR factor)");
+  } else if (
     !r ||
     r.cols !== d + q + 1 ||
     !Number.isInteger(r.rows) ||
@@ -214,7 +220,7 @@ export function statsFromJSON(j: LayerStatsJSON): LayerStats {
     m2H: Float64Array.from(j.m2H),
     cross: Float64Array.from(j.cross),
     m2Y: Float64Array.from(j.m2Y),
-    r: { rows: r.rows, cols: r.cols, data: Float64Array.from(r.data) },
+    r: r ? { rows: r.rows, cols: r.cols, data: Float64Array.from(r.data) } : undefined,
   };
 }
 

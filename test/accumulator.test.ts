@@ -145,19 +145,23 @@ describe("createNRCAccumulator", () => {
     };
     const H = dec(c.H);
     const Y = dec(c.Y);
-    const acc = createNRCAccumulator({ weights: [dec(c.W)], t: c.t });
-    for (let lo = 0; lo < H.rows; lo += 97) {
-      const hi = Math.min(H.rows, lo + 97);
-      await acc.add({ features: [rowsOf(H, lo, hi)], targets: rowsOf(Y, lo, hi) });
+    const batches = (step: number) =>
+      Array.from({ length: Math.ceil(H.rows / step) }, (_, b) => {
+        const [lo, hi] = [b * step, Math.min(H.rows, (b + 1) * step)];
+        return { features: [rowsOf(H, lo, hi)], targets: rowsOf(Y, lo, hi) };
+      });
+    for (const nrc4 of ["tsqr", "rescan"] as const) {
+      const acc = createNRCAccumulator({ weights: [dec(c.W)], t: c.t, nrc4 });
+      for (const b of batches(97)) await acc.add(b);
+      const l = (await acc.finalize({ rescan: () => batches(61) })).layers[0];
+      expect(Math.abs((l.nrc1 as number) - c.expected.nrc1)).toBeLessThanOrEqual(
+        1e-9 * c.expected.nrc1 + 1e-14,
+      );
+      expect(Math.abs((l.nrc3 as number) - c.expected.nrc3)).toBeLessThanOrEqual(1e-12);
+      expect(Math.abs((l.nrc4 as number) - c.expected.nrc4)).toBeLessThanOrEqual(
+        1e-9 * c.expected.nrc4 + 1e-15,
+      );
     }
-    const l = (await acc.finalize()).layers[0];
-    expect(Math.abs((l.nrc1 as number) - c.expected.nrc1)).toBeLessThanOrEqual(
-      1e-9 * c.expected.nrc1 + 1e-14,
-    );
-    expect(Math.abs((l.nrc3 as number) - c.expected.nrc3)).toBeLessThanOrEqual(1e-12);
-    expect(Math.abs((l.nrc4 as number) - c.expected.nrc4)).toBeLessThanOrEqual(
-      1e-9 * c.expected.nrc4 + 1e-15,
-    );
   });
 
   it("rejects mismatched batches and malformed states", async () => {
@@ -187,5 +191,92 @@ describe("createNRCAccumulator", () => {
     expect(() => createNRCAccumulator({ weights: [[[1, NaN]]] })).toThrow(
       /createNRCAccumulator: weights\[0\] must hold finite numbers/,
     );
+  });
+
+  describe('nrc4: "rescan" (moments in one pass, NRC4 from a second)', () => {
+    const batchesOf = (layers: M[], targets: M, cuts: number[]) =>
+      cuts.slice(0, -1).map((lo, b) => ({
+        features: layers.map((h) => rowsOf(h, lo, cuts[b + 1])),
+        targets: rowsOf(targets, lo, cuts[b + 1]),
+      }));
+
+    it("matches measureNRC for any batching of either pass, merge tree and JSON round trip", async () => {
+      const feats = net.layers.map((l) => l.features as M);
+      for (const preset of ["paper", "reference-code"] as const) {
+        const exp = await measureNRC({ ...net, r: 2, preset });
+        await fc.assert(
+          fc.asyncProperty(
+            fc
+              .uniqueArray(fc.integer({ min: 1, max: 299 }), { maxLength: 6 })
+              .map((a) => [0, ...a.sort((x, y) => x - y), 300]),
+            fc
+              .uniqueArray(fc.integer({ min: 1, max: 299 }), { maxLength: 4 })
+              .map((a) => [0, ...a.sort((x, y) => x - y), 300]),
+            fc.integer({ min: 1, max: 3 }),
+            async (cuts, recuts, shards) => {
+              const accs = Array.from({ length: shards }, () =>
+                createNRCAccumulator({ weights, r: 2, preset, nrc4: "rescan" }),
+              );
+              const batches = batchesOf(feats, net.targets as M, cuts);
+              for (let b = 0; b < batches.length; b++) await accs[b % shards].add(batches[b]);
+              const [head, ...rest] = accs.map((a) =>
+                NRCAccumulator.fromJSON(JSON.stringify(a.toJSON()), { weights }),
+              );
+              for (const a of rest) await head.merge(a);
+              let scans = 0;
+              const got = await head.finalize({
+                rescan: () => {
+                  scans++;
+                  return batchesOf(feats, net.targets as M, recuts);
+                },
+              });
+              expectSameReport(got, exp);
+              expect(scans).toBeGreaterThanOrEqual(1);
+            },
+          ),
+          fcParams(10),
+        );
+      }
+    });
+
+    it("falls back to a TSQR pass where the Gram cannot prove the refinement safe", async () => {
+      // Layer 1 has a repeated column: HᵀH is singular, so its NRC4 needs the factorisation.
+      const N = 200;
+      const base = net.layers.map((l) => rowsOf(l.features as M, 0, N));
+      const dup = { ...base[1], data: Float64Array.from(base[1].data) };
+      for (let i = 0; i < N; i++) dup.data[i * dup.cols + 5] = dup.data[i * dup.cols + 2];
+      const layers = [base[0], dup];
+      const targets = rowsOf(net.targets as M, 0, N);
+      const exp = await measureNRC({ layers: layers.map((features) => ({ features })), targets });
+      const acc = createNRCAccumulator({ nrc4: "rescan" });
+      for (const b of batchesOf(layers, targets, [0, 64, 150, N])) await acc.add(b);
+      let scans = 0;
+      const got = await acc.finalize({
+        rescan: async function* () {
+          scans++;
+          yield* batchesOf(layers, targets, [0, 100, N]);
+        },
+      });
+      expectSameReport(got, exp);
+      expect(scans).toBe(2); // one refinement pass (layer 0), one TSQR pass (layer 1)
+    });
+
+    it("explains what it needs", async () => {
+      expect(() => createNRCAccumulator({ nrc4: "qr" as "tsqr" })).toThrow(
+        /createNRCAccumulator: nrc4 must be "tsqr" or "rescan"; got "qr"/,
+      );
+      const acc = createNRCAccumulator({ weights, nrc4: "rescan" });
+      const feats = net.layers.map((l) => l.features as M);
+      for (const b of batchesOf(feats, net.targets as M, [0, 150, 300])) await acc.add(b);
+      await expect(acc.finalize()).rejects.toThrow(
+        /NRCAccumulator.finalize: this accumulator keeps no TSQR factor \(nrc4: "rescan"\): pass finalize\(\{ rescan: \(\) => batches \}\)/,
+      );
+      await expect(
+        acc.finalize({ rescan: () => batchesOf(feats, net.targets as M, [0, 150]) }),
+      ).rejects.toThrow(/rescan must yield the same 300 samples as were added; got 150/);
+      await expect(acc.merge(createNRCAccumulator({ weights }))).rejects.toThrow(
+        /NRCAccumulator.merge: other must use the same options; got .*"nrc4":"tsqr"/,
+      );
+    });
   });
 });

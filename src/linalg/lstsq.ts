@@ -94,102 +94,165 @@ export async function refinedResidualSq(
   rtol: number,
   start?: Mat,
 ): Promise<number | null> {
-  const n = h.rows;
-  const d = h.cols;
-  const q = yc.cols;
-  const lam = eig.values;
-  const V = eig.vectors.data;
-  if (lam.length !== d || d === 0 || n < d) return null;
-  let trace = 0;
-  for (let j = d - 1; j >= 0; j--) trace += lam[j];
-  let mu2 = 0;
-  for (let j = 0; j < d; j++) mu2 += eig.mean[j] * eig.mean[j];
-  mu2 *= n;
-  // Rounding in forming C (blocked sums) and in its eigenvalues: both ≲ d·ε·trace(C).
-  const lamLo = lam[d - 1] - 16 * (d + 16) * EPS * trace;
-  if (!(lamLo > 0)) return null;
-  const kappaMax = Math.min(KAPPA_MAX, 0.25 / (rtol * rtol));
-  if (!((lam[0] + mu2) / lamLo <= kappaMax)) return null;
-  // m = √N·Vᵀμ: HᵀH = V(Λ + m·mᵀ)Vᵀ.
-  const m = new Float64Array(d);
-  const sn = Math.sqrt(n);
-  for (let j = 0; j < d; j++) {
-    let s = 0;
-    for (let i = 0; i < d; i++) s += V[i * d + j] * eig.mean[i];
-    m[j] = sn * s;
-  }
-  const w = new Float64Array(d);
-  let mw = 0;
-  for (let j = 0; j < d; j++) {
-    w[j] = m[j] / lam[j];
-    mw += m[j] * w[j];
-  }
-  const denom = 1 + mw;
-  /** δ = (HᵀH)⁻¹·g (g d×q row-major); also returns δᵀHᵀHδ summed over columns. */
-  const solve = (g: Float64Array): { delta: Float64Array; change: number } => {
-    // Z = VᵀG (rows of V streamed in order), then per column z = Λ⁻¹z and Sherman–Morrison
-    // z −= w·(mᵀz)/(1 + mᵀw); δ = V·Z.
-    const zz = new Float64Array(d * q);
-    for (let i = 0; i < d; i++) {
-      const row = i * d;
-      for (let c = 0; c < q; c++) {
-        const gi = g[i * q + c];
-        if (gi === 0) continue;
-        for (let j = 0; j < d; j++) zz[j * q + c] += V[row + j] * gi;
-      }
-    }
-    let change = 0;
-    for (let c = 0; c < q; c++) {
-      let mz = 0;
-      for (let j = 0; j < d; j++) {
-        zz[j * q + c] /= lam[j];
-        mz += m[j] * zz[j * q + c];
-      }
-      const alpha = mz / denom;
-      let quad = 0;
-      let mzz = 0;
-      for (let j = 0; j < d; j++) {
-        const v = zz[j * q + c] - alpha * w[j];
-        zz[j * q + c] = v;
-        quad += lam[j] * v * v;
-        mzz += m[j] * v;
-      }
-      change += quad + mzz * mzz;
-    }
-    const delta = new Float64Array(d * q);
-    for (let i = 0; i < d; i++) {
-      const row = i * d;
-      for (let j = 0; j < d; j++) {
-        const v = V[row + j];
-        for (let c = 0; c < q; c++) delta[i * q + c] += v * zz[j * q + c];
-      }
-    }
-    return { delta, change };
-  };
   let yy = 0;
   for (let i = 0; i < yc.data.length; i++) yy += yc.data[i] * yc.data[i];
-  // ‖H‖_F² = trace(C) + N‖μ‖² bounds how large rounding in forming R = Yc − H·X can be.
-  const hF = Math.sqrt(trace + mu2);
-  const x = new Float64Array(d * q);
-  // The first correction solves from HᵀYc (X = 0); its size says nothing about convergence.
-  let { delta, change } = solve(start ? start.data : (await k.normalStep(h, yc)).g.data);
-  for (let pass = 1; pass <= MAX_STEPS; pass++) {
-    if (!Number.isFinite(change)) return null;
-    let xF = 0;
-    for (let i = 0; i < x.length; i++) {
-      x[i] += delta[i];
-      xF += x[i] * x[i];
-    }
-    const r = await k.normalStep(h, yc, { rows: d, cols: q, data: x });
-    let res = 0;
-    for (let c = 0; c < q; c++) res += r.rss[c];
-    // The next correction δ ≈ X* − X (to a relative ε·κ), so δᵀHᵀHδ ≈ ‖H(X − X*)‖² is how far
-    // ‖R‖² is above the minimum: accept ‖R‖² when that is negligible.
-    const prev = change;
-    ({ delta, change } = solve(r.g.data));
-    const floor = (8 * d * EPS) ** 2 * (Math.sqrt(yy) + hF * Math.sqrt(xF)) ** 2;
-    if (change <= STEP_TOL * res + floor) return res;
-    if (pass > 1 && change > prev) return null;
+  const ref = Refinement.create(eig, h.rows, yc.cols, rtol, yy);
+  if (!ref) return null;
+  ref.begin(start ? start.data : (await k.normalStep(h, yc)).g.data);
+  for (;;) {
+    const x = ref.next();
+    if (!x) return ref.result;
+    const r = await k.normalStep(h, yc, x);
+    ref.update(r.g.data, r.rss);
   }
-  return null;
+}
+
+/**
+ * The refinement of {@link refinedResidualSq} as a state machine, so that the passes over the
+ * data can be driven from outside — one pass over a stream of batches serves every layer at once
+ * (the streaming accumulator's `rescan` mode). `begin(HᵀYc)`, then while `next()` returns an X:
+ * form `Hᵀ(Yc − H·X)` and the residual's column norms² over all the data and give them to
+ * `update`; when `next()` returns null, `result` is the residual (or null: not converged).
+ * @internal
+ */
+export class Refinement {
+  /** The residual once converged; null while running or when it failed. */
+  result: number | null = null;
+  private readonly x: Float64Array;
+  private delta: Float64Array | null = null;
+  private change = Infinity;
+  private passes = 0;
+  private done = false;
+
+  private constructor(
+    private readonly solve: (g: Float64Array) => { delta: Float64Array; change: number },
+    private readonly d: number,
+    private readonly q: number,
+    private readonly yNorm: number,
+    private readonly hF: number,
+  ) {
+    this.x = new Float64Array(d * q);
+  }
+
+  /**
+   * The solver for HᵀH = C + N·μμᵀ from C's eigen-decomposition, or null when the spectrum does
+   * not prove κ(HᵀH) ≤ min(1e12, 1/(4·rtol²)) (see {@link refinedResidualSq}).
+   * @param n - samples; @param q - target columns; @param yy - ‖Yc‖²_F.
+   */
+  static create(
+    eig: CenteredGramEigen,
+    n: number,
+    q: number,
+    rtol: number,
+    yy: number,
+  ): Refinement | null {
+    const lam = eig.values;
+    const d = lam.length;
+    const V = eig.vectors.data;
+    if (d === 0 || n < d || eig.vectors.cols !== d) return null;
+    let trace = 0;
+    for (let j = d - 1; j >= 0; j--) trace += lam[j];
+    let mu2 = 0;
+    for (let j = 0; j < d; j++) mu2 += eig.mean[j] * eig.mean[j];
+    mu2 *= n;
+    // Rounding in forming C (blocked sums) and in its eigenvalues: both ≲ d·ε·trace(C).
+    const lamLo = lam[d - 1] - 16 * (d + 16) * EPS * trace;
+    if (!(lamLo > 0)) return null;
+    const kappaMax = Math.min(KAPPA_MAX, 0.25 / (rtol * rtol));
+    if (!((lam[0] + mu2) / lamLo <= kappaMax)) return null;
+    // m = √N·Vᵀμ: HᵀH = V(Λ + m·mᵀ)Vᵀ.
+    const m = new Float64Array(d);
+    const sn = Math.sqrt(n);
+    for (let i = 0; i < d; i++) {
+      const mi = eig.mean[i];
+      for (let j = 0; j < d; j++) m[j] += V[i * d + j] * mi;
+    }
+    for (let j = 0; j < d; j++) m[j] *= sn;
+    const w = new Float64Array(d);
+    let mw = 0;
+    for (let j = 0; j < d; j++) {
+      w[j] = m[j] / lam[j];
+      mw += m[j] * w[j];
+    }
+    const denom = 1 + mw;
+    /** δ = (HᵀH)⁻¹·g (g d×q row-major), and δᵀHᵀHδ summed over columns. */
+    const solve = (g: Float64Array): { delta: Float64Array; change: number } => {
+      // Z = VᵀG (rows of V streamed in order), then per column z = Λ⁻¹z and Sherman–Morrison
+      // z −= w·(mᵀz)/(1 + mᵀw); δ = V·Z.
+      const zz = new Float64Array(d * q);
+      for (let i = 0; i < d; i++) {
+        const row = i * d;
+        for (let c = 0; c < q; c++) {
+          const gi = g[i * q + c];
+          if (gi === 0) continue;
+          for (let j = 0; j < d; j++) zz[j * q + c] += V[row + j] * gi;
+        }
+      }
+      let change = 0;
+      for (let c = 0; c < q; c++) {
+        let mz = 0;
+        for (let j = 0; j < d; j++) {
+          zz[j * q + c] /= lam[j];
+          mz += m[j] * zz[j * q + c];
+        }
+        const alpha = mz / denom;
+        let quad = 0;
+        let mzz = 0;
+        for (let j = 0; j < d; j++) {
+          const v = zz[j * q + c] - alpha * w[j];
+          zz[j * q + c] = v;
+          quad += lam[j] * v * v;
+          mzz += m[j] * v;
+        }
+        change += quad + mzz * mzz;
+      }
+      const delta = new Float64Array(d * q);
+      for (let i = 0; i < d; i++) {
+        const row = i * d;
+        for (let j = 0; j < d; j++) {
+          const v = V[row + j];
+          for (let c = 0; c < q; c++) delta[i * q + c] += v * zz[j * q + c];
+        }
+      }
+      return { delta, change };
+    };
+    // ‖H‖_F² = trace(C) + N‖μ‖² bounds how large rounding in forming R = Yc − H·X can be.
+    return new Refinement(solve, d, q, Math.sqrt(yy), Math.sqrt(trace + mu2));
+  }
+
+  /** Starts from HᵀYc (d×q row-major; HcᵀYc serves: they differ by rounding since 1ᵀYc = 0). */
+  begin(g0: Float64Array): void {
+    ({ delta: this.delta, change: this.change } = this.solve(g0));
+  }
+
+  /** The X (d×q) to form the next residual with, or null when finished (see `result`). */
+  next(): Mat | null {
+    if (this.done || !this.delta) return null;
+    if (this.passes >= MAX_STEPS || !Number.isFinite(this.change)) {
+      this.done = true;
+      return null;
+    }
+    for (let i = 0; i < this.x.length; i++) this.x[i] += this.delta[i];
+    return { rows: this.d, cols: this.q, data: Float64Array.from(this.x) };
+  }
+
+  /**
+   * The pass over the data for the X from `next()`: g = Hᵀ(Yc − H·X), rss = its column norms².
+   * The next correction δ ≈ X* − X (to a relative ε·κ), so δᵀHᵀHδ ≈ ‖H(X − X*)‖² is how far
+   * ‖R‖² is above the minimum: ‖R‖² is accepted when that is negligible.
+   */
+  update(g: Float64Array, rss: Float64Array): void {
+    this.passes++;
+    let res = 0;
+    for (let c = 0; c < rss.length; c++) res += rss[c];
+    let xF = 0;
+    for (let i = 0; i < this.x.length; i++) xF += this.x[i] * this.x[i];
+    const prev = this.change;
+    ({ delta: this.delta, change: this.change } = this.solve(g));
+    const floor = (8 * this.d * EPS) ** 2 * (this.yNorm + this.hF * Math.sqrt(xF)) ** 2;
+    if (this.change <= STEP_TOL * res + floor) {
+      this.result = res;
+      this.done = true;
+    } else if (this.passes > 1 && this.change > prev) this.done = true;
+  }
 }

@@ -166,7 +166,10 @@ export function toMat(fn: string, arg: string, x: unknown, opts: ToMatOptions = 
       `${arg} must be a matrix (number[][], { rows, cols, data } or an ml-matrix Matrix); got ${describe(x)}`,
     );
   }
-  for (let k = 0; k < data.length; k++) {
+  // v·0 is 0 for finite v and NaN for ±Infinity/NaN: one tight pass finds whether to look.
+  let probe = 0;
+  for (let k = 0; k < data.length; k++) probe += data[k] * 0;
+  for (let k = 0; probe !== 0 && k < data.length; k++) {
     const v = data[k];
     if (!Number.isFinite(v)) {
       const i = Math.floor(k / cols);
