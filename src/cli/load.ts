@@ -9,7 +9,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { NRCInputError } from "../errors.js";
 import type { LayerInput } from "../measure.js";
-import type { NRCAccumulator } from "../accumulator.js";
+import type { AccumulatorBatch } from "../accumulator.js";
 import type { MatrixInput } from "../linalg/matrix.js";
 import type { TensorInput } from "../io/conv.js";
 import { type Tensor } from "../io/common.js";
@@ -286,31 +286,32 @@ export async function loadWeights(
 }
 
 /**
- * Streams the first `samples` rows through `acc` in batches of `batchRows` rows, reading only
- * one batch of each tensor at a time (memory independent of N). A final batch of a single row is
- * folded into the one before it.
+ * The first `samples` rows as batches of `batchRows` rows, reading only one batch of each tensor
+ * at a time (memory independent of N); each iteration reads the files afresh. A final batch of a
+ * single row is folded into the one before it.
  */
-export async function streamLayers(
+export async function* fileBatches(
   net: NetworkFiles,
-  acc: NRCAccumulator,
   opts: {
     samples?: number;
     batchRows: number;
+    label?: string;
     onProgress?: (label: string, done: number, total: number) => void;
   },
-): Promise<void> {
+): AsyncGenerator<AccumulatorBatch> {
   const n = opts.samples ?? net.samples;
   const b = Math.max(2, opts.batchRows);
+  const label = opts.label ?? "streaming";
   for (let start = 0; start < n;) {
     let end = Math.min(n, start + b);
     if (n - end === 1) end = n;
-    opts.onProgress?.(`streaming samples ${start}–${end} of ${n}`, start, n);
+    opts.onProgress?.(`${label} samples ${start}–${end} of ${n}`, start, n);
     const rows: [number, number] = [start, end];
     const targets = toInput(await net.targets.read(rows)) as MatrixInput;
     const features: (MatrixInput | TensorInput)[] = [];
     for (const f of net.features) features.push(toInput(await f.read(rows)));
-    await acc.add({ features, targets });
+    yield { features, targets };
     start = end;
-    opts.onProgress?.(`streaming samples ${start} of ${n}`, start, n);
+    opts.onProgress?.(`${label} samples ${start} of ${n}`, start, n);
   }
 }

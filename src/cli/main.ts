@@ -24,7 +24,7 @@ import {
   loadLayers,
   loadWeights,
   openNetwork,
-  streamLayers,
+  fileBatches,
 } from "./load.js";
 import { createNRCAccumulator } from "../accumulator.js";
 import { DEMO, demoNetwork } from "./demo.js";
@@ -258,19 +258,23 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
             note(
               `note: the features take ${(featureBytesF64(net, n) / 2 ** 30).toFixed(1)} GiB as float64; streaming in batches of ${batchRows} rows (--batch to choose)`,
             );
+          // Files can be read twice: one pass of moments, then NRC4 from a second read
+          // (nrc4: "rescan", ~2.5× faster than keeping a TSQR factor per batch).
           const acc = createNRCAccumulator({
             ...measureOpts,
             weights: await loadWeights(net),
             names: net.features.map((_, k) => `layer ${k}`),
+            nrc4: "rescan",
           });
+          const onProgress = (label: string, done: number, total: number) =>
+            bar.update(label, done, total);
           try {
-            await streamLayers(net, acc, {
-              samples,
-              batchRows,
-              onProgress: (label, done, total) => bar.update(label, done, total),
-            });
+            await acc.addAll(fileBatches(net, { samples, batchRows, onProgress }));
             bar.update("finalizing", 1, 1);
-            report = await acc.finalize();
+            report = await acc.finalize({
+              rescan: () =>
+                fileBatches(net, { samples, batchRows, onProgress, label: "NRC4: re-reading" }),
+            });
           } finally {
             await acc.dispose();
           }
