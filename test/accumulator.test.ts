@@ -53,6 +53,12 @@ function expectSameReport(got: NRCReport, exp: NRCReport, rel = 1e-9): void {
   });
 }
 
+/** Batch boundaries [0, …, n]: up to `most` distinct inner cuts. */
+const cutsOf = (n: number, most: number) =>
+  fc
+    .uniqueArray(fc.integer({ min: 1, max: n - 1 }), { maxLength: most })
+    .map((a) => [0, ...a.sort((x, y) => x - y), n]);
+
 describe("createNRCAccumulator", () => {
   const net = makeSyntheticNetwork({ samples: 300, layers: 4, width: 12, targets: 3, seed: 3 });
   const weights = net.layers.map((l) => l.weight);
@@ -61,30 +67,24 @@ describe("createNRCAccumulator", () => {
     for (const preset of ["paper", "reference-code"] as const) {
       const exp = await measureNRC({ ...net, r: 2, preset });
       await fc.assert(
-        fc.asyncProperty(
-          fc
-            .uniqueArray(fc.integer({ min: 1, max: 299 }), { maxLength: 6 })
-            .map((a) => [0, ...a.sort((x, y) => x - y), 300]),
-          fc.integer({ min: 1, max: 4 }),
-          async (cuts, shards) => {
-            const accs = Array.from({ length: shards }, () =>
-              createNRCAccumulator({ weights, r: 2, preset }),
-            );
-            for (let b = 0; b + 1 < cuts.length; b++) {
-              const [lo, hi] = [cuts[b], cuts[b + 1]];
-              await accs[b % shards].add({
-                features: net.layers.map((l) => rowsOf(l.features, lo, hi)),
-                targets: rowsOf(net.targets, lo, hi),
-              });
-            }
-            // Shard states travel as JSON, then merge.
-            const [head, ...rest] = accs.map((a) =>
-              NRCAccumulator.fromJSON(JSON.stringify(a.toJSON()), { weights }),
-            );
-            for (const a of rest) await head.merge(a);
-            expectSameReport(await head.finalize(), exp);
-          },
-        ),
+        fc.asyncProperty(cutsOf(300, 6), fc.integer({ min: 1, max: 4 }), async (cuts, shards) => {
+          const accs = Array.from({ length: shards }, () =>
+            createNRCAccumulator({ weights, r: 2, preset }),
+          );
+          for (let b = 0; b + 1 < cuts.length; b++) {
+            const [lo, hi] = [cuts[b], cuts[b + 1]];
+            await accs[b % shards].add({
+              features: net.layers.map((l) => rowsOf(l.features, lo, hi)),
+              targets: rowsOf(net.targets, lo, hi),
+            });
+          }
+          // Shard states travel as JSON, then merge.
+          const [head, ...rest] = accs.map((a) =>
+            NRCAccumulator.fromJSON(JSON.stringify(a.toJSON()), { weights }),
+          );
+          for (const a of rest) await head.merge(a);
+          expectSameReport(await head.finalize(), exp);
+        }),
         fcParams(15),
       );
     }
@@ -206,12 +206,8 @@ describe("createNRCAccumulator", () => {
         const exp = await measureNRC({ ...net, r: 2, preset });
         await fc.assert(
           fc.asyncProperty(
-            fc
-              .uniqueArray(fc.integer({ min: 1, max: 299 }), { maxLength: 6 })
-              .map((a) => [0, ...a.sort((x, y) => x - y), 300]),
-            fc
-              .uniqueArray(fc.integer({ min: 1, max: 299 }), { maxLength: 4 })
-              .map((a) => [0, ...a.sort((x, y) => x - y), 300]),
+            cutsOf(300, 6),
+            cutsOf(300, 4),
             fc.integer({ min: 1, max: 3 }),
             async (cuts, recuts, shards) => {
               const accs = Array.from({ length: shards }, () =>
