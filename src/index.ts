@@ -34,8 +34,10 @@ export type {
   CompleteKernels,
   Mat,
   SymEigResult,
+  SymEigOptions,
   SvdResult,
   QrResult,
+  NormalStepResult,
   MaybePromise,
 } from "./backends/types.js";
 export type { MatrixInput, DenseMatrixInput, MatrixLikeObject } from "./linalg/matrix.js";
@@ -44,7 +46,12 @@ export { formatReport } from "./format.js";
 export { makeSyntheticNetwork } from "./synthetic.js";
 export type { SyntheticNetworkOptions } from "./synthetic.js";
 export { createNRCAccumulator, NRCAccumulator } from "./accumulator.js";
-export type { AccumulatorOptions, AccumulatorBatch, AccumulatorState } from "./accumulator.js";
+export type {
+  AccumulatorOptions,
+  AccumulatorBatch,
+  AccumulatorState,
+  FinalizeOptions,
+} from "./accumulator.js";
 export type { LayerStatsJSON } from "./stats.js";
 export {
   memorySource,
