@@ -112,18 +112,19 @@ describe("createNRCAccumulator", () => {
         targets: Y,
         preset,
       });
-      const acc = createNRCAccumulator({ weights: [convW, null], preset });
-      for (const [lo, hi] of [
-        [0, 7],
-        [7, 30],
-        [30, 40],
-      ]) {
-        const slice = { shape: [hi - lo, 3, 2, 2], data: conv.data.slice(lo * 12, hi * 12) };
-        await acc.add({ features: [slice, rowsOf(dead, lo, hi)], targets: rowsOf(Y, lo, hi) });
+      const batches = (cuts: number[]) =>
+        cuts.slice(0, -1).map((lo, b) => {
+          const hi = cuts[b + 1];
+          const slice = { shape: [hi - lo, 3, 2, 2], data: conv.data.slice(lo * 12, hi * 12) };
+          return { features: [slice, rowsOf(dead, lo, hi)], targets: rowsOf(Y, lo, hi) };
+        });
+      for (const nrc4 of ["tsqr", "rescan"] as const) {
+        const acc = createNRCAccumulator({ weights: [convW, null], preset, nrc4 });
+        await acc.addAll(batches([0, 7, 30, 40]));
+        const got = await acc.finalize({ rescan: () => batches([0, 19, 40]) });
+        expect(got.layers[1].degenerate).toMatch(/zero-variance/);
+        expectSameReport(got, exp);
       }
-      const got = await acc.finalize();
-      expect(got.layers[1].degenerate).toMatch(/zero-variance/);
-      expectSameReport(got, exp);
     }
   });
 
