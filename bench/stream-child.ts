@@ -58,15 +58,27 @@ async function main(): Promise<void> {
   const acc = createNRCAccumulator({ weights, t, preset: "paper", backend: k, nrc4 });
   let readMs = 0;
   let rescans = 0;
-  async function* readBatches() {
-    for (let r0 = 0; r0 < N; r0 += spec.batch) {
-      const rows: [number, number] = [r0, Math.min(N, r0 + spec.batch)];
-      const tr = performance.now();
+  const readRows = (rows: [number, number]) => {
+    const p = (async () => {
       const features = [];
       for (const s of srcs) features.push(tensorToMatrix(await readNpy(s, { rows })));
       const targets = tensorToMatrix(await readNpy(ysrc, { rows }));
+      return { features, targets };
+    })();
+    p.catch(() => undefined);
+    return p;
+  };
+  // The next batch is read while this one is accumulated (as the CLI does); readMs is the time
+  // spent waiting for a batch that was not ready.
+  async function* readBatches() {
+    const at = (r0: number): [number, number] => [r0, Math.min(N, r0 + spec.batch)];
+    let next = readRows(at(0));
+    for (let r0 = 0; r0 < N; r0 += spec.batch) {
+      const tr = performance.now();
+      const batch = await next;
       readMs += performance.now() - tr;
-      yield { features, targets };
+      if (r0 + spec.batch < N) next = readRows(at(r0 + spec.batch));
+      yield batch;
     }
   }
   const t0 = performance.now();

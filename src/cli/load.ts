@@ -302,16 +302,34 @@ export async function* fileBatches(
   const n = opts.samples ?? net.samples;
   const b = Math.max(2, opts.batchRows);
   const label = opts.label ?? "streaming";
+  const ranges: [number, number][] = [];
   for (let start = 0; start < n;) {
     let end = Math.min(n, start + b);
     if (n - end === 1) end = n;
-    opts.onProgress?.(`${label} samples ${start}–${end} of ${n}`, start, n);
-    const rows: [number, number] = [start, end];
-    const targets = toInput(await net.targets.read(rows)) as MatrixInput;
-    const features: (MatrixInput | TensorInput)[] = [];
-    for (const f of net.features) features.push(toInput(await f.read(rows)));
-    yield { features, targets };
+    ranges.push([start, end]);
     start = end;
-    opts.onProgress?.(`${label} samples ${start} of ${n}`, start, n);
+  }
+  const read = (rows: [number, number]): Promise<AccumulatorBatch> => {
+    const p = (async () => {
+      const targets = toInput(await net.targets.read(rows)) as MatrixInput;
+      const features: (MatrixInput | TensorInput)[] = [];
+      for (const f of net.features) features.push(toInput(await f.read(rows)));
+      return { features, targets };
+    })();
+    // A read still in flight when the consumer stops (it threw) must not become an unhandled
+    // rejection; awaiting `p` still sees the error.
+    p.catch(() => undefined);
+    return p;
+  };
+  // The next batch is read while the caller computes on this one (reads wait on the disk, not
+  // the CPU: at full scale they were a quarter of the streaming time when not overlapped).
+  let next = ranges.length ? read(ranges[0]) : null;
+  for (let i = 0; i < ranges.length; i++) {
+    const [start, end] = ranges[i];
+    opts.onProgress?.(`${label} samples ${start}–${end} of ${n}`, start, n);
+    const batch = await next!;
+    next = i + 1 < ranges.length ? read(ranges[i + 1]) : null;
+    yield batch;
+    opts.onProgress?.(`${label} samples ${end} of ${n}`, end, n);
   }
 }
