@@ -125,6 +125,19 @@ export interface AccumulatorState {
 const FN = "NRCAccumulator";
 
 /**
+ * Lets the event loop run between layers: the kernels block the thread they are called on, so a
+ * caller's reads of the next batch (I/O callbacks) could otherwise only progress between batches.
+ * `setImmediate` where it exists (Node), else a resolved promise (no macrotask yield).
+ */
+const turnEventLoop: () => Promise<void> =
+  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
+    ? () =>
+        new Promise((resolve) =>
+          (globalThis as unknown as { setImmediate(f: () => void): void }).setImmediate(resolve),
+        )
+    : () => Promise.resolve();
+
+/**
  * A streaming NRC measurement. Create with {@link createNRCAccumulator}; feed with `add` /
  * `addAll`; combine with `merge`; persist with `toJSON` / {@link NRCAccumulator.fromJSON}; read
  * with `finalize`.
@@ -230,6 +243,7 @@ export class NRCAccumulator {
     for (const p of prepared) {
       if (this.scratch.length < p.h.data.length) this.scratch = new Float64Array(p.h.data.length);
       batchStatsList.push(await batchStats(k, p.h, repeatRows(y, p.repeat), factor, this.scratch));
+      await turnEventLoop();
     }
     this.sampleCount += y.rows;
     if (!this.stats) {
@@ -505,6 +519,7 @@ export class NRCAccumulator {
         const st = await k.normalStep(h, centerWith(y, stats[i].meanY), x);
         for (let j = 0; j < st.g.data.length; j++) g[i][j] += st.g.data[j];
         for (let j = 0; j < st.rss.length; j++) rss[i][j] += st.rss[j];
+        await turnEventLoop();
       });
       xs.forEach((x, i) => x && refs[i]!.update(g[i], rss[i]));
     }
