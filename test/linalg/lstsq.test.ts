@@ -11,6 +11,8 @@ import type { CompleteKernels, Mat, QrResult } from "../../src/backends/types.js
 import { defaultRtol, pinvResidualSq, refinedResidualSq } from "../../src/linalg/lstsq.js";
 import { center } from "../../src/linalg/center.js";
 import { makeRng } from "../../src/synthetic.js";
+import fc from "fast-check";
+import { fcParams } from "../properties/generators.js";
 
 function randn(rows: number, cols: number, seed: number): Mat {
   const r = makeRng(seed);
@@ -134,6 +136,38 @@ for (const name of ["js", "wasm"] as const) {
       let yy = 0;
       for (const v of center(y).centered.data) yy += v * v;
       if (got !== null) expect(got).toBeLessThanOrEqual(1e-24 * yy);
+    });
+
+    it("agrees with the QR/SVD path whenever it answers (fast-check: conditioning, means, fit)", async () => {
+      const k = await kernels();
+      let answered = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 16 }),
+          fc.integer({ min: 1, max: 4 }),
+          fc.integer({ min: 0, max: 150 }),
+          fc.double({ min: 0, max: 9, noNaN: true }),
+          fc.constantFrom(0, 0.01, 1, 30, 1000),
+          fc.constantFrom(0, 1e-6, 0.01, 0.3, 3),
+          fc.constantFrom(defaultRtol(1, 1), 1e-3),
+          fc.integer({ min: 1, max: 1e6 }),
+          async (d, q, extra, decades, mu, offRange, rtolBase, seed) => {
+            const n = d + q + 2 + extra;
+            const { h, y } = problem(n, d, q, logspace(d, -decades), { mu, offRange, seed });
+            const rtol = rtolBase === 1e-3 ? 1e-3 : defaultRtol(n, d);
+            const yc = center(y).centered;
+            let yy = 0;
+            for (const v of yc.data) yy += v * v;
+            const got = await refined(k, h, y, rtol);
+            if (got === null) return;
+            answered++;
+            const qr = (await pinvResidualSq(k, h, yc, rtol)).perColumn.reduce((a, b) => a + b, 0);
+            expect(Math.abs(got - qr)).toBeLessThanOrEqual(1e-9 * qr + 1e-22 * yy);
+          },
+        ),
+        fcParams(60),
+      );
+      expect(answered).toBeGreaterThan(10);
     });
 
     it("leaves its inputs unchanged", async () => {
