@@ -3,7 +3,10 @@
  * `‖A·pinv(A)·B − B‖²_F` with pinv's cutoff `σ ≤ rtol·σ_max`. A = QR (Householder, reflectors
  * applied to B), R = U·S·Vᵀ (one-sided Jacobi); then with z = (QᵀB)[:k] and U₊ the left
  * singular vectors kept by the cutoff, the residual is the trailing part of QᵀB plus
- * `‖z − U₊U₊ᵀz‖²`, each a sum of squares of small numbers, never a difference of large ones.
+ * `‖z − U₊U₊ᵀz‖²`, each a sum of squares of small numbers, never a difference of large ones
+ * ({@link pinvResidualSq}). Where the Gram's spectrum proves it safe, the same residual comes
+ * cheaper from normal equations refined against the data ({@link refinedResidualSq},
+ * {@link Refinement}): the Gram's cost plus a pass or two of N·d·q, against ~3× that for the QR.
  * @module
  */
 import type { CompleteKernels, Mat } from "../backends/types.js";
