@@ -42,6 +42,18 @@ def mean_cos(Ut, Vt):
     return float(np.mean(np.minimum(s, 1.0)))
 
 
+def layer_values(nrc1, nrc2, nrc3, nrc4, sr_features, sr_weight):
+    """One layer's metrics under the names the TypeScript side reads."""
+    return dict(
+        nrc1=nrc1,
+        nrc2=nrc2,
+        nrc3=nrc3,
+        nrc4=nrc4,
+        stableRankFeatures=sr_features,
+        stableRankWeight=sr_weight,
+    )
+
+
 def fast_layer(H, W, Yc, yyF, t):
     N, d = H.shape
     q = Yc.shape[1]
@@ -71,14 +83,7 @@ def fast_layer(H, W, Yc, yyF, t):
         P = ev[:, keep].T @ C
         explained = float(np.sum(P * P / el[keep][:, None]))
     nrc4 = (float(np.sum(Yc * Yc)) - explained) / (N * q)
-    return dict(
-        nrc1=nrc1,
-        nrc2=nrc2,
-        nrc3=nrc3,
-        nrc4=nrc4,
-        stableRankFeatures=total / lam[0],
-        stableRankWeight=srw,
-    )
+    return layer_values(nrc1, nrc2, nrc3, nrc4, total / lam[0], srw)
 
 
 def authors_layer(H, W, Yc, yyF, t):
@@ -102,14 +107,7 @@ def authors_layer(H, W, Yc, yyF, t):
     P = np.linalg.pinv(H, rtol=rtol) if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else np.linalg.pinv(H, rcond=rtol)
     R = H @ (P @ Yc) - Yc
     nrc4 = math.fsum((R * R).ravel()) / (N * q)
-    return dict(
-        nrc1=nrc1,
-        nrc2=nrc2,
-        nrc3=nrc3,
-        nrc4=nrc4,
-        stableRankFeatures=total / lam[0],
-        stableRankWeight=srw,
-    )
+    return layer_values(nrc1, nrc2, nrc3, nrc4, total / lam[0], srw)
 
 
 def target_stable_rank(Yc):

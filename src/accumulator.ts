@@ -35,6 +35,7 @@ import {
   asMatrix,
   degenerateReason,
   finalizeLayer,
+  gramEigen,
   layerSpectrum,
   nrc4Rtol,
   prepareLayer,
@@ -452,11 +453,10 @@ export class NRCAccumulator {
       pending.push(live);
       let ref: Refinement | null = null;
       if (live) {
-        const values = spec.values.map((v) => v * s.count);
         let yy = 0;
         for (let i = 0; i < s.q; i++) yy += s.m2Y[i * s.q + i];
         ref = Refinement.create(
-          { values, vectors: spec.vectors, mean: s.meanH },
+          gramEigen(s, spec),
           s.count,
           s.q,
           nrc4Rtol(ctx.preset, s.count, s.d),

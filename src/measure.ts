@@ -2,15 +2,16 @@
  * `measureNRC`: every Deep Neural Regression Collapse condition of Rangamani & Unal (2026), per
  * layer, from one pass of shared intermediates per layer: the centered Gram and its eigenpairs
  * (NRC1, NRC2, stable rank, intrinsic-dimension variants), the feature–target cross products
- * (NRC2), the weight's Gram (NRC3, its stable rank) and a Householder QR of the features with the
- * targets as right-hand sides (NRC4). Nothing N×N is formed.
+ * (NRC2), the weight's Gram (NRC3, its stable rank), and for NRC4 the normal equations refined
+ * against the data where the Gram's spectrum proves that safe, else a Householder QR of
+ * [H | Y | 1] and an SVD of its factor. Nothing N×N is formed.
  * @module
  */
 import type { CompleteKernels, Mat } from "./backends/types.js";
 import { toMat, type MatrixInput } from "./linalg/matrix.js";
 import { center, frobeniusSq } from "./linalg/center.js";
 import { psdSpectrum, tailSum, type Spectrum } from "./linalg/spectrum.js";
-import { defaultRtol, refinedResidualSq } from "./linalg/lstsq.js";
+import { defaultRtol, refinedResidualSq, type CenteredGramEigen } from "./linalg/lstsq.js";
 import { augmented, batchStats, centerWith, nrc4Residual, type LayerStats } from "./stats.js";
 import { withKernels, type BackendOption } from "./backends/registry.js";
 import { NRCInputError, fmtShape } from "./errors.js";
@@ -224,6 +225,11 @@ export function layerSpectrum(k: CompleteKernels, s: LayerStats): Promise<Spectr
   return psdSpectrum(k, { rows: s.d, cols: s.d, data: s.m2H }, s.count);
 }
 
+/** The centered Gram's eigen-decomposition (not divided by N) and the means, for the refinement. @internal */
+export function gramEigen(s: LayerStats, spec: Spectrum): CenteredGramEigen {
+  return { values: spec.values.map((v) => v * s.count), vectors: spec.vectors, mean: s.meanH };
+}
+
 /** pinv's cutoff for NRC4 under a preset. @internal */
 export function nrc4Rtol(preset: Preset, n: number, d: number): number {
   return preset === "paper" ? defaultRtol(n, d) : 1e-3;
@@ -328,18 +334,12 @@ async function layerResidual(
 ): Promise<number> {
   if (s.r) return nrc4Residual(k, { ...s, r: s.r }, rtol);
   if (!data) throw new Error("finalizeLayer: neither a TSQR factor, the data nor the residual");
-  const n = s.count;
-  const values = new Float64Array(spec.values.length);
-  for (let i = 0; i < values.length; i++) values[i] = spec.values[i] * n;
   const yc = centerWith(data.y, s.meanY);
-  const refined = await refinedResidualSq(
-    k,
-    data.h,
-    yc,
-    { values, vectors: spec.vectors, mean: s.meanH },
-    rtol,
-    { rows: s.d, cols: s.q, data: s.cross },
-  );
+  const refined = await refinedResidualSq(k, data.h, yc, gramEigen(s, spec), rtol, {
+    rows: s.d,
+    cols: s.q,
+    data: s.cross,
+  });
   if (refined !== null) return refined;
   const r = (await k.qr(augmented(data.h, data.y))).R;
   return nrc4Residual(k, { ...s, r }, rtol);

@@ -9,7 +9,8 @@
  *   their factors stacked and QR'd again). Its blocks hold R_H (H = Q·R_H), Qᵀ[Y | 1] and the
  *   triangular factor of the part of [Y | 1] off range(H), so NRC4's pinv residual of the
  *   centered targets, ‖(I − H·pinv(H))(Y − 1·μ_Yᵀ)‖², is read off at the end without the data
- *   and without subtracting large numbers.
+ *   and without subtracting large numbers. R is absent where NRC4 comes from the data instead
+ *   (`measureNRC`, and the accumulator's `rescan` mode).
  *
  * Merging is associative up to rounding; the result agrees with a single pass to ~1e-13.
  * @module

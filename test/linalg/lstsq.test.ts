@@ -135,7 +135,8 @@ for (const name of ["js", "wasm"] as const) {
       const got = await refined(k, h, y, defaultRtol(h.rows, h.cols));
       let yy = 0;
       for (const v of center(y).centered.data) yy += v * v;
-      if (got !== null) expect(got).toBeLessThanOrEqual(1e-24 * yy);
+      expect(got).not.toBeNull();
+      expect(got as number).toBeLessThanOrEqual(1e-24 * yy);
     });
 
     it("agrees with the QR/SVD path whenever it answers (fast-check: conditioning, means, fit)", async () => {
