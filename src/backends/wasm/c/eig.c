@@ -1,7 +1,7 @@
 /*
- * Symmetric eigensolver: A = Q·T·Qᵀ by Householder tridiagonalisation (full storage, one fused
- * rank-2-update + matrix-vector pass per column, rows shared cyclically among threads, one barrier
- * per column), eigenpairs of T by Cuppen's divide and conquer (deflation, a safeguarded rational
+ * Symmetric eigensolver: A = Q·T·Qᵀ by Householder tridiagonalisation (upper triangle, one fused
+ * rank-2-update + symmetric matrix-vector pass per column, rows shared cyclically among threads,
+ * one barrier per column), eigenpairs of T by Cuppen's divide and conquer (deflation, a safeguarded rational
  * secular-equation solver, Gu–Eisenstat recomputation of z for orthogonal vectors, level-3 merges),
  * then eigenvectors of A by applying the reflectors in compact-WY blocks (GEMMs).
  * Eigenvectors are held as ROWS (E[j][:] is eigenvector j) so every rotation is contiguous.
@@ -12,13 +12,13 @@
 /* Tridiagonalisation. */
 
 typedef struct {
-  double *A; /* n×n symmetric, full storage; destroyed */
+  double *A; /* n×n symmetric, upper triangle read and updated; destroyed */
   int n;
   double *V;   /* n×n, row k = Householder vector k (zero outside k+1..n-1, v[k+1] = 1) */
   double *tau; /* n */
   double *d, *e;
-  double *p;    /* 2n: double-buffered p = τ A v */
-  double *priv; /* nt × 5n private buffers */
+  double *y;    /* 2 × nt × n: double-buffered per-thread partial sums of A v */
+  double *priv; /* nt × 6n private buffers */
 } trd_args;
 
 /* Householder reflector for x (length m): H x = β e₁, H = I − τ v vᵀ, v[0] = 1 (written to v). */
@@ -38,12 +38,19 @@ static double make_reflector(int m, const double *x, double *v, double *beta) {
   return t;
 }
 
-/* r[j] -= a*x[j] + b*y[j], returns Σ r_new[j]*z[j], for j in [0, len). */
-static double update_dot(int len, double *r, double a, const double *x, double b, const double *y,
-                         const double *z) {
-  f2 av = wasm_f64x2_splat(a), bv = wasm_f64x2_splat(b);
+/*
+ * One row of the upper triangle, r[0..len) = A[i][i..n): r[j] -= a·x[j] + b·y[j] (the previous
+ * reflector's rank-2 update), then returns Σ_j r[j]·z[j] (row i of A·v over j ≥ i) and adds
+ * zi·r[j] to out[j] for j ≥ 1 (the column part of A·v, by symmetry).
+ */
+static double update_dot_axpy(int len, double *r, double a, const double *x, double b,
+                              const double *y, const double *z, double zi, double *out) {
+  if (len <= 0) return 0.0;
+  r[0] -= a * x[0] + b * y[0];
+  double s = r[0] * z[0];
+  f2 av = wasm_f64x2_splat(a), bv = wasm_f64x2_splat(b), zv = wasm_f64x2_splat(zi);
   f2 s0 = wasm_f64x2_splat(0.0), s1 = s0;
-  int j = 0;
+  int j = 1;
   for (; j + 4 <= len; j += 4) {
     f2 r0 = wasm_v128_load(r + j), r1 = wasm_v128_load(r + j + 2);
     r0 = wasm_f64x2_sub(r0, wasm_f64x2_add(wasm_f64x2_mul(av, wasm_v128_load(x + j)),
@@ -54,22 +61,36 @@ static double update_dot(int len, double *r, double a, const double *x, double b
     wasm_v128_store(r + j + 2, r1);
     s0 = wasm_f64x2_add(s0, wasm_f64x2_mul(r0, wasm_v128_load(z + j)));
     s1 = wasm_f64x2_add(s1, wasm_f64x2_mul(r1, wasm_v128_load(z + j + 2)));
+    wasm_v128_store(out + j, wasm_f64x2_add(wasm_v128_load(out + j), wasm_f64x2_mul(zv, r0)));
+    wasm_v128_store(out + j + 2,
+                    wasm_f64x2_add(wasm_v128_load(out + j + 2), wasm_f64x2_mul(zv, r1)));
   }
   s0 = wasm_f64x2_add(s0, s1);
-  double s = wasm_f64x2_extract_lane(s0, 0) + wasm_f64x2_extract_lane(s0, 1);
+  s += wasm_f64x2_extract_lane(s0, 0) + wasm_f64x2_extract_lane(s0, 1);
   for (; j < len; j++) {
     r[j] -= a * x[j] + b * y[j];
     s += r[j] * z[j];
+    out[j] += zi * r[j];
   }
   return s;
 }
 
+/*
+ * Householder tridiagonalisation on the upper triangle, one fused pass per column: each thread
+ * takes every nt-th row of the trailing block, applies the previous reflector's rank-2 update to
+ * it and accumulates both halves of the symmetric product A·v (row i gives (A v)_i over j ≥ i and,
+ * by symmetry, a_ij·v_i to (A v)_j) into its own partial vector. One barrier per column, after
+ * which every thread sums the partials itself (double-buffered, so no second barrier). Each
+ * element of the upper triangle is read and written once per column: half the traffic of the
+ * full-storage pass.
+ */
 static void trd_task(int tid, int nt, void *arg) {
   trd_args *g = (trd_args *)arg;
   int n = g->n;
   double *A = g->A;
-  double *buf = g->priv + (size_t)tid * 5 * n;
+  double *buf = g->priv + (size_t)tid * 6 * n;
   double *vo = buf, *wo = buf + n, *vn = buf + 2 * n, *wn = buf + 3 * n, *row = buf + 4 * n;
+  double *p = buf + 5 * n;
   for (int j = 0; j < 4 * n; j++) buf[j] = 0.0;
   for (int k = 0; k + 2 < n; k++) {
     /* Pivot row k of A^(k): memory holds A^(k-1); apply reflector k-1 privately. */
@@ -86,17 +107,23 @@ static void trd_task(int tid, int nt, void *arg) {
       double *vk = g->V + (size_t)k * n;
       for (int j = 0; j < n; j++) vk[j] = vn[j];
     }
-    double *p = g->p + (size_t)(k & 1) * n;
-    /* Fused pass over own rows: apply reflector k-1, then p_i = τ_k (A^(k) v_k)_i. */
     int first = k + 1;
+    double *ybase = g->y + (size_t)(k & 1) * nt * n;
+    double *yt = ybase + (size_t)tid * n;
+    for (int j = first; j < n; j++) yt[j] = 0.0;
+    /* Fused pass over own rows: apply reflector k-1, then accumulate A^(k) v_k. */
     int i0 = first + ((tid - first % nt) % nt + nt) % nt;
     for (int i = i0; i < n; i += nt) {
-      double *r = A + (size_t)i * n + first;
-      double s = update_dot(m, r, vo[i], wo + first, wo[i], vo + first, vn + first);
-      p[i] = tau * s;
+      double *r = A + (size_t)i * n + i;
+      yt[i] += update_dot_axpy(n - i, r, vo[i], wo + i, wo[i], vo + i, vn + i, vn[i], yt + i);
     }
     par_barrier_t(tid, nt);
-    /* w = p − (τ/2)(pᵀv) v, identical on every thread. */
+    /* p = τ A v from the partials, w = p − (τ/2)(pᵀv) v, identical on every thread. */
+    for (int j = first; j < n; j++) {
+      double s = ybase[j];
+      for (int t = 1; t < nt; t++) s += ybase[(size_t)t * n + j];
+      p[j] = tau * s;
+    }
     double K = dot(m, p + first, vn + first);
     double a = -0.5 * tau * K;
     for (int j = 0; j < first; j++) wn[j] = 0.0;
@@ -707,9 +734,9 @@ EXPORT(k_symeig) int k_symeig(double *A, int n, int k, double *values, double *v
   double *tau = (double *)arena_alloc(sizeof(double) * n);
   double *d = (double *)arena_alloc(sizeof(double) * n);
   double *e = (double *)arena_alloc(sizeof(double) * n);
-  double *p = (double *)arena_alloc(sizeof(double) * 2 * n);
-  double *priv = (double *)arena_alloc(sizeof(double) * 5 * (size_t)n * nt);
-  trd_args ta = {A, n, V, tau, d, e, p, priv};
+  double *y = (double *)arena_alloc(sizeof(double) * 2 * (size_t)n * nt);
+  double *priv = (double *)arena_alloc(sizeof(double) * 6 * (size_t)n * nt);
+  trd_args ta = {A, n, V, tau, d, e, y, priv};
   if (n >= 96 && nt > 1)
     par_run(trd_task, &ta);
   else {
