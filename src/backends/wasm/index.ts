@@ -56,6 +56,7 @@ interface Exports {
   ns_add(acc: number, a: number, b: number, xt: number, m: number, n: number, q: number): void;
   ns_end(acc: number, g: number, rss: number, n: number, q: number): void;
   k_symeig(a: number, n: number, k: number, values: number, vecs: number): number;
+  k_symeig_path(): number;
   k_jacobi(bt: number, m: number, n: number, vt: number): number;
   k_qr(
     x: number,
@@ -68,6 +69,15 @@ interface Exports {
     qq: number,
   ): void;
 }
+
+/**
+ * Internal (tests): `kernels[WASM_DIAGNOSTICS]()` says which tridiagonal solver the last `symEig`
+ * used: `"ql+inverse"` (eigenvalues by QL, the few vectors asked for by inverse iteration) or
+ * `"dc"` (divide and conquer: all vectors, or the fallback when a check failed), or `"zero"` (A was
+ * zero: nothing to solve).
+ * @internal
+ */
+export const WASM_DIAGNOSTICS: unique symbol = Symbol("deep-nrc wasm diagnostics");
 
 const PAGE = 65536;
 const WORKER_STACK = 1 << 20;
@@ -433,6 +443,9 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     dispose(): Promise<void> {
       return rt.dispose();
     },
+    [WASM_DIAGNOSTICS]: () => ({
+      lastEigPath: (["dc", "ql+inverse", "zero"] as const)[ex.k_symeig_path()],
+    }),
   };
   return kernels;
 }

@@ -172,8 +172,9 @@ static double hypot2(double a, double b) {
 
 /*
  * Eigen-decomposition of the n×n tridiagonal (d, e; e[i] couples i and i+1) with eigenvector rows
- * E (row j, columns [0, n), stride lde) that must hold the identity on entry. Sorted ascending.
- * Returns 0, or -1 if some eigenvalue failed to converge.
+ * E (row j, columns [0, n), stride lde) that must hold the identity on entry, or E = 0 for the
+ * eigenvalues only (O(n²)). Sorted ascending. Returns 0, or -1 if some eigenvalue failed to
+ * converge.
  */
 static int tri_ql(int n, double *d, double *e, double *E, int lde) {
   int status = 0;
@@ -214,7 +215,7 @@ static int tri_ql(int n, double *d, double *e, double *E, int lde) {
         d[i + 1] = g + p;
         g = c * r - b;
         /* Column rotation (i, i+1) of the eigenvector matrix = rows here. */
-        rot_rows(n, E + (size_t)i * lde, E + (size_t)(i + 1) * lde, c, s);
+        if (E) rot_rows(n, E + (size_t)i * lde, E + (size_t)(i + 1) * lde, c, s);
       }
       if (early) continue;
       d[l] -= p;
@@ -231,6 +232,7 @@ static int tri_ql(int n, double *d, double *e, double *E, int lde) {
       double t = d[i];
       d[i] = d[k];
       d[k] = t;
+      if (!E) continue;
       double *x = E + (size_t)i * lde, *y = E + (size_t)k * lde;
       for (int j = 0; j < n; j++) {
         double u = x[j];
@@ -634,6 +636,151 @@ static int tri_dc(int n, double *d, double *e, double *E) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/*
+ * A few eigenvectors of the tridiagonal by inverse iteration (the dstein scheme: LU of T − λI with
+ * partial pivoting, tiny pivots replaced by ε‖T‖, eigenvalues closer than 10ε‖T‖ pulled apart,
+ * Gram–Schmidt against the vectors already found whose eigenvalues lie within 1e-3‖T‖), for the
+ * top k of the ascending eigenvalues lam. Every vector is then checked a posteriori: residual
+ * ‖T x − λ x‖ ≤ 4n·ε‖T‖ and |xᵢᵀxⱼ| ≤ 4n·ε, which is what divide and conquer guarantees; if any
+ * check fails the caller falls back to divide and conquer. Rows n−k … n−1 of E (stride n) get the
+ * vectors of lam[n−k … n−1]. Returns 0 on success, -1 to fall back.
+ */
+static uint32_t lcg_next(uint32_t *st) {
+  *st = *st * 1664525u + 1013904223u;
+  return *st;
+}
+
+static int tri_topk(int n, const double *d, const double *e, const double *lam, int k, double *E) {
+  double tnorm = 0.0;
+  for (int i = 0; i < n; i++) {
+    double r = nrc_fabs(d[i]) + (i > 0 ? nrc_fabs(e[i - 1]) : 0.0) + (i + 1 < n ? nrc_fabs(e[i]) : 0.0);
+    if (r > tnorm) tnorm = r;
+  }
+  if (tnorm == 0.0) tnorm = DBL_SAFEMIN;
+  double pivmin = DBL_EPS * tnorm, pertol = 10.0 * DBL_EPS * tnorm, ortol = 1e-3 * tnorm;
+  /* LU of T − λI with partial pivoting: U has diagonal u0, superdiagonals u1, u2; L multipliers ml,
+   * ip[i] = 1 when rows i and i+1 were swapped. */
+  double *u0 = (double *)arena_alloc(sizeof(double) * n);
+  double *u1 = (double *)arena_alloc(sizeof(double) * n);
+  double *u2 = (double *)arena_alloc(sizeof(double) * n);
+  double *ml = (double *)arena_alloc(sizeof(double) * n);
+  int *ip = (int *)arena_alloc(sizeof(int) * n);
+  double *x = (double *)arena_alloc(sizeof(double) * n);
+  double prev = 0.0;
+  for (int q = 0; q < k; q++) {
+    int j = n - 1 - q; /* eigenvalue index, from the top */
+    double l = lam[j];
+    if (q > 0 && prev - l < pertol) l = prev - pertol;
+    prev = l;
+    /* Factor. */
+    double diag = d[0] - l, sup = n > 1 ? e[0] : 0.0;
+    for (int i = 0; i < n - 1; i++) {
+      double sub = e[i], nd = d[i + 1] - l, nsup = i + 2 < n ? e[i + 1] : 0.0;
+      if (nrc_fabs(diag) >= nrc_fabs(sub)) {
+        double piv = diag;
+        if (nrc_fabs(piv) < pivmin) piv = piv < 0 ? -pivmin : pivmin;
+        double mlt = sub / piv;
+        ip[i] = 0;
+        u0[i] = piv;
+        u1[i] = sup;
+        u2[i] = 0.0;
+        ml[i] = mlt;
+        diag = nd - mlt * sup;
+        sup = nsup;
+      } else {
+        double mlt = diag / sub;
+        ip[i] = 1;
+        u0[i] = sub;
+        u1[i] = nd;
+        u2[i] = nsup;
+        ml[i] = mlt;
+        diag = sup - mlt * nd;
+        sup = -mlt * nsup;
+      }
+    }
+    if (nrc_fabs(diag) < pivmin) diag = diag < 0 ? -pivmin : pivmin;
+    u0[n - 1] = diag;
+    /* Start vector: deterministic pseudo-random entries in [-1, 1). */
+    uint32_t st = 0x9e3779b9u ^ (uint32_t)(j * 2654435761u);
+    double *out = E + (size_t)j * n;
+    for (int i = 0; i < n; i++) x[i] = (double)(lcg_next(&st) >> 8) * (2.0 / 16777216.0) - 1.0;
+    int ok = 0, extra = 0;
+    for (int it = 0; it < 10 && !ok; it++) {
+      double xmax = 0.0;
+      for (int i = 0; i < n; i++)
+        if (nrc_fabs(x[i]) > xmax) xmax = nrc_fabs(x[i]);
+      if (xmax == 0.0) return -1;
+      for (int i = 0; i < n; i++) x[i] /= xmax;
+      /* Solve L U y = P x in place: forward with the row swaps, then back substitution. */
+      for (int i = 0; i < n - 1; i++) {
+        if (ip[i]) {
+          double t = x[i];
+          x[i] = x[i + 1];
+          x[i + 1] = t - ml[i] * x[i];
+        } else
+          x[i + 1] -= ml[i] * x[i];
+      }
+      double ymax = 0.0;
+      for (int i = n - 1; i >= 0; i--) {
+        double t = x[i];
+        if (i + 1 < n) t -= u1[i] * x[i + 1];
+        if (i + 2 < n) t -= u2[i] * x[i + 2];
+        x[i] = t / u0[i];
+        if (nrc_fabs(x[i]) > ymax) ymax = nrc_fabs(x[i]);
+        if (ymax > 1e300) { /* rescale to stay finite */
+          for (int r = i; r < n; r++) x[r] *= 1e-300;
+          ymax *= 1e-300;
+        }
+      }
+      /* Orthogonalise against the vectors already found for eigenvalues within ortol (twice). */
+      for (int pass = 0; pass < 2; pass++)
+        for (int r = j + 1; r < n && lam[r] - lam[j] <= ortol; r++) {
+          const double *v = E + (size_t)r * n;
+          double c = 0.0;
+          for (int i = 0; i < n; i++) c += v[i] * x[i];
+          for (int i = 0; i < n; i++) x[i] -= c * v[i];
+        }
+      /* Growth ≥ 1/(8n·ε‖T‖) means T − λI nearly annihilates x/‖x‖: converged; then two more
+       * iterations (as dstein) to purge the other directions. */
+      double nx = 0.0;
+      for (int i = 0; i < n; i++) nx += x[i] * x[i];
+      nx = nrc_sqrt(nx);
+      if (nx * 8.0 * n * DBL_EPS * tnorm >= 1.0 && ++extra > 2) ok = 1;
+    }
+    if (!ok) return -1;
+    double nx = 0.0;
+    int imax = 0;
+    for (int i = 0; i < n; i++) {
+      nx += x[i] * x[i];
+      if (nrc_fabs(x[i]) > nrc_fabs(x[imax])) imax = i;
+    }
+    nx = nrc_sqrt(nx);
+    if (!(nx > 0.0)) return -1;
+    double sc = (x[imax] < 0 ? -1.0 : 1.0) / nx;
+    for (int i = 0; i < n; i++) out[i] = x[i] * sc;
+  }
+  /* A posteriori checks. */
+  double rtol = 4.0 * n * DBL_EPS * tnorm, otol = 4.0 * n * DBL_EPS;
+  for (int q = 0; q < k; q++) {
+    int j = n - 1 - q;
+    const double *v = E + (size_t)j * n;
+    double res = 0.0;
+    for (int i = 0; i < n; i++) {
+      double t = (d[i] - lam[j]) * v[i];
+      if (i > 0) t += e[i - 1] * v[i - 1];
+      if (i + 1 < n) t += e[i] * v[i + 1];
+      res += t * t;
+    }
+    if (!(nrc_sqrt(res) <= rtol)) return -1;
+    for (int r = j; r < n; r++) {
+      double c = dot(n, v, E + (size_t)r * n) - (r == j ? 1.0 : 0.0);
+      if (!(nrc_fabs(c) <= otol)) return -1;
+    }
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Back-transformation: rows r0..r1 of E ← rows of E·(H_0 … H_{n-3})ᵀ, blocked compact WY. */
 
 #define BT_NB 32
@@ -686,6 +833,11 @@ static void back_transform(int n, const double *V, const double *tau, double *E,
  * Outputs values (descending, n) and vecs (n×k, column j = eigenvector of values[j]) for the top
  * k eigenpairs (k = n: all). Returns 0, or -1 if the tridiagonal solver failed to converge.
  */
+/* Which tridiagonal solver the last k_symeig used (1: QL + inverse iteration, 0: divide and
+ * conquer, 2: none, A was zero), for tests. */
+static int g_eig_path;
+EXPORT(k_symeig_path) int k_symeig_path(void) { return g_eig_path; }
+
 EXPORT(k_symeig) int k_symeig(double *A, int n, int k, double *values, double *vecs) {
   if (n <= 0) return 0;
   ensure_gemm_work();
@@ -698,6 +850,7 @@ EXPORT(k_symeig) int k_symeig(double *A, int n, int k, double *values, double *v
       A[(size_t)j * n + i] = v;
       if (nrc_fabs(v) > amax) amax = nrc_fabs(v);
     }
+  g_eig_path = 2;
   if (amax == 0.0) {
     for (int i = 0; i < n; i++) values[i] = 0.0;
     for (int i = 0; i < n; i++)
@@ -744,7 +897,21 @@ EXPORT(k_symeig) int k_symeig(double *A, int n, int k, double *values, double *v
     trd_task(0, 1, &ta);
   }
   double *E = A; /* reuse A's storage for the eigenvector rows */
-  int st = tri_dc(n, d, e, E);
+  int st = -1;
+  g_eig_path = 0;
+  if (4 * k <= n) {
+    /* Few vectors: eigenvalues by QL (O(n²)), the k vectors by inverse iteration; divide and
+     * conquer only if a check fails. */
+    double *dv = (double *)arena_alloc(sizeof(double) * n);
+    double *ev = (double *)arena_alloc(sizeof(double) * n);
+    for (int i = 0; i < n; i++) dv[i] = d[i], ev[i] = e[i];
+    if (tri_ql(n, dv, ev, 0, n) == 0 && (k == 0 || tri_topk(n, d, e, dv, k, E) == 0)) {
+      for (int i = 0; i < n; i++) d[i] = dv[i];
+      st = 0;
+      g_eig_path = 1;
+    }
+  }
+  if (st != 0) st = tri_dc(n, d, e, E);
   /* Rows n-k … n-1 of E are the top k eigenvectors (ascending order). */
   double *Etop = E + (size_t)(n - k) * n;
   back_transform(n, V, tau, Etop, k);
