@@ -37,6 +37,7 @@ import {
   finalizeLayer,
   gramEigen,
   layerSpectrum,
+  spectrumVectors,
   nrc4Rtol,
   prepareLayer,
   repeatRows,
@@ -447,7 +448,9 @@ export class NRCAccumulator {
     const pending: boolean[] = [];
     for (const s of stats) {
       const spec: Spectrum | undefined =
-        degenerateReason(s, null, ctx.t) === null ? await layerSpectrum(k, s) : undefined;
+        degenerateReason(s, null, ctx.t) === null
+          ? await layerSpectrum(k, s, spectrumVectors(s.d, ctx.t, ctx.r))
+          : undefined;
       extras.push({ spec });
       const live = spec !== undefined && degenerateReason(s, spec, ctx.t) === null;
       pending.push(live);
@@ -456,7 +459,7 @@ export class NRCAccumulator {
         let yy = 0;
         for (let i = 0; i < s.q; i++) yy += s.m2Y[i * s.q + i];
         ref = Refinement.create(
-          gramEigen(s, spec),
+          await gramEigen(k, s, spec),
           s.count,
           s.q,
           nrc4Rtol(ctx.preset, s.count, s.d),

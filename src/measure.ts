@@ -220,14 +220,39 @@ export function degenerateReason(s: LayerStats, spec: Spectrum | null, t: number
   return null;
 }
 
-/** The covariance spectrum of a layer's statistics (every eigenvector). @internal */
-export function layerSpectrum(k: CompleteKernels, s: LayerStats): Promise<Spectrum> {
-  return psdSpectrum(k, { rows: s.d, cols: s.d, data: s.m2H }, s.count);
+/**
+ * How many leading eigenvectors of the features' covariance the metrics read: t (NRC2, NRC3) and
+ * r (intrinsic NRC3), or all of them when the bottom-subspace alignment (r < d) is asked for.
+ * @internal
+ */
+export function spectrumVectors(d: number, t: number, r: number | null): number {
+  if (r !== null && r < d) return d;
+  return Math.min(d, Math.max(t, r ?? 0));
 }
 
-/** The centered Gram's eigen-decomposition (not divided by N) and the means, for the refinement. @internal */
-export function gramEigen(s: LayerStats, spec: Spectrum): CenteredGramEigen {
-  return { values: spec.values.map((v) => v * s.count), vectors: spec.vectors, mean: s.meanH };
+/** The covariance spectrum of a layer's statistics: every eigenvalue, `vectors` eigenvectors (default all). @internal */
+export function layerSpectrum(
+  k: CompleteKernels,
+  s: LayerStats,
+  vectors?: number,
+): Promise<Spectrum> {
+  return psdSpectrum(k, { rows: s.d, cols: s.d, data: s.m2H }, s.count, vectors);
+}
+
+/**
+ * What the NRC4 refinement solves with: the centered Gram's eigenvalues (not divided by N), the
+ * means, and its eigenvectors when the spectrum has them all, else its Cholesky factor (null when
+ * C is not numerically positive definite: the refinement then declines). @internal
+ */
+export async function gramEigen(
+  k: CompleteKernels,
+  s: LayerStats,
+  spec: Spectrum,
+): Promise<CenteredGramEigen> {
+  const values = spec.values.map((v) => v * s.count);
+  if (spec.vectors.cols === s.d) return { values, vectors: spec.vectors, mean: s.meanH };
+  const chol = await k.cholesky({ rows: s.d, cols: s.d, data: s.m2H });
+  return { values, vectors: spec.vectors, chol, mean: s.meanH };
 }
 
 /** pinv's cutoff for NRC4 under a preset. @internal */
@@ -260,7 +285,7 @@ export async function finalizeLayer(
   const shape = { rows: n, cols: d, data: new Float64Array(0) };
   const early = degenerateReason(s, null, t);
   if (early) return emptyLayer(index, name, kind, shape, early);
-  const spec = extra.spec ?? (await layerSpectrum(k, s));
+  const spec = extra.spec ?? (await layerSpectrum(k, s, spectrumVectors(d, t, r)));
   const why = degenerateReason(s, spec, t);
   if (why) return emptyLayer(index, name, kind, shape, why);
   const c: Mat = { rows: d, cols: q, data: s.cross };
@@ -335,7 +360,7 @@ async function layerResidual(
   if (s.r) return nrc4Residual(k, { ...s, r: s.r }, rtol);
   if (!data) throw new Error("finalizeLayer: neither a TSQR factor, the data nor the residual");
   const yc = centerWith(data.y, s.meanY);
-  const refined = await refinedResidualSq(k, data.h, yc, gramEigen(s, spec), rtol, {
+  const refined = await refinedResidualSq(k, data.h, yc, await gramEigen(k, s, spec), rtol, {
     rows: s.d,
     cols: s.q,
     data: s.cross,

@@ -16,7 +16,7 @@
  * @module
  */
 import type { CompleteKernels, Mat } from "./backends/types.js";
-import { columnMeans } from "./linalg/center.js";
+import { columnMeans, roughColumnMeans } from "./linalg/center.js";
 
 /** The statistics of one layer. Plain data: serialisable with JSON. */
 export interface LayerStats {
@@ -80,24 +80,44 @@ export async function batchStats(
   factor = true,
   scratch?: Float64Array,
 ): Promise<LayerStats> {
-  const meanH = columnMeans(h);
+  const n = h.rows;
+  const d = h.cols;
+  const q = y.cols;
   const meanY = columnMeans(y);
-  const hc = centerWith(h, meanH, scratch);
   const yc = centerWith(y, meanY);
-  const [g, c, gy, f] = await Promise.all([
-    k.gram(hc),
-    k.crossProd(hc, yc),
+  // Moments of H about a one-pass mean s, then exact re-centering: with δ = Σ(h − s)/n the mean
+  // is s + δ, Σ(h−μ)(h−μ)ᵀ = Σ(h−s)(h−s)ᵀ − n·δδᵀ and Σ(h−μ)ycᵀ = Σ(h−s)ycᵀ − δ·(Σyc)ᵀ. δ is
+  // rounding-sized, so the corrections are too: this is the two-pass centering, in one pass.
+  const shift = roughColumnMeans(h);
+  const [mom, gy, f] = await Promise.all([
+    k.shiftedMoments(h, shift, yc, scratch),
     k.gram(yc),
     factor ? k.qr(augmented(h, y)) : undefined,
   ]);
+  const delta = new Float64Array(d);
+  const meanH = new Float64Array(d);
+  for (let j = 0; j < d; j++) {
+    delta[j] = mom.sums[j] / n;
+    meanH[j] = shift[j] + delta[j];
+  }
+  const ySum = new Float64Array(q);
+  for (let i = 0; i < n; i++) for (let c = 0; c < q; c++) ySum[c] += yc.data[i * q + c];
+  const m2H = mom.gram.data;
+  for (let i = 0; i < d; i++) {
+    const di = n * delta[i];
+    if (di === 0) continue;
+    for (let j = 0; j < d; j++) m2H[i * d + j] -= di * delta[j];
+  }
+  const cross = mom.cross.data;
+  for (let i = 0; i < d; i++) for (let c = 0; c < q; c++) cross[i * q + c] -= delta[i] * ySum[c];
   return {
-    count: h.rows,
-    d: h.cols,
-    q: y.cols,
+    count: n,
+    d,
+    q,
     meanH,
     meanY,
-    m2H: g.data,
-    cross: c.data,
+    m2H,
+    cross,
     m2Y: gy.data,
     r: f?.R,
   };

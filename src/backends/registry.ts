@@ -8,6 +8,7 @@ import type { Backend, CompleteKernels, Kernels } from "./types.js";
 import { jsBackend, jsKernels } from "./js/index.js";
 import { wasmBackend } from "./wasm/index.js";
 import { scaledSvd, scaledSymEig } from "./scaled.js";
+import { composedShiftedMoments } from "../linalg/center.js";
 
 /** What a `backend` option accepts: a backend to start, started kernels, or a list to try in order. */
 export type BackendOption = Backend | Kernels | readonly (Backend | Kernels)[];
@@ -18,12 +19,18 @@ function isBackend(x: Backend | Kernels): x is Backend {
 
 /** Fills every kernel a backend lacks from the JS kernels. */
 export function completeKernels(k: Kernels): CompleteKernels {
+  const gram = k.gram ? k.gram.bind(k) : jsKernels.gram;
+  const crossProd = k.crossProd ? k.crossProd.bind(k) : jsKernels.crossProd;
   return {
     name: k.name,
-    gram: k.gram ? k.gram.bind(k) : jsKernels.gram,
-    crossProd: k.crossProd ? k.crossProd.bind(k) : jsKernels.crossProd,
+    gram,
+    crossProd,
+    shiftedMoments: k.shiftedMoments
+      ? k.shiftedMoments.bind(k)
+      : composedShiftedMoments(gram, crossProd),
     matmul: k.matmul ? k.matmul.bind(k) : jsKernels.matmul,
     normalStep: k.normalStep ? k.normalStep.bind(k) : jsKernels.normalStep,
+    cholesky: k.cholesky ? k.cholesky.bind(k) : jsKernels.cholesky,
     symEig: k.symEig ? scaledSymEig(k.symEig.bind(k)) : jsKernels.symEig,
     svd: k.svd ? scaledSvd(k.svd.bind(k)) : jsKernels.svd,
     qr: k.qr ? k.qr.bind(k) : jsKernels.qr,

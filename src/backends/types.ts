@@ -51,6 +51,16 @@ export interface NormalStepResult {
   rss: Float64Array;
 }
 
+/** What {@link Kernels.shiftedMoments} returns. */
+export interface ShiftedMomentsResult {
+  /** `Σᵢ (aᵢ − s)(aᵢ − s)ᵀ`, n×n (full symmetric). */
+  gram: Mat;
+  /** `Σᵢ (aᵢ − s)·bᵢᵀ`, n×q. */
+  cross: Mat;
+  /** `Σᵢ (aᵢ − s)`, length n. */
+  sums: Float64Array;
+}
+
 /**
  * Householder QR of an m×n matrix A (thin, k = min(m, n)) applied to right-hand sides B (m×q).
  * `A = Q·R`; the reflectors are applied to B so that `QᵀB` is available without forming Q.
@@ -92,6 +102,25 @@ export interface Kernels {
    * few columns.
    */
   normalStep?(a: Mat, b: Mat, x?: Mat): MaybePromise<NormalStepResult>;
+  /**
+   * Moments about a shift `s` (a guess of A's column means) in one pass over the m×n A, with rows
+   * aᵢ: `gram = Σ(aᵢ − s)(aᵢ − s)ᵀ`, `cross = Σ(aᵢ − s)·bᵢᵀ` (B m×q) and `sums = Σ(aᵢ − s)`, all
+   * accumulated in float64. With δ = sums/m the centered Gram is `gram − m·δδᵀ` (a tiny correction
+   * when s is close to the mean). `scratch` (≥ m·n doubles) may receive A − 1sᵀ where an
+   * implementation needs the copy.
+   */
+  shiftedMoments?(
+    a: Mat,
+    shift: Float64Array,
+    b: Mat,
+    scratch?: Float64Array,
+  ): MaybePromise<ShiftedMomentsResult>;
+  /**
+   * Cholesky factor of a symmetric positive definite n×n matrix (only the lower triangle need be
+   * read): the lower-triangular L with `A = L·Lᵀ` (upper part zero), or null when A is not
+   * numerically positive definite (a pivot ≤ 0).
+   */
+  cholesky?(a: Mat): MaybePromise<Mat | null>;
   /** Householder QR with optional right-hand sides. */
   qr?(a: Mat, b?: Mat, opts?: { wantQ?: boolean }): MaybePromise<QrResult>;
   /** Release workers, GPU buffers, … */

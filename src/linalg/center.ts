@@ -6,7 +6,7 @@
  * as rounding noise.
  * @module
  */
-import type { Mat } from "../backends/types.js";
+import type { Mat, MaybePromise, ShiftedMomentsResult } from "../backends/types.js";
 
 const EPS = 2 ** -52;
 
@@ -32,6 +32,33 @@ function shiftedColumnSums(data: Float64Array, n: number, d: number, shift: Floa
     for (let j = 0; j < d; j++) s[j] += data[o + j] - (shift ? shift[j] : 0);
   }
   return s;
+}
+
+/** Column means in one pass (a shift for {@link composedShiftedMoments}; not the final mean). */
+export function roughColumnMeans(a: Mat): Float64Array {
+  const mean = shiftedColumnSums(a.data, a.rows, a.cols, null);
+  for (let j = 0; j < a.cols; j++) mean[j] /= a.rows;
+  return mean;
+}
+
+/**
+ * `shiftedMoments` for a backend without its own (see the kernel's doc): A − 1sᵀ is formed (in
+ * `scratch` when it is large enough), then the backend's own `gram` and `crossProd` run on it.
+ */
+export function composedShiftedMoments(
+  gram: (a: Mat) => MaybePromise<Mat>,
+  crossProd: (a: Mat, b: Mat) => MaybePromise<Mat>,
+): (a: Mat, shift: Float64Array, b: Mat, scratch?: Float64Array) => Promise<ShiftedMomentsResult> {
+  return async (a, shift, b, scratch) => {
+    const { rows: n, cols: d, data: src } = a;
+    const len = n * d;
+    const dst = scratch && scratch.length >= len ? scratch.subarray(0, len) : new Float64Array(len);
+    for (let o = 0; o < len; o += d) for (let j = 0; j < d; j++) dst[o + j] = src[o + j] - shift[j];
+    const ac: Mat = { rows: n, cols: d, data: dst };
+    const sums = shiftedColumnSums(dst, n, d, null);
+    const [g, x] = await Promise.all([gram(ac), crossProd(ac, b)]);
+    return { gram: g, cross: x, sums };
+  };
 }
 
 /** Column means of an N×d matrix (two passes: the mean, then the mean of the residuals). */

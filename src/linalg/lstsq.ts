@@ -52,12 +52,18 @@ export async function pinvResidualSq(
   return { perColumn, rank };
 }
 
-/** What {@link refinedResidualSq} needs of the centered Gram C = HcᵀHc of the features. */
+/**
+ * What {@link refinedResidualSq} needs of the centered Gram C = HcᵀHc of the features: every
+ * eigenvalue (for the conditioning proof) and a way to solve with C — all its eigenvectors, or
+ * else its Cholesky factor.
+ */
 export interface CenteredGramEigen {
   /** Eigenvalues of C (not divided by N), descending, clamped at 0. */
   values: Float64Array;
-  /** d×d, column j the eigenvector of `values[j]`. */
+  /** d×k, column j the eigenvector of `values[j]`; used to solve only when k = d. */
   vectors: Mat;
+  /** Lower-triangular L with C = L·Lᵀ, used when the eigenvectors are not all there. */
+  chol?: Mat | null;
   /** Column means μ of H (H = Hc + 1·μᵀ). */
   mean: Float64Array;
 }
@@ -151,8 +157,8 @@ export class Refinement {
   ): Refinement | null {
     const lam = eig.values;
     const d = lam.length;
-    const V = eig.vectors.data;
-    if (d === 0 || n < d || eig.vectors.cols !== d) return null;
+    const full = eig.vectors.cols === d && eig.vectors.rows === d;
+    if (d === 0 || n < d || (!full && !eig.chol)) return null;
     let trace = 0;
     for (let j = d - 1; j >= 0; j--) trace += lam[j];
     let mu2 = 0;
@@ -163,62 +169,9 @@ export class Refinement {
     if (!(lamLo > 0)) return null;
     const kappaMax = Math.min(KAPPA_MAX, 0.25 / (rtol * rtol));
     if (!((lam[0] + mu2) / lamLo <= kappaMax)) return null;
-    // m = √N·Vᵀμ: HᵀH = V(Λ + m·mᵀ)Vᵀ.
-    const m = new Float64Array(d);
-    const sn = Math.sqrt(n);
-    for (let i = 0; i < d; i++) {
-      const mi = eig.mean[i];
-      for (let j = 0; j < d; j++) m[j] += V[i * d + j] * mi;
-    }
-    for (let j = 0; j < d; j++) m[j] *= sn;
-    const w = new Float64Array(d);
-    let mw = 0;
-    for (let j = 0; j < d; j++) {
-      w[j] = m[j] / lam[j];
-      mw += m[j] * w[j];
-    }
-    const denom = 1 + mw;
-    /** δ = (HᵀH)⁻¹·g (g d×q row-major), and δᵀHᵀHδ summed over columns. */
-    const solve = (g: Float64Array): { delta: Float64Array; change: number } => {
-      // Z = VᵀG (rows of V streamed in order), then per column z = Λ⁻¹z and Sherman–Morrison
-      // z −= w·(mᵀz)/(1 + mᵀw); δ = V·Z.
-      const zz = new Float64Array(d * q);
-      for (let i = 0; i < d; i++) {
-        const row = i * d;
-        for (let c = 0; c < q; c++) {
-          const gi = g[i * q + c];
-          if (gi === 0) continue;
-          for (let j = 0; j < d; j++) zz[j * q + c] += V[row + j] * gi;
-        }
-      }
-      let change = 0;
-      for (let c = 0; c < q; c++) {
-        let mz = 0;
-        for (let j = 0; j < d; j++) {
-          zz[j * q + c] /= lam[j];
-          mz += m[j] * zz[j * q + c];
-        }
-        const alpha = mz / denom;
-        let quad = 0;
-        let mzz = 0;
-        for (let j = 0; j < d; j++) {
-          const v = zz[j * q + c] - alpha * w[j];
-          zz[j * q + c] = v;
-          quad += lam[j] * v * v;
-          mzz += m[j] * v;
-        }
-        change += quad + mzz * mzz;
-      }
-      const delta = new Float64Array(d * q);
-      for (let i = 0; i < d; i++) {
-        const row = i * d;
-        for (let j = 0; j < d; j++) {
-          const v = V[row + j];
-          for (let c = 0; c < q; c++) delta[i * q + c] += v * zz[j * q + c];
-        }
-      }
-      return { delta, change };
-    };
+    const solve = full
+      ? eigenSolver(lam, eig.vectors.data, eig.mean, n, q)
+      : choleskySolver((eig.chol as Mat).data, eig.mean, n, q);
     // ‖H‖_F² = trace(C) + N‖μ‖² bounds how large rounding in forming R = Yc − H·X can be.
     return new Refinement(solve, d, q, Math.sqrt(yy), Math.sqrt(trace + mu2));
   }
@@ -258,4 +211,143 @@ export class Refinement {
       this.done = true;
     } else if (this.passes > 1 && this.change > prev) this.done = true;
   }
+}
+
+type Solver = (g: Float64Array) => { delta: Float64Array; change: number };
+
+/**
+ * δ = (HᵀH)⁻¹·g for g d×q row-major, with HᵀH = V(Λ + m·mᵀ)Vᵀ, m = √N·Vᵀμ: z = VᵀG, then per
+ * column z = Λ⁻¹z and Sherman–Morrison z −= w·(mᵀz)/(1 + mᵀw), δ = V·Z; `change` = Σ δᵀHᵀHδ.
+ */
+function eigenSolver(
+  lam: Float64Array,
+  V: Float64Array,
+  mean: Float64Array,
+  n: number,
+  q: number,
+): Solver {
+  const d = lam.length;
+  const m = new Float64Array(d);
+  const sn = Math.sqrt(n);
+  for (let i = 0; i < d; i++) {
+    const mi = mean[i];
+    for (let j = 0; j < d; j++) m[j] += V[i * d + j] * mi;
+  }
+  for (let j = 0; j < d; j++) m[j] *= sn;
+  const w = new Float64Array(d);
+  let mw = 0;
+  for (let j = 0; j < d; j++) {
+    w[j] = m[j] / lam[j];
+    mw += m[j] * w[j];
+  }
+  const denom = 1 + mw;
+  return (g) => {
+    const zz = new Float64Array(d * q);
+    for (let i = 0; i < d; i++) {
+      const row = i * d;
+      for (let c = 0; c < q; c++) {
+        const gi = g[i * q + c];
+        if (gi === 0) continue;
+        for (let j = 0; j < d; j++) zz[j * q + c] += V[row + j] * gi;
+      }
+    }
+    let change = 0;
+    for (let c = 0; c < q; c++) {
+      let mz = 0;
+      for (let j = 0; j < d; j++) {
+        zz[j * q + c] /= lam[j];
+        mz += m[j] * zz[j * q + c];
+      }
+      const alpha = mz / denom;
+      let quad = 0;
+      let mzz = 0;
+      for (let j = 0; j < d; j++) {
+        const v = zz[j * q + c] - alpha * w[j];
+        zz[j * q + c] = v;
+        quad += lam[j] * v * v;
+        mzz += m[j] * v;
+      }
+      change += quad + mzz * mzz;
+    }
+    const delta = new Float64Array(d * q);
+    for (let i = 0; i < d; i++) {
+      const row = i * d;
+      for (let j = 0; j < d; j++) {
+        const v = V[row + j];
+        for (let c = 0; c < q; c++) delta[i * q + c] += v * zz[j * q + c];
+      }
+    }
+    return { delta, change };
+  };
+}
+
+/** X = C⁻¹·G in place (G d×p row-major) with C = L·Lᵀ (L lower, row-major d×d). */
+function cholSolveInPlace(L: Float64Array, d: number, x: Float64Array, p: number): void {
+  // L·Y = G: forward, rows of L contiguous.
+  for (let i = 0; i < d; i++) {
+    const row = i * d;
+    for (let j = 0; j < i; j++) {
+      const lij = L[row + j];
+      if (lij === 0) continue;
+      for (let c = 0; c < p; c++) x[i * p + c] -= lij * x[j * p + c];
+    }
+    const lii = L[row + i];
+    for (let c = 0; c < p; c++) x[i * p + c] /= lii;
+  }
+  // Lᵀ·X = Y: backward, column-oriented so row i of L is read contiguously.
+  for (let i = d - 1; i >= 0; i--) {
+    const row = i * d;
+    const lii = L[row + i];
+    for (let c = 0; c < p; c++) x[i * p + c] /= lii;
+    for (let j = 0; j < i; j++) {
+      const lij = L[row + j];
+      if (lij === 0) continue;
+      for (let c = 0; c < p; c++) x[j * p + c] -= lij * x[i * p + c];
+    }
+  }
+}
+
+/**
+ * The same solve from C's Cholesky factor: with u = √N·μ, HᵀH = C + u·uᵀ, so
+ * δ = C⁻¹g − C⁻¹u·(uᵀC⁻¹g)/(1 + uᵀC⁻¹u); `change` = Σ (‖Lᵀδ‖² + (uᵀδ)²).
+ */
+function choleskySolver(L: Float64Array, mean: Float64Array, n: number, q: number): Solver {
+  const d = mean.length;
+  const sn = Math.sqrt(n);
+  const u = new Float64Array(d);
+  for (let j = 0; j < d; j++) u[j] = sn * mean[j];
+  const w = Float64Array.from(u);
+  cholSolveInPlace(L, d, w, 1);
+  let uw = 0;
+  for (let j = 0; j < d; j++) uw += u[j] * w[j];
+  const denom = 1 + uw;
+  return (g) => {
+    const delta = Float64Array.from(g);
+    cholSolveInPlace(L, d, delta, q);
+    let change = 0;
+    const lt = new Float64Array(d);
+    for (let c = 0; c < q; c++) {
+      let uz = 0;
+      for (let j = 0; j < d; j++) uz += u[j] * delta[j * q + c];
+      const alpha = uz / denom;
+      let ud = 0;
+      for (let j = 0; j < d; j++) {
+        const v = delta[j * q + c] - alpha * w[j];
+        delta[j * q + c] = v;
+        ud += u[j] * v;
+      }
+      // ‖Lᵀδ‖²: (Lᵀδ)_j = Σ_{i ≥ j} L_ij δ_i.
+      lt.fill(0);
+      for (let i = 0; i < d; i++) {
+        const di = delta[i * q + c];
+        if (di === 0) continue;
+        const row = i * d;
+        for (let j = 0; j <= i; j++) lt[j] += L[row + j] * di;
+      }
+      let quad = 0;
+      for (let j = 0; j < d; j++) quad += lt[j] * lt[j];
+      change += quad + ud * ud;
+    }
+    return { delta, change };
+  };
 }

@@ -296,6 +296,17 @@ const productInputs: [string, () => Mat][] = [
   ["zeros 40×6", () => ({ rows: 40, cols: 6, data: new Float64Array(240) })],
 ];
 
+/** Extra shapes for shiftedMoments: no right-hand side, wider than its packed panel allows. */
+const momentInputs: [string, () => [Mat, Mat]][] = [
+  ["no columns in B, 3000×131 (parallel)", () => [randn(3000, 131, 90), randn(3000, 0, 91)]],
+  ["1300 columns (composition fallback) · 40×2", () => [randn(40, 1300, 92), randn(40, 2, 93)]],
+  ["mean 1e3, 513×70 · 513×3", () => [offset(randn(513, 70, 94), 1e3), randn(513, 3, 95)]],
+];
+
+function offset(a: Mat, c: number): Mat {
+  return { rows: a.rows, cols: a.cols, data: a.data.map((v) => v + c) };
+}
+
 const crossInputs: [string, () => [Mat, Mat]][] = [
   ["tall 2000×37 · 2000×5", () => [randn(2000, 37, 11), randn(2000, 5, 12)]],
   ["wide 5×300 · 5×7", () => [randn(5, 300, 13), randn(5, 7, 14)]],
@@ -452,6 +463,37 @@ for (const threads of [1, 2, 3]) {
         ).toBeLessThanOrEqual(1e-12);
       });
 
+    for (const [name, make] of crossInputs.concat(momentInputs))
+      it(`shiftedMoments (one pass, shift subtracted while packing): ${name}`, async () => {
+        const [a, b] = make();
+        // A shift near the means (as callers use it) with an offset, so the sums are not ~0.
+        const shift = new Float64Array(a.cols);
+        for (let j = 0; j < a.cols; j++) {
+          for (let i = 0; i < a.rows; i++) shift[j] += a.data[i * a.cols + j];
+          shift[j] = shift[j] / a.rows + 0.25 * Math.sin(j);
+        }
+        const got = await unchanged([a, b], () => k.shiftedMoments!(a, shift, b));
+        // Independent reference: form A − 1sᵀ explicitly, then the JS gram/crossProd and sums.
+        const ac = {
+          rows: a.rows,
+          cols: a.cols,
+          data: a.data.map((v, i) => v - shift[i % a.cols]),
+        };
+        const n = colNorms(ac);
+        expect(scaledErr(got.gram, jsKernels.gram(ac) as Mat, n, n)).toBeLessThanOrEqual(1e-12);
+        expect(
+          scaledErr(got.cross, jsKernels.crossProd(ac, b) as Mat, n, colNorms(b)),
+        ).toBeLessThanOrEqual(1e-12);
+        for (let j = 0; j < a.cols; j++) {
+          let s = 0;
+          for (let i = 0; i < a.rows; i++) s += ac.data[i * a.cols + j];
+          expect(Math.abs(got.sums[j] - s)).toBeLessThanOrEqual(1e-12 * Math.sqrt(a.rows) * n[j]);
+        }
+        for (let i = 0; i < a.cols; i++)
+          for (let j = 0; j < i; j++)
+            expect(got.gram.data[i * a.cols + j]).toBe(got.gram.data[j * a.cols + i]);
+      });
+
     for (const [name, make] of stepInputs)
       it(`normalStep (wasm and js): ${name}`, async () => {
         const [a, b, x] = make();
@@ -526,6 +568,40 @@ for (const threads of [1, 2, 3]) {
           expect(diag(k).lastEigPath).toBe(zero ? "zero" : 4 * vk <= n ? "ql+inverse" : "dc");
         }
       });
+
+    for (const n of [1, 5, 64, 65, 130, 300])
+      it(`cholesky ${n}×${n} (blocked, trailing GEMMs): L·Lᵀ = A, agrees with the JS kernel`, async () => {
+        const g = jsKernels.gram(randn(2 * n + 3, n, 300 + n)) as Mat;
+        // Junk above the diagonal: only the lower triangle may be read.
+        const a = { rows: n, cols: n, data: Float64Array.from(g.data) };
+        for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) a.data[i * n + j] = 1e300;
+        const l = (await unchanged([a], () => k.cholesky!(a))) as Mat;
+        const ref = jsKernels.cholesky(g) as Mat;
+        let scale = 0;
+        for (let i = 0; i < n; i++) scale = Math.max(scale, g.data[i * n + i]);
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j < n; j++) {
+            if (j > i) expect(l.data[i * n + j]).toBe(0);
+            expect(Math.abs(l.data[i * n + j] - ref.data[i * n + j])).toBeLessThanOrEqual(
+              1e-10 * Math.sqrt(scale),
+            );
+            if (j <= i) {
+              let s = 0;
+              for (let p = 0; p <= j; p++) s += l.data[i * n + p] * l.data[j * n + p];
+              expect(Math.abs(s - g.data[i * n + j])).toBeLessThanOrEqual(1e-13 * n * scale);
+            }
+          }
+      });
+
+    it("cholesky returns null when A is not positive definite (js and wasm)", async () => {
+      const g = jsKernels.gram(randn(100, 100, 400)) as Mat;
+      const a = { rows: 100, cols: 100, data: Float64Array.from(g.data) };
+      a.data[70 * 100 + 70] = -1; // a negative diagonal entry
+      expect(await k.cholesky!(a)).toBeNull();
+      expect(jsKernels.cholesky(a)).toBeNull();
+      const rankDef = jsKernels.gram(lowRank(200, 90, 5, 401)) as Mat;
+      expect(await k.cholesky!(rankDef)).toBeNull();
+    });
 
     it("symEig reads only the lower triangle", async () => {
       const a = symmetric(70, 70);

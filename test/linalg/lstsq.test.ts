@@ -60,11 +60,28 @@ function problem(
   return { h: { rows: n, cols: d, data: h }, y: { rows: n, cols: q, data: y }, exact };
 }
 
-async function refined(k: CompleteKernels, h: Mat, y: Mat, rtol: number) {
+type SolverKind = "eigen" | "cholesky";
+
+/** The refinement solving with all of C's eigenvectors, or (as measureNRC without r) with C's
+ * Cholesky factor next to only the leading eigenvectors. */
+async function refined(k: CompleteKernels, h: Mat, y: Mat, rtol: number, solver: SolverKind) {
   const { centered: hc, mean } = center(h);
-  const { values, vectors } = await k.symEig(await k.gram(hc));
-  const v = values.map((x) => Math.max(x, 0));
-  return refinedResidualSq(k, h, center(y).centered, { values: v, vectors, mean }, rtol);
+  const c = await k.gram(hc);
+  const e = await k.symEig(c, { vectors: solver === "eigen" ? c.rows : Math.min(3, c.rows) });
+  const v = e.values.map((x) => Math.max(x, 0));
+  // A backend may return more vectors than asked: keep only the leading ones (at most d − 1, so
+  // the Cholesky path is the one taken).
+  const kk = solver === "eigen" ? c.rows : Math.min(3, c.rows - 1);
+  const vectors: Mat = {
+    rows: c.rows,
+    cols: kk,
+    data: Float64Array.from(
+      { length: c.rows * kk },
+      (_, i) => e.vectors.data[Math.floor(i / kk) * e.vectors.cols + (i % kk)],
+    ),
+  };
+  const chol = solver === "cholesky" ? await k.cholesky(c) : undefined;
+  return refinedResidualSq(k, h, center(y).centered, { values: v, vectors, chol, mean }, rtol);
 }
 
 const logspace = (d: number, lo: number) =>
@@ -75,8 +92,13 @@ afterAll(async () => {
   await wasm?.dispose?.();
 });
 
-for (const name of ["js", "wasm"] as const) {
-  describe(`refinedResidualSq (${name} kernels)`, () => {
+for (const [name, solver] of [
+  ["js", "eigen"],
+  ["js", "cholesky"],
+  ["wasm", "eigen"],
+  ["wasm", "cholesky"],
+] as const) {
+  describe(`refinedResidualSq (${name} kernels, solving with C's ${solver === "eigen" ? "eigenvectors" : "Cholesky factor"})`, () => {
     const kernels = async () =>
       name === "js"
         ? jsKernels
@@ -86,7 +108,7 @@ for (const name of ["js", "wasm"] as const) {
       it(`matches the constructed residual, κ(H) = 1e${decades}`, async () => {
         const k = await kernels();
         const { h, y, exact } = problem(1500, 30, 3, logspace(30, -decades), { seed: decades + 1 });
-        const got = await refined(k, h, y, defaultRtol(h.rows, h.cols));
+        const got = await refined(k, h, y, defaultRtol(h.rows, h.cols), solver);
         expect(got).not.toBeNull();
         expect(Math.abs((got as number) - exact)).toBeLessThanOrEqual(1e-11 * exact);
       });
@@ -101,7 +123,7 @@ for (const name of ["js", "wasm"] as const) {
         const yc = center(y).centered;
         const qr = (await pinvResidualSq(k, h, yc, defaultRtol(h.rows, h.cols))).perColumn;
         const ref = qr[0] + qr[1];
-        const got = await refined(k, h, y, defaultRtol(h.rows, h.cols));
+        const got = await refined(k, h, y, defaultRtol(h.rows, h.cols), solver);
         expect(got).not.toBeNull();
         expect(Math.abs((got as number) - ref)).toBeLessThanOrEqual(1e-10 * ref);
       });
@@ -109,30 +131,30 @@ for (const name of ["js", "wasm"] as const) {
     it("declines when κ(HᵀH) may exceed 1e12 (κ(H) = 1e7)", async () => {
       const k = await kernels();
       const { h, y } = problem(800, 20, 3, logspace(20, -7), { seed: 5 });
-      expect(await refined(k, h, y, defaultRtol(h.rows, h.cols))).toBeNull();
+      expect(await refined(k, h, y, defaultRtol(h.rows, h.cols), solver)).toBeNull();
     });
 
     it("declines on exactly rank-deficient features (a repeated column)", async () => {
       const k = await kernels();
       const { h, y } = problem(600, 12, 3, logspace(12, -1), { seed: 6 });
       for (let i = 0; i < h.rows; i++) h.data[i * 12 + 11] = h.data[i * 12 + 3];
-      expect(await refined(k, h, y, defaultRtol(h.rows, h.cols))).toBeNull();
+      expect(await refined(k, h, y, defaultRtol(h.rows, h.cols), solver)).toBeNull();
     });
 
     it("declines when pinv's cutoff could drop a direction (reference-code rtol 1e-3)", async () => {
       const k = await kernels();
       const ok = problem(800, 16, 3, logspace(16, -2.3), { seed: 7 });
-      const got = await refined(k, ok.h, ok.y, 1e-3);
+      const got = await refined(k, ok.h, ok.y, 1e-3, solver);
       expect(got).not.toBeNull();
       expect(Math.abs((got as number) - ok.exact)).toBeLessThanOrEqual(1e-11 * ok.exact);
       const near = problem(800, 16, 3, logspace(16, -2.8), { seed: 7 });
-      expect(await refined(k, near.h, near.y, 1e-3)).toBeNull();
+      expect(await refined(k, near.h, near.y, 1e-3, solver)).toBeNull();
     });
 
     it("reads an exact fit as (absolutely) zero", async () => {
       const k = await kernels();
       const { h, y } = problem(700, 10, 2, logspace(10, -1), { offRange: 0, seed: 8 });
-      const got = await refined(k, h, y, defaultRtol(h.rows, h.cols));
+      const got = await refined(k, h, y, defaultRtol(h.rows, h.cols), solver);
       let yy = 0;
       for (const v of center(y).centered.data) yy += v * v;
       expect(got).not.toBeNull();
@@ -159,7 +181,7 @@ for (const name of ["js", "wasm"] as const) {
             const yc = center(y).centered;
             let yy = 0;
             for (const v of yc.data) yy += v * v;
-            const got = await refined(k, h, y, rtol);
+            const got = await refined(k, h, y, rtol, solver);
             if (got === null) return;
             answered++;
             const qr = (await pinvResidualSq(k, h, yc, rtol)).perColumn.reduce((a, b) => a + b, 0);
@@ -176,7 +198,7 @@ for (const name of ["js", "wasm"] as const) {
       const { h, y } = problem(300, 8, 2, logspace(8, -1), { seed: 10 });
       const h0 = Float64Array.from(h.data);
       const y0 = Float64Array.from(y.data);
-      await refined(k, h, y, defaultRtol(h.rows, h.cols));
+      await refined(k, h, y, defaultRtol(h.rows, h.cols), solver);
       expect(h.data).toEqual(h0);
       expect(y.data).toEqual(y0);
     });

@@ -119,3 +119,25 @@ export function normalStep(a: Mat, b: Mat, x?: Mat): NormalStepResult {
   for (let j = 0; j < n; j++) for (let c = 0; c < q; c++) out[j * q + c] = g[c * n + j];
   return { g: { rows: n, cols: q, data: out }, rss };
 }
+
+/**
+ * Cholesky factor of a symmetric positive definite n×n matrix (lower triangle read): lower L with
+ * A = L·Lᵀ (upper part zero), or null when a pivot is not positive. Row-oriented (each entry a
+ * contiguous dot product of two rows of L).
+ */
+export function cholesky(a: Mat): Mat | null {
+  const n = a.rows;
+  const l = new Float64Array(n * n);
+  const src = a.data;
+  for (let i = 0; i < n; i++) {
+    const ri = i * n;
+    for (let j = 0; j < i; j++) {
+      const rj = j * n;
+      l[ri + j] = (src[ri + j] - dot(l, ri, l, rj, j)) / l[rj + j];
+    }
+    const s = src[ri + i] - dot(l, ri, l, ri, i);
+    if (!(s > 0)) return null;
+    l[ri + i] = Math.sqrt(s);
+  }
+  return { rows: n, cols: n, data: l };
+}

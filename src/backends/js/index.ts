@@ -4,11 +4,12 @@
  * @module
  */
 import type { Backend, CompleteKernels } from "../types.js";
-import { gram, crossProd, matmul, normalStep } from "./blas.js";
+import { gram, crossProd, matmul, normalStep, cholesky } from "./blas.js";
 import { symEig } from "./eig.js";
 import { svd } from "./svd.js";
 import { qr } from "./qr.js";
 import { scaledSvd, scaledSymEig } from "../scaled.js";
+import { composedShiftedMoments } from "../../linalg/center.js";
 
 /** The plain TypeScript kernels (synchronous, float64). */
 export const jsKernels: CompleteKernels = Object.freeze({
@@ -17,6 +18,8 @@ export const jsKernels: CompleteKernels = Object.freeze({
   crossProd,
   matmul,
   normalStep,
+  shiftedMoments: composedShiftedMoments(gram, crossProd),
+  cholesky,
   symEig: scaledSymEig(symEig),
   svd: scaledSvd(svd),
   qr,

@@ -14,11 +14,13 @@ import type {
   Mat,
   NormalStepResult,
   QrResult,
+  ShiftedMomentsResult,
   SvdResult,
   SymEigOptions,
   SymEigResult,
 } from "../types.js";
 import { svdWith } from "../js/svd.js";
+import { composedShiftedMoments } from "../../linalg/center.js";
 import { WASM_SINGLE_BASE64, WASM_THREADS_BASE64 } from "./module.generated.js";
 import { isNode, startWorkers, type WorkerPool } from "./workers.js";
 
@@ -57,6 +59,11 @@ interface Exports {
   ns_end(acc: number, g: number, rss: number, n: number, q: number): void;
   k_symeig(a: number, n: number, k: number, values: number, vecs: number): number;
   k_symeig_path(): number;
+  mom_max_cols(): number;
+  k_chol(a: number, n: number): number;
+  mom_begin(n: number, q: number): number;
+  mom_add(acc: number, a: number, sh: number, b: number, m: number, n: number, q: number): void;
+  mom_end(acc: number, g: number, x: number, s: number, n: number, q: number): void;
   k_jacobi(bt: number, m: number, n: number, vt: number): number;
   k_qr(
     x: number,
@@ -344,12 +351,65 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       Vc.set(heap.subarray(pv / 8, pv / 8 + n * n));
     },
   });
+  const composed = composedShiftedMoments(
+    (a) => accumulate("gram", a, undefined),
+    (a, b) =>
+      b.cols <= 8 ? normalStep("crossProd", a, b, undefined).g : accumulate("crossProd", a, b),
+  );
   const kernels = {
     name: "wasm",
     threads: rt.threads,
     singleThreadReason: reason,
     gram(a: Mat): Mat {
       return accumulate("gram", a, undefined);
+    },
+    /** One pass over A: the shift is subtracted while packing, cross products and sums read off the packed panels. */
+    shiftedMoments(
+      a: Mat,
+      shift: Float64Array,
+      b: Mat,
+      scratch?: Float64Array,
+    ): ShiftedMomentsResult | Promise<ShiftedMomentsResult> {
+      if (a.rows !== b.rows || shift.length !== a.cols)
+        throw new Error(
+          `wasm shiftedMoments: shapes do not fit (A ${a.rows}×${a.cols}, B ${b.rows}×${b.cols}, shift ${shift.length})`,
+        );
+      const n = a.cols;
+      const q = b.cols;
+      // Wider than the packed panel allows: the composition (center, then gram and crossProd).
+      if (n > ex.mom_max_cols()) return composed(a, shift, b, scratch);
+      rt.begin("shiftedMoments");
+      const m = a.rows;
+      const acc = ex.mom_begin(n, q) >>> 0;
+      const psh = rt.put(shift);
+      const chunk = Math.max(1, Math.min(m, Math.floor(CHUNK_DOUBLES / (n + q))));
+      const pa = rt.alloc(chunk * n);
+      const pb = rt.alloc(Math.max(1, chunk * q));
+      const pg = rt.alloc(n * n);
+      const px = rt.alloc(Math.max(1, n * q));
+      const ps = rt.alloc(n);
+      for (let r = 0; r < m; r += chunk) {
+        const rows = Math.min(chunk, m - r);
+        const heap = rt.f64();
+        heap.set(a.data.subarray(r * n, (r + rows) * n), pa / 8);
+        heap.set(b.data.subarray(r * q, (r + rows) * q), pb / 8);
+        ex.mom_add(acc, pa, psh, pb, rows, n, q);
+      }
+      ex.mom_end(acc, pg, px, ps, n, q);
+      const sums = rt.f64().slice(ps / 8, ps / 8 + n);
+      return { gram: rt.take(pg, n, n), cross: rt.take(px, n, q), sums };
+    },
+    /** Blocked right-looking Cholesky (chol.c), the trailing updates as threaded GEMMs. */
+    cholesky(a: Mat): Mat | null {
+      const n = a.rows;
+      if (a.cols !== n)
+        throw new Error(`wasm cholesky: expected a square matrix; got ${a.rows}×${a.cols}`);
+      rt.begin("cholesky");
+      const pa = rt.put(a.data);
+      if (ex.k_chol(pa, n) !== 0) return null;
+      const l = rt.take(pa, n, n);
+      for (let i = 0; i < n; i++) l.data.fill(0, i * n + i + 1, (i + 1) * n);
+      return l;
     },
     crossProd(a: Mat, b: Mat): Mat {
       if (a.rows !== b.rows)

@@ -340,6 +340,161 @@ static void gram_blocked(const double *A, int lda, int n, int k, double *C, int 
   }
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Shifted moments in one pass: G += (A − 1sᵀ)ᵀ(A − 1sᵀ) (upper triangle), X += (A − 1sᵀ)ᵀB and
+ * S += Σ rows of (A − 1sᵀ). The shift is subtracted while packing (the packing copies anyway), the
+ * cross product and the sums are read off the packed panel, so A is read from memory once. */
+
+/* pack_rows with the shift subtracted; padded columns stay zero. Adds the panel's shifted column
+ * sums to S. */
+static void pack_rows_shift(const double *A, int lda, int kc, int n, const double *sh, double *P,
+                            double *S) {
+  int nq = (n + GW - 1) / GW, full = n / GW;
+  for (int l = 0; l < kc; l++) {
+    const double *src = A + (size_t)l * lda;
+    double *d = P + (size_t)l * GW;
+    for (int q = 0; q < full; q++) {
+      const double *s = src + q * GW;
+      const double *h = sh + q * GW;
+      double *t = d + (size_t)q * kc * GW;
+      for (int c = 0; c < GW; c += 2)
+        wasm_v128_store(t + c, wasm_f64x2_sub(wasm_v128_load(s + c), wasm_v128_load(h + c)));
+    }
+    if (full < nq) {
+      double *e = d + (size_t)full * kc * GW;
+      int c = 0;
+      for (; c < n - full * GW; c++) e[c] = src[full * GW + c] - sh[full * GW + c];
+      for (; c < GW; c++) e[c] = 0.0;
+    }
+  }
+  /* Column sums sliver by sliver (contiguous). */
+  for (int q = 0; q < nq; q++) {
+    const double *t = P + (size_t)q * kc * GW;
+    f2 a0 = wasm_f64x2_splat(0.0), a1 = a0, a2 = a0, a3 = a0;
+    for (int l = 0; l < kc; l++, t += GW) {
+      a0 = wasm_f64x2_add(a0, wasm_v128_load(t));
+      a1 = wasm_f64x2_add(a1, wasm_v128_load(t + 2));
+      a2 = wasm_f64x2_add(a2, wasm_v128_load(t + 4));
+      a3 = wasm_f64x2_add(a3, wasm_v128_load(t + 6));
+    }
+    double tmp[GW];
+    wasm_v128_store(tmp, a0);
+    wasm_v128_store(tmp + 2, a1);
+    wasm_v128_store(tmp + 4, a2);
+    wasm_v128_store(tmp + 6, a3);
+    for (int c = 0; c < GW && q * GW + c < n; c++) S[q * GW + c] += tmp[c];
+  }
+}
+
+/* X (n×q) += Pᵀ B for a packed panel P (kc rows) and B (kc×q, row stride q). */
+static void panel_cross(const double *P, int kc, int n, const double *B, int q, double *X) {
+  int nq = (n + GW - 1) / GW;
+  for (int s = 0; s < nq; s++) {
+    const double *t0 = P + (size_t)s * kc * GW;
+    for (int j = 0; j < q; j++) {
+      const double *t = t0;
+      f2 a0 = wasm_f64x2_splat(0.0), a1 = a0, a2 = a0, a3 = a0;
+      for (int l = 0; l < kc; l++, t += GW) {
+        f2 bv = wasm_f64x2_splat(B[(size_t)l * q + j]);
+        a0 = wasm_f64x2_add(a0, wasm_f64x2_mul(bv, wasm_v128_load(t)));
+        a1 = wasm_f64x2_add(a1, wasm_f64x2_mul(bv, wasm_v128_load(t + 2)));
+        a2 = wasm_f64x2_add(a2, wasm_f64x2_mul(bv, wasm_v128_load(t + 4)));
+        a3 = wasm_f64x2_add(a3, wasm_f64x2_mul(bv, wasm_v128_load(t + 6)));
+      }
+      double tmp[GW];
+      wasm_v128_store(tmp, a0);
+      wasm_v128_store(tmp + 2, a1);
+      wasm_v128_store(tmp + 4, a2);
+      wasm_v128_store(tmp + 6, a3);
+      for (int c = 0; c < GW && s * GW + c < n; c++) X[(size_t)(s * GW + c) * q + j] += tmp[c];
+    }
+  }
+}
+
+static void moments_blocked(const double *A, int n, int k, const double *sh, const double *B,
+                            int q, double *G, double *X, double *S, double *P) {
+  int nq = (n + GW - 1) / GW;
+  for (int pc = 0; pc < k; pc += GKC) {
+    int kc = MIN(GKC, k - pc);
+    pack_rows_shift(A + (size_t)pc * n, n, kc, n, sh, P, S);
+    if (q > 0) panel_cross(P, kc, n, B + (size_t)pc * q, q, X);
+    for (int qq = 0; qq < nq; qq++) {
+      int jr = qq * GW, nv = MIN(GW, n - jr);
+      const double *b = P + (size_t)qq * kc * GW;
+      int iend = MIN(n, jr + GW);
+      for (int i = 0; i < iend; i += 2) {
+        const double *a = P + (size_t)(i / GW) * kc * GW + (i % GW);
+        micro28(kc, a, b, G + (size_t)i * n + jr, n, MIN(2, n - i), nv);
+      }
+    }
+  }
+}
+
+/* Largest n the one-pass moments kernel handles (its packed panel must fit the gemm scratch). */
+EXPORT(mom_max_cols) int mom_max_cols(void) {
+  return (int)(gemm_work_size() / GKC) - GW;
+}
+
+/* Per-thread accumulators [n×n | n×q | n], zeroed. */
+EXPORT(mom_begin) double *mom_begin(int n, int q) {
+  ensure_gemm_work();
+  size_t len = (size_t)par_threads() * ((size_t)n * n + (size_t)n * q + n);
+  double *acc = (double *)arena_alloc(len * sizeof(double));
+  for (size_t i = 0; i < len; i++) acc[i] = 0.0;
+  return acc;
+}
+
+typedef struct {
+  const double *A, *sh, *B;
+  int m, n, q;
+  double *acc;
+} mom_args;
+
+static void mom_task(int tid, int nt, void *p) {
+  mom_args *g = (mom_args *)p;
+  int lo, hi;
+  split_range(g->m, tid, nt, 1, &lo, &hi);
+  if (hi <= lo) return;
+  size_t n = g->n, q = g->q;
+  double *G = g->acc + (size_t)tid * (n * n + n * q + n);
+  moments_blocked(g->A + lo * n, g->n, hi - lo, g->sh, g->B ? g->B + lo * q : 0, g->q, G, G + n * n,
+                  G + n * n + n * q, thread_gemm_work(tid));
+}
+
+/* Adds m rows of A (m×n) and B (m×q) to the accumulators, with the shift sh (n). */
+EXPORT(mom_add) void mom_add(double *acc, const double *A, const double *sh, const double *B,
+                             int m, int n, int q) {
+  mom_args g = {A, sh, B, m, n, q, acc};
+  if ((double)m * n * n < 1.0e5 || par_threads() == 1)
+    mom_task(0, 1, &g);
+  else
+    par_run(mom_task, &g);
+}
+
+/* G (n×n, mirrored), X (n×q), S (n) = sums of the per-thread accumulators. */
+EXPORT(mom_end) void mom_end(const double *acc, double *G, double *X, double *S, int n, int q) {
+  int T = par_threads();
+  size_t per = (size_t)n * n + (size_t)n * q + n;
+  for (int i = 0; i < n; i++)
+    for (int j = i; j < n; j++) {
+      size_t o = (size_t)i * n + j;
+      double v = acc[o];
+      for (int t = 1; t < T; t++) v += acc[(size_t)t * per + o];
+      G[o] = v;
+      G[(size_t)j * n + i] = v;
+    }
+  for (size_t o = 0; o < (size_t)n * q; o++) {
+    double v = acc[(size_t)n * n + o];
+    for (int t = 1; t < T; t++) v += acc[(size_t)t * per + (size_t)n * n + o];
+    X[o] = v;
+  }
+  for (int o = 0; o < n; o++) {
+    double v = acc[(size_t)n * n + (size_t)n * q + o];
+    for (int t = 1; t < T; t++) v += acc[(size_t)t * per + (size_t)n * n + (size_t)n * q + o];
+    S[o] = v;
+  }
+}
+
 typedef struct {
   const double *A;
   const double *B;
