@@ -156,7 +156,10 @@ export class NRCAccumulator {
   private layerNames: string[] | null = null;
   private sampleCount = 0;
   /** Reused for each batch's centered features (a fresh buffer per batch costs page faults). */
-  private scratch = new Float64Array(0);
+  private buf = new Float64Array(0);
+  /** A reusable buffer for backends that center by copying (allocated only if one asks). */
+  private readonly scratch = (len: number) =>
+    this.buf.length >= len ? this.buf : (this.buf = new Float64Array(len));
 
   /** @internal use {@link createNRCAccumulator}. */
   constructor(opts: AccumulatorOptions, weights: (Mat | null)[] | null) {
@@ -243,7 +246,6 @@ export class NRCAccumulator {
     const batchStatsList: LayerStats[] = [];
     const factor = this.opts.nrc4 !== "rescan";
     for (const p of prepared) {
-      if (this.scratch.length < p.h.data.length) this.scratch = new Float64Array(p.h.data.length);
       batchStatsList.push(await batchStats(k, p.h, repeatRows(y, p.repeat), factor, this.scratch));
       await turnEventLoop();
     }

@@ -483,7 +483,9 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
     const out: LayerReport[] = [];
     // Centered features go here, one layer at a time: a fresh N×d buffer per layer costs more
     // (page faults) than centering itself.
-    let scratch = new Float64Array(0);
+    // A reusable buffer for backends that center by copying (allocated only if one asks).
+    let buf = new Float64Array(0);
+    const scratch = (len: number) => (buf.length >= len ? buf : (buf = new Float64Array(len)));
     for (let i = 0; i < layers.length; i++) {
       const arg = `layers[${i}]`;
       const layer = layers[i];
@@ -495,7 +497,6 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
         );
       const p = prepareLayer(fn, arg, i, layer.features, layer.weight, layer.name, preset, y.rows);
       const yr = repeatRows(y, p.repeat);
-      if (scratch.length < p.h.data.length) scratch = new Float64Array(p.h.data.length);
       const stats = await batchStats(k, p.h, yr, false, scratch);
       out.push(await finalizeLayer(k, i, p, stats, ctx, { data: { h: p.h, y: yr } }));
       options.onProgress?.(i + 1, layers.length);

@@ -70,15 +70,15 @@ export function stackRows(a: Mat, b: Mat): Mat {
 
 /**
  * Statistics of one batch (rows of H and Y are the same samples); `factor: false` skips the QR
- * of [H | Y | 1] (for a caller that keeps the data and computes NRC4 from it); `scratch`, when
- * large enough, receives the centered features (reused across layers, it saves an allocation).
+ * of [H | Y | 1] (for a caller that keeps the data and computes NRC4 from it); `scratch` lends a
+ * reusable buffer to a backend whose `shiftedMoments` centers by copying (the JS composition).
  */
 export async function batchStats(
   k: CompleteKernels,
   h: Mat,
   y: Mat,
   factor = true,
-  scratch?: Float64Array,
+  scratch?: (length: number) => Float64Array,
 ): Promise<LayerStats> {
   const n = h.rows;
   const d = h.cols;

@@ -106,14 +106,14 @@ export interface Kernels {
    * Moments about a shift `s` (a guess of A's column means) in one pass over the m×n A, with rows
    * aᵢ: `gram = Σ(aᵢ − s)(aᵢ − s)ᵀ`, `cross = Σ(aᵢ − s)·bᵢᵀ` (B m×q) and `sums = Σ(aᵢ − s)`, all
    * accumulated in float64. With δ = sums/m the centered Gram is `gram − m·δδᵀ` (a tiny correction
-   * when s is close to the mean). `scratch` (≥ m·n doubles) may receive A − 1sᵀ where an
-   * implementation needs the copy.
+   * when s is close to the mean). Where an implementation needs A − 1sᵀ as a copy it may ask
+   * `scratch(m·n)` for a reusable buffer (of at least that length) instead of allocating.
    */
   shiftedMoments?(
     a: Mat,
     shift: Float64Array,
     b: Mat,
-    scratch?: Float64Array,
+    scratch?: (length: number) => Float64Array,
   ): MaybePromise<ShiftedMomentsResult>;
   /**
    * Cholesky factor of a symmetric positive definite n×n matrix (only the lower triangle need be

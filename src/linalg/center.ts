@@ -43,16 +43,21 @@ export function roughColumnMeans(a: Mat): Float64Array {
 
 /**
  * `shiftedMoments` for a backend without its own (see the kernel's doc): A − 1sᵀ is formed (in
- * `scratch` when it is large enough), then the backend's own `gram` and `crossProd` run on it.
+ * `scratch(m·n)` when given), then the backend's own `gram` and `crossProd` run on it.
  */
 export function composedShiftedMoments(
   gram: (a: Mat) => MaybePromise<Mat>,
   crossProd: (a: Mat, b: Mat) => MaybePromise<Mat>,
-): (a: Mat, shift: Float64Array, b: Mat, scratch?: Float64Array) => Promise<ShiftedMomentsResult> {
+): (
+  a: Mat,
+  shift: Float64Array,
+  b: Mat,
+  scratch?: (length: number) => Float64Array,
+) => Promise<ShiftedMomentsResult> {
   return async (a, shift, b, scratch) => {
     const { rows: n, cols: d, data: src } = a;
     const len = n * d;
-    const dst = scratch && scratch.length >= len ? scratch.subarray(0, len) : new Float64Array(len);
+    const dst = scratch ? scratch(len).subarray(0, len) : new Float64Array(len);
     for (let o = 0; o < len; o += d) for (let j = 0; j < d; j++) dst[o + j] = src[o + j] - shift[j];
     const ac: Mat = { rows: n, cols: d, data: dst };
     const sums = shiftedColumnSums(dst, n, d, null);

@@ -368,7 +368,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       a: Mat,
       shift: Float64Array,
       b: Mat,
-      scratch?: Float64Array,
+      scratch?: (length: number) => Float64Array,
     ): ShiftedMomentsResult | Promise<ShiftedMomentsResult> {
       if (a.rows !== b.rows || shift.length !== a.cols)
         throw new Error(
