@@ -79,9 +79,11 @@ interface Exports {
 
 /**
  * Internal (tests): `kernels[WASM_DIAGNOSTICS]()` says which tridiagonal solver the last `symEig`
- * used: `"ql+inverse"` (eigenvalues by QL, the few vectors asked for by inverse iteration) or
- * `"dc"` (divide and conquer: all vectors, or the fallback when a check failed), or `"zero"` (A was
- * zero: nothing to solve).
+ * used: `"ql+inverse"` (eigenvalues by the rational QL, the few vectors asked for by inverse
+ * iteration),
+ * `"dc"` (divide and conquer: all vectors, or the fallback when a check failed), `"zero"` (A was
+ * zero: nothing to solve) or `"ql-rotations+inverse"` (the rational QL did not converge and QL
+ * with rotations gave the eigenvalues).
  * @internal
  */
 export const WASM_DIAGNOSTICS: unique symbol = Symbol("deep-nrc wasm diagnostics");
@@ -504,7 +506,9 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       return rt.dispose();
     },
     [WASM_DIAGNOSTICS]: () => ({
-      lastEigPath: (["dc", "ql+inverse", "zero"] as const)[ex.k_symeig_path()],
+      lastEigPath: (["dc", "ql+inverse", "zero", "ql-rotations+inverse"] as const)[
+        ex.k_symeig_path()
+      ],
     }),
   };
   return kernels;
