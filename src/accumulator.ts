@@ -255,8 +255,9 @@ export class NRCAccumulator {
       this.kinds = prepared.map((p) => p.kind);
       this.layerNames = prepared.map((p) => p.name);
     } else {
+      // In place: the accumulator owns its state's arrays (merge() and fromJSON copy).
       for (let i = 0; i < L; i++)
-        this.stats[i] = await mergeStats(k, this.stats[i], batchStatsList[i]);
+        this.stats[i] = await mergeStats(k, this.stats[i], batchStatsList[i], true);
     }
   }
 

@@ -1,10 +1,13 @@
 /**
  * `measureNRC`: every Deep Neural Regression Collapse condition of Rangamani & Unal (2026), per
- * layer, from one pass of shared intermediates per layer: the centered Gram and its eigenpairs
- * (NRC1, NRC2, stable rank, intrinsic-dimension variants), the feature–target cross products
- * (NRC2), the weight's Gram (NRC3, its stable rank), and for NRC4 the normal equations refined
- * against the data where the Gram's spectrum proves that safe, else a Householder QR of
- * [H | Y | 1] and an SVD of its factor. Nothing N×N is formed.
+ * layer, from one pass of shared intermediates per layer (`shiftedMoments`: the centered Gram,
+ * the feature–target cross products and the means in one read of H): every eigenvalue of the
+ * Gram and its leading max(t, r) eigenvectors (NRC1, NRC2, stable rank, intrinsic-dimension
+ * variants; all of them only for the bottom-subspace alignment), the weight's Gram (NRC3, its
+ * stable rank), and for NRC4 the normal equations — solved with the Gram's Cholesky factor, or
+ * its eigenvectors when all are at hand — refined against the data where the Gram's spectrum
+ * proves that safe, else a Householder QR of [H | Y | 1] and an SVD of its factor. Nothing N×N
+ * is formed.
  * @module
  */
 import type { CompleteKernels, Mat } from "./backends/types.js";

@@ -4,7 +4,9 @@
  *
  * - `count`, feature means μ_H and target means μ_Y;
  * - M2_H = Σ(h−μ_H)(h−μ_H)ᵀ, C = Σ(h−μ_H)(y−μ_Y)ᵀ and M2_Y = Σ(y−μ_Y)(y−μ_Y)ᵀ, merged with
- *   Chan, Golub & LeVeque's pairwise update (never the one-pass E[xxᵀ] − μμᵀ);
+ *   Chan, Golub & LeVeque's pairwise update (never the one-pass E[xxᵀ] − μμᵀ). A batch's moments
+ *   come from one read of H (the `shiftedMoments` kernel: moments about a one-pass mean s, then
+ *   exact re-centering by the rounding-sized δ = mean(h − s));
  * - R, the triangular factor of the augmented matrix [H | Y | 1] (a TSQR: batches are QR'd and
  *   their factors stacked and QR'd again). Its blocks hold R_H (H = Q·R_H), Qᵀ[Y | 1] and the
  *   triangular factor of the part of [Y | 1] off range(H), so NRC4's pinv residual of the
@@ -123,11 +125,16 @@ export async function batchStats(
   };
 }
 
-/** Merges two layers' statistics (Chan et al. for the moments; a TSQR step for R). */
+/**
+ * Merges two layers' statistics (Chan et al. for the moments; a TSQR step for R). With `intoA`,
+ * the result is written over `a`'s arrays and `a` is returned (no d×d allocation per batch; for a
+ * caller that owns `a`), else both are left unchanged.
+ */
 export async function mergeStats(
   k: CompleteKernels,
   a: LayerStats,
   b: LayerStats,
+  intoA = false,
 ): Promise<LayerStats> {
   const n = a.count + b.count;
   const { d, q } = a;
@@ -146,21 +153,28 @@ export async function mergeStats(
     dY[i] = b.meanY[i] - a.meanY[i];
     meanY[i] = wa * a.meanY[i] + wb * b.meanY[i];
   }
-  const m2H = new Float64Array(d * d);
-  for (let i = 0; i < d; i++)
-    for (let j = 0; j < d; j++)
-      m2H[i * d + j] = a.m2H[i * d + j] + b.m2H[i * d + j] + f * dH[i] * dH[j];
-  const cross = new Float64Array(d * q);
+  const m2H = intoA ? a.m2H : new Float64Array(d * d);
+  for (let i = 0; i < d; i++) {
+    const fi = f * dH[i];
+    const o = i * d;
+    for (let j = 0; j < d; j++) m2H[o + j] = a.m2H[o + j] + b.m2H[o + j] + fi * dH[j];
+  }
+  const cross = intoA ? a.cross : new Float64Array(d * q);
   for (let i = 0; i < d; i++)
     for (let j = 0; j < q; j++)
       cross[i * q + j] = a.cross[i * q + j] + b.cross[i * q + j] + f * dH[i] * dY[j];
-  const m2Y = new Float64Array(q * q);
+  const m2Y = intoA ? a.m2Y : new Float64Array(q * q);
   for (let i = 0; i < q; i++)
     for (let j = 0; j < q; j++)
       m2Y[i * q + j] = a.m2Y[i * q + j] + b.m2Y[i * q + j] + f * dY[i] * dY[j];
   if (!a.r !== !b.r) throw new Error("mergeStats: one state has a TSQR factor, the other none");
   const r = a.r && b.r ? (await k.qr(stackRows(a.r, b.r))).R : undefined;
-  return { count: n, d, q, meanH, meanY, m2H, cross, m2Y, r };
+  if (!intoA) return { count: n, d, q, meanH, meanY, m2H, cross, m2Y, r };
+  a.count = n;
+  a.meanH.set(meanH);
+  a.meanY.set(meanY);
+  a.r = r;
+  return a;
 }
 
 /** Serialisable form (numbers round-trip exactly through JSON). */

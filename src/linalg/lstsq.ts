@@ -5,7 +5,8 @@
  * singular vectors kept by the cutoff, the residual is the trailing part of QᵀB plus
  * `‖z − U₊U₊ᵀz‖²`, each a sum of squares of small numbers, never a difference of large ones
  * ({@link pinvResidualSq}). Where the Gram's spectrum proves it safe, the same residual comes
- * cheaper from normal equations refined against the data ({@link refinedResidualSq},
+ * cheaper from normal equations (solved with the Gram's Cholesky factor or eigenvectors) refined
+ * against the data ({@link refinedResidualSq},
  * {@link Refinement}): the Gram's cost plus a pass or two of N·d·q, against ~3× that for the QR.
  * @module
  */
@@ -77,8 +78,10 @@ const MAX_STEPS = 6;
 
 /**
  * `‖H·pinv(H)·Yc − Yc‖²_F` without factorising H, when that is provably safe: the normal
- * equations `HᵀH·X = HᵀYc` solved through the eigen-decomposition of the centered Gram that the
- * other metrics need anyway (HᵀH = C + N·μμᵀ, a rank-one update handled by Sherman–Morrison),
+ * equations `HᵀH·X = HᵀYc` solved through the centered Gram C — its Cholesky factor, or its
+ * eigen-decomposition when every eigenvector is at hand (HᵀH = C + N·μμᵀ, a rank-one update
+ * handled by Sherman–Morrison; the eigenvalues, which the other metrics need anyway, prove the
+ * conditioning),
  * then refined against the data — each step forms the residual `Yc − H·X` directly from H (one
  * pass, {@link Kernels.normalStep}) and solves for the correction from `Hᵀ·residual`.
  *
