@@ -70,14 +70,19 @@ async function main(): Promise<void> {
   };
   // The next batch is read while this one is accumulated (as the CLI does); readMs is the time
   // spent waiting for a batch that was not ready.
-  async function* readBatches() {
+  // A re-read runs backwards (`reverse`, as the CLI's): what the page cache still holds from the
+  // previous pass — the end of each file — is read first.
+  async function* readBatches(reverse = false) {
+    const starts: number[] = [];
+    for (let r0 = 0; r0 < N; r0 += spec.batch) starts.push(r0);
+    if (reverse) starts.reverse();
     const at = (r0: number): [number, number] => [r0, Math.min(N, r0 + spec.batch)];
-    let next = readRows(at(0));
-    for (let r0 = 0; r0 < N; r0 += spec.batch) {
+    let next = readRows(at(starts[0]));
+    for (let i = 0; i < starts.length; i++) {
       const tr = performance.now();
       const batch = await next;
       readMs += performance.now() - tr;
-      if (r0 + spec.batch < N) next = readRows(at(r0 + spec.batch));
+      if (i + 1 < starts.length) next = readRows(at(starts[i + 1]));
       yield batch;
     }
   }
@@ -91,7 +96,7 @@ async function main(): Promise<void> {
     report = await acc.finalize({
       rescan: () => {
         rescans++;
-        return readBatches();
+        return readBatches(rescans % 2 === 1);
       },
     });
   } catch (e) {

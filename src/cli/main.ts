@@ -271,9 +271,17 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
           try {
             await acc.addAll(fileBatches(net, { samples, batchRows, onProgress }));
             bar.update("finalizing", 1, 1);
+            // Each re-read runs opposite to the previous pass (see fileBatches' `reverse`).
+            let passes = 0;
             report = await acc.finalize({
               rescan: () =>
-                fileBatches(net, { samples, batchRows, onProgress, label: "NRC4: re-reading" }),
+                fileBatches(net, {
+                  samples,
+                  batchRows,
+                  onProgress,
+                  label: "NRC4: re-reading",
+                  reverse: ++passes % 2 === 1,
+                }),
             });
           } finally {
             await acc.dispose();
