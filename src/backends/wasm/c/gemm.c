@@ -471,27 +471,59 @@ EXPORT(mom_add) void mom_add(double *acc, const double *A, const double *sh, con
     par_run(mom_task, &g);
 }
 
-/* G (n×n, mirrored), X (n×q), S (n) = sums of the per-thread accumulators. */
-EXPORT(mom_end) void mom_end(const double *acc, double *G, double *X, double *S, int n, int q) {
-  int T = par_threads();
+typedef struct {
+  const double *acc;
+  double *G, *X, *S;
+  int n, q;
+} mom_red_args;
+
+/* Upper triangle of G (rows cyclic over threads, for balance) and the rows of X and S. */
+static void mom_red_task(int tid, int nt, void *p) {
+  mom_red_args *g = (mom_red_args *)p;
+  int n = g->n, q = g->q, T = par_threads();
   size_t per = (size_t)n * n + (size_t)n * q + n;
-  for (int i = 0; i < n; i++)
+  for (int i = tid; i < n; i += nt) {
     for (int j = i; j < n; j++) {
       size_t o = (size_t)i * n + j;
-      double v = acc[o];
-      for (int t = 1; t < T; t++) v += acc[(size_t)t * per + o];
-      G[o] = v;
-      G[(size_t)j * n + i] = v;
+      double v = g->acc[o];
+      for (int t = 1; t < T; t++) v += g->acc[(size_t)t * per + o];
+      g->G[o] = v;
     }
-  for (size_t o = 0; o < (size_t)n * q; o++) {
-    double v = acc[(size_t)n * n + o];
-    for (int t = 1; t < T; t++) v += acc[(size_t)t * per + (size_t)n * n + o];
-    X[o] = v;
+    for (int c = 0; c < q; c++) {
+      size_t o = (size_t)n * n + (size_t)i * q + c;
+      double v = g->acc[o];
+      for (int t = 1; t < T; t++) v += g->acc[(size_t)t * per + o];
+      g->X[(size_t)i * q + c] = v;
+    }
+    size_t o = (size_t)n * n + (size_t)n * q + i;
+    double v = g->acc[o];
+    for (int t = 1; t < T; t++) v += g->acc[(size_t)t * per + o];
+    g->S[i] = v;
   }
-  for (int o = 0; o < n; o++) {
-    double v = acc[(size_t)n * n + (size_t)n * q + o];
-    for (int t = 1; t < T; t++) v += acc[(size_t)t * per + (size_t)n * n + (size_t)n * q + o];
-    S[o] = v;
+}
+
+/* Lower triangle of G from the upper, in 32×32 blocks (block columns cyclic over threads). */
+static void mirror_task(int tid, int nt, void *p) {
+  mom_red_args *g = (mom_red_args *)p;
+  int n = g->n;
+  double *G = g->G;
+  for (int jb = 32 * tid; jb < n; jb += 32 * nt)
+    for (int ib = jb; ib < n; ib += 32) {
+      int i1 = MIN(n, ib + 32), j1 = MIN(n, jb + 32);
+      for (int i = ib; i < i1; i++)
+        for (int j = jb; j < MIN(j1, i); j++) G[(size_t)i * n + j] = G[(size_t)j * n + i];
+    }
+}
+
+/* G (n×n, mirrored), X (n×q), S (n) = sums of the per-thread accumulators. */
+EXPORT(mom_end) void mom_end(const double *acc, double *G, double *X, double *S, int n, int q) {
+  mom_red_args g = {acc, G, X, S, n, q};
+  if ((double)n * n < 1.0e4 || par_threads() == 1) {
+    mom_red_task(0, 1, &g);
+    mirror_task(0, 1, &g);
+  } else {
+    par_run(mom_red_task, &g);
+    par_run(mirror_task, &g);
   }
 }
 
