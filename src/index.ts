@@ -38,6 +38,7 @@ export type {
   SvdResult,
   QrResult,
   NormalStepResult,
+  ShiftedMomentsResult,
   MaybePromise,
 } from "./backends/types.js";
 export type { MatrixInput, DenseMatrixInput, MatrixLikeObject } from "./linalg/matrix.js";
