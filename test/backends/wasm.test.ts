@@ -382,6 +382,14 @@ const eigInputs: [string, () => Mat, (() => [Mat, number])?][] = [
   ["scaled by 1e200", () => scaleMat(symmetric(40, 49), 1e200), () => [symmetric(40, 49), 1e200]],
 ];
 
+/** The JS kernel's eigen-decomposition of a (or of the reference input, values scaled back). */
+function eigReference(a: Mat, refOf?: () => [Mat, number]): SymEigResult {
+  if (!refOf) return jsKernels.symEig(a) as SymEigResult;
+  const [b, f] = refOf();
+  const r = jsKernels.symEig(b) as SymEigResult;
+  return { values: r.values.map((v) => v * f), vectors: r.vectors };
+}
+
 function scaleMat(a: Mat, s: number): Mat {
   return { rows: a.rows, cols: a.cols, data: a.data.map((v) => v * s) };
 }
@@ -539,25 +547,14 @@ for (const threads of [1, 2, 3]) {
       it(`symEig: ${name}`, async () => {
         const a = make();
         const e = await unchanged([a], () => k.symEig!(a));
-        let ref: SymEigResult;
-        if (refOf) {
-          const [b, f] = refOf();
-          const r = jsKernels.symEig(b) as SymEigResult;
-          ref = { values: r.values.map((v) => v * f), vectors: r.vectors };
-        } else ref = jsKernels.symEig(a) as SymEigResult;
-        checkEig(a, e, ref);
+        checkEig(a, e, eigReference(a, refOf));
       });
 
     for (const [name, make, refOf] of eigInputs)
       it(`symEig, leading vectors only (values by QL, vectors by inverse iteration): ${name}`, async () => {
         const a = make();
         const n = a.rows;
-        let ref: SymEigResult;
-        if (refOf) {
-          const [b, f] = refOf();
-          const r = jsKernels.symEig(b) as SymEigResult;
-          ref = { values: r.values.map((v) => v * f), vectors: r.vectors };
-        } else ref = jsKernels.symEig(a) as SymEigResult;
+        const ref = eigReference(a, refOf);
         for (const vk of new Set([0, 1, Math.min(3, n), Math.floor(n / 4)])) {
           const e = await unchanged([a], () => k.symEig!(a, { vectors: vk }));
           checkEig(a, e, ref, vk);

@@ -283,31 +283,44 @@ async function startRuntime(opts: WasmBackendOptions): Promise<Runtime & { reaso
 
 function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
   const ex = rt.ex;
-  /** Σ over row chunks of AᵀB (or AᵀA when b is undefined). */
-  const accumulate = (fn: string, a: Mat, b: Mat | undefined): Mat => {
-    rt.begin(fn);
+  /**
+   * Copies A (and B, row-aligned) into wasm memory in chunks of about CHUNK_DOUBLES (at least
+   * `minRows` rows) and calls `each(pa, pb, rows)` per chunk (pb = 0 without B).
+   */
+  const streamRows = (
+    a: Mat,
+    b: Mat | undefined,
+    minRows: number,
+    each: (pa: number, pb: number, rows: number) => void,
+  ): void => {
     const m = a.rows;
     const n = a.cols;
-    const q = b ? b.cols : n;
-    const acc = ex.acc_begin(n, q) >>> 0;
-    const chunk = Math.max(1, Math.min(m, Math.floor(CHUNK_DOUBLES / (n + (b ? q : 0)))));
+    const q = b ? b.cols : 0;
+    const chunk = Math.max(minRows, Math.min(m, Math.floor(CHUNK_DOUBLES / (n + q))));
     const pa = rt.alloc(chunk * n);
-    const pb = b ? rt.alloc(chunk * q) : 0;
-    const pc = rt.alloc(n * q);
+    const pb = b ? rt.alloc(Math.max(1, chunk * q)) : 0;
     for (let r = 0; r < m; r += chunk) {
       const rows = Math.min(chunk, m - r);
       const heap = rt.f64();
       heap.set(a.data.subarray(r * n, (r + rows) * n), pa / 8);
       if (b) heap.set(b.data.subarray(r * q, (r + rows) * q), pb / 8);
-      ex.acc_add(acc, pa, pb, rows, n, q);
+      each(pa, pb, rows);
     }
+  };
+  /** Σ over row chunks of AᵀB (or AᵀA when b is undefined). */
+  const accumulate = (fn: string, a: Mat, b: Mat | undefined): Mat => {
+    rt.begin(fn);
+    const n = a.cols;
+    const q = b ? b.cols : n;
+    const acc = ex.acc_begin(n, q) >>> 0;
+    const pc = rt.alloc(n * q);
+    streamRows(a, b, 1, (pa, pb, rows) => ex.acc_add(acc, pa, pb, rows, n, q));
     ex.acc_end(acc, pc, n, q, b ? 0 : 1);
     return rt.take(pc, n, q);
   };
   /** One refinement pass (nstep.c): g = Aᵀ(B − A·X) and the residual's column norms². */
   const normalStep = (fn: string, a: Mat, b: Mat, x: Mat | undefined): NormalStepResult => {
     rt.begin(fn);
-    const m = a.rows;
     const n = a.cols;
     const q = b.cols;
     const acc = ex.ns_begin(n, q) >>> 0;
@@ -317,18 +330,9 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       for (let j = 0; j < n; j++) for (let c = 0; c < q; c++) xt[c * n + j] = x.data[j * q + c];
       pxt = rt.put(xt);
     }
-    const chunk = Math.max(2, Math.min(m, Math.floor(CHUNK_DOUBLES / (n + q))));
-    const pa = rt.alloc(chunk * n);
-    const pb = rt.alloc(chunk * q);
     const pg = rt.alloc(n * q);
     const ps = rt.alloc(q);
-    for (let r = 0; r < m; r += chunk) {
-      const rows = Math.min(chunk, m - r);
-      const heap = rt.f64();
-      heap.set(a.data.subarray(r * n, (r + rows) * n), pa / 8);
-      heap.set(b.data.subarray(r * q, (r + rows) * q), pb / 8);
-      ex.ns_add(acc, pa, pb, pxt, rows, n, q);
-    }
+    streamRows(a, b, 2, (pa, pb, rows) => ex.ns_add(acc, pa, pb, pxt, rows, n, q));
     ex.ns_end(acc, pg, ps, n, q);
     const heap = rt.f64();
     const gc = heap.subarray(pg / 8, pg / 8 + n * q);
@@ -381,22 +385,12 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       // Wider than the packed panel allows: the composition (center, then gram and crossProd).
       if (n > ex.mom_max_cols()) return composed(a, shift, b, scratch);
       rt.begin("shiftedMoments");
-      const m = a.rows;
       const acc = ex.mom_begin(n, q) >>> 0;
       const psh = rt.put(shift);
-      const chunk = Math.max(1, Math.min(m, Math.floor(CHUNK_DOUBLES / (n + q))));
-      const pa = rt.alloc(chunk * n);
-      const pb = rt.alloc(Math.max(1, chunk * q));
       const pg = rt.alloc(n * n);
       const px = rt.alloc(Math.max(1, n * q));
       const ps = rt.alloc(n);
-      for (let r = 0; r < m; r += chunk) {
-        const rows = Math.min(chunk, m - r);
-        const heap = rt.f64();
-        heap.set(a.data.subarray(r * n, (r + rows) * n), pa / 8);
-        heap.set(b.data.subarray(r * q, (r + rows) * q), pb / 8);
-        ex.mom_add(acc, pa, psh, pb, rows, n, q);
-      }
+      streamRows(a, b, 1, (pa, pb, rows) => ex.mom_add(acc, pa, psh, pb, rows, n, q));
       ex.mom_end(acc, pg, px, ps, n, q);
       const sums = rt.f64().slice(ps / 8, ps / 8 + n);
       return { gram: rt.take(pg, n, n), cross: rt.take(px, n, q), sums };

@@ -323,20 +323,25 @@ static __attribute__((noinline)) void micro28(int kc, const double *a, const dou
   }
 }
 
-static void gram_blocked(const double *A, int lda, int n, int k, double *C, int ldc, double *P) {
+/* C (upper triangle; tiles straddling the diagonal in full) += PᵀP for one packed panel. */
+static void gram_panel(const double *P, int kc, int n, double *C, int ldc) {
   int nq = (n + GW - 1) / GW;
+  for (int q = 0; q < nq; q++) {
+    int jr = q * GW, nv = MIN(GW, n - jr);
+    const double *b = P + (size_t)q * kc * GW;
+    int iend = MIN(n, jr + GW);
+    for (int i = 0; i < iend; i += 2) {
+      const double *a = P + (size_t)(i / GW) * kc * GW + (i % GW);
+      micro28(kc, a, b, C + (size_t)i * ldc + jr, ldc, MIN(2, n - i), nv);
+    }
+  }
+}
+
+static void gram_blocked(const double *A, int lda, int n, int k, double *C, int ldc, double *P) {
   for (int pc = 0; pc < k; pc += GKC) {
     int kc = MIN(GKC, k - pc);
     pack_rows(A + (size_t)pc * lda, lda, kc, n, P);
-    for (int q = 0; q < nq; q++) {
-      int jr = q * GW, nv = MIN(GW, n - jr);
-      const double *b = P + (size_t)q * kc * GW;
-      int iend = MIN(n, jr + GW);
-      for (int i = 0; i < iend; i += 2) {
-        const double *a = P + (size_t)(i / GW) * kc * GW + (i % GW);
-        micro28(kc, a, b, C + (size_t)i * ldc + jr, ldc, MIN(2, n - i), nv);
-      }
-    }
+    gram_panel(P, kc, n, C, ldc);
   }
 }
 
@@ -413,20 +418,11 @@ static void panel_cross(const double *P, int kc, int n, const double *B, int q, 
 
 static void moments_blocked(const double *A, int n, int k, const double *sh, const double *B,
                             int q, double *G, double *X, double *S, double *P) {
-  int nq = (n + GW - 1) / GW;
   for (int pc = 0; pc < k; pc += GKC) {
     int kc = MIN(GKC, k - pc);
     pack_rows_shift(A + (size_t)pc * n, n, kc, n, sh, P, S);
     if (q > 0) panel_cross(P, kc, n, B + (size_t)pc * q, q, X);
-    for (int qq = 0; qq < nq; qq++) {
-      int jr = qq * GW, nv = MIN(GW, n - jr);
-      const double *b = P + (size_t)qq * kc * GW;
-      int iend = MIN(n, jr + GW);
-      for (int i = 0; i < iend; i += 2) {
-        const double *a = P + (size_t)(i / GW) * kc * GW + (i % GW);
-        micro28(kc, a, b, G + (size_t)i * n + jr, n, MIN(2, n - i), nv);
-      }
-    }
+    gram_panel(P, kc, n, G, n);
   }
 }
 
