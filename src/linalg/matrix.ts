@@ -166,9 +166,21 @@ export function toMat(fn: string, arg: string, x: unknown, opts: ToMatOptions = 
       `${arg} must be a matrix (number[][], { rows, cols, data } or an ml-matrix Matrix); got ${describe(x)}`,
     );
   }
-  // v·0 is 0 for finite v and NaN for ±Infinity/NaN: one tight pass finds whether to look.
-  let probe = 0;
-  for (let k = 0; k < data.length; k++) probe += data[k] * 0;
+  // v·0 is 0 for finite v and NaN for ±Infinity/NaN: one tight pass finds whether to look
+  // (four independent sums, so the pass is not one chain of dependent adds).
+  let p0 = 0,
+    p1 = 0,
+    p2 = 0,
+    p3 = 0;
+  let k4 = 0;
+  for (; k4 + 3 < data.length; k4 += 4) {
+    p0 += data[k4] * 0;
+    p1 += data[k4 + 1] * 0;
+    p2 += data[k4 + 2] * 0;
+    p3 += data[k4 + 3] * 0;
+  }
+  for (; k4 < data.length; k4++) p0 += data[k4] * 0;
+  const probe = p0 + p1 + (p2 + p3);
   for (let k = 0; probe !== 0 && k < data.length; k++) {
     const v = data[k];
     if (!Number.isFinite(v)) {
