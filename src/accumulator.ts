@@ -35,7 +35,7 @@ import {
   asMatrix,
   degenerateReason,
   finalizeLayer,
-  gramEigen,
+  layerGramSolver,
   layerSpectrum,
   spectrumVectors,
   nrc4Rtol,
@@ -155,9 +155,11 @@ export class NRCAccumulator {
   private kinds: ("dense" | "conv")[] | null = null;
   private layerNames: string[] | null = null;
   private sampleCount = 0;
-  /** Reused for each batch's centered features (a fresh buffer per batch costs page faults). */
   private buf = new Float64Array(0);
-  /** A reusable buffer for backends that center by copying (allocated only if one asks). */
+  /**
+   * Lends `buf` to backends that center by copying (allocated only if one asks; reused across
+   * batches, as a fresh buffer per batch costs page faults).
+   */
   private readonly scratch = (len: number) =>
     this.buf.length >= len ? this.buf : (this.buf = new Float64Array(len));
 
@@ -462,7 +464,7 @@ export class NRCAccumulator {
         let yy = 0;
         for (let i = 0; i < s.q; i++) yy += s.m2Y[i * s.q + i];
         ref = Refinement.create(
-          await gramEigen(k, s, spec),
+          await layerGramSolver(k, s, spec),
           s.count,
           s.q,
           nrc4Rtol(ctx.preset, s.count, s.d),

@@ -14,7 +14,12 @@ import type { CompleteKernels, Mat } from "./backends/types.js";
 import { toMat, type MatrixInput } from "./linalg/matrix.js";
 import { center, frobeniusSq } from "./linalg/center.js";
 import { psdSpectrum, tailSum, type Spectrum } from "./linalg/spectrum.js";
-import { defaultRtol, refinedResidualSq, type CenteredGramEigen } from "./linalg/lstsq.js";
+import {
+  centeredGramSolver,
+  defaultRtol,
+  refinedResidualSq,
+  type CenteredGramEigen,
+} from "./linalg/lstsq.js";
 import { augmented, batchStats, centerWith, nrc4Residual, type LayerStats } from "./stats.js";
 import { withKernels, type BackendOption } from "./backends/registry.js";
 import { NRCInputError, fmtShape } from "./errors.js";
@@ -242,20 +247,20 @@ export function layerSpectrum(
   return psdSpectrum(k, { rows: s.d, cols: s.d, data: s.m2H }, s.count, vectors);
 }
 
-/**
- * What the NRC4 refinement solves with: the centered Gram's eigenvalues (not divided by N), the
- * means, and its eigenvectors when the spectrum has them all, else its Cholesky factor (null when
- * C is not numerically positive definite: the refinement then declines). @internal
- */
-export async function gramEigen(
+/** What the NRC4 refinement solves with ({@link centeredGramSolver}) for a layer's statistics. @internal */
+export function layerGramSolver(
   k: CompleteKernels,
   s: LayerStats,
   spec: Spectrum,
 ): Promise<CenteredGramEigen> {
-  const values = spec.values.map((v) => v * s.count);
-  if (spec.vectors.cols === s.d) return { values, vectors: spec.vectors, mean: s.meanH };
-  const chol = await k.cholesky({ rows: s.d, cols: s.d, data: s.m2H });
-  return { values, vectors: spec.vectors, chol, mean: s.meanH };
+  const c = { rows: s.d, cols: s.d, data: s.m2H };
+  return centeredGramSolver(
+    k,
+    c,
+    spec.values.map((v) => v * s.count),
+    spec.vectors,
+    s.meanH,
+  );
 }
 
 /** pinv's cutoff for NRC4 under a preset. @internal */
@@ -363,7 +368,7 @@ async function layerResidual(
   if (s.r) return nrc4Residual(k, { ...s, r: s.r }, rtol);
   if (!data) throw new Error("finalizeLayer: neither a TSQR factor, the data nor the residual");
   const yc = centerWith(data.y, s.meanY);
-  const refined = await refinedResidualSq(k, data.h, yc, await gramEigen(k, s, spec), rtol, {
+  const refined = await refinedResidualSq(k, data.h, yc, await layerGramSolver(k, s, spec), rtol, {
     rows: s.d,
     cols: s.q,
     data: s.cross,
@@ -484,8 +489,6 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
   for (const layer of layers) work += roughWork((layer as LayerInput | null)?.features);
   return withKernels(options.backend, work, async (k) => {
     const out: LayerReport[] = [];
-    // Centered features go here, one layer at a time: a fresh N×d buffer per layer costs more
-    // (page faults) than centering itself.
     // A reusable buffer for backends that center by copying (allocated only if one asks).
     let buf = new Float64Array(0);
     const scratch = (len: number) => (buf.length >= len ? buf : (buf = new Float64Array(len)));

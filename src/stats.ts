@@ -40,11 +40,11 @@ export interface LayerStats {
   r?: Mat;
 }
 
-/** A − 1·meanᵀ, into `out` when given (a scratch buffer of at least rows·cols). */
-export function centerWith(a: Mat, mean: Float64Array, out?: Float64Array): Mat {
+/** A − 1·meanᵀ. */
+export function centerWith(a: Mat, mean: Float64Array): Mat {
   const c = a.cols;
   const len = a.rows * c;
-  const dst = out && out.length >= len ? out.subarray(0, len) : new Float64Array(len);
+  const dst = new Float64Array(len);
   const src = a.data;
   for (let o = 0; o < len; o += c) for (let j = 0; j < c; j++) dst[o + j] = src[o + j] - mean[j];
   return { rows: a.rows, cols: c, data: dst };

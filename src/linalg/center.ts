@@ -58,9 +58,14 @@ export function composedShiftedMoments(
     const { rows: n, cols: d, data: src } = a;
     const len = n * d;
     const dst = scratch ? scratch(len).subarray(0, len) : new Float64Array(len);
-    for (let o = 0; o < len; o += d) for (let j = 0; j < d; j++) dst[o + j] = src[o + j] - shift[j];
+    const sums = new Float64Array(d);
+    for (let o = 0; o < len; o += d)
+      for (let j = 0; j < d; j++) {
+        const v = src[o + j] - shift[j];
+        dst[o + j] = v;
+        sums[j] += v;
+      }
     const ac: Mat = { rows: n, cols: d, data: dst };
-    const sums = shiftedColumnSums(dst, n, d, null);
     const [g, x] = await Promise.all([gram(ac), crossProd(ac, b)]);
     return { gram: g, cross: x, sums };
   };

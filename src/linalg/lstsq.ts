@@ -69,6 +69,23 @@ export interface CenteredGramEigen {
   mean: Float64Array;
 }
 
+/**
+ * The {@link CenteredGramEigen} for a centered Gram C (not divided by N) whose eigenvalues
+ * (descending, clamped at 0) and leading eigenvectors are at hand: the eigenvectors solve when
+ * they are all there, else C's Cholesky factor is computed (null when C is not numerically
+ * positive definite: the refinement then declines).
+ */
+export async function centeredGramSolver(
+  k: CompleteKernels,
+  c: Mat,
+  values: Float64Array,
+  vectors: Mat,
+  mean: Float64Array,
+): Promise<CenteredGramEigen> {
+  if (vectors.cols === c.rows) return { values, vectors, mean };
+  return { values, vectors, chol: await k.cholesky(c), mean };
+}
+
 const EPS = 2 ** -52;
 /** The refinement is tried only when κ(HᵀH) is proven below this (so ε·κ ≤ 2e-4). */
 const KAPPA_MAX = 1e12;

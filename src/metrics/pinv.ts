@@ -14,7 +14,12 @@
  */
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { center } from "../linalg/center.js";
-import { defaultRtol, pinvResidualSq, refinedResidualSq } from "../linalg/lstsq.js";
+import {
+  centeredGramSolver,
+  defaultRtol,
+  pinvResidualSq,
+  refinedResidualSq,
+} from "../linalg/lstsq.js";
 import { withKernels, workOf } from "../backends/registry.js";
 import { NRCInputError } from "../errors.js";
 import { checkOptions, checkSameRows } from "./validate.js";
@@ -63,9 +68,13 @@ export async function pinvPredictMSE(
   return withKernels(options.backend, workOf(h, y), async (k) => {
     if (h.rows >= h.cols) {
       const { centered, mean } = center(h);
-      const { values, vectors } = await k.symEig(await k.gram(centered));
+      const c = await k.gram(centered);
+      // Every eigenvalue (the conditioning proof), no eigenvector: the solve uses C's Cholesky
+      // factor (or the eigenvectors where a backend returns them anyway).
+      const { values, vectors } = await k.symEig(c, { vectors: 0 });
       const clamped = values.map((v) => Math.max(v, 0));
-      const res = await refinedResidualSq(k, h, target, { values: clamped, vectors, mean }, rtol);
+      const solver = await centeredGramSolver(k, c, clamped, vectors, mean);
+      const res = await refinedResidualSq(k, h, target, solver, rtol);
       if (res !== null) return res / (h.rows * y.cols);
     }
     const { perColumn } = await pinvResidualSq(k, h, target, rtol);
