@@ -42,7 +42,9 @@ async function main(): Promise<void> {
   for (let l = 0; l < spec.layers; l++)
     srcs.push(await openFileSource(join(spec.dir, `H${l}.npy`)));
   const ysrc = await openFileSource(join(spec.dir, "Y.npy"));
-  const N = (await readNpyHeader(ysrc)).shape[0];
+  const yHeader = await readNpyHeader(ysrc);
+  const N = yHeader.shape[0];
+  const hHeaders = await Promise.all(srcs.map((s) => readNpyHeader(s)));
   const weights: Mat[] = [];
   for (let l = 0; l < spec.layers; l++) {
     const s = await openFileSource(join(spec.dir, `W${l}.npy`));
@@ -59,12 +61,11 @@ async function main(): Promise<void> {
   let readMs = 0;
   let rescans = 0;
   const readRows = (rows: [number, number]) => {
-    const p = (async () => {
-      const features = [];
-      for (const s of srcs) features.push(tensorToMatrix(await readNpy(s, { rows })));
-      const targets = tensorToMatrix(await readNpy(ysrc, { rows }));
-      return { features, targets };
-    })();
+    // As the CLI's fileBatches: headers parsed once, every file's rows requested at once.
+    const p = Promise.all([
+      readNpy(ysrc, { rows, header: yHeader }),
+      ...srcs.map((s, l) => readNpy(s, { rows, header: hHeaders[l] })),
+    ]).then(([y, ...hs]) => ({ features: hs.map((h) => tensorToMatrix(h)), targets: tensorToMatrix(y) }));
     p.catch(() => undefined);
     return p;
   };

@@ -189,7 +189,7 @@ async function openNpyFolder(path: string): Promise<NetworkFiles> {
         shape: h.shape,
         dtype: h.descr,
         bytes: h.dataBytes,
-        read: (rows) => readNpy(src, { rows }),
+        read: (rows) => readNpy(src, { rows, header: h }),
       });
     }
     return assemble("npy folder", path, entries, closeAll);
@@ -317,12 +317,14 @@ export async function* fileBatches(
   }
   if (opts.reverse) ranges.reverse();
   const read = (rows: [number, number]): Promise<AccumulatorBatch> => {
-    const p = (async () => {
-      const targets = toInput(await net.targets.read(rows)) as MatrixInput;
-      const features: (MatrixInput | TensorInput)[] = [];
-      for (const f of net.features) features.push(toInput(await f.read(rows)));
-      return { features, targets };
-    })();
+    // Every tensor's rows are requested at once: the reads proceed in the I/O threads while the
+    // caller computes, instead of one file at a time between its computations.
+    const p = Promise.all([net.targets.read(rows), ...net.features.map((f) => f.read(rows))]).then(
+      ([t, ...fs]) => ({
+        features: fs.map((f) => toInput(f)) as (MatrixInput | TensorInput)[],
+        targets: toInput(t) as MatrixInput,
+      }),
+    );
     // A read still in flight when the consumer stops (it threw) must not become an unhandled
     // rejection; awaiting `p` still sees the error.
     p.catch(() => undefined);

@@ -52,7 +52,13 @@ export interface NpyHeaderOptions {
 }
 
 /** Options for {@link readNpy}. */
-export interface ReadNpyOptions extends ReadTensorOptions, NpyHeaderOptions {}
+export interface ReadNpyOptions extends ReadTensorOptions, NpyHeaderOptions {
+  /**
+   * A header from {@link readNpyHeader} on the same source, to avoid re-reading it (a stream of
+   * row ranges then costs one read per range). It is checked against the source's size.
+   */
+  header?: NpyHeader;
+}
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const DEFAULT_MAX_HEADER = 1 << 20;
@@ -395,7 +401,13 @@ export async function readNpyHeader(
 export async function readNpy(src: ByteSource, opts: ReadNpyOptions = {}): Promise<Tensor> {
   const fn = "readNpy";
   checkSource(fn, src);
-  const h = await parseNpyHeader(fn, src, opts);
+  const h = opts.header ?? (await parseNpyHeader(fn, src, opts));
+  if (opts.header && !(h.dataOffset + h.dataBytes <= src.size))
+    throw new NRCInputError(
+      fn,
+      "header",
+      `${sourceName(src)}: the given header puts ${h.dataBytes} data bytes at offset ${h.dataOffset}, past the end of the ${src.size}-byte source (a header read from another file?)`,
+    );
   const [s, e] = checkRows(fn, h.shape, opts.rows);
   const chunkBytes = chunkBytesOption(fn, opts.chunkBytes);
   const shape = h.shape.length === 0 ? [] : [e - s, ...h.shape.slice(1)];

@@ -97,6 +97,29 @@ describe("readNpy on files written by numpy", () => {
     expect(freads.filter(([o]) => o >= 128).map(([, l]) => l)).toEqual(Array(7).fill(80));
   });
 
+  it("with a header from readNpyHeader, reads only the rows (one read) and checks the header fits", async () => {
+    const bytes = readBytes("npy", "f8_le_C_300x7.npy");
+    const base = memorySource(bytes);
+    const header = await readNpyHeader(base);
+    const reads: [number, number][] = [];
+    const spy = {
+      size: base.size,
+      read: (o: number, l: number) => (reads.push([o, l]), base.read(o, l)),
+    };
+    const got = await readNpy(spy, { rows: [10, 20], header });
+    expect(reads).toEqual([[128 + 10 * 56, 10 * 56]]);
+    const full = await readNpy(base);
+    expect(Array.from(got.data)).toEqual(Array.from(full.data.subarray(10 * 7, 20 * 7)));
+    // A header read from a larger file is refused before anything is allocated or read.
+    const small = memorySource(readBytes("npy", "f8_le_C_1d.npy"), "small.npy");
+    const err = await readNpy(small, { rows: [0, 5], header }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(NRCInputError);
+    expect((err as Error).message).toMatch(/readNpy: .*small\.npy: the given header puts 16800 data bytes at offset 128, past the end of the \d+-byte source/);
+  });
+
   it("converts to the library's matrix input", async () => {
     const t = await readNpy(memorySource(readBytes("npy", "f8_le_C_300x7.npy")), { rows: [0, 5] });
     const m = tensorToMatrix(t);
