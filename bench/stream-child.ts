@@ -65,7 +65,10 @@ async function main(): Promise<void> {
     const p = Promise.all([
       readNpy(ysrc, { rows, header: yHeader }),
       ...srcs.map((s, l) => readNpy(s, { rows, header: hHeaders[l] })),
-    ]).then(([y, ...hs]) => ({ features: hs.map((h) => tensorToMatrix(h)), targets: tensorToMatrix(y) }));
+    ]).then(([y, ...hs]) => ({
+      features: hs.map((h) => tensorToMatrix(h)),
+      targets: tensorToMatrix(y),
+    }));
     p.catch(() => undefined);
     return p;
   };

@@ -51,6 +51,8 @@ import {
   augmented,
   batchStats,
   centerWith,
+  MomentsAccumulation,
+  mergeMoments,
   mergeStats,
   nrc4Residual,
   stackRows,
@@ -155,6 +157,11 @@ export class NRCAccumulator {
   private kinds: ("dense" | "conv")[] | null = null;
   private layerNames: string[] | null = null;
   private sampleCount = 0;
+  /**
+   * `rescan` mode: each layer's batches since the last settle, accumulating in the backend about
+   * the state's mean (see MomentsAccumulation); folded into `stats` by {@link settle}.
+   */
+  private runs: (MomentsAccumulation | null)[] = [];
   private buf = new Float64Array(0);
   /**
    * Lends `buf` to backends that center by copying (allocated only if one asks; reused across
@@ -245,8 +252,21 @@ export class NRCAccumulator {
           `features[${i}] must have ${this.stats[i].d} columns like earlier batches; got ${p.h.cols}`,
         );
     });
-    const batchStatsList: LayerStats[] = [];
     const factor = this.opts.nrc4 !== "rescan";
+    if (!factor && this.stats) {
+      // Two-pass mode after the first batch: into each layer's running moments (no per-batch
+      // d×d work in JS), restarted about the current mean when the batches' mean drifts.
+      for (let i = 0; i < L; i++) {
+        const p = prepared[i];
+        const run = (this.runs[i] ??= new MomentsAccumulation(k, this.stats[i], this.scratch));
+        await run.add(p.h, repeatRows(y, p.repeat));
+        if (run.drifted()) this.settleLayer(i);
+        await turnEventLoop();
+      }
+      this.sampleCount += y.rows;
+      return;
+    }
+    const batchStatsList: LayerStats[] = [];
     for (const p of prepared) {
       batchStatsList.push(await batchStats(k, p.h, repeatRows(y, p.repeat), factor, this.scratch));
       await turnEventLoop();
@@ -261,6 +281,20 @@ export class NRCAccumulator {
       for (let i = 0; i < L; i++)
         this.stats[i] = await mergeStats(k, this.stats[i], batchStatsList[i], true);
     }
+  }
+
+  /** Folds layer i's running moments into its statistics. */
+  private settleLayer(i: number): void {
+    const run = this.runs[i];
+    if (!run) return;
+    this.runs[i] = null;
+    const s = run.settle();
+    if (s) this.stats![i] = mergeMoments(this.stats![i], s, true);
+  }
+
+  /** Folds every running moments accumulation into the statistics (before reading them). */
+  private settle(): void {
+    for (let i = 0; i < this.runs.length; i++) this.settleLayer(i);
   }
 
   /** Adds every batch of an (async) iterable, in order. */
@@ -285,6 +319,8 @@ export class NRCAccumulator {
         "other",
         `other must use the same options; got ${JSON.stringify(other.opts)} vs ${JSON.stringify(this.opts)}`,
       );
+    this.settle();
+    other.settle();
     if (!other.stats) return this;
     this.sampleCount += other.sampleCount;
     if (!this.stats) {
@@ -310,6 +346,7 @@ export class NRCAccumulator {
 
   /** The state as plain JSON (weights are not included: pass them again to `fromJSON`). */
   toJSON(): AccumulatorState {
+    this.settle();
     return {
       format: "deep-nrc/accumulator@1",
       options: { ...this.opts },
@@ -394,6 +431,7 @@ export class NRCAccumulator {
         "batches",
         "no batch was added; add at least one batch of ≥ 2 samples",
       );
+    this.settle();
     const first = this.stats[0];
     if (this.sampleCount < 2)
       throw new NRCInputError(fn, "batches", `need at least 2 samples; got ${this.sampleCount}`);
@@ -559,6 +597,8 @@ export class NRCAccumulator {
 
   /** Releases the backend this accumulator started (workers, GPU memory). */
   async dispose(): Promise<void> {
+    // The running moments are folded in first: the state stays whole (toJSON still works).
+    if (this.kernels) this.settle();
     if (this.kernels && this.ownsKernels) await this.kernels.dispose?.();
     this.kernels = null;
   }

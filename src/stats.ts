@@ -17,7 +17,7 @@
  * Merging is associative up to rounding; the result agrees with a single pass to ~1e-13.
  * @module
  */
-import type { CompleteKernels, Mat } from "./backends/types.js";
+import type { CompleteKernels, Mat, MomentsRun } from "./backends/types.js";
 import { columnMeans, roughColumnMeans } from "./linalg/center.js";
 
 /** The statistics of one layer. Plain data: serialisable with JSON. */
@@ -136,6 +136,15 @@ export async function mergeStats(
   b: LayerStats,
   intoA = false,
 ): Promise<LayerStats> {
+  if (!a.r !== !b.r) throw new Error("mergeStats: one state has a TSQR factor, the other none");
+  const r = a.r && b.r ? (await k.qr(stackRows(a.r, b.r))).R : undefined;
+  const out = mergeMoments(a, b, intoA);
+  out.r = r;
+  return out;
+}
+
+/** The moments part of {@link mergeStats} (synchronous; the result has no TSQR factor). */
+export function mergeMoments(a: LayerStats, b: LayerStats, intoA = false): LayerStats {
   const n = a.count + b.count;
   const { d, q } = a;
   const wa = a.count / n;
@@ -167,14 +176,123 @@ export async function mergeStats(
   for (let i = 0; i < q; i++)
     for (let j = 0; j < q; j++)
       m2Y[i * q + j] = a.m2Y[i * q + j] + b.m2Y[i * q + j] + f * dY[i] * dY[j];
-  if (!a.r !== !b.r) throw new Error("mergeStats: one state has a TSQR factor, the other none");
-  const r = a.r && b.r ? (await k.qr(stackRows(a.r, b.r))).R : undefined;
-  if (!intoA) return { count: n, d, q, meanH, meanY, m2H, cross, m2Y, r };
+  if (!intoA) return { count: n, d, q, meanH, meanY, m2H, cross, m2Y };
   a.count = n;
   a.meanH.set(meanH);
   a.meanY.set(meanY);
-  a.r = r;
+  a.r = undefined;
   return a;
+}
+
+/**
+ * A layer's batches accumulating about a fixed shift (the state's mean μₐ when the run started)
+ * in the backend's {@link MomentsRun}, for the two-pass streaming mode (no TSQR factor): a batch
+ * costs one pass over its rows, with no d×d reduction, copy or merge until {@link settle}.
+ *
+ * Error analysis. About the shift s = μₐ the run's moments are exact after re-centering,
+ * M2_b = G − n_b·δδᵀ with G = Σ(h−s)(h−s)ᵀ and δ = μ_b − s, and the Chan merge with the state
+ * adds back f·δδᵀ, f = nₐn_b/(nₐ+n_b). The rounding of G − n_b·δδᵀ is ~ε·(Gⱼⱼ + n_b·δⱼ²) on the
+ * diagonal; the merged M2ⱼⱼ is at least M2ₐ,ⱼⱼ + Gⱼⱼ − n_b·δⱼ². So while n_b·δⱼ² ≤ ¼·(M2ₐ,ⱼⱼ + Gⱼⱼ)
+ * the merged moments carry at most ~3ε relative error (off the diagonal the same bound holds
+ * against √(M2ᵢᵢM2ⱼⱼ)). {@link drifted} checks that after each batch, for the features and the
+ * targets; past it the caller settles the run and starts a new one about the new mean. For
+ * batches that are alike (shuffled samples) n_b·δ² stays a small fraction of G and no run ever
+ * needs restarting.
+ */
+export class MomentsAccumulation {
+  private readonly run: MomentsRun;
+  private readonly shiftH: Float64Array;
+  private readonly shiftY: Float64Array;
+  private readonly q: number;
+  private readonly d: number;
+  private count = 0;
+  private readonly sy: Float64Array;
+  private readonly gy: Float64Array;
+  /** Diagonals of the state's M2_H and M2_Y when the run started (the drift test's floor). */
+  private readonly baseH: Float64Array;
+  private readonly baseY: Float64Array;
+
+  constructor(k: CompleteKernels, about: LayerStats, scratch?: (length: number) => Float64Array) {
+    this.d = about.d;
+    this.q = about.q;
+    this.shiftH = Float64Array.from(about.meanH);
+    this.shiftY = Float64Array.from(about.meanY);
+    this.sy = new Float64Array(this.q);
+    this.gy = new Float64Array(this.q * this.q);
+    this.baseH = Float64Array.from({ length: this.d }, (_, j) => about.m2H[j * this.d + j]);
+    this.baseY = Float64Array.from({ length: this.q }, (_, c) => about.m2Y[c * this.q + c]);
+    this.run = k.momentsRun(this.d, this.q, this.shiftH, scratch);
+  }
+
+  /** Adds a batch (rows of H and Y are the same samples). */
+  async add(h: Mat, y: Mat): Promise<void> {
+    const { q } = this;
+    const m = y.rows;
+    const yc = new Float64Array(m * q);
+    for (let i = 0; i < m; i++)
+      for (let c = 0; c < q; c++) {
+        const v = y.data[i * q + c] - this.shiftY[c];
+        yc[i * q + c] = v;
+        this.sy[c] += v;
+        for (let e = 0; e <= c; e++) this.gy[e * q + c] += yc[i * q + e] * v;
+      }
+    await this.run.add(h, { rows: m, cols: q, data: yc });
+    this.count += m;
+  }
+
+  /** Whether re-centering about the shift would now cancel too much (see the class doc). */
+  drifted(): boolean {
+    const { sums, diag } = this.run.probe();
+    const n = this.count;
+    for (let j = 0; j < this.d; j++)
+      if (sums[j] * sums[j] > 0.25 * n * (this.baseH[j] + diag[j])) return true;
+    for (let c = 0; c < this.q; c++)
+      if (this.sy[c] * this.sy[c] > 0.25 * n * (this.baseY[c] + this.gy[c * this.q + c]))
+        return true;
+    return false;
+  }
+
+  /** The statistics of everything added (centered exactly); frees the backend's run. */
+  settle(): LayerStats | null {
+    const { d, q } = this;
+    const n = this.count;
+    if (n === 0) {
+      this.run.dispose();
+      return null;
+    }
+    const mom = this.run.result();
+    this.run.dispose();
+    const delta = new Float64Array(d);
+    const meanH = new Float64Array(d);
+    for (let j = 0; j < d; j++) {
+      delta[j] = mom.sums[j] / n;
+      meanH[j] = this.shiftH[j] + delta[j];
+    }
+    const m2H = mom.gram.data;
+    for (let i = 0; i < d; i++) {
+      const di = n * delta[i];
+      if (di === 0) continue;
+      for (let j = 0; j < d; j++) m2H[i * d + j] -= di * delta[j];
+    }
+    const cross = mom.cross.data;
+    for (let i = 0; i < d; i++)
+      for (let c = 0; c < q; c++) cross[i * q + c] -= delta[i] * this.sy[c];
+    const meanY = new Float64Array(q);
+    for (let c = 0; c < q; c++) meanY[c] = this.shiftY[c] + this.sy[c] / n;
+    const m2Y = new Float64Array(q * q);
+    for (let c = 0; c < q; c++)
+      for (let e = c; e < q; e++) {
+        const v = this.gy[c * q + e] - (this.sy[c] * this.sy[e]) / n;
+        m2Y[c * q + e] = v;
+        m2Y[e * q + c] = v;
+      }
+    return { count: n, d, q, meanH, meanY, m2H, cross, m2Y };
+  }
+
+  /** Frees the backend's run without reading it (the accumulator is being thrown away). */
+  dispose(): void {
+    this.run.dispose();
+  }
 }
 
 /** Serialisable form (numbers round-trip exactly through JSON). */

@@ -13,6 +13,10 @@ import {
   type NRCReport,
 } from "../src/index.js";
 import { fcParams } from "./properties/generators.js";
+import { initBackend } from "../src/backends/registry.js";
+import { wasmBackend } from "../src/backends/wasm/index.js";
+import { jsKernels } from "../src/backends/js/index.js";
+import { MomentsAccumulation, batchStats } from "../src/stats.js";
 
 type M = { rows: number; cols: number; data: Float64Array };
 const rowsOf = (m: M, a: number, b: number): M => ({
@@ -256,6 +260,83 @@ describe("createNRCAccumulator", () => {
       });
       expectSameReport(got, exp);
       expect(scans).toBe(2); // one refinement pass (layer 0), one TSQR pass (layer 1)
+    });
+
+    it("on the wasm backend (moments kept in wasm memory between batches) matches measureNRC, also when the batches' means drift", async () => {
+      const feats = net.layers.map((l) => l.features as M);
+      // Drifting copy: samples come in blocks of 60 whose features sit 3·block·(1, 2 or 3) apart
+      // (the spread within a block is ~1), so a run's shift (the state's mean when it started)
+      // falls behind and runs must restart.
+      const drift = feats.map((h) => ({
+        ...h,
+        data: h.data.map((v, i) => v + 3 * Math.floor(i / h.cols / 60) * (1 + (i % 3))),
+      }));
+      const k = await initBackend(wasmBackend({ threads: 2 }));
+      let runs = 0;
+      const counted = {
+        ...k,
+        momentsRun: (...a: Parameters<typeof k.momentsRun>) => (runs++, k.momentsRun(...a)),
+      };
+      try {
+        for (const layers of [feats, drift]) {
+          const exp = await measureNRC({
+            layers: layers.map((features, i) => ({ features, weight: weights[i] })),
+            targets: net.targets,
+            r: 2,
+          });
+          runs = 0;
+          const acc = createNRCAccumulator({ weights, r: 2, nrc4: "rescan", backend: counted });
+          // Alike batches after a first batch of 60 rows: one run per layer. Drifting batches
+          // (after a first batch of 7): restarts.
+          const cuts =
+            layers === feats ? [0, 60, 61, 130, 200, 255, 300] : [0, 7, 60, 61, 130, 200, 255, 300];
+          for (const b of batchesOf(layers, net.targets as M, cuts)) await acc.add(b);
+          if (layers === feats) expect(runs).toBe(weights.length);
+          else expect(runs).toBeGreaterThan(weights.length);
+          // A JSON round trip mid-stream reads the running moments (and keeps them).
+          const mid = NRCAccumulator.fromJSON(JSON.stringify(acc.toJSON()), { weights });
+          expect(mid.samples).toBe(300);
+          const got = await acc.finalize({
+            rescan: () => batchesOf(layers, net.targets as M, [0, 100, 300]),
+          });
+          expectSameReport(got, exp);
+          const again = await mid.finalize({
+            rescan: () => batchesOf(layers, net.targets as M, [0, 300]),
+          });
+          expectSameReport(again, exp);
+        }
+      } finally {
+        await k.dispose?.();
+      }
+    });
+
+    it("restarts a layer's running moments only when its mean drifts", async () => {
+      const rows = (n: number, at: number, seed: number): M => ({
+        rows: n,
+        cols: 3,
+        data: Float64Array.from({ length: n * 3 }, (_, i) => at + Math.sin(i * 1.7 + seed)),
+      });
+      const first = await batchStats(jsKernels, rows(50, 0, 1), rows(50, 0, 2), false);
+      const alike = new MomentsAccumulation(jsKernels, first);
+      const moved = new MomentsAccumulation(jsKernels, first);
+      for (let b = 0; b < 5; b++) {
+        await alike.add(rows(50, 0, 10 + b), rows(50, 0, 20 + b));
+        expect(alike.drifted()).toBe(false);
+      }
+      await moved.add(rows(50, 5, 3), rows(50, 0, 4)); // features' mean moved 5 (spread ~0.7)
+      expect(moved.drifted()).toBe(true);
+      const t = new MomentsAccumulation(jsKernels, first);
+      await t.add(rows(50, 0, 5), rows(50, -5, 6)); // targets' mean moved
+      expect(t.drifted()).toBe(true);
+      // Whatever the shift, the settled statistics are the batch's own (exactly centered).
+      const ref = await batchStats(jsKernels, rows(50, 5, 3), rows(50, 0, 4), false);
+      const got = moved.settle()!;
+      for (const key of ["meanH", "meanY", "m2H", "cross", "m2Y"] as const)
+        got[key].forEach((v, i) =>
+          expect(Math.abs(v - ref[key][i])).toBeLessThanOrEqual(
+            1e-12 * (1 + Math.abs(ref[key][i])),
+          ),
+        );
     });
 
     it("explains what it needs", async () => {

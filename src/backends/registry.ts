@@ -8,7 +8,7 @@ import type { Backend, CompleteKernels, Kernels } from "./types.js";
 import { jsBackend, jsKernels } from "./js/index.js";
 import { wasmBackend } from "./wasm/index.js";
 import { scaledSvd, scaledSymEig } from "./scaled.js";
-import { composedShiftedMoments } from "../linalg/center.js";
+import { composedMomentsRun, composedShiftedMoments } from "../linalg/center.js";
 
 /** What a `backend` option accepts: a backend to start, started kernels, or a list to try in order. */
 export type BackendOption = Backend | Kernels | readonly (Backend | Kernels)[];
@@ -21,13 +21,15 @@ function isBackend(x: Backend | Kernels): x is Backend {
 export function completeKernels(k: Kernels): CompleteKernels {
   const gram = k.gram ? k.gram.bind(k) : jsKernels.gram;
   const crossProd = k.crossProd ? k.crossProd.bind(k) : jsKernels.crossProd;
+  const shiftedMoments = k.shiftedMoments
+    ? k.shiftedMoments.bind(k)
+    : composedShiftedMoments(gram, crossProd);
   return {
     name: k.name,
     gram,
     crossProd,
-    shiftedMoments: k.shiftedMoments
-      ? k.shiftedMoments.bind(k)
-      : composedShiftedMoments(gram, crossProd),
+    shiftedMoments,
+    momentsRun: k.momentsRun ? k.momentsRun.bind(k) : composedMomentsRun(shiftedMoments),
     matmul: k.matmul ? k.matmul.bind(k) : jsKernels.matmul,
     normalStep: k.normalStep ? k.normalStep.bind(k) : jsKernels.normalStep,
     cholesky: k.cholesky ? k.cholesky.bind(k) : jsKernels.cholesky,

@@ -62,6 +62,23 @@ export interface ShiftedMomentsResult {
 }
 
 /**
+ * A running {@link Kernels.shiftedMoments} about a fixed shift `s`, kept by the backend between
+ * calls: the streaming accumulator adds each batch of a layer to one run instead of reducing,
+ * copying out and merging a d×d result per batch. The sums are exactly those of one
+ * `shiftedMoments` call over all rows added.
+ */
+export interface MomentsRun {
+  /** Adds the rows of A (m×n, about the shift) and of B (m×q, as given). */
+  add(a: Mat, b: Mat): MaybePromise<void>;
+  /** `Σ(aᵢ − s)` and the diagonal of `Σ(aᵢ − s)(aᵢ − s)ᵀ` so far (O(n) to read). */
+  probe(): { sums: Float64Array; diag: Float64Array };
+  /** Everything added so far (the run goes on). */
+  result(): ShiftedMomentsResult;
+  /** Frees what the run holds in the backend; the run cannot be used afterwards. */
+  dispose(): void;
+}
+
+/**
  * Householder QR of an m×n matrix A (thin, k = min(m, n)) applied to right-hand sides B (m×q).
  * `A = Q·R`; the reflectors are applied to B so that `QᵀB` is available without forming Q.
  */
@@ -115,6 +132,16 @@ export interface Kernels {
     b: Mat,
     scratch?: (length: number) => Float64Array,
   ): MaybePromise<ShiftedMomentsResult>;
+  /**
+   * Starts a {@link MomentsRun} for n feature columns and q columns of B about `shift` (length
+   * n); `scratch` as for `shiftedMoments`.
+   */
+  momentsRun?(
+    n: number,
+    q: number,
+    shift: Float64Array,
+    scratch?: (length: number) => Float64Array,
+  ): MomentsRun;
   /**
    * Cholesky factor of a symmetric positive definite n×n matrix (only the lower triangle need be
    * read): the lower-triangular L with `A = L·Lᵀ` (upper part zero), or null when A is not

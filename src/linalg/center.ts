@@ -6,7 +6,7 @@
  * as rounding noise.
  * @module
  */
-import type { Mat, MaybePromise, ShiftedMomentsResult } from "../backends/types.js";
+import type { Mat, MaybePromise, MomentsRun, ShiftedMomentsResult } from "../backends/types.js";
 
 const EPS = 2 ** -52;
 
@@ -68,6 +68,61 @@ export function composedShiftedMoments(
     const ac: Mat = { rows: n, cols: d, data: dst };
     const [g, x] = await Promise.all([gram(ac), crossProd(ac, b)]);
     return { gram: g, cross: x, sums };
+  };
+}
+
+/**
+ * `momentsRun` for a backend without its own: each `add` is one `shiftedMoments` call, summed
+ * into float64 arrays here.
+ */
+export function composedMomentsRun(
+  shiftedMoments: (
+    a: Mat,
+    shift: Float64Array,
+    b: Mat,
+    scratch?: (length: number) => Float64Array,
+  ) => MaybePromise<ShiftedMomentsResult>,
+): (
+  n: number,
+  q: number,
+  shift: Float64Array,
+  scratch?: (length: number) => Float64Array,
+) => MomentsRun {
+  return (n, q, shift, scratch) => {
+    const s = Float64Array.from(shift);
+    const gram = new Float64Array(n * n);
+    const cross = new Float64Array(n * q);
+    const sums = new Float64Array(n);
+    let open = true;
+    const check = (fn: string) => {
+      if (!open) throw new Error(`momentsRun.${fn}: the run was disposed`);
+    };
+    return {
+      async add(a, b) {
+        check("add");
+        const r = await shiftedMoments(a, s, b, scratch);
+        for (let i = 0; i < gram.length; i++) gram[i] += r.gram.data[i];
+        for (let i = 0; i < cross.length; i++) cross[i] += r.cross.data[i];
+        for (let i = 0; i < n; i++) sums[i] += r.sums[i];
+      },
+      probe() {
+        check("probe");
+        const diag = new Float64Array(n);
+        for (let i = 0; i < n; i++) diag[i] = gram[i * n + i];
+        return { sums: sums.slice(), diag };
+      },
+      result() {
+        check("result");
+        return {
+          gram: { rows: n, cols: n, data: gram.slice() },
+          cross: { rows: n, cols: q, data: cross.slice() },
+          sums: sums.slice(),
+        };
+      },
+      dispose() {
+        open = false;
+      },
+    };
   };
 }
 

@@ -502,6 +502,56 @@ for (const threads of [1, 2, 3]) {
             expect(got.gram.data[i * a.cols + j]).toBe(got.gram.data[j * a.cols + i]);
       });
 
+    for (const [name, make] of crossInputs.concat(momentInputs))
+      it(`momentsRun (moments kept in wasm memory across calls): ${name}`, async () => {
+        const [a, b] = make();
+        const shift = new Float64Array(a.cols);
+        for (let j = 0; j < a.cols; j++) shift[j] = 0.5 * Math.cos(j) + (a.data[j] ?? 0);
+        const ac = {
+          rows: a.rows,
+          cols: a.cols,
+          data: a.data.map((v, i) => v - shift[i % a.cols]),
+        };
+        // Uneven row batches; another run interleaved (and freed first) must not disturb it.
+        const cuts = [0, Math.floor(a.rows / 3), Math.floor(a.rows / 3) + 1, a.rows];
+        const run = k.momentsRun!(a.cols, b.cols, shift);
+        const other = k.momentsRun!(a.cols, b.cols, new Float64Array(a.cols));
+        for (let c = 0; c + 1 < cuts.length; c++) {
+          const lo = cuts[c];
+          const hi = cuts[c + 1];
+          const part = (m: Mat): Mat => ({
+            rows: hi - lo,
+            cols: m.cols,
+            data: m.data.slice(lo * m.cols, hi * m.cols),
+          });
+          await run.add(part(a), part(b));
+          await other.add(part(a), part(b));
+          await k.gram!(part(a)); // an unrelated kernel call between adds (fresh arena)
+        }
+        other.dispose();
+        const mid = run.probe();
+        const got = run.result();
+        run.dispose();
+        expect(() => run.result()).toThrow(/momentsRun.result: the run was disposed/);
+        const n = colNorms(ac);
+        expect(scaledErr(got.gram, jsKernels.gram(ac) as Mat, n, n)).toBeLessThanOrEqual(1e-12);
+        expect(
+          scaledErr(got.cross, jsKernels.crossProd(ac, b) as Mat, n, colNorms(b)),
+        ).toBeLessThanOrEqual(1e-12);
+        for (let j = 0; j < a.cols; j++) {
+          let s = 0;
+          for (let i = 0; i < a.rows; i++) s += ac.data[i * a.cols + j];
+          expect(Math.abs(got.sums[j] - s)).toBeLessThanOrEqual(1e-12 * Math.sqrt(a.rows) * n[j]);
+          expect(mid.sums[j]).toBe(got.sums[j]);
+          expect(mid.diag[j]).toBe(got.gram.data[j * a.cols + j]);
+        }
+        // The memory is reused: a new run of the same shape starts from zero.
+        const again = k.momentsRun!(a.cols, b.cols, shift);
+        const z = again.result();
+        again.dispose();
+        expect(z.gram.data.every((v) => v === 0) && z.sums.every((v) => v === 0)).toBe(true);
+      });
+
     for (const [name, make] of stepInputs)
       it(`normalStep (wasm and js): ${name}`, async () => {
         const [a, b, x] = make();

@@ -9,7 +9,9 @@ import { symEig } from "./eig.js";
 import { svd } from "./svd.js";
 import { qr } from "./qr.js";
 import { scaledSvd, scaledSymEig } from "../scaled.js";
-import { composedShiftedMoments } from "../../linalg/center.js";
+import { composedMomentsRun, composedShiftedMoments } from "../../linalg/center.js";
+
+const shiftedMoments = composedShiftedMoments(gram, crossProd);
 
 /** The plain TypeScript kernels (synchronous, float64). */
 export const jsKernels: CompleteKernels = Object.freeze({
@@ -18,7 +20,8 @@ export const jsKernels: CompleteKernels = Object.freeze({
   crossProd,
   matmul,
   normalStep,
-  shiftedMoments: composedShiftedMoments(gram, crossProd),
+  shiftedMoments,
+  momentsRun: composedMomentsRun(shiftedMoments),
   cholesky,
   symEig: scaledSymEig(symEig),
   svd: scaledSvd(svd),

@@ -12,6 +12,7 @@ import type {
   Backend,
   Kernels,
   Mat,
+  MomentsRun,
   NormalStepResult,
   QrResult,
   ShiftedMomentsResult,
@@ -20,7 +21,7 @@ import type {
   SymEigResult,
 } from "../types.js";
 import { svdWith } from "../js/svd.js";
-import { composedShiftedMoments } from "../../linalg/center.js";
+import { composedMomentsRun, composedShiftedMoments } from "../../linalg/center.js";
 import { WASM_SINGLE_BASE64, WASM_THREADS_BASE64 } from "./module.generated.js";
 import { isNode, startWorkers, type WorkerPool } from "./workers.js";
 
@@ -64,6 +65,8 @@ interface Exports {
   mom_begin(n: number, q: number): number;
   mom_add(acc: number, a: number, sh: number, b: number, m: number, n: number, q: number): void;
   mom_end(acc: number, g: number, x: number, s: number, n: number, q: number): void;
+  mom_init(acc: number, n: number, q: number, parts: number): void;
+  mom_probe(acc: number, n: number, q: number, s: number, diag: number): void;
   k_jacobi(bt: number, m: number, n: number, vt: number): number;
   k_qr(
     x: number,
@@ -154,6 +157,8 @@ class Runtime {
   readonly memory: WebAssembly.Memory;
   readonly threads: number;
   private heapStart = 0;
+  /** Blocks that outlive kernel calls (moments runs), packed from the arena's old start up. */
+  private blocks: { p: number; bytes: number; free: boolean }[] = [];
   private pool: WorkerPool | undefined;
   private disposed = false;
 
@@ -192,6 +197,32 @@ class Runtime {
         `wasm: out of WebAssembly memory allocating ${bytes} bytes (${(e as Error).message})`,
       );
     }
+  }
+
+  /**
+   * Reserves `bytes` that later calls' arenas leave alone (the arena starts above them) until
+   * {@link release}. A freed block of the same size is reused; freed blocks on top give their
+   * room back to the arena.
+   */
+  persist(bytes: number): number {
+    const need = Math.ceil(bytes / 64) * 64;
+    const reuse = this.blocks.find((b) => b.free && b.bytes === need);
+    if (reuse) {
+      reuse.free = false;
+      return reuse.p;
+    }
+    this.ex.arena_reset(this.heapStart);
+    const p = this.allocBytes(need);
+    this.blocks.push({ p, bytes: need, free: false });
+    this.heapStart = this.ex.arena_top() >>> 0;
+    return p;
+  }
+
+  release(p: number): void {
+    const b = this.blocks.find((x) => x.p === p);
+    if (b) b.free = true;
+    while (this.blocks.length > 0 && this.blocks[this.blocks.length - 1].free)
+      this.heapStart = this.blocks.pop()!.p;
   }
 
   put(data: Float64Array): number {
@@ -357,6 +388,9 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       Vc.set(heap.subarray(pv / 8, pv / 8 + n * n));
     },
   });
+  const composedRun = composedMomentsRun((a, sh, b, scratch) =>
+    kernels.shiftedMoments(a, sh, b, scratch),
+  );
   const composed = composedShiftedMoments(
     (a) => accumulate("gram", a, undefined),
     (a, b) =>
@@ -394,6 +428,71 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       ex.mom_end(acc, pg, px, ps, n, q);
       const sums = rt.f64().slice(ps / 8, ps / 8 + n);
       return { gram: rt.take(pg, n, n), cross: rt.take(px, n, q), sums };
+    },
+    /**
+     * The moments accumulate in the module's memory across calls (parts' slots, summed only by
+     * `result`): a streamed batch costs its copy-in and the kernel, no d×d reduction or copy-out.
+     */
+    momentsRun(
+      n: number,
+      q: number,
+      shift: Float64Array,
+      scratch?: (length: number) => Float64Array,
+    ): MomentsRun {
+      if (shift.length !== n)
+        throw new Error(`wasm momentsRun: the shift has ${shift.length} entries for ${n} columns`);
+      if (n > ex.mom_max_cols()) return composedRun(n, q, shift, scratch);
+      // Two parts per thread: threads that fall behind (preempted by I/O or the GC) are covered
+      // by the others; more parts would cost d² of memory each.
+      const parts = rt.threads === 1 ? 1 : 2 * rt.threads;
+      const per = n * n + n * q + n;
+      const base = rt.persist((2 + parts * per + n) * 8);
+      const psh = base + (2 + parts * per) * 8;
+      rt.f64().set(shift, psh / 8);
+      rt.begin("momentsRun");
+      ex.mom_init(base, n, q, parts);
+      let open = true;
+      const check = (fn: string) => {
+        if (!open) throw new Error(`wasm momentsRun.${fn}: the run was disposed`);
+      };
+      return {
+        add(a: Mat, b: Mat): void {
+          check("add");
+          if (a.cols !== n || b.cols !== q || a.rows !== b.rows)
+            throw new Error(
+              `wasm momentsRun.add: expected A m×${n} and B m×${q}; got ${a.rows}×${a.cols} and ${b.rows}×${b.cols}`,
+            );
+          rt.begin("momentsRun.add");
+          streamRows(a, b, 1, (pa, pb, rows) => ex.mom_add(base, pa, psh, pb, rows, n, q));
+        },
+        probe() {
+          check("probe");
+          rt.begin("momentsRun.probe");
+          const ps = rt.alloc(n);
+          const pd = rt.alloc(n);
+          ex.mom_probe(base, n, q, ps, pd);
+          const heap = rt.f64();
+          return {
+            sums: heap.slice(ps / 8, ps / 8 + n),
+            diag: heap.slice(pd / 8, pd / 8 + n),
+          };
+        },
+        result(): ShiftedMomentsResult {
+          check("result");
+          rt.begin("momentsRun.result");
+          const pg = rt.alloc(n * n);
+          const px = rt.alloc(Math.max(1, n * q));
+          const ps = rt.alloc(n);
+          ex.mom_end(base, pg, px, ps, n, q);
+          const sums = rt.f64().slice(ps / 8, ps / 8 + n);
+          return { gram: rt.take(pg, n, n), cross: rt.take(px, n, q), sums };
+        },
+        dispose(): void {
+          if (!open) return;
+          open = false;
+          rt.release(base);
+        },
+      };
     },
     /** Blocked right-looking Cholesky (chol.c), the trailing updates as threaded GEMMs. */
     cholesky(a: Mat): Mat | null {

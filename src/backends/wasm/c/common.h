@@ -34,6 +34,21 @@ int par_threads(void);
 /* Barrier among the nt threads of the current par_run (spins, then sleeps where allowed). */
 void par_barrier_t(int tid, int nt);
 
+/* Deterministic dynamic splits. A row range is cut into a fixed number of parts, each summed into
+ * its own accumulator slot; threads claim parts through an atomic counter in whatever order they
+ * come free (a thread the OS preempts holds up no one), and the result depends only on the number
+ * of parts, never on which thread took which part. slots_begin returns the zeroed slots (header
+ * first); slots_parts reads their count (4 per thread, fewer when a slot is large). */
+double *slots_begin(size_t slot_doubles);
+/* The same in caller-provided memory of 2 + parts·slot_doubles doubles (parts ≥ 1). */
+void slots_init(double *acc, size_t slot_doubles, int parts);
+static inline int slots_parts(const double *acc) { return *(const int32_t *)acc; }
+static inline double *slot_at(double *acc, size_t slot_doubles, int part) {
+  return acc + 2 + (size_t)part * slot_doubles;
+}
+/* The next part to work on (an atomic fetch-and-increment of *next). */
+int par_claim(volatile int32_t *next);
+
 /* Even split of [0, n) among nt parts, aligned to `align`. */
 static inline void split_range(int n, int tid, int nt, int align, int *lo, int *hi) {
   int blocks = (n + align - 1) / align;

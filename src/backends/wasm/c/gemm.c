@@ -240,10 +240,7 @@ void gemm_par(int trA, int trB, int m, int n, int k, double alpha, const double 
 /* Zeroed accumulators for an n×q product on every thread (nt·n·q doubles). */
 EXPORT(acc_begin) double *acc_begin(int n, int q) {
   ensure_gemm_work();
-  size_t len = (size_t)par_threads() * n * q;
-  double *acc = (double *)arena_alloc(len * sizeof(double));
-  for (size_t i = 0; i < len; i++) acc[i] = 0.0;
-  return acc;
+  return slots_begin((size_t)n * q);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -436,36 +433,61 @@ EXPORT(mom_max_cols) int mom_max_cols(void) {
   return (int)(gemm_work_size() / GKC) - GW;
 }
 
-/* Per-thread accumulators [n×n | n×q | n], zeroed. */
+/* Accumulator slots [n×n | n×q | n] per part, zeroed. */
 EXPORT(mom_begin) double *mom_begin(int n, int q) {
   ensure_gemm_work();
-  size_t len = (size_t)par_threads() * ((size_t)n * n + (size_t)n * q + n);
-  double *acc = (double *)arena_alloc(len * sizeof(double));
-  for (size_t i = 0; i < len; i++) acc[i] = 0.0;
-  return acc;
+  return slots_begin((size_t)n * n + (size_t)n * q + n);
+}
+
+/* A run that outlives one call (the host keeps its memory: 2 + parts·(n² + nq + n) doubles):
+ * zeroed slots with `parts` parts; mom_add / mom_probe / mom_end then work on it as on mom_begin's. */
+EXPORT(mom_init) void mom_init(double *acc, int n, int q, int parts) {
+  ensure_gemm_work();
+  slots_init(acc, (size_t)n * n + (size_t)n * q + n, parts);
+}
+
+/* Column sums S and the diagonal of G accumulated so far (summed over the parts). */
+EXPORT(mom_probe) void mom_probe(const double *acc, int n, int q, double *S, double *diag) {
+  int T = slots_parts(acc);
+  size_t per = (size_t)n * n + (size_t)n * q + n;
+  const double *a = acc + 2;
+  for (int i = 0; i < n; i++) {
+    double s = 0.0, g = 0.0;
+    for (int t = 0; t < T; t++) {
+      s += a[(size_t)t * per + (size_t)n * n + (size_t)n * q + i];
+      g += a[(size_t)t * per + (size_t)i * n + i];
+    }
+    S[i] = s;
+    diag[i] = g;
+  }
 }
 
 typedef struct {
   const double *A, *sh, *B;
   int m, n, q;
   double *acc;
+  volatile int32_t next;
 } mom_args;
 
 static void mom_task(int tid, int nt, void *p) {
   mom_args *g = (mom_args *)p;
-  int lo, hi;
-  split_range(g->m, tid, nt, 1, &lo, &hi);
-  if (hi <= lo) return;
-  size_t n = g->n, q = g->q;
-  double *G = g->acc + (size_t)tid * (n * n + n * q + n);
-  moments_blocked(g->A + lo * n, g->n, hi - lo, g->sh, g->B ? g->B + lo * q : 0, g->q, G, G + n * n,
-                  G + n * n + n * q, thread_gemm_work(tid));
+  size_t n = g->n, q = g->q, per = n * n + n * q + n;
+  int parts = slots_parts(g->acc);
+  for (int part; (part = par_claim(&g->next)) < parts;) {
+    int lo, hi;
+    split_range(g->m, part, parts, 1, &lo, &hi);
+    if (hi <= lo) continue;
+    double *G = slot_at(g->acc, per, part);
+    moments_blocked(g->A + lo * n, g->n, hi - lo, g->sh, g->B ? g->B + lo * q : 0, g->q, G,
+                    G + n * n, G + n * n + n * q, thread_gemm_work(tid));
+  }
 }
 
 /* Adds m rows of A (m×n) and B (m×q) to the accumulators, with the shift sh (n). */
 EXPORT(mom_add) void mom_add(double *acc, const double *A, const double *sh, const double *B,
                              int m, int n, int q) {
-  mom_args g = {A, sh, B, m, n, q, acc};
+  ensure_gemm_work(); /* a run's adds come in separate calls, each with a fresh arena */
+  mom_args g = {A, sh, B, m, n, q, acc, 0};
   if ((double)m * n * n < 1.0e5 || par_threads() == 1)
     mom_task(0, 1, &g);
   else
@@ -481,24 +503,25 @@ typedef struct {
 /* Upper triangle of G (rows cyclic over threads, for balance) and the rows of X and S. */
 static void mom_red_task(int tid, int nt, void *p) {
   mom_red_args *g = (mom_red_args *)p;
-  int n = g->n, q = g->q, T = par_threads();
+  int n = g->n, q = g->q, T = slots_parts(g->acc);
   size_t per = (size_t)n * n + (size_t)n * q + n;
+  const double *acc = g->acc + 2;
   for (int i = tid; i < n; i += nt) {
     for (int j = i; j < n; j++) {
       size_t o = (size_t)i * n + j;
-      double v = g->acc[o];
-      for (int t = 1; t < T; t++) v += g->acc[(size_t)t * per + o];
+      double v = acc[o];
+      for (int t = 1; t < T; t++) v += acc[(size_t)t * per + o];
       g->G[o] = v;
     }
     for (int c = 0; c < q; c++) {
       size_t o = (size_t)n * n + (size_t)i * q + c;
-      double v = g->acc[o];
-      for (int t = 1; t < T; t++) v += g->acc[(size_t)t * per + o];
+      double v = acc[o];
+      for (int t = 1; t < T; t++) v += acc[(size_t)t * per + o];
       g->X[(size_t)i * q + c] = v;
     }
     size_t o = (size_t)n * n + (size_t)n * q + i;
-    double v = g->acc[o];
-    for (int t = 1; t < T; t++) v += g->acc[(size_t)t * per + o];
+    double v = acc[o];
+    for (int t = 1; t < T; t++) v += acc[(size_t)t * per + o];
     g->S[i] = v;
   }
 }
@@ -534,28 +557,32 @@ typedef struct {
   int m, n, q;
   double *acc;
   int gram;
+  volatile int32_t next;
 } acc_args;
 
 static void acc_task(int tid, int nt, void *p) {
   acc_args *g = (acc_args *)p;
-  int lo, hi;
-  split_range(g->m, tid, nt, 1, &lo, &hi);
-  if (hi <= lo) return;
-  double *C = g->acc + (size_t)tid * g->n * g->q;
+  int parts = slots_parts(g->acc);
   double *w = thread_gemm_work(tid);
-  const double *A = g->A + (size_t)lo * g->n;
-  if (g->gram && (size_t)GKC * (g->n + GW) <= gemm_work_size())
-    gram_blocked(A, g->n, g->n, hi - lo, C, g->n, w);
-  else if (g->gram)
-    gemm_blocked(1, 0, g->n, g->n, hi - lo, 1.0, A, g->n, A, g->n, C, g->n, w, 1);
-  else
-    gemm_blocked(1, 0, g->n, g->q, hi - lo, 1.0, A, g->n, g->B + (size_t)lo * g->q, g->q, C, g->q,
-                 w, 0);
+  for (int part; (part = par_claim(&g->next)) < parts;) {
+    int lo, hi;
+    split_range(g->m, part, parts, 1, &lo, &hi);
+    if (hi <= lo) continue;
+    double *C = slot_at(g->acc, (size_t)g->n * g->q, part);
+    const double *A = g->A + (size_t)lo * g->n;
+    if (g->gram && (size_t)GKC * (g->n + GW) <= gemm_work_size())
+      gram_blocked(A, g->n, g->n, hi - lo, C, g->n, w);
+    else if (g->gram)
+      gemm_blocked(1, 0, g->n, g->n, hi - lo, 1.0, A, g->n, A, g->n, C, g->n, w, 1);
+    else
+      gemm_blocked(1, 0, g->n, g->q, hi - lo, 1.0, A, g->n, g->B + (size_t)lo * g->q, g->q, C,
+                   g->q, w, 0);
+  }
 }
 
 /* acc += AᵀA (B == 0, q == n; upper triangle only) or AᵀB, for m rows of A (m×n) and B (m×q). */
 EXPORT(acc_add) void acc_add(double *acc, const double *A, const double *B, int m, int n, int q) {
-  acc_args g = {A, B, m, n, q, acc, B == 0};
+  acc_args g = {A, B, m, n, q, acc, B == 0, 0};
   if ((double)m * n * q < 1.0e5 || par_threads() == 1) {
     /* Too small to split: everything into thread 0's accumulator. */
     acc_task(0, 1, &g);
@@ -572,15 +599,16 @@ typedef struct {
 
 static void red_task(int tid, int nt, void *p) {
   red_args *g = (red_args *)p;
-  int lo, hi, T = par_threads();
+  int lo, hi, T = slots_parts(g->acc);
   split_range(g->n, tid, nt, 1, &lo, &hi);
   size_t nn = (size_t)g->n * g->q;
+  const double *acc = g->acc + 2;
   for (int i = lo; i < hi; i++) {
     int j0 = g->gram ? i : 0;
     for (int j = j0; j < g->q; j++) {
       size_t o = (size_t)i * g->q + j;
-      double s = g->acc[o];
-      for (int t = 1; t < T; t++) s += g->acc[(size_t)t * nn + o];
+      double s = acc[o];
+      for (int t = 1; t < T; t++) s += acc[(size_t)t * nn + o];
       g->C[o] = s;
       if (g->gram) g->C[(size_t)j * g->q + i] = s;
     }

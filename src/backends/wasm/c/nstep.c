@@ -5,7 +5,8 @@
  * this is the cross product AᵀB of a tall matrix with a few columns, which the packed GEMM serves
  * poorly (its panels assume both sides wide).
  *
- * Each thread takes a range of rows and accumulates into its own G and rss; ns_end sums them.
+ * The rows are cut into parts (slots_begin), each accumulated into its own G and rss by whichever
+ * thread claims it; ns_end sums them.
  * Columns are processed in blocks of up to QB, two rows at a time, so each loaded pair of A's
  * entries updates 2·QB accumulators.
  */
@@ -16,7 +17,8 @@
 typedef struct {
   const double *A, *B, *XT;
   int m, n, q;
-  double *acc; /* per thread: q·n (G, column-major) then q (rss) */
+  double *acc; /* slots (per part): q·n (G, column-major) then q (rss) */
+  volatile int32_t next;
 } ns_args;
 
 /* Rows [lo, hi) for columns [c0, c0+qb): XT is column-major (XT[c·n + j] = X[j][c]). */
@@ -77,30 +79,28 @@ static void ns_block(const ns_args *g, int lo, int hi, int c0, int qb, double *G
 }
 
 static void ns_task(int tid, int nt, void *p) {
-  const ns_args *g = (const ns_args *)p;
-  int lo, hi;
-  split_range(g->m, tid, nt, 2, &lo, &hi);
-  if (hi <= lo) return;
-  double *G = g->acc + (size_t)tid * (g->n + 1) * g->q;
-  double *rss = G + (size_t)g->n * g->q;
-  for (int c0 = 0; c0 < g->q; c0 += QB) {
-    int qb = MIN(QB, g->q - c0);
-    ns_block(g, lo, hi, c0, qb, G + (size_t)c0 * g->n, rss + c0);
+  ns_args *g = (ns_args *)p;
+  int parts = slots_parts(g->acc);
+  for (int part; (part = par_claim(&g->next)) < parts;) {
+    int lo, hi;
+    split_range(g->m, part, parts, 2, &lo, &hi);
+    if (hi <= lo) continue;
+    double *G = slot_at(g->acc, (size_t)(g->n + 1) * g->q, part);
+    double *rss = G + (size_t)g->n * g->q;
+    for (int c0 = 0; c0 < g->q; c0 += QB) {
+      int qb = MIN(QB, g->q - c0);
+      ns_block(g, lo, hi, c0, qb, G + (size_t)c0 * g->n, rss + c0);
+    }
   }
 }
 
-/* Zeroed per-thread accumulators for an n×q pass. */
-EXPORT(ns_begin) double *ns_begin(int n, int q) {
-  size_t len = (size_t)par_threads() * (n + 1) * q;
-  double *acc = (double *)arena_alloc(len * sizeof(double));
-  for (size_t i = 0; i < len; i++) acc[i] = 0.0;
-  return acc;
-}
+/* Zeroed accumulator slots for an n×q pass. */
+EXPORT(ns_begin) double *ns_begin(int n, int q) { return slots_begin((size_t)(n + 1) * q); }
 
 /* Accumulates m rows of A (m×n) and B (m×q); XT (column-major X) may be 0 for R = B. */
 EXPORT(ns_add) void ns_add(double *acc, const double *A, const double *B, const double *XT, int m,
                            int n, int q) {
-  ns_args g = {A, B, XT, m, n, q, acc};
+  ns_args g = {A, B, XT, m, n, q, acc, 0};
   if ((double)m * n * q < 2.0e5 || par_threads() == 1)
     ns_task(0, 1, &g);
   else
@@ -109,8 +109,9 @@ EXPORT(ns_add) void ns_add(double *acc, const double *A, const double *B, const 
 
 /* G (column-major q×n, i.e. G[c·n + j] = (AᵀR)[j][c]) and rss (q) summed over the threads. */
 EXPORT(ns_end) void ns_end(const double *acc, double *G, double *rss, int n, int q) {
-  int T = par_threads();
+  int T = slots_parts(acc);
   size_t stride = (size_t)(n + 1) * q;
+  acc += 2;
   for (size_t o = 0; o < stride; o++) {
     double s = acc[o];
     for (int t = 1; t < T; t++) s += acc[(size_t)t * stride + o];

@@ -162,6 +162,47 @@ EXPORT(pool_init) void pool_init(int nt, int main_can_block, size_t stack_lo, si
 
 int par_threads(void) { return g_nt; }
 
+int par_claim(volatile int32_t *next) {
+#ifdef NRC_THREADS
+  return AADD(next, 1);
+#else
+  return (*next)++;
+#endif
+}
+
+/* Slots of all parts together stay under this size (parts drop towards one per thread). */
+#define SLOTS_MAX_BYTES ((size_t)32 << 20)
+
+typedef struct {
+  double *p;
+  size_t len;
+} zero_args;
+
+static void zero_task(int tid, int nt, void *arg) {
+  zero_args *z = (zero_args *)arg;
+  size_t lo = z->len * (size_t)tid / (size_t)nt, hi = z->len * (size_t)(tid + 1) / (size_t)nt;
+  for (size_t i = lo; i < hi; i++) z->p[i] = 0.0;
+}
+
+void slots_init(double *acc, size_t slot_doubles, int parts) {
+  size_t len = (size_t)parts * slot_doubles;
+  *(int32_t *)acc = parts;
+  zero_args z = {acc + 2, len};
+  if (len < ((size_t)1 << 16))
+    zero_task(0, 1, &z);
+  else
+    par_run(zero_task, &z);
+}
+
+double *slots_begin(size_t slot_doubles) {
+  int parts = g_nt == 1 ? 1 : 4 * g_nt;
+  while (parts > g_nt && (size_t)parts * slot_doubles * sizeof(double) > SLOTS_MAX_BYTES) parts--;
+  double *acc =
+      (double *)arena_alloc(2 * sizeof(double) + (size_t)parts * slot_doubles * sizeof(double));
+  slots_init(acc, slot_doubles, parts);
+  return acc;
+}
+
 /* ---- arena ---- */
 extern unsigned char __heap_base;
 static size_t g_brk;
