@@ -60,11 +60,18 @@ async function main(): Promise<void> {
   const acc = createNRCAccumulator({ weights, t, preset: "paper", backend: k, nrc4 });
   let readMs = 0;
   let rescans = 0;
+  // As the CLI's fileBatches: headers parsed once, every file's rows requested at once, decoded
+  // into two alternating sets of buffers.
+  const sets: Float64Array[][] = [];
+  let slot = 0;
   const readRows = (rows: [number, number]) => {
-    // As the CLI's fileBatches: headers parsed once, every file's rows requested at once.
+    const bufs = (sets[slot] ??= [yHeader, ...hHeaders].map(
+      (h) => new Float64Array(spec.batch * h.shape.slice(1).reduce((a, x) => a * x, 1)),
+    ));
+    slot ^= 1;
     const p = Promise.all([
-      readNpy(ysrc, { rows, header: yHeader }),
-      ...srcs.map((s, l) => readNpy(s, { rows, header: hHeaders[l] })),
+      readNpy(ysrc, { rows, header: yHeader, into: bufs[0] }),
+      ...srcs.map((s, l) => readNpy(s, { rows, header: hHeaders[l], into: bufs[l + 1] })),
     ]).then(([y, ...hs]) => ({
       features: hs.map((h) => tensorToMatrix(h)),
       targets: tensorToMatrix(y),

@@ -28,7 +28,8 @@ interface Entry {
   dtype: string;
   /** Bytes in the file (for progress). */
   bytes: number;
-  read(rows?: [number, number]): Promise<Tensor>;
+  /** `into`: decode into this buffer (see ReadTensorOptions.into). */
+  read(rows?: [number, number], into?: Float64Array): Promise<Tensor>;
 }
 
 /** What {@link openNetwork} found. */
@@ -152,7 +153,7 @@ async function openSafetensors(path: string): Promise<NetworkFiles> {
         shape: info.shape,
         dtype: info.dtype,
         bytes: info.dataOffsets[1] - info.dataOffsets[0],
-        read: (rows) => readSafetensor(src, info.name, { header, rows }),
+        read: (rows, into) => readSafetensor(src, info.name, { header, rows, into }),
       });
     return assemble("safetensors", path, entries, () => src.close());
   } catch (e) {
@@ -189,7 +190,7 @@ async function openNpyFolder(path: string): Promise<NetworkFiles> {
         shape: h.shape,
         dtype: h.descr,
         bytes: h.dataBytes,
-        read: (rows) => readNpy(src, { rows, header: h }),
+        read: (rows, into) => readNpy(src, { rows, header: h, into }),
       });
     }
     return assemble("npy folder", path, entries, closeAll);
@@ -288,7 +289,8 @@ export async function loadWeights(
 /**
  * The first `samples` rows as batches of `batchRows` rows, reading only one batch of each tensor
  * at a time (memory independent of N); each iteration reads the files afresh. A final batch of a
- * single row is folded into the one before it.
+ * single row is folded into the one before it. A batch's arrays are reused for the batch after
+ * next: the caller must be done with a batch when it asks for the next one (the accumulator is).
  */
 export async function* fileBatches(
   net: NetworkFiles,
@@ -316,15 +318,21 @@ export async function* fileBatches(
     start = end;
   }
   if (opts.reverse) ranges.reverse();
-  const read = (rows: [number, number]): Promise<AccumulatorBatch> => {
+  // Two sets of output buffers, alternating: batch i is decoded into set i % 2, so the batch
+  // being read (i + 1) never overwrites the one the caller holds (i); a fresh buffer per batch
+  // would cost page faults and leave ~the batch's size to the garbage collector each time.
+  const tensors = [net.targets, ...net.features];
+  const rowSize = tensors.map((e) => e.shape.slice(1).reduce((a, x) => a * x, 1));
+  const most = ranges.reduce((m, [s, e]) => Math.max(m, e - s), 0);
+  const sets: Float64Array[][] = [];
+  const read = (rows: [number, number], slot: number): Promise<AccumulatorBatch> => {
+    const bufs = (sets[slot] ??= rowSize.map((r) => new Float64Array(r * most)));
     // Every tensor's rows are requested at once: the reads proceed in the I/O threads while the
     // caller computes, instead of one file at a time between its computations.
-    const p = Promise.all([net.targets.read(rows), ...net.features.map((f) => f.read(rows))]).then(
-      ([t, ...fs]) => ({
-        features: fs.map((f) => toInput(f)) as (MatrixInput | TensorInput)[],
-        targets: toInput(t) as MatrixInput,
-      }),
-    );
+    const p = Promise.all(tensors.map((e, j) => e.read(rows, bufs[j]))).then(([t, ...fs]) => ({
+      features: fs.map((f) => toInput(f)) as (MatrixInput | TensorInput)[],
+      targets: toInput(t) as MatrixInput,
+    }));
     // A read still in flight when the consumer stops (it threw) must not become an unhandled
     // rejection; awaiting `p` still sees the error.
     p.catch(() => undefined);
@@ -332,13 +340,13 @@ export async function* fileBatches(
   };
   // The next batch is read while the caller computes on this one (reads wait on the disk, not
   // the CPU: at full scale they were a quarter of the streaming time when not overlapped).
-  let next = ranges.length ? read(ranges[0]) : null;
+  let next = ranges.length ? read(ranges[0], 0) : null;
   let done = 0;
   for (let i = 0; i < ranges.length; i++) {
     const [start, end] = ranges[i];
     opts.onProgress?.(`${label} samples ${start}–${end} of ${n}`, done, n);
     const batch = await next!;
-    next = i + 1 < ranges.length ? read(ranges[i + 1]) : null;
+    next = i + 1 < ranges.length ? read(ranges[i + 1], (i + 1) % 2) : null;
     yield batch;
     done += end - start;
     opts.onProgress?.(`${label} samples ${done} of ${n}`, done, n);

@@ -33,6 +33,32 @@ export interface ReadTensorOptions {
    * byte buffer next to the float64 output.
    */
   chunkBytes?: number;
+  /**
+   * Decode into this buffer (its first prod(shape) entries; the tensor's `data` is a view of
+   * them) instead of allocating: a stream of batches can reuse two buffers instead of leaving a
+   * fresh one to the garbage collector per batch.
+   */
+  into?: Float64Array;
+}
+
+/**
+ * The output buffer of a read: a view of `into` when given (checked: a Float64Array with room
+ * for `count` values), else a new one.
+ * @internal
+ */
+export function outputBuffer(
+  fn: string,
+  count: number,
+  into: Float64Array | undefined,
+): Float64Array {
+  if (into === undefined) return new Float64Array(count);
+  if (!(into instanceof Float64Array) || into.length < count)
+    throw new NRCInputError(
+      fn,
+      "into",
+      `into must be a Float64Array with room for ${count} values; got ${into instanceof Float64Array ? `length ${into.length}` : typeof into}`,
+    );
+  return into.subarray(0, count);
 }
 
 /** Default for {@link ReadTensorOptions.chunkBytes}. */

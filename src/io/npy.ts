@@ -23,6 +23,7 @@ import {
   checkAllocation,
   checkRows,
   chunkBytesOption,
+  outputBuffer,
   decodeInto,
 } from "./common.js";
 import { type ByteSource, checkSource, readExact, sourceName } from "./source.js";
@@ -419,7 +420,7 @@ export async function readNpy(src: ByteSource, opts: ReadNpyOptions = {}): Promi
     opts.maxElements,
     `the requested array of shape (${shape.join(", ")})`,
   );
-  const data = new Float64Array(count);
+  const data = outputBuffer(fn, count, opts.into);
   const out: Tensor = { shape, dtype: h.descr, data };
   if (count === 0) return out;
   const size = h.element.size;

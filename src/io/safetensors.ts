@@ -24,6 +24,7 @@ import {
   checkAllocation,
   checkRows,
   chunkBytesOption,
+  outputBuffer,
   decodeInto,
 } from "./common.js";
 import { type ByteSource, checkSource, readExact, sourceName } from "./source.js";
@@ -305,7 +306,7 @@ export async function readSafetensor(
     opts.maxElements,
     `the requested tensor ${JSON.stringify(name)} of shape [${shape.join(", ")}]`,
   );
-  const data = new Float64Array(count);
+  const data = outputBuffer(fn, count, opts.into);
   if (count === 0) return { shape, dtype: info.dtype, data };
   const nRows = info.shape.length === 0 ? 1 : e - s;
   const R = count / nRows;

@@ -117,7 +117,23 @@ describe("readNpy on files written by numpy", () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(NRCInputError);
-    expect((err as Error).message).toMatch(/readNpy: .*small\.npy: the given header puts 16800 data bytes at offset 128, past the end of the \d+-byte source/);
+    expect((err as Error).message).toMatch(
+      /readNpy: .*small\.npy: the given header puts 16800 data bytes at offset 128, past the end of the \d+-byte source/,
+    );
+  });
+
+  it("decodes into a given buffer (C and Fortran order), refusing one too small", async () => {
+    for (const name of ["f8_le_C_300x7.npy", "f8_be_F_300x7.npy"]) {
+      const src = memorySource(readBytes("npy", name), name);
+      const full = await readNpy(src);
+      const into = new Float64Array(40).fill(NaN);
+      const t = await readNpy(src, { rows: [100, 105], into });
+      expect(t.data.buffer).toBe(into.buffer);
+      expect(Array.from(t.data)).toEqual(Array.from(full.data.subarray(700, 735)));
+      await expect(readNpy(src, { rows: [0, 6], into })).rejects.toThrow(
+        /readNpy: into must be a Float64Array with room for 42 values; got length 40/,
+      );
+    }
   });
 
   it("converts to the library's matrix input", async () => {

@@ -92,6 +92,23 @@ describe("readSafetensor on a file written to the format spec", () => {
     expect([m.rows, m.cols]).toEqual([6, 7]);
   });
 
+  it("decodes into a given buffer (a view of it), reused across ranges; refuses one too small", async () => {
+    const src = memorySource(bytes, "all.safetensors");
+    const header = await readSafetensorsHeader(src);
+    const into = new Float64Array(10 * 7).fill(-7);
+    for (const r of expected.tensors.big.ranges!) {
+      const n = r.rows[1] - r.rows[0];
+      if (n > 10) continue;
+      const t = await readSafetensor(src, "big", { rows: r.rows, header, into });
+      expect(t.data.buffer).toBe(into.buffer);
+      expect(t.data.length).toBe(n * 7);
+      expectSameValues(t.data, decodeExpected(r.values), `big rows ${r.rows} into a buffer`);
+    }
+    await expect(readSafetensor(src, "big", { rows: [0, 11], header, into })).rejects.toThrow(
+      /readSafetensor: into must be a Float64Array with room for 77 values; got length 70/,
+    );
+  });
+
   it("reads only the header and the requested rows", async () => {
     const base = memorySource(bytes);
     const reads: [number, number][] = [];
