@@ -51,18 +51,18 @@ interface Exports {
   arena_reset(base: number): void;
   arena_top(): number;
   arena_alloc(bytes: number): number;
-  acc_begin(n: number, q: number): number;
+  acc_begin(n: number, q: number, m: number): number;
   acc_add(acc: number, a: number, b: number, m: number, n: number, q: number): void;
   acc_end(acc: number, c: number, n: number, q: number, gram: number): void;
   k_matmul(a: number, b: number, c: number, m: number, k: number, n: number): void;
-  ns_begin(n: number, q: number): number;
+  ns_begin(n: number, q: number, m: number): number;
   ns_add(acc: number, a: number, b: number, xt: number, m: number, n: number, q: number): void;
   ns_end(acc: number, g: number, rss: number, n: number, q: number): void;
   k_symeig(a: number, n: number, k: number, values: number, vecs: number): number;
   k_symeig_path(): number;
   mom_max_cols(): number;
   k_chol(a: number, n: number): number;
-  mom_begin(n: number, q: number): number;
+  mom_begin(n: number, q: number, m: number): number;
   mom_add(acc: number, a: number, sh: number, b: number, m: number, n: number, q: number): void;
   mom_end(acc: number, g: number, x: number, s: number, n: number, q: number): void;
   mom_init(acc: number, n: number, q: number, parts: number): void;
@@ -343,7 +343,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     rt.begin(fn);
     const n = a.cols;
     const q = b ? b.cols : n;
-    const acc = ex.acc_begin(n, q) >>> 0;
+    const acc = ex.acc_begin(n, q, a.rows) >>> 0;
     const pc = rt.alloc(n * q);
     streamRows(a, b, 1, (pa, pb, rows) => ex.acc_add(acc, pa, pb, rows, n, q));
     ex.acc_end(acc, pc, n, q, b ? 0 : 1);
@@ -354,7 +354,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     rt.begin(fn);
     const n = a.cols;
     const q = b.cols;
-    const acc = ex.ns_begin(n, q) >>> 0;
+    const acc = ex.ns_begin(n, q, a.rows) >>> 0;
     let pxt = 0;
     if (x) {
       const xt = new Float64Array(n * q);
@@ -419,7 +419,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       // Wider than the packed panel allows: the composition (center, then gram and crossProd).
       if (n > ex.mom_max_cols()) return composed(a, shift, b, scratch);
       rt.begin("shiftedMoments");
-      const acc = ex.mom_begin(n, q) >>> 0;
+      const acc = ex.mom_begin(n, q, a.rows) >>> 0;
       const psh = rt.put(shift);
       const pg = rt.alloc(n * n);
       const px = rt.alloc(Math.max(1, n * q));

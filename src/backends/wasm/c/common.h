@@ -38,8 +38,9 @@ void par_barrier_t(int tid, int nt);
  * its own accumulator slot; threads claim parts through an atomic counter in whatever order they
  * come free (a thread the OS preempts holds up no one), and the result depends only on the number
  * of parts, never on which thread took which part. slots_begin returns the zeroed slots (header
- * first); slots_parts reads their count (4 per thread, fewer when a slot is large). */
-double *slots_begin(size_t slot_doubles);
+ * first) for m rows; slots_parts reads their count (one per 512 rows, from one to four per
+ * thread, fewer when the slots would exceed 32 MiB: a part costs a slot to zero and to sum). */
+double *slots_begin(size_t slot_doubles, int m);
 /* The same in caller-provided memory of 2 + parts·slot_doubles doubles (parts ≥ 1). */
 void slots_init(double *acc, size_t slot_doubles, int parts);
 static inline int slots_parts(const double *acc) { return *(const int32_t *)acc; }

@@ -238,9 +238,9 @@ void gemm_par(int trA, int trB, int m, int n, int k, double alpha, const double 
  * among threads, summed at the end (fixed order, so results do not depend on timing). */
 
 /* Zeroed accumulators for an n×q product on every thread (nt·n·q doubles). */
-EXPORT(acc_begin) double *acc_begin(int n, int q) {
+EXPORT(acc_begin) double *acc_begin(int n, int q, int m) {
   ensure_gemm_work();
-  return slots_begin((size_t)n * q);
+  return slots_begin((size_t)n * q, m);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -434,9 +434,9 @@ EXPORT(mom_max_cols) int mom_max_cols(void) {
 }
 
 /* Accumulator slots [n×n | n×q | n] per part, zeroed. */
-EXPORT(mom_begin) double *mom_begin(int n, int q) {
+EXPORT(mom_begin) double *mom_begin(int n, int q, int m) {
   ensure_gemm_work();
-  return slots_begin((size_t)n * n + (size_t)n * q + n);
+  return slots_begin((size_t)n * n + (size_t)n * q + n, m);
 }
 
 /* A run that outlives one call (the host keeps its memory: 2 + parts·(n² + nq + n) doubles):

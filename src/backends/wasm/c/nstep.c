@@ -95,7 +95,9 @@ static void ns_task(int tid, int nt, void *p) {
 }
 
 /* Zeroed accumulator slots for an n×q pass. */
-EXPORT(ns_begin) double *ns_begin(int n, int q) { return slots_begin((size_t)(n + 1) * q); }
+EXPORT(ns_begin) double *ns_begin(int n, int q, int m) {
+  return slots_begin((size_t)(n + 1) * q, m);
+}
 
 /* Accumulates m rows of A (m×n) and B (m×q); XT (column-major X) may be 0 for R = B. */
 EXPORT(ns_add) void ns_add(double *acc, const double *A, const double *B, const double *XT, int m,

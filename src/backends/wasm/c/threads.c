@@ -194,8 +194,8 @@ void slots_init(double *acc, size_t slot_doubles, int parts) {
     par_run(zero_task, &z);
 }
 
-double *slots_begin(size_t slot_doubles) {
-  int parts = g_nt == 1 ? 1 : 4 * g_nt;
+double *slots_begin(size_t slot_doubles, int m) {
+  int parts = g_nt == 1 ? 1 : MAX(g_nt, MIN(4 * g_nt, m / 512));
   while (parts > g_nt && (size_t)parts * slot_doubles * sizeof(double) > SLOTS_MAX_BYTES) parts--;
   double *acc =
       (double *)arena_alloc(2 * sizeof(double) + (size_t)parts * slot_doubles * sizeof(double));
