@@ -14,25 +14,34 @@ import type { Mat, MaybePromise, SvdResult, SymEigOptions, SymEigResult } from "
 
 const FLUSH = 2 ** -104;
 
+/**
+ * Beyond this exponent of max|a| the solver gets the scaled copy; within it (and with nothing to
+ * flush) the solvers are scale-invariant: their tests are relative, the wasm one scales
+ * internally, and squares of the entries stay far from overflow and underflow. */
+const SAFE_EXPONENT = 250;
+
 /** The scaled copy of `a` and the exponent e with a ≈ 2^e · copy, or null when no change is needed. */
 function scaleForSolver(a: Mat): { m: Mat; e: number } | null {
   const src = a.data;
   let mx = 0;
+  let mn = Infinity; // smallest nonzero |entry|
   for (let i = 0; i < src.length; i++) {
     const v = Math.abs(src[i]);
     if (v > mx) mx = v;
+    if (v < mn && v !== 0) mn = v;
   }
   if (!(mx > 0) || !Number.isFinite(mx)) return null;
   const e = Math.max(-1000, Math.min(1000, Math.floor(Math.log2(mx)) + 1));
   const sc = Math.pow(2, -e);
-  let needed = e !== 0;
+  // In range with nothing below the flush level: no copy (this runs before every eigen/SVD call,
+  // and a d×d copy costs more than the pass that decides it is not needed).
+  if (Math.abs(e) <= SAFE_EXPONENT && mn * sc >= FLUSH) return null;
   const out = new Float64Array(src.length);
   for (let i = 0; i < src.length; i++) {
     const v = src[i] * sc;
-    if (v !== 0 && Math.abs(v) < FLUSH) needed = true;
     out[i] = Math.abs(v) < FLUSH ? 0 : v;
   }
-  return needed ? { m: { rows: a.rows, cols: a.cols, data: out }, e } : null;
+  return { m: { rows: a.rows, cols: a.cols, data: out }, e };
 }
 
 function then<T, U>(x: MaybePromise<T>, f: (v: T) => U): MaybePromise<U> {
