@@ -10,7 +10,8 @@
  * - `nrc4: "tsqr"` (default, one pass): each batch's [H | Y | 1] is QR-factorised and the
  *   triangular factors are merged (TSQR); ~7–8× the Gram's time at 1024–2048-row batches.
  * - `nrc4: "rescan"` (two passes, for data that can be read again, e.g. files): the first pass
- *   keeps only moments (the Gram's cost); `finalize({ rescan })` then reads the batches again
+ *   keeps only moments (the Gram's cost; a layer's batches accumulate inside the backend between
+ *   reads of the state, see `MomentsAccumulation`); `finalize({ rescan })` then reads the batches again
  *   and refines the least-squares solution against them (`Refinement`, usually one pass of
  *   N·d·q per layer), falling back to one TSQR pass for a layer whose Gram does not prove the
  *   refinement safe. Moments and refinement sums both merge, so shards still combine.

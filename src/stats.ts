@@ -6,7 +6,8 @@
  * - M2_H = Σ(h−μ_H)(h−μ_H)ᵀ, C = Σ(h−μ_H)(y−μ_Y)ᵀ and M2_Y = Σ(y−μ_Y)(y−μ_Y)ᵀ, merged with
  *   Chan, Golub & LeVeque's pairwise update (never the one-pass E[xxᵀ] − μμᵀ). A batch's moments
  *   come from one read of H (the `shiftedMoments` kernel: moments about a one-pass mean s, then
- *   exact re-centering by the rounding-sized δ = mean(h − s));
+ *   exact re-centering by the rounding-sized δ = mean(h − s)); in the two-pass streaming mode the
+ *   batches after the first accumulate inside the backend ({@link MomentsAccumulation});
  * - R, the triangular factor of the augmented matrix [H | Y | 1] (a TSQR: batches are QR'd and
  *   their factors stacked and QR'd again). Its blocks hold R_H (H = Q·R_H), Qᵀ[Y | 1] and the
  *   triangular factor of the part of [Y | 1] off range(H), so NRC4's pinv residual of the
