@@ -202,6 +202,13 @@ async function main(): Promise<void> {
           preset: "paper",
           backend: k,
         });
+        // Small workloads: one untimed full-size run too. Their few timed runs otherwise catch
+        // kernels V8 has not yet tiered up at this size (measured: d = 64 took 63 ms in the
+        // table against 15 ms over 15 runs).
+        let work = 0;
+        for (const l of layers) work += l.features.rows * l.features.cols * l.features.cols;
+        if (work <= 2e9)
+          await measureNRC({ layers, targets: y, t: w.t, preset: "paper", backend: k });
         let rep: NRCReport | null = null;
         out.times = await timeReps(spec.reps, longMs, async () => {
           rep = await measureNRC({ layers, targets: y, t: w.t, preset: "paper", backend: k });
