@@ -50,6 +50,23 @@ static inline double *slot_at(double *acc, size_t slot_doubles, int part) {
 /* The next part to work on (an atomic fetch-and-increment of *next). */
 int par_claim(volatile int32_t *next);
 
+/* Finer claims over the same slots: m rows are cut into chunks (at least one per part, up to 8,
+ * of ≥ 128 rows); chunk c is summed into slot c % parts and a slot's chunks in order (a thread that
+ * claims chunk c first waits for chunk c − parts, claimed earlier and nearly always finished), so
+ * the sums do not depend on which thread takes which chunk, and a late thread costs at most one
+ * small chunk of waiting. */
+#define CLAIMS_MAX 256
+typedef struct {
+  volatile int32_t next;
+  int32_t chunks, parts;
+  volatile int32_t done[CLAIMS_MAX];
+} claims_t;
+void claims_init(claims_t *cl, int m, int parts);
+/* The next chunk: rows [*lo, *hi) into slot *slot; 0 when none is left. Call claims_done(c)
+ * when it is summed. */
+int claims_next(claims_t *cl, int m, int align, int *lo, int *hi, int *slot, int *chunk);
+void claims_done(claims_t *cl, int chunk);
+
 /* Even split of [0, n) among nt parts, aligned to `align`. */
 static inline void split_range(int n, int tid, int nt, int align, int *lo, int *hi) {
   int blocks = (n + align - 1) / align;

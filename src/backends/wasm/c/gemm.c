@@ -466,20 +466,17 @@ typedef struct {
   const double *A, *sh, *B;
   int m, n, q;
   double *acc;
-  volatile int32_t next;
+  claims_t cl;
 } mom_args;
 
 static void mom_task(int tid, int nt, void *p) {
   mom_args *g = (mom_args *)p;
   size_t n = g->n, q = g->q, per = n * n + n * q + n;
-  int parts = slots_parts(g->acc);
-  for (int part; (part = par_claim(&g->next)) < parts;) {
-    int lo, hi;
-    split_range(g->m, part, parts, 1, &lo, &hi);
-    if (hi <= lo) continue;
+  for (int lo, hi, part, c; claims_next(&g->cl, g->m, 1, &lo, &hi, &part, &c);) {
     double *G = slot_at(g->acc, per, part);
     moments_blocked(g->A + lo * n, g->n, hi - lo, g->sh, g->B ? g->B + lo * q : 0, g->q, G,
                     G + n * n, G + n * n + n * q, thread_gemm_work(tid));
+    claims_done(&g->cl, c);
   }
 }
 
@@ -487,7 +484,8 @@ static void mom_task(int tid, int nt, void *p) {
 EXPORT(mom_add) void mom_add(double *acc, const double *A, const double *sh, const double *B,
                              int m, int n, int q) {
   ensure_gemm_work(); /* a run's adds come in separate calls, each with a fresh arena */
-  mom_args g = {A, sh, B, m, n, q, acc, 0};
+  mom_args g = {A, sh, B, m, n, q, acc, {0}};
+  claims_init(&g.cl, m, slots_parts(acc));
   if ((double)m * n * n < 1.0e5 || par_threads() == 1)
     mom_task(0, 1, &g);
   else
@@ -557,17 +555,13 @@ typedef struct {
   int m, n, q;
   double *acc;
   int gram;
-  volatile int32_t next;
+  claims_t cl;
 } acc_args;
 
 static void acc_task(int tid, int nt, void *p) {
   acc_args *g = (acc_args *)p;
-  int parts = slots_parts(g->acc);
   double *w = thread_gemm_work(tid);
-  for (int part; (part = par_claim(&g->next)) < parts;) {
-    int lo, hi;
-    split_range(g->m, part, parts, 1, &lo, &hi);
-    if (hi <= lo) continue;
+  for (int lo, hi, part, c; claims_next(&g->cl, g->m, 1, &lo, &hi, &part, &c);) {
     double *C = slot_at(g->acc, (size_t)g->n * g->q, part);
     const double *A = g->A + (size_t)lo * g->n;
     if (g->gram && (size_t)GKC * (g->n + GW) <= gemm_work_size())
@@ -577,12 +571,14 @@ static void acc_task(int tid, int nt, void *p) {
     else
       gemm_blocked(1, 0, g->n, g->q, hi - lo, 1.0, A, g->n, g->B + (size_t)lo * g->q, g->q, C,
                    g->q, w, 0);
+    claims_done(&g->cl, c);
   }
 }
 
 /* acc += AᵀA (B == 0, q == n; upper triangle only) or AᵀB, for m rows of A (m×n) and B (m×q). */
 EXPORT(acc_add) void acc_add(double *acc, const double *A, const double *B, int m, int n, int q) {
-  acc_args g = {A, B, m, n, q, acc, B == 0, 0};
+  acc_args g = {A, B, m, n, q, acc, B == 0, {0}};
+  claims_init(&g.cl, m, slots_parts(acc));
   if ((double)m * n * q < 1.0e5 || par_threads() == 1) {
     /* Too small to split: everything into thread 0's accumulator. */
     acc_task(0, 1, &g);

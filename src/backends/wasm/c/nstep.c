@@ -18,7 +18,7 @@ typedef struct {
   const double *A, *B, *XT;
   int m, n, q;
   double *acc; /* slots (per part): q·n (G, column-major) then q (rss) */
-  volatile int32_t next;
+  claims_t cl;
 } ns_args;
 
 /* Rows [lo, hi) for columns [c0, c0+qb): XT is column-major (XT[c·n + j] = X[j][c]). */
@@ -80,17 +80,14 @@ static void ns_block(const ns_args *g, int lo, int hi, int c0, int qb, double *G
 
 static void ns_task(int tid, int nt, void *p) {
   ns_args *g = (ns_args *)p;
-  int parts = slots_parts(g->acc);
-  for (int part; (part = par_claim(&g->next)) < parts;) {
-    int lo, hi;
-    split_range(g->m, part, parts, 2, &lo, &hi);
-    if (hi <= lo) continue;
+  for (int lo, hi, part, c; claims_next(&g->cl, g->m, 2, &lo, &hi, &part, &c);) {
     double *G = slot_at(g->acc, (size_t)(g->n + 1) * g->q, part);
     double *rss = G + (size_t)g->n * g->q;
     for (int c0 = 0; c0 < g->q; c0 += QB) {
       int qb = MIN(QB, g->q - c0);
       ns_block(g, lo, hi, c0, qb, G + (size_t)c0 * g->n, rss + c0);
     }
+    claims_done(&g->cl, c);
   }
 }
 
@@ -102,7 +99,8 @@ EXPORT(ns_begin) double *ns_begin(int n, int q, int m) {
 /* Accumulates m rows of A (m×n) and B (m×q); XT (column-major X) may be 0 for R = B. */
 EXPORT(ns_add) void ns_add(double *acc, const double *A, const double *B, const double *XT, int m,
                            int n, int q) {
-  ns_args g = {A, B, XT, m, n, q, acc, 0};
+  ns_args g = {A, B, XT, m, n, q, acc, {0}};
+  claims_init(&g.cl, m, slots_parts(acc));
   if ((double)m * n * q < 2.0e5 || par_threads() == 1)
     ns_task(0, 1, &g);
   else

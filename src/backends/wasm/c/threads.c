@@ -170,6 +170,39 @@ int par_claim(volatile int32_t *next) {
 #endif
 }
 
+void claims_init(claims_t *cl, int m, int parts) {
+  int c = MAX(parts, MIN(8 * parts, m / 128));
+  cl->next = 0;
+  cl->parts = parts;
+  cl->chunks = c;
+  for (int i = 0; i < parts; i++) cl->done[i] = 0;
+}
+
+void claims_done(claims_t *cl, int chunk) {
+#ifdef NRC_THREADS
+  ASTORE(&cl->done[chunk % cl->parts], chunk / cl->parts + 1);
+#else
+  cl->done[chunk % cl->parts] = chunk / cl->parts + 1;
+#endif
+}
+
+int claims_next(claims_t *cl, int m, int align, int *lo, int *hi, int *slot, int *chunk) {
+  for (;;) {
+    int c = par_claim(&cl->next);
+    if (c >= cl->chunks) return 0;
+    int s = c % cl->parts;
+#ifdef NRC_THREADS
+    while (ALOAD(&cl->done[s]) < c / cl->parts) {
+    }
+#endif
+    split_range(m, c, cl->chunks, align, lo, hi);
+    *slot = s;
+    *chunk = c;
+    if (*hi > *lo) return 1;
+    claims_done(cl, c);
+  }
+}
+
 /* Slots of all parts together stay under this size (parts drop towards one per thread). */
 #define SLOTS_MAX_BYTES ((size_t)32 << 20)
 
