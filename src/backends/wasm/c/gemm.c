@@ -472,7 +472,7 @@ typedef struct {
 static void mom_task(int tid, int nt, void *p) {
   mom_args *g = (mom_args *)p;
   size_t n = g->n, q = g->q, per = n * n + n * q + n;
-  for (int lo, hi, part, c; claims_next(&g->cl, g->m, 1, &lo, &hi, &part, &c);) {
+  for (int lo, hi, part, c; claims_next(&g->cl, g->m, GKC, &lo, &hi, &part, &c);) {
     double *G = slot_at(g->acc, per, part);
     moments_blocked(g->A + lo * n, g->n, hi - lo, g->sh, g->B ? g->B + lo * q : 0, g->q, G,
                     G + n * n, G + n * n + n * q, thread_gemm_work(tid));
@@ -561,7 +561,7 @@ typedef struct {
 static void acc_task(int tid, int nt, void *p) {
   acc_args *g = (acc_args *)p;
   double *w = thread_gemm_work(tid);
-  for (int lo, hi, part, c; claims_next(&g->cl, g->m, 1, &lo, &hi, &part, &c);) {
+  for (int lo, hi, part, c; claims_next(&g->cl, g->m, GKC, &lo, &hi, &part, &c);) {
     double *C = slot_at(g->acc, (size_t)g->n * g->q, part);
     const double *A = g->A + (size_t)lo * g->n;
     if (g->gram && (size_t)GKC * (g->n + GW) <= gemm_work_size())
