@@ -18,7 +18,7 @@
  * Merging is associative up to rounding; the result agrees with a single pass to ~1e-13.
  * @module
  */
-import type { CompleteKernels, Mat, MomentsRun } from "./backends/types.js";
+import type { CompleteKernels, Mat, MomentsRun, ShiftedMomentsResult } from "./backends/types.js";
 import { columnMeans, roughColumnMeans } from "./linalg/center.js";
 
 /** The statistics of one layer. Plain data: serialisable with JSON. */
@@ -97,22 +97,9 @@ export async function batchStats(
     k.gram(yc),
     factor ? k.qr(augmented(h, y)) : undefined,
   ]);
-  const delta = new Float64Array(d);
-  const meanH = new Float64Array(d);
-  for (let j = 0; j < d; j++) {
-    delta[j] = mom.sums[j] / n;
-    meanH[j] = shift[j] + delta[j];
-  }
   const ySum = new Float64Array(q);
   for (let i = 0; i < n; i++) for (let c = 0; c < q; c++) ySum[c] += yc.data[i * q + c];
-  const m2H = mom.gram.data;
-  for (let i = 0; i < d; i++) {
-    const di = n * delta[i];
-    if (di === 0) continue;
-    for (let j = 0; j < d; j++) m2H[i * d + j] -= di * delta[j];
-  }
-  const cross = mom.cross.data;
-  for (let i = 0; i < d; i++) for (let c = 0; c < q; c++) cross[i * q + c] -= delta[i] * ySum[c];
+  const { meanH, m2H, cross } = recenter(mom, shift, n, ySum);
   return {
     count: n,
     d,
@@ -124,6 +111,36 @@ export async function batchStats(
     m2Y: gy.data,
     r: f?.R,
   };
+}
+
+/**
+ * Exact re-centering of moments taken about a shift s over n rows (in place on `mom`'s arrays):
+ * with δ = sums/n the mean is μ = s + δ, Σ(h−μ)(h−μ)ᵀ = Σ(h−s)(h−s)ᵀ − n·δδᵀ, and for targets
+ * taken about any shift t (ν their mean) Σ(h−μ)(y−ν)ᵀ = Σ(h−s)(y−t)ᵀ − δ·ySumᵀ, ySum = Σ(y − t).
+ */
+function recenter(
+  mom: ShiftedMomentsResult,
+  shift: Float64Array,
+  n: number,
+  ySum: Float64Array,
+): { meanH: Float64Array; m2H: Float64Array; cross: Float64Array } {
+  const d = shift.length;
+  const q = ySum.length;
+  const delta = new Float64Array(d);
+  const meanH = new Float64Array(d);
+  for (let j = 0; j < d; j++) {
+    delta[j] = mom.sums[j] / n;
+    meanH[j] = shift[j] + delta[j];
+  }
+  const m2H = mom.gram.data;
+  for (let i = 0; i < d; i++) {
+    const di = n * delta[i];
+    if (di === 0) continue;
+    for (let j = 0; j < d; j++) m2H[i * d + j] -= di * delta[j];
+  }
+  const cross = mom.cross.data;
+  for (let i = 0; i < d; i++) for (let c = 0; c < q; c++) cross[i * q + c] -= delta[i] * ySum[c];
+  return { meanH, m2H, cross };
 }
 
 /**
@@ -263,21 +280,7 @@ export class MomentsAccumulation {
     }
     const mom = this.run.result();
     this.run.dispose();
-    const delta = new Float64Array(d);
-    const meanH = new Float64Array(d);
-    for (let j = 0; j < d; j++) {
-      delta[j] = mom.sums[j] / n;
-      meanH[j] = this.shiftH[j] + delta[j];
-    }
-    const m2H = mom.gram.data;
-    for (let i = 0; i < d; i++) {
-      const di = n * delta[i];
-      if (di === 0) continue;
-      for (let j = 0; j < d; j++) m2H[i * d + j] -= di * delta[j];
-    }
-    const cross = mom.cross.data;
-    for (let i = 0; i < d; i++)
-      for (let c = 0; c < q; c++) cross[i * q + c] -= delta[i] * this.sy[c];
+    const { meanH, m2H, cross } = recenter(mom, this.shiftH, n, this.sy);
     const meanY = new Float64Array(q);
     for (let c = 0; c < q; c++) meanY[c] = this.shiftY[c] + this.sy[c] / n;
     const m2Y = new Float64Array(q * q);

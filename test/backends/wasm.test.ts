@@ -13,6 +13,7 @@ import type {
   Mat,
   NormalStepResult,
   QrResult,
+  ShiftedMomentsResult,
   SvdResult,
   SymEigResult,
 } from "../../src/backends/types.js";
@@ -307,6 +308,20 @@ function offset(a: Mat, c: number): Mat {
   return { rows: a.rows, cols: a.cols, data: a.data.map((v) => v + c) };
 }
 
+/** Moments about a shift against the JS kernels on the explicitly shifted copy `ac` = A − 1sᵀ. */
+function expectMomentsOf(got: ShiftedMomentsResult, ac: Mat, b: Mat): void {
+  const n = colNorms(ac);
+  expect(scaledErr(got.gram, jsKernels.gram(ac) as Mat, n, n)).toBeLessThanOrEqual(1e-12);
+  expect(
+    scaledErr(got.cross, jsKernels.crossProd(ac, b) as Mat, n, colNorms(b)),
+  ).toBeLessThanOrEqual(1e-12);
+  for (let j = 0; j < ac.cols; j++) {
+    let s = 0;
+    for (let i = 0; i < ac.rows; i++) s += ac.data[i * ac.cols + j];
+    expect(Math.abs(got.sums[j] - s)).toBeLessThanOrEqual(1e-12 * Math.sqrt(ac.rows) * n[j]);
+  }
+}
+
 const crossInputs: [string, () => [Mat, Mat]][] = [
   ["tall 2000×37 · 2000×5", () => [randn(2000, 37, 11), randn(2000, 5, 12)]],
   ["wide 5×300 · 5×7", () => [randn(5, 300, 13), randn(5, 7, 14)]],
@@ -487,16 +502,7 @@ for (const threads of [1, 2, 3]) {
           cols: a.cols,
           data: a.data.map((v, i) => v - shift[i % a.cols]),
         };
-        const n = colNorms(ac);
-        expect(scaledErr(got.gram, jsKernels.gram(ac) as Mat, n, n)).toBeLessThanOrEqual(1e-12);
-        expect(
-          scaledErr(got.cross, jsKernels.crossProd(ac, b) as Mat, n, colNorms(b)),
-        ).toBeLessThanOrEqual(1e-12);
-        for (let j = 0; j < a.cols; j++) {
-          let s = 0;
-          for (let i = 0; i < a.rows; i++) s += ac.data[i * a.cols + j];
-          expect(Math.abs(got.sums[j] - s)).toBeLessThanOrEqual(1e-12 * Math.sqrt(a.rows) * n[j]);
-        }
+        expectMomentsOf(got, ac, b);
         for (let i = 0; i < a.cols; i++)
           for (let j = 0; j < i; j++)
             expect(got.gram.data[i * a.cols + j]).toBe(got.gram.data[j * a.cols + i]);
@@ -533,15 +539,8 @@ for (const threads of [1, 2, 3]) {
         const got = run.result();
         run.dispose();
         expect(() => run.result()).toThrow(/momentsRun.result: the run was disposed/);
-        const n = colNorms(ac);
-        expect(scaledErr(got.gram, jsKernels.gram(ac) as Mat, n, n)).toBeLessThanOrEqual(1e-12);
-        expect(
-          scaledErr(got.cross, jsKernels.crossProd(ac, b) as Mat, n, colNorms(b)),
-        ).toBeLessThanOrEqual(1e-12);
+        expectMomentsOf(got, ac, b);
         for (let j = 0; j < a.cols; j++) {
-          let s = 0;
-          for (let i = 0; i < a.rows; i++) s += ac.data[i * a.cols + j];
-          expect(Math.abs(got.sums[j] - s)).toBeLessThanOrEqual(1e-12 * Math.sqrt(a.rows) * n[j]);
           expect(mid.sums[j]).toBe(got.sums[j]);
           expect(mid.diag[j]).toBe(got.gram.data[j * a.cols + j]);
         }
