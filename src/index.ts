@@ -39,6 +39,7 @@ export type {
   QrResult,
   NormalStepResult,
   ShiftedMomentsResult,
+  MomentsRun,
   MaybePromise,
 } from "./backends/types.js";
 export type { MatrixInput, DenseMatrixInput, MatrixLikeObject } from "./linalg/matrix.js";
