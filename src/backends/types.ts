@@ -74,7 +74,10 @@ export interface MomentsRun {
   probe(): { sums: Float64Array; diag: Float64Array };
   /** Everything added so far (the run goes on). */
   result(): ShiftedMomentsResult;
-  /** Frees what the run holds in the backend; the run cannot be used afterwards. */
+  /**
+   * Frees what the run holds in the backend (wasm: ~parts·(n² + nq) doubles of module memory);
+   * the run cannot be used afterwards. A run never disposed holds it until the backend is.
+   */
   dispose(): void;
 }
 
