@@ -442,10 +442,16 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       if (shift.length !== n)
         throw new Error(`wasm momentsRun: the shift has ${shift.length} entries for ${n} columns`);
       if (n > ex.mom_max_cols()) return composedRun(n, q, shift, scratch);
-      // Two parts per thread: threads that fall behind (preempted by I/O or the GC) are covered
-      // by the others; more parts would cost d² of memory each.
-      const parts = rt.threads === 1 ? 1 : 2 * rt.threads;
+      // Two parts per thread (slack for a thread that falls behind, preempted by I/O or the GC)
+      // while that stays under 32 MiB a run, else one: a run holds its slots for as long as the
+      // stream goes on, one run per layer, next to the layer's own d² statistics.
       const per = n * n + n * q + n;
+      const parts =
+        rt.threads === 1
+          ? 1
+          : 2 * rt.threads * per * 8 <= 32 * 2 ** 20
+            ? 2 * rt.threads
+            : rt.threads;
       const base = rt.persist((2 + parts * per + n) * 8);
       const psh = base + (2 + parts * per) * 8;
       rt.f64().set(shift, psh / 8);
