@@ -338,6 +338,15 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       each(pa, pb, rows);
     }
   };
+  /** The moments' slots at `acc` summed (mom_end) and copied out. */
+  const momentsOf = (acc: number, n: number, q: number): ShiftedMomentsResult => {
+    const pg = rt.alloc(n * n);
+    const px = rt.alloc(Math.max(1, n * q));
+    const ps = rt.alloc(n);
+    ex.mom_end(acc, pg, px, ps, n, q);
+    const sums = rt.f64().slice(ps / 8, ps / 8 + n);
+    return { gram: rt.take(pg, n, n), cross: rt.take(px, n, q), sums };
+  };
   /** Σ over row chunks of AᵀB (or AᵀA when b is undefined). */
   const accumulate = (fn: string, a: Mat, b: Mat | undefined): Mat => {
     rt.begin(fn);
@@ -421,13 +430,8 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       rt.begin("shiftedMoments");
       const acc = ex.mom_begin(n, q, a.rows) >>> 0;
       const psh = rt.put(shift);
-      const pg = rt.alloc(n * n);
-      const px = rt.alloc(Math.max(1, n * q));
-      const ps = rt.alloc(n);
       streamRows(a, b, 1, (pa, pb, rows) => ex.mom_add(acc, pa, psh, pb, rows, n, q));
-      ex.mom_end(acc, pg, px, ps, n, q);
-      const sums = rt.f64().slice(ps / 8, ps / 8 + n);
-      return { gram: rt.take(pg, n, n), cross: rt.take(px, n, q), sums };
+      return momentsOf(acc, n, q);
     },
     /**
      * The moments accumulate in the module's memory across calls (parts' slots, summed only by
@@ -486,12 +490,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
         result(): ShiftedMomentsResult {
           check("result");
           rt.begin("momentsRun.result");
-          const pg = rt.alloc(n * n);
-          const px = rt.alloc(Math.max(1, n * q));
-          const ps = rt.alloc(n);
-          ex.mom_end(base, pg, px, ps, n, q);
-          const sums = rt.f64().slice(ps / 8, ps / 8 + n);
-          return { gram: rt.take(pg, n, n), cross: rt.take(px, n, q), sums };
+          return momentsOf(base, n, q);
         },
         dispose(): void {
           if (!open) return;

@@ -34,12 +34,9 @@ int par_threads(void);
 /* Barrier among the nt threads of the current par_run (spins, then sleeps where allowed). */
 void par_barrier_t(int tid, int nt);
 
-/* Deterministic dynamic splits. A row range is cut into a fixed number of parts, each summed into
- * its own accumulator slot; threads claim parts through an atomic counter in whatever order they
- * come free (a thread the OS preempts holds up no one), and the result depends only on the number
- * of parts, never on which thread took which part. slots_begin returns the zeroed slots (header
- * first) for m rows; slots_parts reads their count (one per 512 rows, from one to four per
- * thread, fewer when the slots would exceed 32 MiB: a part costs a slot to zero and to sum). */
+/* Deterministic dynamic splits of a row range over accumulator slots. slots_begin returns zeroed
+ * slots (a header first) for m rows; slots_parts reads their count (one per 512 rows, one to four
+ * per thread, fewer when they would exceed 32 MiB: each costs a slot to zero and to sum). */
 double *slots_begin(size_t slot_doubles, int m);
 /* The same in caller-provided memory of 2 + parts·slot_doubles doubles (parts ≥ 1). */
 void slots_init(double *acc, size_t slot_doubles, int parts);
@@ -47,24 +44,23 @@ static inline int slots_parts(const double *acc) { return *(const int32_t *)acc;
 static inline double *slot_at(double *acc, size_t slot_doubles, int part) {
   return acc + 2 + (size_t)part * slot_doubles;
 }
-/* The next part to work on (an atomic fetch-and-increment of *next). */
-int par_claim(volatile int32_t *next);
 
-/* Finer claims over the same slots: m rows are cut into chunks (at least one per part, up to 8,
- * of ≥ 128 rows); chunk c is summed into slot c % parts and a slot's chunks in order (a thread that
- * claims chunk c first waits for chunk c − parts, claimed earlier and nearly always finished), so
- * the sums do not depend on which thread takes which chunk, and a late thread costs at most one
- * small chunk of waiting. */
+/* Claims: the m rows are cut into chunks (at least one per part, up to 8, of ≥ 128 rows), taken
+ * through an atomic counter by whichever thread is free (a thread the OS preempts holds up no
+ * one but for one small chunk). Chunk c is summed into slot c % parts, and a slot's chunks in
+ * order: a thread that claims chunk c first waits for chunk c − parts, claimed earlier and nearly
+ * always finished (the lowest unfinished chunk never waits, so this cannot deadlock). The sums
+ * therefore depend on m and the number of parts only, never on which thread took which chunk. */
 #define CLAIMS_MAX 256
 typedef struct {
   volatile int32_t next;
-  int32_t chunks, parts;
+  int32_t m, chunks, parts;
   volatile int32_t done[CLAIMS_MAX];
 } claims_t;
 void claims_init(claims_t *cl, int m, int parts);
-/* The next chunk: rows [*lo, *hi) into slot *slot; 0 when none is left. Call claims_done(c)
- * when it is summed. */
-int claims_next(claims_t *cl, int m, int align, int *lo, int *hi, int *slot, int *chunk);
+/* The next chunk: rows [*lo, *hi) (a multiple of `align` rows but the last) into slot *slot; 0
+ * when none is left. Call claims_done(cl, *chunk) when it is summed. */
+int claims_next(claims_t *cl, int align, int *lo, int *hi, int *slot, int *chunk);
 void claims_done(claims_t *cl, int chunk);
 
 /* Even split of [0, n) among nt parts, aligned to `align`. */

@@ -234,10 +234,11 @@ void gemm_par(int trA, int trB, int m, int n, int k, double alpha, const double 
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Host-facing kernels. Streaming Gram/cross products: per-thread float64 accumulators, rows split
- * among threads, summed at the end (fixed order, so results do not depend on timing). */
+/* Host-facing kernels. Streaming Gram/cross products: float64 accumulator slots, rows claimed by
+ * the threads in chunks (see claims_t in common.h), slots summed at the end in a fixed order, so
+ * results do not depend on timing. */
 
-/* Zeroed accumulators for an n×q product on every thread (nt·n·q doubles). */
+/* Zeroed accumulator slots for an n×q product over m rows. */
 EXPORT(acc_begin) double *acc_begin(int n, int q, int m) {
   ensure_gemm_work();
   return slots_begin((size_t)n * q, m);
@@ -472,7 +473,7 @@ typedef struct {
 static void mom_task(int tid, int nt, void *p) {
   mom_args *g = (mom_args *)p;
   size_t n = g->n, q = g->q, per = n * n + n * q + n;
-  for (int lo, hi, part, c; claims_next(&g->cl, g->m, GKC, &lo, &hi, &part, &c);) {
+  for (int lo, hi, part, c; claims_next(&g->cl, GKC, &lo, &hi, &part, &c);) {
     double *G = slot_at(g->acc, per, part);
     moments_blocked(g->A + lo * n, g->n, hi - lo, g->sh, g->B ? g->B + lo * q : 0, g->q, G,
                     G + n * n, G + n * n + n * q, thread_gemm_work(tid));
@@ -537,7 +538,7 @@ static void mirror_task(int tid, int nt, void *p) {
     }
 }
 
-/* G (n×n, mirrored), X (n×q), S (n) = sums of the per-thread accumulators. */
+/* G (n×n, mirrored), X (n×q), S (n) = sums over the parts' slots. */
 EXPORT(mom_end) void mom_end(const double *acc, double *G, double *X, double *S, int n, int q) {
   mom_red_args g = {acc, G, X, S, n, q};
   if ((double)n * n < 1.0e4 || par_threads() == 1) {
@@ -561,7 +562,7 @@ typedef struct {
 static void acc_task(int tid, int nt, void *p) {
   acc_args *g = (acc_args *)p;
   double *w = thread_gemm_work(tid);
-  for (int lo, hi, part, c; claims_next(&g->cl, g->m, GKC, &lo, &hi, &part, &c);) {
+  for (int lo, hi, part, c; claims_next(&g->cl, GKC, &lo, &hi, &part, &c);) {
     double *C = slot_at(g->acc, (size_t)g->n * g->q, part);
     const double *A = g->A + (size_t)lo * g->n;
     if (g->gram && (size_t)GKC * (g->n + GW) <= gemm_work_size())

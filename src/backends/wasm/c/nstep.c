@@ -80,7 +80,7 @@ static void ns_block(const ns_args *g, int lo, int hi, int c0, int qb, double *G
 
 static void ns_task(int tid, int nt, void *p) {
   ns_args *g = (ns_args *)p;
-  for (int lo, hi, part, c; claims_next(&g->cl, g->m, 2, &lo, &hi, &part, &c);) {
+  for (int lo, hi, part, c; claims_next(&g->cl, 2, &lo, &hi, &part, &c);) {
     double *G = slot_at(g->acc, (size_t)(g->n + 1) * g->q, part);
     double *rss = G + (size_t)g->n * g->q;
     for (int c0 = 0; c0 < g->q; c0 += QB) {

@@ -162,7 +162,7 @@ EXPORT(pool_init) void pool_init(int nt, int main_can_block, size_t stack_lo, si
 
 int par_threads(void) { return g_nt; }
 
-int par_claim(volatile int32_t *next) {
+static int par_claim(volatile int32_t *next) {
 #ifdef NRC_THREADS
   return AADD(next, 1);
 #else
@@ -173,6 +173,7 @@ int par_claim(volatile int32_t *next) {
 void claims_init(claims_t *cl, int m, int parts) {
   int c = MAX(parts, MIN(8 * parts, m / 128));
   cl->next = 0;
+  cl->m = m;
   cl->parts = parts;
   cl->chunks = c;
   for (int i = 0; i < parts; i++) cl->done[i] = 0;
@@ -186,7 +187,7 @@ void claims_done(claims_t *cl, int chunk) {
 #endif
 }
 
-int claims_next(claims_t *cl, int m, int align, int *lo, int *hi, int *slot, int *chunk) {
+int claims_next(claims_t *cl, int align, int *lo, int *hi, int *slot, int *chunk) {
   for (;;) {
     int c = par_claim(&cl->next);
     if (c >= cl->chunks) return 0;
@@ -195,7 +196,7 @@ int claims_next(claims_t *cl, int m, int align, int *lo, int *hi, int *slot, int
     while (ALOAD(&cl->done[s]) < c / cl->parts) {
     }
 #endif
-    split_range(m, c, cl->chunks, align, lo, hi);
+    split_range(cl->m, c, cl->chunks, align, lo, hi);
     *slot = s;
     *chunk = c;
     if (*hi > *lo) return 1;
