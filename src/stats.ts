@@ -19,7 +19,7 @@
  * @module
  */
 import type { CompleteKernels, Mat, MomentsRun, ShiftedMomentsResult } from "./backends/types.js";
-import { columnMeans, roughColumnMeans } from "./linalg/center.js";
+import { columnMeans, sampledColumnMeans, shiftIsClose } from "./linalg/center.js";
 
 /** The statistics of one layer. Plain data: serialisable with JSON. */
 export interface LayerStats {
@@ -88,15 +88,23 @@ export async function batchStats(
   const q = y.cols;
   const meanY = columnMeans(y);
   const yc = centerWith(y, meanY);
-  // Moments of H about a one-pass mean s, then exact re-centering: with δ = Σ(h − s)/n the mean
-  // is s + δ, Σ(h−μ)(h−μ)ᵀ = Σ(h−s)(h−s)ᵀ − n·δδᵀ and Σ(h−μ)ycᵀ = Σ(h−s)ycᵀ − δ·(Σyc)ᵀ. δ is
-  // rounding-sized, so the corrections are too: this is the two-pass centering, in one pass.
-  const shift = roughColumnMeans(h);
-  const [mom, gy, f] = await Promise.all([
+  // Moments of H about s, the mean of a sample of rows, then exact re-centering: with
+  // δ = Σ(h − s)/n the mean is s + δ, Σ(h−μ)(h−μ)ᵀ = Σ(h−s)(h−s)ᵀ − n·δδᵀ and
+  // Σ(h−μ)ycᵀ = Σ(h−s)ycᵀ − δ·(Σyc)ᵀ. While |δ| stays well inside the spread (checked: else the
+  // moments are taken again about s + δ, now the mean to rounding) this is as accurate as
+  // two-pass centering, in one pass over H.
+  let shift = sampledColumnMeans(h);
+  const [first, gy, f] = await Promise.all([
     k.shiftedMoments(h, shift, yc, scratch),
     k.gram(yc),
     factor ? k.qr(augmented(h, y)) : undefined,
   ]);
+  let mom = first;
+  if (!shiftIsClose(mom.sums, (j) => mom.gram.data[j * d + j], shift, n)) {
+    const s = shift;
+    shift = Float64Array.from(s, (v, j) => v + mom.sums[j] / n);
+    mom = await k.shiftedMoments(h, shift, yc, scratch);
+  }
   const ySum = new Float64Array(q);
   for (let i = 0; i < n; i++) for (let c = 0; c < q; c++) ySum[c] += yc.data[i * q + c];
   const { meanH, m2H, cross } = recenter(mom, shift, n, ySum);

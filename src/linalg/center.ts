@@ -34,11 +34,50 @@ function shiftedColumnSums(data: Float64Array, n: number, d: number, shift: Floa
   return s;
 }
 
-/** Column means in one pass (a shift for {@link composedShiftedMoments}; not the final mean). */
-export function roughColumnMeans(a: Mat): Float64Array {
-  const mean = shiftedColumnSums(a.data, a.rows, a.cols, null);
-  for (let j = 0; j < a.cols; j++) mean[j] /= a.rows;
-  return mean;
+/** Rows a {@link sampledColumnMeans} shift reads at most. */
+export const SHIFT_SAMPLE_ROWS = 512;
+
+/**
+ * A shift for moments about a point near the mean, cheaply: the column means of at most
+ * {@link SHIFT_SAMPLE_ROWS} rows spread evenly over A (every ⌈m/512⌉-th row), not the mean of
+ * all of A. Moments about s are exact after re-centering; only their rounding grows with how far
+ * s is from the mean (by 1 + nδ²/M2 for a column with δ = mean − s), so a caller checks
+ * {@link shiftIsClose} afterwards and takes the moments again about s + δ when it fails.
+ */
+export function sampledColumnMeans(a: Mat): Float64Array {
+  const { rows: m, cols: d, data } = a;
+  const step = Math.max(1, Math.ceil(m / SHIFT_SAMPLE_ROWS));
+  // About the first row, so a constant column's shift is that constant exactly.
+  const s = new Float64Array(d);
+  let count = 0;
+  for (let i = 0; i < m; i += step, count++) {
+    const o = i * d;
+    for (let j = 0; j < d; j++) s[j] += data[o + j] - data[j];
+  }
+  for (let j = 0; j < d; j++) s[j] = data[j] + s[j] / Math.max(1, count);
+  return s;
+}
+
+/**
+ * Whether moments taken about `shift` over n rows (`sums` = Σ(h − s), `gramDiag(j)` = Σ(h_j −
+ * s_j)²) keep their accuracy after re-centering: for every column, n·δ² ≤ ¼·M2 with δ = sums/n
+ * and M2 = Σ(h − s)² − n·δ² the centered sum of squares (so the re-centering removes at most a
+ * fifth of the sum of squares and costs under a bit), allowing the rounding of s itself
+ * (|δ| ≤ 4ε·|s|).
+ */
+export function shiftIsClose(
+  sums: Float64Array,
+  gramDiag: (j: number) => number,
+  shift: Float64Array,
+  n: number,
+): boolean {
+  for (let j = 0; j < shift.length; j++) {
+    const delta = sums[j] / n;
+    const nd2 = n * delta * delta;
+    if (!(nd2 <= 0.25 * (gramDiag(j) - nd2)) && !(Math.abs(delta) <= 4 * EPS * Math.abs(shift[j])))
+      return false;
+  }
+  return true;
 }
 
 /**
