@@ -34,6 +34,7 @@ export type {
   CompleteKernels,
   Mat,
   SymEigResult,
+  TopEigResult,
   SymEigOptions,
   SvdResult,
   QrResult,

@@ -10,7 +10,7 @@
  * is formed.
  * @module
  */
-import type { CompleteKernels, Mat } from "./backends/types.js";
+import type { CompleteKernels, Mat, TopEigResult } from "./backends/types.js";
 import { toMat, type MatrixInput } from "./linalg/matrix.js";
 import { center, frobeniusSq } from "./linalg/center.js";
 import { psdSpectrum, tailSum, type Spectrum } from "./linalg/spectrum.js";
@@ -312,7 +312,7 @@ export async function finalizeLayer(
   const nrc4 = (extra.residual ?? (await layerResidual(k, s, spec, rtol, extra.data))) / (n * q);
   let nrc3: number | null = null;
   let stableRankWeight: number | null = null;
-  let ws: Spectrum | null = null;
+  let ws: TopEigResult | null = null;
   if (w) {
     // NRC3 and the intrinsic variants read only W's top max(t, r) input directions.
     ws = await weightInputSpectrum(k, w, Math.min(w.cols, Math.max(t, r ?? 0)));

@@ -7,7 +7,7 @@
 import type { Backend, CompleteKernels, Kernels } from "./types.js";
 import { jsBackend, jsKernels } from "./js/index.js";
 import { wasmBackend } from "./wasm/index.js";
-import { scaledSvd, scaledSymEig } from "./scaled.js";
+import { scaledSvd, scaledSymEig, scaledTopEig, topEigFromSymEig } from "./scaled.js";
 import { composedMomentsRun, composedShiftedMoments } from "../linalg/center.js";
 
 /** What a `backend` option accepts: a backend to start, started kernels, or a list to try in order. */
@@ -24,6 +24,7 @@ export function completeKernels(k: Kernels): CompleteKernels {
   const shiftedMoments = k.shiftedMoments
     ? k.shiftedMoments.bind(k)
     : composedShiftedMoments(gram, crossProd);
+  const symEig = k.symEig ? scaledSymEig(k.symEig.bind(k)) : jsKernels.symEig;
   return {
     name: k.name,
     gram,
@@ -33,7 +34,8 @@ export function completeKernels(k: Kernels): CompleteKernels {
     matmul: k.matmul ? k.matmul.bind(k) : jsKernels.matmul,
     normalStep: k.normalStep ? k.normalStep.bind(k) : jsKernels.normalStep,
     cholesky: k.cholesky ? k.cholesky.bind(k) : jsKernels.cholesky,
-    symEig: k.symEig ? scaledSymEig(k.symEig.bind(k)) : jsKernels.symEig,
+    symEig,
+    topEig: k.topEig ? scaledTopEig(k.topEig.bind(k)) : topEigFromSymEig(symEig),
     svd: k.svd ? scaledSvd(k.svd.bind(k)) : jsKernels.svd,
     qr: k.qr ? k.qr.bind(k) : jsKernels.qr,
     dispose: k.dispose ? k.dispose.bind(k) : undefined,

@@ -10,7 +10,14 @@
  * underflow — and eigenvalues / singular values are scaled back exactly. Vectors are unchanged.
  * @module
  */
-import type { Mat, MaybePromise, SvdResult, SymEigOptions, SymEigResult } from "./types.js";
+import type {
+  Mat,
+  MaybePromise,
+  SvdResult,
+  SymEigOptions,
+  SymEigResult,
+  TopEigResult,
+} from "./types.js";
 
 const FLUSH = 2 ** -104;
 
@@ -67,6 +74,37 @@ export const scaledSymEig = (fn: (a: Mat, opts?: SymEigOptions) => MaybePromise<
     values: Float64Array.from(r.values, (v) => v * back),
     vectors: r.vectors,
   }));
+
+/** Wraps a top-k eigensolver the same way. */
+export const scaledTopEig = (
+  fn: (a: Mat, k: number) => MaybePromise<TopEigResult>,
+): ((a: Mat, k: number) => MaybePromise<TopEigResult>) =>
+  scaled<TopEigResult, number>(
+    (a, k) => fn(a, k ?? 1),
+    (r, back) => ({ values: Float64Array.from(r.values, (v) => v * back), vectors: r.vectors }),
+  ) as (a: Mat, k: number) => MaybePromise<TopEigResult>;
+
+/**
+ * `topEig` from a full eigensolver: every eigenvalue and the k leading vectors, cut to k (for
+ * backends without a cheaper method).
+ */
+export function topEigFromSymEig(
+  symEig: (a: Mat, opts?: SymEigOptions) => MaybePromise<SymEigResult>,
+): (a: Mat, k: number) => MaybePromise<TopEigResult> {
+  return (a, k) =>
+    then(symEig(a, { vectors: k }), (r) => {
+      const n = r.vectors.rows;
+      const kk = Math.min(k, r.values.length);
+      let vectors = r.vectors;
+      if (vectors.cols !== kk) {
+        const out = new Float64Array(n * kk);
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j < kk; j++) out[i * kk + j] = r.vectors.data[i * r.vectors.cols + j];
+        vectors = { rows: n, cols: kk, data: out };
+      }
+      return { values: r.values.slice(0, kk), vectors };
+    });
+}
 
 /** Wraps a thin SVD: exact power-of-two scaling, sub-ε² flushing (sync where `fn` is). */
 export const scaledSvd = (fn: (a: Mat) => MaybePromise<SvdResult>) =>

@@ -33,6 +33,14 @@ export interface SymEigResult {
   vectors: Mat;
 }
 
+/** What {@link Kernels.topEig} returns: the k leading eigenpairs. */
+export interface TopEigResult {
+  /** The k largest eigenvalues, descending. */
+  values: Float64Array;
+  /** n×k, column j the unit eigenvector of `values[j]`. */
+  vectors: Mat;
+}
+
 /** Thin singular value decomposition `A = U·diag(S)·Vᵀ` of an m×n matrix, k = min(m, n). */
 export interface SvdResult {
   /** m×k, orthonormal columns. */
@@ -114,6 +122,13 @@ export interface Kernels {
    * more columns than asked).
    */
   symEig?(a: Mat, opts?: SymEigOptions): MaybePromise<SymEigResult>;
+  /**
+   * The k largest eigenvalues of a symmetric n×n matrix (only the lower triangle need be read) and
+   * their eigenvectors, as accurate as {@link Kernels.symEig}'s; for when nothing else of the
+   * spectrum is needed, so an implementation may skip the full decomposition (the wasm one tries
+   * a block Krylov method first).
+   */
+  topEig?(a: Mat, k: number): MaybePromise<TopEigResult>;
   /** Thin SVD, singular values to high (absolute ε·σ_max) accuracy. */
   svd?(a: Mat): MaybePromise<SvdResult>;
   /**

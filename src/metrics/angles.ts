@@ -9,13 +9,12 @@
  * Angles use the sine–cosine method (see `linalg/angles`), accurate for tiny angles.
  * @module
  */
-import type { CompleteKernels, Mat } from "../backends/types.js";
+import type { CompleteKernels, Mat, TopEigResult } from "../backends/types.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { NRCInputError, fmtShape } from "../errors.js";
 import { anglesBetweenBases, meanCosine, orthonormalBasis } from "../linalg/angles.js";
 import { columnRange, unitScaled } from "../linalg/center.js";
 import { withKernels, workOf } from "../backends/registry.js";
-import type { Spectrum } from "../linalg/spectrum.js";
 import { checkDim, checkOptions, checkWeight } from "./validate.js";
 import { featureSpectrum, type MetricOptions } from "./noise.js";
 
@@ -61,22 +60,18 @@ export async function principalAngles(
 }
 
 /**
- * Right singular vectors of W (in×k, descending) via the eigenvectors of WᵀW; `vectors` limits
- * how many leading ones are needed (every eigenvalue is always returned). @internal
+ * W's top k right singular vectors (in×k, descending; its input subspace) and the k largest
+ * eigenvalues of WᵀW (σᵢ²), via the backend's top-k eigensolver on WᵀW: nothing else of W's
+ * spectrum is needed (its stable rank reads σ₁² and ‖W‖²_F). @internal
  */
 export async function weightInputSpectrum(
   k: CompleteKernels,
   w: Mat,
-  vectors?: number,
-): Promise<Spectrum> {
-  const { values, vectors: vecs } = await k.symEig(await k.gram(w), { vectors });
-  const v = new Float64Array(values.length);
-  let total = 0;
-  for (let i = v.length - 1; i >= 0; i--) {
-    v[i] = Math.max(values[i], 0);
-    total += v[i];
-  }
-  return { values: v, vectors: vecs, total };
+  vectors: number,
+): Promise<TopEigResult> {
+  const kk = Math.max(1, Math.min(w.cols, vectors));
+  const { values, vectors: vecs } = await k.topEig(await k.gram(w), kk);
+  return { values: Float64Array.from(values, (v) => Math.max(v, 0)), vectors: vecs };
 }
 
 /** Mean cosine between columns [a0, a1) of U and [b0, b1) of V (both orthonormal). @internal */

@@ -16,6 +16,7 @@ import type {
   ShiftedMomentsResult,
   SvdResult,
   SymEigResult,
+  TopEigResult,
 } from "../../src/backends/types.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -143,8 +144,9 @@ async function unchanged<T>(inputs: Mat[], f: () => T | Promise<T>): Promise<T> 
   return out;
 }
 
-function diag(k: WasmKernels): { lastEigPath: string } {
-  return (k as unknown as Record<symbol, () => { lastEigPath: string }>)[WASM_DIAGNOSTICS]();
+type Diagnostics = { lastEigPath: string; lastTopEig: string; lastTopEigDim: number };
+function diag(k: WasmKernels): Diagnostics {
+  return (k as unknown as Record<symbol, () => Diagnostics>)[WASM_DIAGNOSTICS]();
 }
 
 function checkEig(a: Mat, e: SymEigResult, ref: SymEigResult, k = a.rows): void {
@@ -175,6 +177,49 @@ function checkEig(a: Mat, e: SymEigResult, ref: SymEigResult, k = a.rows): void 
   }
   expect(res).toBeLessThanOrEqual(1e-13 * Math.max(n, 8) * norm);
   expect(orth).toBeLessThanOrEqual(1e-13 * Math.max(n, 8));
+}
+
+/** topEig's k pairs against the reference's top k values, and AV = VΛ, VᵀV = I (no reference). */
+function checkTopEig(a: Mat, e: TopEigResult, ref: SymEigResult, k: number): void {
+  const n = a.rows;
+  expect(e.values.length).toBe(k);
+  expect(e.vectors.rows).toBe(n);
+  expect(e.vectors.cols).toBe(k);
+  const lmax = Math.max(maxAbs(ref.values), Number.MIN_VALUE);
+  for (let i = 0; i < k; i++)
+    expect(Math.abs(e.values[i] - ref.values[i])).toBeLessThanOrEqual(1e-12 * lmax);
+  const V = e.vectors.data;
+  const norm = Math.max(frob(a), Number.MIN_VALUE);
+  let res = 0;
+  let orth = 0;
+  for (let j = 0; j < k; j++) {
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let l = 0; l < n; l++) s += a.data[i * n + l] * V[l * k + j];
+      res = Math.max(res, Math.abs(s - e.values[j] * V[i * k + j]));
+    }
+    for (let c = j; c < k; c++) {
+      let s = 0;
+      for (let l = 0; l < n; l++) s += V[l * k + j] * V[l * k + c];
+      orth = Math.max(orth, Math.abs(s - (j === c ? 1 : 0)));
+    }
+  }
+  expect(res).toBeLessThanOrEqual(1e-13 * Math.max(n, 8) * norm);
+  expect(orth).toBeLessThanOrEqual(1e-13 * Math.max(n, 8));
+}
+
+/** A Gram of `signal` strong directions (scales 40, 20, 10, …) plus noise: a top that stands apart. */
+function separated(n: number, signal: number, seed: number, scale = 1): Mat {
+  const x = randn(3 * n, n, seed);
+  const s = randn(3 * n, signal, seed + 1);
+  const b = randn(signal, n, seed + 2);
+  for (let i = 0; i < 3 * n; i++)
+    for (let c = 0; c < signal; c++) {
+      const v = s.data[i * signal + c] * 40 * 2 ** -c;
+      for (let j = 0; j < n; j++) x.data[i * n + j] += v * b.data[c * n + j] * 0.2;
+    }
+  const g = jsKernels.gram(x) as Mat;
+  return scale === 1 ? g : scaleMat(g, scale);
 }
 
 function checkQr(a: Mat, b: Mat | undefined, r: QrResult, ref: QrResult, fullRank: boolean): void {
@@ -397,6 +442,44 @@ const eigInputs: [string, () => Mat, (() => [Mat, number])?][] = [
   ["scaled by 1e200", () => scaleMat(symmetric(40, 49), 1e200), () => [symmetric(40, 49), 1e200]],
 ];
 
+/** [name, matrix, k, whether the Krylov method must answer (else either path may)]. */
+const topEigInputs: [string, () => Mat, number, boolean][] = [
+  ["Gram 200×200 with 3 strong directions, k = 3", () => separated(200, 3, 70), 3, true],
+  ["the same, k = 1", () => separated(200, 3, 70), 1, true],
+  ["Gram 300×300 with 6 strong directions, k = 5", () => separated(300, 6, 71), 5, true],
+  ["the same scaled by 1e-200", () => separated(200, 3, 72, 1e-200), 3, true],
+  ["the same scaled by 1e200", () => separated(200, 3, 72, 1e200), 3, true],
+  [
+    "clustered 130×130: 3·I + rank 2 (an invariant subspace at once)",
+    () => clustered(130, 73),
+    3,
+    false,
+  ],
+  ["5 on a 4-dimensional eigenspace, 1 on the rest, 96×96, k = 3", () => repeated(96), 3, false],
+  [
+    "random Gram 150×150 (top in the bulk: gives up, dense)",
+    () => jsKernels.gram(randn(300, 150, 74)) as Mat,
+    3,
+    false,
+  ],
+  ["indefinite symmetric 100×100 (algebraically largest)", () => symmetric(100, 75), 3, false],
+  ["zeros 80×80", () => diagonal(new Array(80).fill(0)), 3, false],
+  ["small 40×40 (dense directly)", () => separated(40, 3, 76), 3, false],
+];
+
+/** Q·diag(5,5,5,5,1,…)·Qᵀ for a random orthogonal Q. */
+function repeated(n: number): Mat {
+  const q = (jsKernels.qr(randn(n, n, 77), undefined, { wantQ: true }) as QrResult).Q as Mat;
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let l = 0; l < n; l++) s += q.data[i * n + l] * q.data[j * n + l] * (l < 4 ? 5 : 1);
+      out[i * n + j] = s;
+    }
+  return { rows: n, cols: n, data: out };
+}
+
 /** The JS kernel's eigen-decomposition of a (or of the reference input, values scaled back). */
 function eigReference(a: Mat, refOf?: () => [Mat, number]): SymEigResult {
   if (!refOf) return jsKernels.symEig(a) as SymEigResult;
@@ -612,6 +695,17 @@ for (const threads of [1, 2, 3]) {
           // fails, which none of these inputs should provoke.
           const zero = a.data.every((v) => v === 0);
           expect(diag(k).lastEigPath).toBe(zero ? "zero" : 4 * vk <= n ? "ql+inverse" : "dc");
+        }
+      });
+
+    for (const [name, make, kk, krylov] of topEigInputs)
+      it(`topEig (block Krylov, dense fallback): ${name}`, async () => {
+        const a = make();
+        const e = await unchanged([a], () => k.topEig!(a, kk));
+        checkTopEig(a, e, jsKernels.symEig(a) as SymEigResult, kk);
+        if (krylov) {
+          expect(diag(k).lastTopEig).toBe("krylov");
+          expect(diag(k).lastTopEigDim).toBeLessThan(a.rows / 2);
         }
       });
 

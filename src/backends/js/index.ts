@@ -8,7 +8,7 @@ import { gram, crossProd, matmul, normalStep, cholesky } from "./blas.js";
 import { symEig } from "./eig.js";
 import { svd } from "./svd.js";
 import { qr } from "./qr.js";
-import { scaledSvd, scaledSymEig } from "../scaled.js";
+import { scaledSvd, scaledSymEig, topEigFromSymEig } from "../scaled.js";
 import { composedMomentsRun, composedShiftedMoments } from "../../linalg/center.js";
 
 const shiftedMoments = composedShiftedMoments(gram, crossProd);
@@ -24,6 +24,7 @@ export const jsKernels: CompleteKernels = Object.freeze({
   momentsRun: composedMomentsRun(shiftedMoments),
   cholesky,
   symEig: scaledSymEig(symEig),
+  topEig: topEigFromSymEig(scaledSymEig(symEig)),
   svd: scaledSvd(svd),
   qr,
 });

@@ -19,6 +19,7 @@ import type {
   SvdResult,
   SymEigOptions,
   SymEigResult,
+  TopEigResult,
 } from "../types.js";
 import { svdWith } from "../js/svd.js";
 import { composedMomentsRun, composedShiftedMoments } from "../../linalg/center.js";
@@ -60,6 +61,7 @@ interface Exports {
   ns_end(acc: number, g: number, rss: number, n: number, q: number): void;
   k_symeig(a: number, n: number, k: number, values: number, vecs: number): number;
   k_symeig_path(): number;
+  k_topeig(pa: number, n: number, k: number, maxdim: number, pv: number, pz: number): number;
   mom_max_cols(): number;
   k_chol(a: number, n: number): number;
   mom_begin(n: number, q: number, m: number): number;
@@ -86,11 +88,15 @@ interface Exports {
  * iteration),
  * `"dc"` (divide and conquer: all vectors, or the fallback when a check failed), `"zero"` (A was
  * zero: nothing to solve) or `"ql-rotations+inverse"` (the rational QL did not converge and QL
- * with rotations gave the eigenvalues).
+ * with rotations gave the eigenvalues); `lastTopEig` whether the last `topEig` was answered by the
+ * Krylov method (`"krylov"`, with `lastTopEigDim` basis vectors) or the dense solver (`"dense"`;
+ * `lastTopEigDim` then the basis size at which the Krylov attempt gave up, 0 if none was made).
  * @internal
  */
 export const WASM_DIAGNOSTICS: unique symbol = Symbol("deep-nrc wasm diagnostics");
 
+/** Below this order `topEig` goes straight to the dense solver (cheap there anyway). */
+const TOPEIG_MIN_N = 64;
 const PAGE = 65536;
 const WORKER_STACK = 1 << 20;
 /** Rows are streamed into wasm memory in chunks of about this many doubles (16 MiB). */
@@ -405,6 +411,8 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     (a, b) =>
       b.cols <= 8 ? normalStep("crossProd", a, b, undefined).g : accumulate("crossProd", a, b),
   );
+  let lastTopEig: "krylov" | "dense" = "dense";
+  let lastTopEigDim = 0;
   const kernels = {
     name: "wasm",
     threads: rt.threads,
@@ -552,6 +560,33 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       const values = rt.f64().slice(pv / 8, pv / 8 + n);
       return { values, vectors: rt.take(pz, n, k) };
     },
+    /**
+     * The k leading eigenpairs: block Krylov with full reorthogonalisation (topeig.c) where k is
+     * small against n, accepted only at a dense solver's backward error; the dense `symEig`
+     * otherwise, and whenever the Krylov method does not get there within its budget.
+     */
+    topEig(a: Mat, k: number): TopEigResult {
+      const n = a.rows;
+      if (a.cols !== n)
+        throw new Error(`wasm topEig: expected a square matrix; got ${a.rows}×${a.cols}`);
+      const kk = Math.max(0, Math.min(n, k));
+      lastTopEig = "dense";
+      if (kk >= 1 && n >= TOPEIG_MIN_N && kk * 8 <= n) {
+        rt.begin("topEig");
+        const pa = rt.put(a.data);
+        const pv = rt.alloc(kk);
+        const pz = rt.alloc(n * kk);
+        const used = ex.k_topeig(pa, n, kk, Math.min(n >> 1, 40 * kk), pv, pz);
+        if (used > 0) {
+          lastTopEig = "krylov";
+          lastTopEigDim = used;
+          return { values: rt.f64().slice(pv / 8, pv / 8 + kk), vectors: rt.take(pz, n, kk) };
+        }
+        lastTopEigDim = -used;
+      }
+      const r = kernels.symEig(a, { vectors: kk });
+      return { values: r.values.slice(0, kk), vectors: r.vectors };
+    },
     /** Thin SVD by preconditioned one-sided Jacobi (the JS kernel's algorithm, in wasm). */
     svd(a: Mat): SvdResult {
       rt.begin("svd");
@@ -607,6 +642,8 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       lastEigPath: (["dc", "ql+inverse", "zero", "ql-rotations+inverse"] as const)[
         ex.k_symeig_path()
       ],
+      lastTopEig,
+      lastTopEigDim,
     }),
   };
   return kernels;

@@ -90,3 +90,26 @@ double house_params(double alpha, double sigma, double *beta, double *scale) {
   *scale = 1.0 / (alpha - b);
   return (b - alpha) / b;
 }
+
+/* Copies the lower triangle of the n×n row-major A onto the upper; returns max |a_ij|. */
+double sym_from_lower(double *A, int n) {
+  double amax = 0.0;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j <= i; j++) {
+      double v = A[(size_t)i * n + j];
+      A[(size_t)j * n + i] = v;
+      if (nrc_fabs(v) > amax) amax = nrc_fabs(v);
+    }
+  return amax;
+}
+
+/* Scales x (len) by the power of two that brings amax = max|x| into [1, 2) (exact); returns the
+ * inverse factor, to scale results back. amax must be > 0. */
+double pow2_normalize(double *x, size_t len, double amax) {
+  double scale = 1.0, unscale = 1.0;
+  while (amax * scale >= 2.0) scale *= 0.5, unscale *= 2.0;
+  while (amax * scale < 1.0) scale *= 2.0, unscale *= 0.5;
+  if (scale != 1.0)
+    for (size_t i = 0; i < len; i++) x[i] *= scale;
+  return unscale;
+}

@@ -99,5 +99,17 @@ double nrm2_strided(int n, const double *x, int inc);
 void rot_rows(int len, double *x, double *y, double c, double s);
 /* Householder parameters: see blas1.c. */
 double house_params(double alpha, double sigma, double *beta, double *scale);
+double sym_from_lower(double *A, int n);
+double pow2_normalize(double *x, size_t len, double amax);
+int k_symeig(double *A, int n, int k, double *values, double *vecs);
+/* Host-visible arena top and a way back to it (blocks above `top` are then free again). */
+size_t arena_top(void);
+void arena_set_top(size_t top);
+
+/* A small LCG for reproducible random starts. */
+static inline uint32_t lcg_next(uint32_t *st) {
+  *st = *st * 1664525u + 1013904223u;
+  return *st;
+}
 
 #endif

@@ -709,11 +709,6 @@ static int tri_dc(int n, double *d, double *e, double *E) {
  * check fails the caller falls back to divide and conquer. Rows n−k … n−1 of E (stride n) get the
  * vectors of lam[n−k … n−1]. Returns 0 on success, -1 to fall back.
  */
-static uint32_t lcg_next(uint32_t *st) {
-  *st = *st * 1664525u + 1013904223u;
-  return *st;
-}
-
 static int tri_topk(int n, const double *d, const double *e, const double *lam, int k, double *E) {
   double tnorm = 0.0;
   for (int i = 0; i < n; i++) {
@@ -908,13 +903,7 @@ EXPORT(k_symeig) int k_symeig(double *A, int n, int k, double *values, double *v
   ensure_gemm_work();
   if (k > n) k = n;
   /* Symmetrise from the lower triangle and scale by a power of two. */
-  double amax = 0.0;
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j <= i; j++) {
-      double v = A[(size_t)i * n + j];
-      A[(size_t)j * n + i] = v;
-      if (nrc_fabs(v) > amax) amax = nrc_fabs(v);
-    }
+  double amax = sym_from_lower(A, n);
   g_eig_path = 2;
   if (amax == 0.0) {
     for (int i = 0; i < n; i++) values[i] = 0.0;
@@ -922,31 +911,7 @@ EXPORT(k_symeig) int k_symeig(double *A, int n, int k, double *values, double *v
       for (int j = 0; j < k; j++) vecs[(size_t)i * k + j] = i == j ? 1.0 : 0.0;
     return 0;
   }
-  double scale = 1.0, unscale = 1.0;
-  {
-    int ex = 0;
-    double t = amax;
-    while (t >= 2.0) {
-      t *= 0.5;
-      ex++;
-    }
-    while (t < 1.0) {
-      t *= 2.0;
-      ex--;
-    }
-    /* amax = t · 2^ex with t in [1, 2) */
-    for (int q = 0; q < (ex > 0 ? ex : -ex); q++) {
-      if (ex > 0) {
-        scale *= 0.5;
-        unscale *= 2.0;
-      } else {
-        scale *= 2.0;
-        unscale *= 0.5;
-      }
-    }
-    if (scale != 1.0)
-      for (size_t i = 0; i < (size_t)n * n; i++) A[i] *= scale;
-  }
+  double unscale = pow2_normalize(A, (size_t)n * n, amax);
   int nt = par_threads();
   double *V = (double *)arena_alloc(sizeof(double) * (size_t)n * n);
   double *tau = (double *)arena_alloc(sizeof(double) * n);

@@ -251,6 +251,11 @@ EXPORT(arena_reset) void arena_reset(size_t base) {
 
 EXPORT(arena_top) size_t arena_top(void) { return g_brk; }
 
+/* Back to an earlier arena_top() of the same call (no effect below the arena's base). */
+void arena_set_top(size_t top) {
+  if (top >= g_base && top <= g_brk) g_brk = top;
+}
+
 /* 64-byte aligned bump allocation, growing memory as needed; traps when memory is exhausted. */
 EXPORT(arena_alloc) void *arena_alloc(size_t bytes) {
   if (g_brk == 0) arena_reset(0);
