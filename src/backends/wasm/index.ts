@@ -61,6 +61,7 @@ interface Exports {
   ns_end(acc: number, g: number, rss: number, n: number, q: number): void;
   k_symeig(a: number, n: number, k: number, values: number, vecs: number): number;
   k_symeig_path(): number;
+  par_join(): void;
   k_topeig(pa: number, n: number, k: number, maxdim: number, pv: number, pz: number): number;
   mom_max_cols(): number;
   k_chol(a: number, n: number): number;
@@ -99,8 +100,11 @@ export const WASM_DIAGNOSTICS: unique symbol = Symbol("deep-nrc wasm diagnostics
 const TOPEIG_MIN_N = 64;
 const PAGE = 65536;
 const WORKER_STACK = 1 << 20;
-/** Rows are streamed into wasm memory in chunks of about this many doubles (16 MiB). */
-const CHUNK_DOUBLES = 1 << 21;
+/**
+ * Rows are streamed into wasm memory in chunks of about this many doubles (4 MiB; two buffers,
+ * one filled while the threads work on the other).
+ */
+const CHUNK_DOUBLES = 1 << 19;
 
 function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
   const B = (globalThis as { Buffer?: { from(s: string, enc: string): Uint8Array } }).Buffer;
@@ -322,26 +326,39 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
   const ex = rt.ex;
   /**
    * Copies A (and B, row-aligned) into wasm memory in chunks of about CHUNK_DOUBLES (at least
-   * `minRows` rows) and calls `each(pa, pb, rows)` per chunk (pb = 0 without B).
+   * `minRows` rows) and calls `start(pa, pb, rows)` per chunk (pb = 0 without B): an export
+   * that hands the chunk to the worker threads and returns (par_start). The next chunk is copied
+   * into a second buffer while they work on it, then `par_join` adds the host's share and waits:
+   * the copy costs the host's time, not the workers'.
    */
   const streamRows = (
     a: Mat,
     b: Mat | undefined,
     minRows: number,
-    each: (pa: number, pb: number, rows: number) => void,
+    start: (pa: number, pb: number, rows: number) => void,
   ): void => {
     const m = a.rows;
     const n = a.cols;
     const q = b ? b.cols : 0;
     const chunk = Math.max(minRows, Math.min(m, Math.floor(CHUNK_DOUBLES / (n + q))));
-    const pa = rt.alloc(chunk * n);
-    const pb = b ? rt.alloc(Math.max(1, chunk * q)) : 0;
-    for (let r = 0; r < m; r += chunk) {
-      const rows = Math.min(chunk, m - r);
-      const heap = rt.f64();
-      heap.set(a.data.subarray(r * n, (r + rows) * n), pa / 8);
-      if (b) heap.set(b.data.subarray(r * q, (r + rows) * q), pb / 8);
-      each(pa, pb, rows);
+    const bufs = [0, 1]
+      .slice(0, chunk < m ? 2 : 1)
+      .map(() => [rt.alloc(chunk * n), b ? rt.alloc(Math.max(1, chunk * q)) : 0]);
+    let pending = false;
+    try {
+      for (let r = 0, i = 0; r < m; r += chunk, i++) {
+        const rows = Math.min(chunk, m - r);
+        const [pa, pb] = bufs[i % bufs.length];
+        const heap = rt.f64();
+        heap.set(a.data.subarray(r * n, (r + rows) * n), pa / 8);
+        if (b) heap.set(b.data.subarray(r * q, (r + rows) * q), pb / 8);
+        if (pending) ex.par_join();
+        pending = false;
+        start(pa, pb, rows);
+        pending = true;
+      }
+    } finally {
+      if (pending) ex.par_join();
     }
   };
   /** The moments' slots at `acc` summed (mom_end) and copied out. */

@@ -29,6 +29,8 @@ void *arena_alloc(size_t bytes);
 typedef void (*task_fn)(int tid, int nt, void *arg);
 /* Runs fn(tid, nt, arg) on every thread (the caller is tid 0) and returns when all are done. */
 void par_run(task_fn fn, void *arg);
+/* Split-phase par_run for exported kernels the host overlaps with copying: see threads.c. */
+void par_start(task_fn fn, void *arg, int serial);
 /* Number of threads (including the caller). */
 int par_threads(void);
 /* Barrier among the nt threads of the current par_run (spins, then sleeps where allowed). */

@@ -481,16 +481,16 @@ static void mom_task(int tid, int nt, void *p) {
   }
 }
 
-/* Adds m rows of A (m×n) and B (m×q) to the accumulators, with the shift sh (n). */
+/* Starts adding m rows of A (m×n) and B (m×q) to the accumulators, with the shift sh (n);
+ * par_join() completes it (the host copies the next rows meanwhile). */
+static mom_args g_mom;
 EXPORT(mom_add) void mom_add(double *acc, const double *A, const double *sh, const double *B,
                              int m, int n, int q) {
   ensure_gemm_work(); /* a run's adds come in separate calls, each with a fresh arena */
   mom_args g = {A, sh, B, m, n, q, acc, {0}};
-  claims_init(&g.cl, m, slots_parts(acc));
-  if ((double)m * n * n < 1.0e5 || par_threads() == 1)
-    mom_task(0, 1, &g);
-  else
-    par_run(mom_task, &g);
+  g_mom = g;
+  claims_init(&g_mom.cl, m, slots_parts(acc));
+  par_start(mom_task, &g_mom, (double)m * n * n < 1.0e5);
 }
 
 typedef struct {
@@ -576,16 +576,14 @@ static void acc_task(int tid, int nt, void *p) {
   }
 }
 
-/* acc += AᵀA (B == 0, q == n; upper triangle only) or AᵀB, for m rows of A (m×n) and B (m×q). */
+/* Starts acc += AᵀA (B == 0, q == n; upper triangle only) or AᵀB, for m rows of A (m×n) and
+ * B (m×q); par_join() completes it. Too small to split: all on the host at the join. */
+static acc_args g_acc;
 EXPORT(acc_add) void acc_add(double *acc, const double *A, const double *B, int m, int n, int q) {
   acc_args g = {A, B, m, n, q, acc, B == 0, {0}};
-  claims_init(&g.cl, m, slots_parts(acc));
-  if ((double)m * n * q < 1.0e5 || par_threads() == 1) {
-    /* Too small to split: everything into thread 0's accumulator. */
-    acc_task(0, 1, &g);
-  } else {
-    par_run(acc_task, &g);
-  }
+  g_acc = g;
+  claims_init(&g_acc.cl, m, slots_parts(acc));
+  par_start(acc_task, &g_acc, (double)m * n * q < 1.0e5);
 }
 
 typedef struct {

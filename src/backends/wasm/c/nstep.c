@@ -96,15 +96,15 @@ EXPORT(ns_begin) double *ns_begin(int n, int q, int m) {
   return slots_begin((size_t)(n + 1) * q, m);
 }
 
-/* Accumulates m rows of A (m×n) and B (m×q); XT (column-major X) may be 0 for R = B. */
+/* Starts accumulating m rows of A (m×n) and B (m×q); XT (column-major X) may be 0 for R = B;
+ * par_join() completes it. */
+static ns_args g_ns;
 EXPORT(ns_add) void ns_add(double *acc, const double *A, const double *B, const double *XT, int m,
                            int n, int q) {
   ns_args g = {A, B, XT, m, n, q, acc, {0}};
-  claims_init(&g.cl, m, slots_parts(acc));
-  if ((double)m * n * q < 2.0e5 || par_threads() == 1)
-    ns_task(0, 1, &g);
-  else
-    par_run(ns_task, &g);
+  g_ns = g;
+  claims_init(&g_ns.cl, m, slots_parts(acc));
+  par_start(ns_task, &g_ns, (double)m * n * q < 2.0e5);
 }
 
 /* G (column-major q×n, i.e. G[c·n + j] = (AᵀR)[j][c]) and rss (q) summed over the threads. */

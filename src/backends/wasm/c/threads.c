@@ -90,12 +90,9 @@ EXPORT(pool_shutdown) void pool_shutdown(void) {
   notify_all(&g_gen);
 }
 
-void par_run(task_fn fn, void *arg) {
-  /* One thread, or called from inside a parallel region (by any thread): run it all here. */
-  if (g_nt == 1 || ALOAD(&g_in_par)) {
-    fn(0, 1, arg);
-    return;
-  }
+/* Publishes fn to the workers (they start at once); the caller's share and the wait follow in
+ * par_finish. */
+static void par_dispatch(task_fn fn, void *arg) {
   ASTORE(&g_in_par, 1);
   g_fn = fn;
   g_arg = arg;
@@ -104,6 +101,9 @@ void par_run(task_fn fn, void *arg) {
   ASTORE(&g_pending, g_nt - 1);
   AADD(&g_gen, 1);
   notify_all(&g_gen);
+}
+
+static void par_finish(task_fn fn, void *arg) {
   fn(0, g_nt, arg);
   int spins = 0;
   int32_t p;
@@ -113,6 +113,55 @@ void par_run(task_fn fn, void *arg) {
   ASTORE(&g_in_par, 0);
 }
 
+void par_run(task_fn fn, void *arg) {
+  /* One thread, or called from inside a parallel region (by any thread): run it all here. */
+  if (g_nt == 1 || ALOAD(&g_in_par)) {
+    fn(0, 1, arg);
+    return;
+  }
+  par_dispatch(fn, arg);
+  par_finish(fn, arg);
+}
+#endif
+
+/*
+ * Split-phase par_run for the host, so it can copy the next rows into memory while the workers
+ * already run on the current ones: par_start hands fn to the workers and returns; the host's
+ * share (whatever work is still unclaimed — the tasks that use this claim their chunks
+ * dynamically) and the wait come with par_join(), which the host must call before anything else
+ * runs on the pool. `serial` (or one thread) defers everything to par_join. At most one pending.
+ */
+static task_fn g_async_fn;
+static void *g_async_arg;
+static int g_async_serial;
+
+void par_start(task_fn fn, void *arg, int serial) {
+  g_async_fn = fn;
+  g_async_arg = arg;
+#ifdef NRC_THREADS
+  g_async_serial = serial || g_nt == 1 || ALOAD(&g_in_par);
+  if (!g_async_serial) par_dispatch(fn, arg);
+#else
+  (void)serial;
+  g_async_serial = 1;
+#endif
+}
+
+/* Completes the pending par_start (no-op when none). */
+EXPORT(par_join) void par_join(void) {
+  task_fn fn = g_async_fn;
+  if (!fn) return;
+  g_async_fn = 0;
+  if (g_async_serial) {
+    fn(0, 1, g_async_arg);
+    return;
+  }
+#ifdef NRC_THREADS
+  par_finish(fn, g_async_arg);
+#endif
+}
+
+#ifdef NRC_THREADS
 /* Barrier among the nt threads of the current par_run. The host's thread sleeps only when
  * g_main_can_block (a browser main thread must not); its waits time out as a safety net. */
 void par_barrier_t(int tid, int nt) {
