@@ -11,7 +11,7 @@
  * @module
  */
 import type { CompleteKernels, Mat, TopEigResult } from "./backends/types.js";
-import { toMat, type MatrixInput } from "./linalg/matrix.js";
+import { assertFinite, toMat, type MatrixInput } from "./linalg/matrix.js";
 import { center, frobeniusSq } from "./linalg/center.js";
 import { psdSpectrum, tailSum, type Spectrum } from "./linalg/spectrum.js";
 import {
@@ -97,7 +97,13 @@ function isTensor4(x: unknown): x is TensorInput {
 }
 
 /** A matrix argument, also accepting a 2-D `{ data, shape }` tensor. @internal */
-export function asMatrix(fn: string, arg: string, x: unknown, minRows = 1): Mat {
+export function asMatrix(
+  fn: string,
+  arg: string,
+  x: unknown,
+  minRows = 1,
+  skipFinite = false,
+): Mat {
   if (x !== null && typeof x === "object" && Array.isArray((x as TensorInput).shape)) {
     const s = (x as TensorInput).shape;
     if (s.length !== 2)
@@ -106,9 +112,14 @@ export function asMatrix(fn: string, arg: string, x: unknown, minRows = 1): Mat 
         arg,
         `${arg} must be a matrix or a 4-D conv tensor; got a tensor of shape [${s.join(", ")}]`,
       );
-    return toMat(fn, arg, { rows: s[0], cols: s[1], data: (x as TensorInput).data }, { minRows });
+    return toMat(
+      fn,
+      arg,
+      { rows: s[0], cols: s[1], data: (x as TensorInput).data },
+      { minRows, skipFinite },
+    );
   }
-  return toMat(fn, arg, x, { minRows });
+  return toMat(fn, arg, x, { minRows, skipFinite });
 }
 
 const emptyLayer = (
@@ -170,6 +181,7 @@ export function prepareLayer(
   name: unknown,
   preset: Preset,
   samples: number,
+  deferFinite = false,
 ): PreparedLayer {
   const label = name ?? `layer ${index}`;
   if (typeof label !== "string")
@@ -182,7 +194,7 @@ export function prepareLayer(
     const mode = preset === "paper" ? "flatten" : "gap";
     h = convFeaturesToMatrix(f, { mode });
     if (mode === "flatten") repeat = f.shape[2] * f.shape[3];
-  } else h = asMatrix(fn, `${arg}.features`, features);
+  } else h = asMatrix(fn, `${arg}.features`, features, 1, deferFinite);
   if (h.rows !== samples * repeat)
     throw new NRCInputError(
       fn,
@@ -236,6 +248,17 @@ export function degenerateReason(s: LayerStats, spec: Spectrum | null, t: number
 export function spectrumVectors(d: number, t: number, r: number | null): number {
   if (r !== null && r < d) return d;
   return Math.min(d, Math.max(t, r ?? 0));
+}
+
+/**
+ * Whether a batch's moments are finite: the means and the diagonal of the centered Gram, which
+ * are finite only when every entry of the features is (or, for finite features, unless their
+ * squares overflow). @internal
+ */
+export function momentsFinite(s: LayerStats): boolean {
+  let probe = 0;
+  for (let j = 0; j < s.d; j++) probe += s.meanH[j] * 0 + s.m2H[j * s.d + j] * 0;
+  return probe === 0;
 }
 
 /** The covariance spectrum of a layer's statistics: every eigenvalue, `vectors` eigenvectors (default all). @internal */
@@ -501,9 +524,22 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
           arg,
           `${arg} must be { name?, features, weight? }; got ${layer === null ? "null" : typeof layer}`,
         );
-      const p = prepareLayer(fn, arg, i, layer.features, layer.weight, layer.name, preset, y.rows);
+      // Finiteness of the features is read off their moments (a pass made anyway) instead of a
+      // scan of its own; the scan runs only when they are not finite, to name the entry.
+      const p = prepareLayer(
+        fn,
+        arg,
+        i,
+        layer.features,
+        layer.weight,
+        layer.name,
+        preset,
+        y.rows,
+        true,
+      );
       const yr = repeatRows(y, p.repeat);
       const stats = await batchStats(k, p.h, yr, false, scratch);
+      if (!momentsFinite(stats)) assertFinite(fn, `${arg}.features`, p.h);
       out.push(await finalizeLayer(k, i, p, stats, ctx, { data: { h: p.h, y: yr } }));
       options.onProgress?.(i + 1, layers.length);
     }

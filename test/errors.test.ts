@@ -86,6 +86,40 @@ describe("bad input", () => {
     );
   });
 
+  it("NaN and ±Infinity in measureNRC's features (found from the moments), on every backend", async () => {
+    const N = 300;
+    const d = 70;
+    const make = (seed: number) =>
+      Float64Array.from({ length: N * d }, (_, i) => Math.sin(i * 0.7 + seed) + 0.1 * (i % d));
+    const targets = {
+      rows: N,
+      cols: 2,
+      data: Float64Array.from({ length: N * 2 }, (_, i) => Math.cos(i * 1.3)),
+    };
+    for (const backend of [jsBackend, wasmBackend({ threads: 2 })])
+      for (const [v, at, shown] of [
+        [NaN, [17, 5], "NaN"],
+        [Infinity, [0, 69], "Infinity"],
+        [-Infinity, [299, 0], "-Infinity"],
+      ] as const) {
+        const bad = make(2);
+        bad[at[0] * d + at[1]] = v;
+        await rejects(
+          measureNRC({
+            layers: [
+              { features: { rows: N, cols: d, data: make(1) } },
+              { features: { rows: N, cols: d, data: bad } },
+            ],
+            targets,
+            backend,
+          }),
+          new RegExp(
+            `^measureNRC: layers\\[1\\]\\.features must hold finite numbers; got ${shown} at \\(${at[0]}, ${at[1]}\\)$`,
+          ),
+        );
+      }
+  });
+
   it("row-count mismatches", async () => {
     await rejects(
       signalTargetAlignment(H, Y.slice(0, 5), 2),

@@ -69,6 +69,46 @@ function isArrayLikeNumbers(d: unknown): d is ArrayLike<number> {
 export interface ToMatOptions {
   /** Require at least this many rows (default 1). */
   minRows?: number;
+  /**
+   * Skip the scan for NaN/±Infinity: for a caller that learns it from a pass it makes anyway
+   * (column sums and sums of squares are finite only if every entry is) and then calls
+   * {@link assertFinite} when they are not, so the error is the same.
+   */
+  skipFinite?: boolean;
+}
+
+/**
+ * Throws the {@link toMat} error for the first NaN/±Infinity in `m` (row-major), if any.
+ * @throws NRCInputError naming the value and its position.
+ */
+export function assertFinite(fn: string, arg: string, m: Mat): void {
+  const { data, cols } = m;
+  // v·0 is 0 for finite v and NaN for ±Infinity/NaN: one tight pass finds whether to look
+  // (four independent sums, so the pass is not one chain of dependent adds).
+  let p0 = 0,
+    p1 = 0,
+    p2 = 0,
+    p3 = 0;
+  let k4 = 0;
+  for (; k4 + 3 < data.length; k4 += 4) {
+    p0 += data[k4] * 0;
+    p1 += data[k4 + 1] * 0;
+    p2 += data[k4 + 2] * 0;
+    p3 += data[k4 + 3] * 0;
+  }
+  for (; k4 < data.length; k4++) p0 += data[k4] * 0;
+  const probe = p0 + p1 + (p2 + p3);
+  for (let k = 0; probe !== 0 && k < data.length; k++) {
+    const v = data[k];
+    if (!Number.isFinite(v)) {
+      const i = Math.floor(k / cols);
+      throw new NRCInputError(
+        fn,
+        arg,
+        `${arg} must hold finite numbers; got ${typeof v === "number" ? String(v) : describe(v)} at (${i}, ${k - i * cols})`,
+      );
+    }
+  }
 }
 
 /**
@@ -166,32 +206,7 @@ export function toMat(fn: string, arg: string, x: unknown, opts: ToMatOptions = 
       `${arg} must be a matrix (number[][], { rows, cols, data } or an ml-matrix Matrix); got ${describe(x)}`,
     );
   }
-  // v·0 is 0 for finite v and NaN for ±Infinity/NaN: one tight pass finds whether to look
-  // (four independent sums, so the pass is not one chain of dependent adds).
-  let p0 = 0,
-    p1 = 0,
-    p2 = 0,
-    p3 = 0;
-  let k4 = 0;
-  for (; k4 + 3 < data.length; k4 += 4) {
-    p0 += data[k4] * 0;
-    p1 += data[k4 + 1] * 0;
-    p2 += data[k4 + 2] * 0;
-    p3 += data[k4 + 3] * 0;
-  }
-  for (; k4 < data.length; k4++) p0 += data[k4] * 0;
-  const probe = p0 + p1 + (p2 + p3);
-  for (let k = 0; probe !== 0 && k < data.length; k++) {
-    const v = data[k];
-    if (!Number.isFinite(v)) {
-      const i = Math.floor(k / cols);
-      throw new NRCInputError(
-        fn,
-        arg,
-        `${arg} must hold finite numbers; got ${typeof v === "number" ? String(v) : describe(v)} at (${i}, ${k - i * cols})`,
-      );
-    }
-  }
+  if (!opts.skipFinite) assertFinite(fn, arg, { rows, cols, data });
   if (rows < minRows)
     throw new NRCInputError(
       fn,
