@@ -39,6 +39,7 @@ interface Opts {
   limitS: number;
   scaleLimitS: number;
   keep: boolean;
+  rounds: number;
 }
 
 const ALL = ["js", "wasm1", "wasm2", "tfjs-wasm", "tfjs-cpu", "webgpu", "ml-matrix"];
@@ -65,6 +66,7 @@ function parseArgs(argv: string[]): Opts {
     limitS: NaN,
     scaleLimitS: NaN,
     keep: false,
+    rounds: NaN,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -76,15 +78,17 @@ function parseArgs(argv: string[]): Opts {
     else if (a === "--limit") o.limitS = Number(argv[++i]);
     else if (a === "--scale-limit") o.scaleLimitS = Number(argv[++i]);
     else if (a === "--keep") o.keep = true;
+    else if (a === "--rounds") o.rounds = Math.max(0, Number(argv[++i]));
     else if (a === "--help" || a === "-h") {
       console.log(
-        "npm run bench -- [--quick] [--json out.json] [--reps 3] [--backends js,wasm1,wasm2,tfjs-wasm,tfjs-cpu,webgpu,ml-matrix] [--no-scaling] [--limit seconds] [--scale-limit seconds] [--keep]",
+        "npm run bench -- [--quick] [--json out.json] [--reps 3] [--backends js,wasm1,wasm2,tfjs-wasm,tfjs-cpu,webgpu,ml-matrix] [--no-scaling] [--limit seconds] [--scale-limit seconds] [--rounds 3] [--keep]",
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
   if (!Number.isFinite(o.limitS)) o.limitS = o.quick ? 60 : 300;
   if (!Number.isFinite(o.scaleLimitS)) o.scaleLimitS = o.quick ? 30 : 90;
+  if (!Number.isFinite(o.rounds)) o.rounds = o.quick ? 1 : 3;
   return o;
 }
 
@@ -340,6 +344,45 @@ async function main(): Promise<void> {
       }
     }
 
+    // ---------------------------------------------------------------- head to head
+    // On a shared VM a machine's speed drifts by tens of percent within minutes, so the headline
+    // ratios are also measured in alternating rounds (numpy, then wasm 2 threads, R times, on the
+    // standard workload), every sample of both sides kept: min and median over all of them.
+    const h2h = {
+      npFast: [...(npr?.fastMs ?? [])],
+      npGram: [...(npr?.gramMs ?? [])],
+      wasmPipe: [...(pipe.wasm2?.r?.times ?? [])],
+      wasmGram: [...(kern.wasm2?.r?.gramMs ?? [])],
+      rounds: 0,
+    };
+    if (o.rounds > 0 && npr && pipe.wasm2?.status === "ok") {
+      for (let round = 0; round < o.rounds; round++) {
+        const n2 = await numpy(
+          py,
+          w.dir,
+          ["--kernels", "--pipeline", "--reps", String(o.reps)],
+          limitMs,
+        );
+        const k2 = await job(
+          { kind: "kernels", backend: "wasm2", dir: w.dir, reps: o.reps, longMs },
+          Math.min(limitMs, 120000),
+        );
+        const p2 = await job(
+          { kind: "pipeline", backend: "wasm2", dir: w.dir, reps: o.reps, longMs },
+          limitMs,
+        );
+        if (!n2.r?.fastMs || !k2.r?.gramMs || !p2.r?.times) break;
+        h2h.npFast.push(...n2.r.fastMs);
+        h2h.npGram.push(...(n2.r.gramMs ?? []));
+        h2h.wasmGram.push(...k2.r.gramMs);
+        h2h.wasmPipe.push(...p2.r.times);
+        h2h.rounds++;
+        log(
+          `round ${round + 1}: numpy fast ${fmtMs(median(n2.r.fastMs))}, wasm2 ${fmtMs(median(p2.r.times))}; Gram ${fmtMs(median(n2.r.gramMs ?? []))} vs ${fmtMs(median(k2.r.gramMs))}`,
+        );
+      }
+    }
+
     // ---------------------------------------------------------------- the table
     const npFast = npr?.fastMs ? median(npr.fastMs) : null;
     const npGram = npr?.gramMs ? median(npr.gramMs) : null;
@@ -475,8 +518,56 @@ async function main(): Promise<void> {
       const info = kern[b]?.r?.info ?? pipe[b]?.r?.info;
       if (info && (b === "webgpu" || b.startsWith("tfjs"))) notes.push(`${b}: ${info}.`);
     }
+    let h2hTable = "";
+    if (h2h.wasmPipe.length && h2h.npFast.length) {
+      const mn = (a: number[]) => Math.min(...a);
+      const hr = [
+        ["", "numpy fast", "wasm 2 threads", "wasm time / numpy time"],
+        [
+          `measureNRC ${std.L}×${std.N}×${std.d}, min`,
+          fmtMs(mn(h2h.npFast)),
+          fmtMs(mn(h2h.wasmPipe)),
+          (mn(h2h.wasmPipe) / mn(h2h.npFast)).toFixed(2),
+        ],
+        [
+          "  median",
+          fmtMs(median(h2h.npFast)),
+          fmtMs(median(h2h.wasmPipe)),
+          (median(h2h.wasmPipe) / median(h2h.npFast)).toFixed(2),
+        ],
+      ];
+      if (h2h.wasmGram.length && h2h.npGram.length)
+        hr.push(
+          [
+            `Gram ${std.N}×${std.d} GFLOP/s, best`,
+            gf(mn(h2h.npGram)),
+            gf(mn(h2h.wasmGram)),
+            (mn(h2h.wasmGram) / mn(h2h.npGram)).toFixed(2),
+          ],
+          [
+            "  median",
+            gf(median(h2h.npGram)),
+            gf(median(h2h.wasmGram)),
+            (median(h2h.wasmGram) / median(h2h.npGram)).toFixed(2),
+          ],
+        );
+      const hw = hr[0].map((_, i) => Math.max(...hr.map((r) => r[i].length)));
+      const hl = (r: string[]) => `| ${r.map((c, i) => c.padEnd(hw[i])).join(" | ")} |`;
+      h2hTable = [
+        hl(hr[0]),
+        `|${hw.map((x) => "-".repeat(x + 2)).join("|")}|`,
+        ...hr.slice(1).map(hl),
+      ].join("\n");
+      notes.push(
+        `Head to head: the main run's samples plus ${h2h.rounds} alternating round(s) (numpy, then wasm 2 threads; ${o.reps} runs each): ${h2h.npFast.length} numpy and ${h2h.wasmPipe.length} wasm samples of measureNRC, ${h2h.npGram.length} and ${h2h.wasmGram.length} of the Gram; min and median over all of them.`,
+      );
+    }
     console.log(table);
     console.log("");
+    if (h2hTable) {
+      console.log(h2hTable);
+      console.log("");
+    }
     for (const n of notes) console.log(n);
 
     if (o.json) {
@@ -494,6 +585,7 @@ async function main(): Promise<void> {
             pipeline: pipe,
             scaling: { points, numpy: npScale, backends: scale },
             table,
+            headToHead: { ...h2h, table: h2hTable },
             notes,
           },
           null,
