@@ -351,6 +351,8 @@ async function main(): Promise<void> {
     const h2h = {
       npFast: [...(npr?.fastMs ?? [])],
       npGram: [...(npr?.gramMs ?? [])],
+      npEig: [...(npr?.eigMs ?? [])],
+      wasmEig: [...(kern.wasm2?.r?.eigMs ?? [])],
       wasmPipe: [...(pipe.wasm2?.r?.times ?? [])],
       wasmGram: [...(kern.wasm2?.r?.gramMs ?? [])],
       rounds: 0,
@@ -374,6 +376,8 @@ async function main(): Promise<void> {
         if (!n2.r?.fastMs || !k2.r?.gramMs || !p2.r?.times) break;
         h2h.npFast.push(...n2.r.fastMs);
         h2h.npGram.push(...(n2.r.gramMs ?? []));
+        h2h.npEig.push(...(n2.r.eigMs ?? []));
+        h2h.wasmEig.push(...(k2.r.eigMs ?? []));
         h2h.wasmGram.push(...k2.r.gramMs);
         h2h.wasmPipe.push(...p2.r.times);
         h2h.rounds++;
@@ -551,6 +555,21 @@ async function main(): Promise<void> {
             (median(h2h.wasmGram) / median(h2h.npGram)).toFixed(2),
           ],
         );
+      if (h2h.wasmEig.length && h2h.npEig.length)
+        hr.push(
+          [
+            `symEig ${std.d}, all vectors, min`,
+            fmtMs(mn(h2h.npEig)),
+            fmtMs(mn(h2h.wasmEig)),
+            (mn(h2h.wasmEig) / mn(h2h.npEig)).toFixed(2),
+          ],
+          [
+            "  median",
+            fmtMs(median(h2h.npEig)),
+            fmtMs(median(h2h.wasmEig)),
+            (median(h2h.wasmEig) / median(h2h.npEig)).toFixed(2),
+          ],
+        );
       const hw = hr[0].map((_, i) => Math.max(...hr.map((r) => r[i].length)));
       const hl = (r: string[]) => `| ${r.map((c, i) => c.padEnd(hw[i])).join(" | ")} |`;
       h2hTable = [
@@ -559,7 +578,7 @@ async function main(): Promise<void> {
         ...hr.slice(1).map(hl),
       ].join("\n");
       notes.push(
-        `Head to head: the main run's samples plus ${h2h.rounds} alternating round(s) (numpy, then wasm 2 threads; ${o.reps} runs each): ${h2h.npFast.length} numpy and ${h2h.wasmPipe.length} wasm samples of measureNRC, ${h2h.npGram.length} and ${h2h.wasmGram.length} of the Gram; min and median over all of them.`,
+        `Head to head: the main run's samples plus ${h2h.rounds} alternating round(s) (numpy, then wasm 2 threads; ${o.reps} runs each): ${h2h.npFast.length} numpy and ${h2h.wasmPipe.length} wasm samples of measureNRC, ${h2h.npGram.length} and ${h2h.wasmGram.length} of the Gram and of symEig (numpy: eigh); min and median over all of them.`,
       );
     }
     console.log(table);
