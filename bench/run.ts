@@ -525,51 +525,24 @@ async function main(): Promise<void> {
     let h2hTable = "";
     if (h2h.wasmPipe.length && h2h.npFast.length) {
       const mn = (a: number[]) => Math.min(...a);
+      // Two rows per quantity: the best sample of each side, then the medians.
+      const pair = (label: string, np: number[], ours: number[], f: (ms: number) => string) => [
+        [
+          `${label}, ${f === fmtMs ? "min" : "best"}`,
+          f(mn(np)),
+          f(mn(ours)),
+          (mn(ours) / mn(np)).toFixed(2),
+        ],
+        ["  median", f(median(np)), f(median(ours)), (median(ours) / median(np)).toFixed(2)],
+      ];
       const hr = [
         ["", "numpy fast", "wasm 2 threads", "wasm time / numpy time"],
-        [
-          `measureNRC ${std.L}×${std.N}×${std.d}, min`,
-          fmtMs(mn(h2h.npFast)),
-          fmtMs(mn(h2h.wasmPipe)),
-          (mn(h2h.wasmPipe) / mn(h2h.npFast)).toFixed(2),
-        ],
-        [
-          "  median",
-          fmtMs(median(h2h.npFast)),
-          fmtMs(median(h2h.wasmPipe)),
-          (median(h2h.wasmPipe) / median(h2h.npFast)).toFixed(2),
-        ],
+        ...pair(`measureNRC ${std.L}×${std.N}×${std.d}`, h2h.npFast, h2h.wasmPipe, fmtMs),
       ];
       if (h2h.wasmGram.length && h2h.npGram.length)
-        hr.push(
-          [
-            `Gram ${std.N}×${std.d} GFLOP/s, best`,
-            gf(mn(h2h.npGram)),
-            gf(mn(h2h.wasmGram)),
-            (mn(h2h.wasmGram) / mn(h2h.npGram)).toFixed(2),
-          ],
-          [
-            "  median",
-            gf(median(h2h.npGram)),
-            gf(median(h2h.wasmGram)),
-            (median(h2h.wasmGram) / median(h2h.npGram)).toFixed(2),
-          ],
-        );
+        hr.push(...pair(`Gram ${std.N}×${std.d} GFLOP/s`, h2h.npGram, h2h.wasmGram, gf));
       if (h2h.wasmEig.length && h2h.npEig.length)
-        hr.push(
-          [
-            `symEig ${std.d}, all vectors, min`,
-            fmtMs(mn(h2h.npEig)),
-            fmtMs(mn(h2h.wasmEig)),
-            (mn(h2h.wasmEig) / mn(h2h.npEig)).toFixed(2),
-          ],
-          [
-            "  median",
-            fmtMs(median(h2h.npEig)),
-            fmtMs(median(h2h.wasmEig)),
-            (median(h2h.wasmEig) / median(h2h.npEig)).toFixed(2),
-          ],
-        );
+        hr.push(...pair(`symEig ${std.d}, all vectors`, h2h.npEig, h2h.wasmEig, fmtMs));
       const hw = hr[0].map((_, i) => Math.max(...hr.map((r) => r[i].length)));
       const hl = (r: string[]) => `| ${r.map((c, i) => c.padEnd(hw[i])).join(" | ")} |`;
       h2hTable = [
