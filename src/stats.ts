@@ -5,8 +5,9 @@
  * - `count`, feature means μ_H and target means μ_Y;
  * - M2_H = Σ(h−μ_H)(h−μ_H)ᵀ, C = Σ(h−μ_H)(y−μ_Y)ᵀ and M2_Y = Σ(y−μ_Y)(y−μ_Y)ᵀ, merged with
  *   Chan, Golub & LeVeque's pairwise update (never the one-pass E[xxᵀ] − μμᵀ). A batch's moments
- *   come from one read of H (the `shiftedMoments` kernel: moments about a one-pass mean s, then
- *   exact re-centering by the rounding-sized δ = mean(h − s)); in the two-pass streaming mode the
+ *   come from one read of H (the `shiftedMoments` kernel: moments about s, the mean of a sample
+ *   of rows, then exact re-centering by δ = mean(h − s), checked small against the spread and
+ *   otherwise taken again about s + δ); in the two-pass streaming mode the
  *   batches after the first accumulate inside the backend ({@link MomentsAccumulation});
  * - R, the triangular factor of the augmented matrix [H | Y | 1] (a TSQR: batches are QR'd and
  *   their factors stacked and QR'd again). Its blocks hold R_H (H = Q·R_H), Qᵀ[Y | 1] and the
@@ -19,7 +20,7 @@
  * @module
  */
 import type { CompleteKernels, Mat, MomentsRun, ShiftedMomentsResult } from "./backends/types.js";
-import { columnMeans, sampledColumnMeans, shiftIsClose } from "./linalg/center.js";
+import { columnMeans, sampledColumnMeans, shiftDrifted } from "./linalg/center.js";
 
 /** The statistics of one layer. Plain data: serialisable with JSON. */
 export interface LayerStats {
@@ -90,7 +91,7 @@ export async function batchStats(
   const yc = centerWith(y, meanY);
   // Moments of H about s, the mean of a sample of rows, then exact re-centering: with
   // δ = Σ(h − s)/n the mean is s + δ, Σ(h−μ)(h−μ)ᵀ = Σ(h−s)(h−s)ᵀ − n·δδᵀ and
-  // Σ(h−μ)ycᵀ = Σ(h−s)ycᵀ − δ·(Σyc)ᵀ. While |δ| stays well inside the spread (checked: else the
+  // Σ(h−μ)ycᵀ = Σ(h−s)ycᵀ − δ·(Σyc)ᵀ. While N·δ² ≤ ¼·Σ(h−s)² in every column (checked: else the
   // moments are taken again about s + δ, now the mean to rounding) this is as accurate as
   // two-pass centering, in one pass over H.
   let shift = sampledColumnMeans(h);
@@ -100,7 +101,7 @@ export async function batchStats(
     factor ? k.qr(augmented(h, y)) : undefined,
   ]);
   let mom = first;
-  if (!shiftIsClose(mom.sums, (j) => mom.gram.data[j * d + j], shift, n)) {
+  if (shiftDrifted(mom.sums, (j) => mom.gram.data[j * d + j], n)) {
     const s = shift;
     shift = Float64Array.from(s, (v, j) => v + mom.sums[j] / n);
     mom = await k.shiftedMoments(h, shift, yc, scratch);
@@ -270,12 +271,10 @@ export class MomentsAccumulation {
   drifted(): boolean {
     const { sums, diag } = this.run.probe();
     const n = this.count;
-    for (let j = 0; j < this.d; j++)
-      if (sums[j] * sums[j] > 0.25 * n * (this.baseH[j] + diag[j])) return true;
-    for (let c = 0; c < this.q; c++)
-      if (this.sy[c] * this.sy[c] > 0.25 * n * (this.baseY[c] + this.gy[c * this.q + c]))
-        return true;
-    return false;
+    return (
+      shiftDrifted(sums, (j) => diag[j], n, this.baseH) ||
+      shiftDrifted(this.sy, (c) => this.gy[c * this.q + c], n, this.baseY)
+    );
   }
 
   /** The statistics of everything added (centered exactly); frees the backend's run. */

@@ -68,21 +68,21 @@ function scaled<R, O>(
   };
 }
 
+/** Eigenvalues scaled back by `back`; the vectors are unchanged. */
+const valuesBack = <R extends { values: Float64Array }>(r: R, back: number): R => ({
+  ...r,
+  values: Float64Array.from(r.values, (v) => v * back),
+});
+
 /** Wraps a symmetric eigensolver: exact power-of-two scaling, sub-ε² flushing (sync where `fn` is). */
 export const scaledSymEig = (fn: (a: Mat, opts?: SymEigOptions) => MaybePromise<SymEigResult>) =>
-  scaled(fn, (r, back) => ({
-    values: Float64Array.from(r.values, (v) => v * back),
-    vectors: r.vectors,
-  }));
+  scaled(fn, valuesBack);
 
 /** Wraps a top-k eigensolver the same way. */
-export const scaledTopEig = (
-  fn: (a: Mat, k: number) => MaybePromise<TopEigResult>,
-): ((a: Mat, k: number) => MaybePromise<TopEigResult>) =>
-  scaled<TopEigResult, number>(
-    (a, k) => fn(a, k ?? 1),
-    (r, back) => ({ values: Float64Array.from(r.values, (v) => v * back), vectors: r.vectors }),
-  ) as (a: Mat, k: number) => MaybePromise<TopEigResult>;
+export const scaledTopEig =
+  (fn: (a: Mat, k: number) => MaybePromise<TopEigResult>) =>
+  (a: Mat, k: number): MaybePromise<TopEigResult> =>
+    scaled((m: Mat) => fn(m, k), valuesBack)(a);
 
 /**
  * `topEig` from a full eigensolver: every eigenvalue and the k leading vectors, cut to k (for

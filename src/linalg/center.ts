@@ -42,7 +42,7 @@ export const SHIFT_SAMPLE_ROWS = 512;
  * {@link SHIFT_SAMPLE_ROWS} rows spread evenly over A (every ⌈m/512⌉-th row), not the mean of
  * all of A. Moments about s are exact after re-centering; only their rounding grows with how far
  * s is from the mean (by 1 + nδ²/M2 for a column with δ = mean − s), so a caller checks
- * {@link shiftIsClose} afterwards and takes the moments again about s + δ when it fails.
+ * {@link shiftDrifted} afterwards and takes the moments again about s + δ when it is true.
  */
 export function sampledColumnMeans(a: Mat): Float64Array {
   const { rows: m, cols: d, data } = a;
@@ -59,25 +59,22 @@ export function sampledColumnMeans(a: Mat): Float64Array {
 }
 
 /**
- * Whether moments taken about `shift` over n rows (`sums` = Σ(h − s), `gramDiag(j)` = Σ(h_j −
- * s_j)²) keep their accuracy after re-centering: for every column, n·δ² ≤ ¼·M2 with δ = sums/n
- * and M2 = Σ(h − s)² − n·δ² the centered sum of squares (so the re-centering removes at most a
- * fifth of the sum of squares and costs under a bit), allowing the rounding of s itself
- * (|δ| ≤ 4ε·|s|).
+ * Whether moments about a shift s over n rows have drifted too far to re-center accurately:
+ * true when some column has (Σ(x − s))² > ¼·n·(floorⱼ + Σ(x − s)²), i.e. n·δ² > ¼·(floorⱼ + G)
+ * with δ = mean − s and G = Σ(x − s)² (floor: the sum of squares of what the result will be
+ * merged with, 0 for a batch alone). Within it the re-centering's subtraction n·δ² takes at most
+ * a quarter of what is left and costs well under a bit (see `MomentsAccumulation`). `diag(j)`
+ * reads G's j-th diagonal entry.
  */
-export function shiftIsClose(
+export function shiftDrifted(
   sums: Float64Array,
-  gramDiag: (j: number) => number,
-  shift: Float64Array,
+  diag: (j: number) => number,
   n: number,
+  floor?: Float64Array,
 ): boolean {
-  for (let j = 0; j < shift.length; j++) {
-    const delta = sums[j] / n;
-    const nd2 = n * delta * delta;
-    if (!(nd2 <= 0.25 * (gramDiag(j) - nd2)) && !(Math.abs(delta) <= 4 * EPS * Math.abs(shift[j])))
-      return false;
-  }
-  return true;
+  for (let j = 0; j < sums.length; j++)
+    if (!(sums[j] * sums[j] <= 0.25 * n * ((floor ? floor[j] : 0) + diag(j)))) return true;
+  return false;
 }
 
 /**

@@ -524,7 +524,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
         },
       };
     },
-    /** Blocked right-looking Cholesky (chol.c), the trailing updates as threaded GEMMs. */
+    /** Blocked right-looking Cholesky (chol.c), panels and lower-triangle updates threaded by row blocks. */
     cholesky(a: Mat): Mat | null {
       const n = a.rows;
       if (a.cols !== n)
@@ -588,6 +588,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
         throw new Error(`wasm topEig: expected a square matrix; got ${a.rows}×${a.cols}`);
       const kk = Math.max(0, Math.min(n, k));
       lastTopEig = "dense";
+      lastTopEigDim = 0;
       if (kk >= 1 && n >= TOPEIG_MIN_N && kk * 8 <= n) {
         rt.begin("topEig");
         const pa = rt.put(a.data);

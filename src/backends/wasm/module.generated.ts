@@ -2,7 +2,7 @@
 // Compiler: Debian clang version 14.0.6
 
 /** sha256 of the C sources this module was built from. */
-export const WASM_SOURCE_SHA256 = "f68d83ae6e7ed36d666b44a0e6c7d8b33cb03b4739af1fb7f3aeaacea9843089";
+export const WASM_SOURCE_SHA256 = "72b6e12fbe3a3dda0ebb9e4a49b150c28290e9573ba75e62b9cd48eb9a52f091";
 
 /** The kernels with threads (shared memory, atomics, SIMD), base64. */
 export const WASM_THREADS_BASE64 =

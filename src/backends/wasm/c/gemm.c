@@ -487,8 +487,7 @@ static mom_args g_mom;
 EXPORT(mom_add) void mom_add(double *acc, const double *A, const double *sh, const double *B,
                              int m, int n, int q) {
   ensure_gemm_work(); /* a run's adds come in separate calls, each with a fresh arena */
-  mom_args g = {A, sh, B, m, n, q, acc, {0}};
-  g_mom = g;
+  g_mom = (mom_args){A, sh, B, m, n, q, acc, {0}};
   claims_init(&g_mom.cl, m, slots_parts(acc));
   par_start(mom_task, &g_mom, (double)m * n * n < 1.0e5);
 }
@@ -580,8 +579,7 @@ static void acc_task(int tid, int nt, void *p) {
  * B (m×q); par_join() completes it. Too small to split: all on the host at the join. */
 static acc_args g_acc;
 EXPORT(acc_add) void acc_add(double *acc, const double *A, const double *B, int m, int n, int q) {
-  acc_args g = {A, B, m, n, q, acc, B == 0, {0}};
-  g_acc = g;
+  g_acc = (acc_args){A, B, m, n, q, acc, B == 0, {0}};
   claims_init(&g_acc.cl, m, slots_parts(acc));
   par_start(acc_task, &g_acc, (double)m * n * q < 1.0e5);
 }

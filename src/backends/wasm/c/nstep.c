@@ -101,8 +101,7 @@ EXPORT(ns_begin) double *ns_begin(int n, int q, int m) {
 static ns_args g_ns;
 EXPORT(ns_add) void ns_add(double *acc, const double *A, const double *B, const double *XT, int m,
                            int n, int q) {
-  ns_args g = {A, B, XT, m, n, q, acc, {0}};
-  g_ns = g;
+  g_ns = (ns_args){A, B, XT, m, n, q, acc, {0}};
   claims_init(&g_ns.cl, m, slots_parts(acc));
   par_start(ns_task, &g_ns, (double)m * n * q < 2.0e5);
 }

@@ -12,11 +12,10 @@
  * (so the eigenvalues are within that of A's and each vector within it over the gap, as for
  * LAPACK's), which takes a few steps when the top k stand apart from the rest of the spectrum
  * and many when they sit in a dense bulk. So the work is bounded: past `maxdim` basis vectors, or
- * once the residuals shrink too slowly to get there, it returns -1 and the caller runs the dense
- * solver. A deterministic random start block (and a fresh random vector wherever a block
- * deflates, e.g. for an eigenvalue of multiplicity above k) makes the result reproducible.
- * Cost per step O(n²·k + n·dim·k), against 4n³/3 for the tridiagonalisation. Returns 0 without trying for the zero
- * matrix (the dense solver's special case).
+ * once the residuals shrink too slowly to get there, it gives up (a negative return) and the
+ * caller runs the dense solver. A deterministic random start block (and a fresh random vector
+ * wherever a block deflates, e.g. for an eigenvalue of multiplicity above k) makes the result
+ * reproducible. Cost per step O(n²·k + n·dim·k), against 4n³/3 for the tridiagonalisation.
  */
 #include "common.h"
 
@@ -52,7 +51,8 @@ static void random_direction(int n, double *Q, int p, double *h, uint32_t *st) {
 /*
  * A (n×n, lower triangle read, overwritten), k ≥ 1 wanted pairs, at most maxdim basis vectors:
  * values[0..k) descending and vecs (n×k, column j the eigenvector of values[j]). Returns the
- * basis size used, or minus the basis size at which it gave up (outputs then undefined).
+ * basis size used, minus the basis size at which it gave up (outputs then undefined), or 0 when
+ * it did not try (A = 0, the dense solver's special case, or maxdim < 2k).
  */
 EXPORT(k_topeig) int k_topeig(double *A, int n, int k, int maxdim, double *values, double *vecs) {
   if (n <= 0 || k <= 0) return 0;
