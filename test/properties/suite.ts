@@ -125,6 +125,7 @@ export function runPropertySuite(
                   Array.from(b.data.subarray(i * b.cols, (i + 1) * b.cols)),
                 ),
               ),
+              { autoTranspose: true },
             ).diagonal;
             fc.pre(scaleOf(a) > 1e-3 && sb[sb.length - 1] > 1e-6 * sb[0]);
             const th = await principalAngles(a, b, opt());

@@ -41,11 +41,15 @@ static size_t g_stack_lo, g_stack_bytes; /* worker stacks: [lo + (t-1)·bytes, l
 #define ASTORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 #define AADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
 
-/* Spin iterations (each an atomic load, a few ns) before sleeping: about 10–50 µs, so an
- * oversubscribed CPU is handed back quickly. */
-#define SPIN_GEN 8192
-#define SPIN_BAR 2048
-#define SPIN_DONE 8192
+/* Spin iterations (each an atomic load: 0.25–1 ns in V8 on x86-64, measured) before sleeping:
+ * ~20–60 µs, so an oversubscribed CPU is still handed back quickly. A futex round trip
+ * (memory.atomic.wait32 / notify) costs tens of µs on a VM, so a shorter spin turns every
+ * barrier whose threads arrive a few µs apart into a sleep and a wake-up: at 2048 spins the
+ * tridiagonalisation's barrier per column made 2 threads slower than 1 (512×512: 29 vs 17 ms
+ * on a 2-core Xeon VM); at 65536, 15 ms (1024×1024: 115 → 77 ms). */
+#define SPIN_GEN 65536
+#define SPIN_BAR 65536
+#define SPIN_DONE 65536
 
 __attribute__((noinline)) static int wait_i32(volatile int32_t *p, int32_t expected,
                                               int64_t timeout_ns) {
