@@ -72,10 +72,13 @@ async function startBackend(name: string): Promise<{ k: CompleteKernels; info: s
       b = jsBackend;
       break;
     case "wasm1":
-      b = wasmBackend({ threads: 1 });
+      b = wasmBackend({ threads: 1, fma: false });
       break;
     case "wasm2":
-      b = wasmBackend({ threads: 2, requireThreads: true });
+      b = wasmBackend({ threads: 2, requireThreads: true, fma: false });
+      break;
+    case "wasm2-fma":
+      b = wasmBackend({ threads: 2, requireThreads: true, fma: true });
       break;
     case "tfjs-wasm":
     case "tfjs-cpu": {

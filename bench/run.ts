@@ -42,11 +42,12 @@ interface Opts {
   rounds: number;
 }
 
-const ALL = ["js", "wasm1", "wasm2", "tfjs-wasm", "tfjs-cpu", "webgpu", "ml-matrix"];
+const ALL = ["js", "wasm1", "wasm2", "wasm2-fma", "tfjs-wasm", "tfjs-cpu", "webgpu", "ml-matrix"];
 const LABEL: Record<string, string> = {
   js: "js (f64)",
   wasm1: "wasm 1 thread (f64)",
   wasm2: "wasm 2 threads (f64)",
+  "wasm2-fma": "wasm 2 threads, FMA (f64)",
   "tfjs-wasm": "tfjs-wasm (f32 Gram)",
   "tfjs-cpu": "tfjs-cpu (f32 Gram)",
   webgpu: "webgpu llvmpipe (f32 Gram)",
@@ -54,7 +55,10 @@ const LABEL: Record<string, string> = {
   numpy: "numpy fast (f64, Gram+eigh)",
   authors: "numpy authors-style (f64, SVD+pinv)",
 };
-const FLOAT64 = new Set(["js", "wasm1", "wasm2", "ml-matrix"]);
+const FLOAT64 = new Set(["js", "wasm1", "wasm2", "wasm2-fma", "ml-matrix"]);
+/** Node before 22 runs relaxed SIMD (the wasm FMA build) only behind this V8 flag. */
+const RELAXED_FLAG =
+  Number(process.versions.node.split(".")[0]) < 22 ? ["--experimental-wasm-relaxed-simd"] : [];
 
 function parseArgs(argv: string[]): Opts {
   const o: Opts = {
@@ -81,7 +85,7 @@ function parseArgs(argv: string[]): Opts {
     else if (a === "--rounds") o.rounds = Math.max(0, Number(argv[++i]));
     else if (a === "--help" || a === "-h") {
       console.log(
-        "npm run bench -- [--quick] [--json out.json] [--reps 3] [--backends js,wasm1,wasm2,tfjs-wasm,tfjs-cpu,webgpu,ml-matrix] [--no-scaling] [--limit seconds] [--scale-limit seconds] [--rounds 3] [--keep]",
+        "npm run bench -- [--quick] [--json out.json] [--reps 3] [--backends js,wasm1,wasm2,wasm2-fma,tfjs-wasm,tfjs-cpu,webgpu,ml-matrix] [--no-scaling] [--limit seconds] [--scale-limit seconds] [--rounds 3] [--keep]",
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
@@ -112,7 +116,10 @@ function reason(c: ChildResult): string {
 }
 
 async function job(spec: JobSpec, limitMs: number): Promise<Outcome> {
-  const c = await runChild(TSX, [join(HERE, "job.ts"), JSON.stringify(spec)], limitMs);
+  const script = [join(HERE, "job.ts"), JSON.stringify(spec)];
+  const c = spec.backend.endsWith("-fma")
+    ? await runChild(process.execPath, [...RELAXED_FLAG, "--import", "tsx", ...script], limitMs)
+    : await runChild(TSX, script, limitMs);
   if (c.status === "ok") {
     const r = lastJson<JobResult>(c.stdout);
     if (r) return { status: "ok", r, wallMs: c.wallMs };
@@ -347,17 +354,19 @@ async function main(): Promise<void> {
     // ---------------------------------------------------------------- head to head
     // On a shared VM a machine's speed drifts by tens of percent within minutes, so the headline
     // ratios are also measured in alternating rounds (numpy, then wasm 2 threads, R times, on the
-    // standard workload), every sample of both sides kept: min and median over all of them.
+    // standard workload), every sample of both sides kept: min and median over all of them. The
+    // wasm side is the FMA build where it ran (the default on Node ≥ 22), else the plain one.
+    const hb = pipe["wasm2-fma"]?.status === "ok" ? "wasm2-fma" : "wasm2";
     const h2h = {
       npFast: [...(npr?.fastMs ?? [])],
       npGram: [...(npr?.gramMs ?? [])],
       npEig: [...(npr?.eigMs ?? [])],
-      wasmEig: [...(kern.wasm2?.r?.eigMs ?? [])],
-      wasmPipe: [...(pipe.wasm2?.r?.times ?? [])],
-      wasmGram: [...(kern.wasm2?.r?.gramMs ?? [])],
+      wasmEig: [...(kern[hb]?.r?.eigMs ?? [])],
+      wasmPipe: [...(pipe[hb]?.r?.times ?? [])],
+      wasmGram: [...(kern[hb]?.r?.gramMs ?? [])],
       rounds: 0,
     };
-    if (o.rounds > 0 && npr && pipe.wasm2?.status === "ok") {
+    if (o.rounds > 0 && npr && pipe[hb]?.status === "ok") {
       for (let round = 0; round < o.rounds; round++) {
         const n2 = await numpy(
           py,
@@ -366,11 +375,11 @@ async function main(): Promise<void> {
           limitMs,
         );
         const k2 = await job(
-          { kind: "kernels", backend: "wasm2", dir: w.dir, reps: o.reps, longMs },
+          { kind: "kernels", backend: hb, dir: w.dir, reps: o.reps, longMs },
           Math.min(limitMs, 120000),
         );
         const p2 = await job(
-          { kind: "pipeline", backend: "wasm2", dir: w.dir, reps: o.reps, longMs },
+          { kind: "pipeline", backend: hb, dir: w.dir, reps: o.reps, longMs },
           limitMs,
         );
         if (!n2.r?.fastMs || !k2.r?.gramMs || !p2.r?.times) break;
@@ -382,7 +391,7 @@ async function main(): Promise<void> {
         h2h.wasmPipe.push(...p2.r.times);
         h2h.rounds++;
         log(
-          `round ${round + 1}: numpy fast ${fmtMs(median(n2.r.fastMs))}, wasm2 ${fmtMs(median(p2.r.times))}; Gram ${fmtMs(median(n2.r.gramMs ?? []))} vs ${fmtMs(median(k2.r.gramMs))}`,
+          `round ${round + 1}: numpy fast ${fmtMs(median(n2.r.fastMs))}, ${hb} ${fmtMs(median(p2.r.times))}; Gram ${fmtMs(median(n2.r.gramMs ?? []))} vs ${fmtMs(median(k2.r.gramMs))}`,
         );
       }
     }
@@ -536,7 +545,7 @@ async function main(): Promise<void> {
         ["  median", f(median(np)), f(median(ours)), (median(ours) / median(np)).toFixed(2)],
       ];
       const hr = [
-        ["", "numpy fast", "wasm 2 threads", "wasm time / numpy time"],
+        ["", "numpy fast", LABEL[hb].replace(" (f64)", ""), "wasm time / numpy time"],
         ...pair(`measureNRC ${std.L}×${std.N}×${std.d}`, h2h.npFast, h2h.wasmPipe, fmtMs),
       ];
       if (h2h.wasmGram.length && h2h.npGram.length)
@@ -551,7 +560,7 @@ async function main(): Promise<void> {
         ...hr.slice(1).map(hl),
       ].join("\n");
       notes.push(
-        `Head to head: the main run's samples plus ${h2h.rounds} alternating round(s) (numpy, then wasm 2 threads; ${o.reps} runs each): ${h2h.npFast.length} numpy and ${h2h.wasmPipe.length} wasm samples of measureNRC, ${h2h.npGram.length} and ${h2h.wasmGram.length} of the Gram and of symEig (numpy: eigh); min and median over all of them.`,
+        `Head to head: the main run's samples plus ${h2h.rounds} alternating round(s) (numpy, then ${LABEL[hb].replace(" (f64)", "")}; ${o.reps} runs each): ${h2h.npFast.length} numpy and ${h2h.wasmPipe.length} wasm samples of measureNRC, ${h2h.npGram.length} and ${h2h.wasmGram.length} of the Gram and of symEig (numpy: eigh); min and median over all of them.`,
       );
     }
     console.log(table);

@@ -1,13 +1,19 @@
 /**
  * The `wasm` backend's kernels against the JS kernels (and against identities that need no
  * reference: QR = A, RᵀR = AᵀA, AV = VΛ, VᵀV = I), on random and structured inputs, with 1, 2
- * and 3 threads; its errors; and regression tests for the thread pool (a barrier deadlock under
- * V8's baseline compiler, oversubscribed CPUs).
+ * and 3 threads, in both builds (plain SIMD, and fused multiply-adds where the engine has relaxed
+ * SIMD: Node ≥ 22, or vitest.config.ts's flag on Node 20); its errors; and regression tests for
+ * the thread pool (a barrier deadlock under V8's baseline compiler, oversubscribed CPUs).
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { wasmBackend, WASM_DIAGNOSTICS, type WasmKernels } from "../../src/backends/wasm/index.js";
+import {
+  relaxedSimdAvailable,
+  wasmBackend,
+  WASM_DIAGNOSTICS,
+  type WasmKernels,
+} from "../../src/backends/wasm/index.js";
 import { jsKernels } from "../../src/backends/js/index.js";
 import type {
   Mat,
@@ -540,259 +546,278 @@ function inRange(a: Mat): [Mat, Mat] {
 
 // ---------------------------------------------------------------------------------------------
 
-for (const threads of [1, 2, 3]) {
-  describe(`wasm kernels, threads: ${threads}`, () => {
-    let k: WasmKernels;
-    beforeAll(async () => {
-      k = (await wasmBackend({ threads }).init()) as WasmKernels;
-    });
-    afterAll(async () => {
-      await k?.dispose?.();
-    });
-
-    it("starts with the requested number of threads", () => {
-      expect(k.name).toBe("wasm");
-      expect(k.threads).toBe(threads);
-      expect(k.singleThreadReason).toBeUndefined();
-    });
-
-    for (const [name, make] of productInputs)
-      it(`gram: ${name}`, async () => {
-        const a = make();
-        const g = await unchanged([a], () => k.gram!(a));
-        const n = colNorms(a);
-        expect(scaledErr(g, jsKernels.gram(a) as Mat, n, n)).toBeLessThanOrEqual(1e-12);
-        for (let i = 0; i < a.cols; i++)
-          for (let j = 0; j < i; j++) expect(g.data[i * a.cols + j]).toBe(g.data[j * a.cols + i]);
+const FMA_BUILDS = relaxedSimdAvailable() ? [false, true] : [false];
+for (const fma of FMA_BUILDS)
+  for (const threads of [1, 2, 3]) {
+    describe(`wasm kernels, threads: ${threads}${fma ? ", fma" : ""}`, () => {
+      let k: WasmKernels;
+      beforeAll(async () => {
+        k = (await wasmBackend({ threads, fma }).init()) as WasmKernels;
+      });
+      afterAll(async () => {
+        await k?.dispose?.();
       });
 
-    for (const [name, make] of crossInputs)
-      it(`crossProd: ${name}`, async () => {
-        const [a, b] = make();
-        const c = await unchanged([a, b], () => k.crossProd!(a, b));
-        expect(
-          scaledErr(c, jsKernels.crossProd(a, b) as Mat, colNorms(a), colNorms(b)),
-        ).toBeLessThanOrEqual(1e-12);
+      it("starts with the requested number of threads and build", () => {
+        expect(k.name).toBe("wasm");
+        expect(k.threads).toBe(threads);
+        expect(k.singleThreadReason).toBeUndefined();
+        expect(k.fma).toBe(fma);
       });
 
-    for (const [name, make] of crossInputs.concat(momentInputs))
-      it(`shiftedMoments (one pass, shift subtracted while packing): ${name}`, async () => {
-        const [a, b] = make();
-        // A shift near the means (as callers use it) with an offset, so the sums are not ~0.
-        const shift = new Float64Array(a.cols);
-        for (let j = 0; j < a.cols; j++) {
-          for (let i = 0; i < a.rows; i++) shift[j] += a.data[i * a.cols + j];
-          shift[j] = shift[j] / a.rows + 0.25 * Math.sin(j);
-        }
-        const got = await unchanged([a, b], () => k.shiftedMoments!(a, shift, b));
-        // Independent reference: form A − 1sᵀ explicitly, then the JS gram/crossProd and sums.
-        const ac = {
-          rows: a.rows,
-          cols: a.cols,
-          data: a.data.map((v, i) => v - shift[i % a.cols]),
-        };
-        expectMomentsOf(got, ac, b);
-        for (let i = 0; i < a.cols; i++)
-          for (let j = 0; j < i; j++)
-            expect(got.gram.data[i * a.cols + j]).toBe(got.gram.data[j * a.cols + i]);
+      // acc + x·x with acc = −(1 + 2⁻²⁹), x = 1 + 2⁻³⁰: x² = 1 + 2⁻²⁹ + 2⁻⁶⁰ exactly, so a fused
+      // multiply-add leaves 2⁻⁶⁰ (the exact answer) and a multiply then an add leaves 0. Shows which
+      // build runs and that the rewritten opcode gets its operands in the right order.
+      it("products are fused multiply-adds exactly in the fma build", async () => {
+        const x = 1 + 2 ** -30;
+        const c = -(1 + 2 ** -29);
+        const want = fma ? 2 ** -60 : 0;
+        const g = await k.gram!({ rows: 2, cols: 2, data: Float64Array.from([1, c, x, x]) });
+        expect(g.data[1]).toBe(want);
+        const m = await k.matmul!(
+          { rows: 1, cols: 2, data: Float64Array.from([1, x]) },
+          { rows: 2, cols: 1, data: Float64Array.from([c, x]) },
+        );
+        expect(m.data[0]).toBe(want);
       });
 
-    for (const [name, make] of crossInputs.concat(momentInputs))
-      it(`momentsRun (moments kept in wasm memory across calls): ${name}`, async () => {
-        const [a, b] = make();
-        const shift = new Float64Array(a.cols);
-        for (let j = 0; j < a.cols; j++) shift[j] = 0.5 * Math.cos(j) + (a.data[j] ?? 0);
-        const ac = {
-          rows: a.rows,
-          cols: a.cols,
-          data: a.data.map((v, i) => v - shift[i % a.cols]),
-        };
-        // Uneven row batches; another run interleaved (and freed first) must not disturb it.
-        const cuts = [0, Math.floor(a.rows / 3), Math.floor(a.rows / 3) + 1, a.rows];
-        const run = k.momentsRun!(a.cols, b.cols, shift);
-        const other = k.momentsRun!(a.cols, b.cols, new Float64Array(a.cols));
-        for (let c = 0; c + 1 < cuts.length; c++) {
-          const lo = cuts[c];
-          const hi = cuts[c + 1];
-          const part = (m: Mat): Mat => ({
-            rows: hi - lo,
-            cols: m.cols,
-            data: m.data.slice(lo * m.cols, hi * m.cols),
-          });
-          await run.add(part(a), part(b));
-          await other.add(part(a), part(b));
-          await k.gram!(part(a)); // an unrelated kernel call between adds (fresh arena)
-        }
-        other.dispose();
-        const mid = run.probe();
-        const got = run.result();
-        run.dispose();
-        expect(() => run.result()).toThrow(/momentsRun.result: the run was disposed/);
-        expectMomentsOf(got, ac, b);
-        for (let j = 0; j < a.cols; j++) {
-          expect(mid.sums[j]).toBe(got.sums[j]);
-          expect(mid.diag[j]).toBe(got.gram.data[j * a.cols + j]);
-        }
-        // The memory is reused: a new run of the same shape starts from zero.
-        const again = k.momentsRun!(a.cols, b.cols, shift);
-        const z = again.result();
-        again.dispose();
-        expect(z.gram.data.every((v) => v === 0) && z.sums.every((v) => v === 0)).toBe(true);
-      });
-
-    for (const [name, make] of stepInputs)
-      it(`normalStep (wasm and js): ${name}`, async () => {
-        const [a, b, x] = make();
-        const ref = stepReference(a, b, x);
-        // Rounding of R = B − A·X scales with |B| + |A||X|, not with R itself (zero on an exact fit).
-        const scale = x
-          ? (jsKernels.matmul(
-              { rows: a.rows, cols: a.cols, data: a.data.map(Math.abs) },
-              { rows: x.rows, cols: x.cols, data: x.data.map(Math.abs) },
-            ) as Mat)
-          : null;
-        let rScale = 0;
-        for (let i = 0; i < b.data.length; i++)
-          rScale = Math.max(rScale, Math.abs(b.data[i]) + (scale ? scale.data[i] : 0));
-        for (const got of [
-          await unchanged(x ? [a, b, x] : [a, b], () => k.normalStep!(a, b, x)),
-          jsKernels.normalStep(a, b, x) as NormalStepResult,
-        ]) {
+      for (const [name, make] of productInputs)
+        it(`gram: ${name}`, async () => {
+          const a = make();
+          const g = await unchanged([a], () => k.gram!(a));
           const n = colNorms(a);
-          const g = got.g;
-          for (let j = 0; j < a.cols; j++)
-            for (let c = 0; c < b.cols; c++)
-              expect(
-                Math.abs(g.data[j * b.cols + c] - ref.g.data[j * b.cols + c]),
-              ).toBeLessThanOrEqual(1e-12 * n[j] * rScale * Math.sqrt(a.rows) + 1e-300);
-          for (let c = 0; c < b.cols; c++)
-            expect(Math.abs(got.rss[c] - ref.rss[c])).toBeLessThanOrEqual(
-              1e-12 * (ref.rss[c] + rScale * rScale * a.rows * 1e-4) + 1e-300,
-            );
-        }
-      });
+          expect(scaledErr(g, jsKernels.gram(a) as Mat, n, n)).toBeLessThanOrEqual(1e-12);
+          for (let i = 0; i < a.cols; i++)
+            for (let j = 0; j < i; j++) expect(g.data[i * a.cols + j]).toBe(g.data[j * a.cols + i]);
+        });
 
-    for (const [name, make] of matmulInputs)
-      it(`matmul: ${name}`, async () => {
-        const [a, b] = make();
-        const c = await unchanged([a, b], () => k.matmul!(a, b));
-        expect(
-          scaledErr(c, jsKernels.matmul(a, b) as Mat, rowNorms(a), colNorms(b)),
-        ).toBeLessThanOrEqual(1e-12);
-      });
+      for (const [name, make] of crossInputs)
+        it(`crossProd: ${name}`, async () => {
+          const [a, b] = make();
+          const c = await unchanged([a, b], () => k.crossProd!(a, b));
+          expect(
+            scaledErr(c, jsKernels.crossProd(a, b) as Mat, colNorms(a), colNorms(b)),
+          ).toBeLessThanOrEqual(1e-12);
+        });
 
-    for (const [name, make, refOf] of eigInputs)
-      it(`symEig: ${name}`, async () => {
-        const a = make();
-        const e = await unchanged([a], () => k.symEig!(a));
-        checkEig(a, e, eigReference(a, refOf));
-      });
-
-    for (const [name, make, refOf] of eigInputs)
-      it(`symEig, leading vectors only (values by QL, vectors by inverse iteration): ${name}`, async () => {
-        const a = make();
-        const n = a.rows;
-        const ref = eigReference(a, refOf);
-        for (const vk of new Set([0, 1, Math.min(3, n), Math.floor(n / 4)])) {
-          const e = await unchanged([a], () => k.symEig!(a, { vectors: vk }));
-          checkEig(a, e, ref, vk);
-          // The cheap path (taken when at most a quarter of the vectors are asked for) must be
-          // the one tested: it falls back to divide and conquer only when its a-posteriori check
-          // fails, which none of these inputs should provoke.
-          const zero = a.data.every((v) => v === 0);
-          expect(diag(k).lastEigPath).toBe(zero ? "zero" : 4 * vk <= n ? "ql+inverse" : "dc");
-        }
-      });
-
-    for (const [name, make, kk, krylov] of topEigInputs)
-      it(`topEig (block Krylov, dense fallback): ${name}`, async () => {
-        const a = make();
-        const e = await unchanged([a], () => k.topEig!(a, kk));
-        checkTopEig(a, e, jsKernels.symEig(a) as SymEigResult, kk);
-        if (krylov) {
-          expect(diag(k).lastTopEig).toBe("krylov");
-          expect(diag(k).lastTopEigDim).toBeLessThan(a.rows / 2);
-        }
-      });
-
-    for (const n of [1, 5, 64, 65, 130, 300])
-      it(`cholesky ${n}×${n} (blocked, trailing GEMMs): L·Lᵀ = A, agrees with the JS kernel`, async () => {
-        const g = jsKernels.gram(randn(2 * n + 3, n, 300 + n)) as Mat;
-        // Junk above the diagonal: only the lower triangle may be read.
-        const a = { rows: n, cols: n, data: Float64Array.from(g.data) };
-        for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) a.data[i * n + j] = 1e300;
-        const l = (await unchanged([a], () => k.cholesky!(a))) as Mat;
-        const ref = jsKernels.cholesky(g) as Mat;
-        let scale = 0;
-        for (let i = 0; i < n; i++) scale = Math.max(scale, g.data[i * n + i]);
-        for (let i = 0; i < n; i++)
-          for (let j = 0; j < n; j++) {
-            if (j > i) expect(l.data[i * n + j]).toBe(0);
-            expect(Math.abs(l.data[i * n + j] - ref.data[i * n + j])).toBeLessThanOrEqual(
-              1e-10 * Math.sqrt(scale),
-            );
-            if (j <= i) {
-              let s = 0;
-              for (let p = 0; p <= j; p++) s += l.data[i * n + p] * l.data[j * n + p];
-              expect(Math.abs(s - g.data[i * n + j])).toBeLessThanOrEqual(1e-13 * n * scale);
-            }
+      for (const [name, make] of crossInputs.concat(momentInputs))
+        it(`shiftedMoments (one pass, shift subtracted while packing): ${name}`, async () => {
+          const [a, b] = make();
+          // A shift near the means (as callers use it) with an offset, so the sums are not ~0.
+          const shift = new Float64Array(a.cols);
+          for (let j = 0; j < a.cols; j++) {
+            for (let i = 0; i < a.rows; i++) shift[j] += a.data[i * a.cols + j];
+            shift[j] = shift[j] / a.rows + 0.25 * Math.sin(j);
           }
+          const got = await unchanged([a, b], () => k.shiftedMoments!(a, shift, b));
+          // Independent reference: form A − 1sᵀ explicitly, then the JS gram/crossProd and sums.
+          const ac = {
+            rows: a.rows,
+            cols: a.cols,
+            data: a.data.map((v, i) => v - shift[i % a.cols]),
+          };
+          expectMomentsOf(got, ac, b);
+          for (let i = 0; i < a.cols; i++)
+            for (let j = 0; j < i; j++)
+              expect(got.gram.data[i * a.cols + j]).toBe(got.gram.data[j * a.cols + i]);
+        });
+
+      for (const [name, make] of crossInputs.concat(momentInputs))
+        it(`momentsRun (moments kept in wasm memory across calls): ${name}`, async () => {
+          const [a, b] = make();
+          const shift = new Float64Array(a.cols);
+          for (let j = 0; j < a.cols; j++) shift[j] = 0.5 * Math.cos(j) + (a.data[j] ?? 0);
+          const ac = {
+            rows: a.rows,
+            cols: a.cols,
+            data: a.data.map((v, i) => v - shift[i % a.cols]),
+          };
+          // Uneven row batches; another run interleaved (and freed first) must not disturb it.
+          const cuts = [0, Math.floor(a.rows / 3), Math.floor(a.rows / 3) + 1, a.rows];
+          const run = k.momentsRun!(a.cols, b.cols, shift);
+          const other = k.momentsRun!(a.cols, b.cols, new Float64Array(a.cols));
+          for (let c = 0; c + 1 < cuts.length; c++) {
+            const lo = cuts[c];
+            const hi = cuts[c + 1];
+            const part = (m: Mat): Mat => ({
+              rows: hi - lo,
+              cols: m.cols,
+              data: m.data.slice(lo * m.cols, hi * m.cols),
+            });
+            await run.add(part(a), part(b));
+            await other.add(part(a), part(b));
+            await k.gram!(part(a)); // an unrelated kernel call between adds (fresh arena)
+          }
+          other.dispose();
+          const mid = run.probe();
+          const got = run.result();
+          run.dispose();
+          expect(() => run.result()).toThrow(/momentsRun.result: the run was disposed/);
+          expectMomentsOf(got, ac, b);
+          for (let j = 0; j < a.cols; j++) {
+            expect(mid.sums[j]).toBe(got.sums[j]);
+            expect(mid.diag[j]).toBe(got.gram.data[j * a.cols + j]);
+          }
+          // The memory is reused: a new run of the same shape starts from zero.
+          const again = k.momentsRun!(a.cols, b.cols, shift);
+          const z = again.result();
+          again.dispose();
+          expect(z.gram.data.every((v) => v === 0) && z.sums.every((v) => v === 0)).toBe(true);
+        });
+
+      for (const [name, make] of stepInputs)
+        it(`normalStep (wasm and js): ${name}`, async () => {
+          const [a, b, x] = make();
+          const ref = stepReference(a, b, x);
+          // Rounding of R = B − A·X scales with |B| + |A||X|, not with R itself (zero on an exact fit).
+          const scale = x
+            ? (jsKernels.matmul(
+                { rows: a.rows, cols: a.cols, data: a.data.map(Math.abs) },
+                { rows: x.rows, cols: x.cols, data: x.data.map(Math.abs) },
+              ) as Mat)
+            : null;
+          let rScale = 0;
+          for (let i = 0; i < b.data.length; i++)
+            rScale = Math.max(rScale, Math.abs(b.data[i]) + (scale ? scale.data[i] : 0));
+          for (const got of [
+            await unchanged(x ? [a, b, x] : [a, b], () => k.normalStep!(a, b, x)),
+            jsKernels.normalStep(a, b, x) as NormalStepResult,
+          ]) {
+            const n = colNorms(a);
+            const g = got.g;
+            for (let j = 0; j < a.cols; j++)
+              for (let c = 0; c < b.cols; c++)
+                expect(
+                  Math.abs(g.data[j * b.cols + c] - ref.g.data[j * b.cols + c]),
+                ).toBeLessThanOrEqual(1e-12 * n[j] * rScale * Math.sqrt(a.rows) + 1e-300);
+            for (let c = 0; c < b.cols; c++)
+              expect(Math.abs(got.rss[c] - ref.rss[c])).toBeLessThanOrEqual(
+                1e-12 * (ref.rss[c] + rScale * rScale * a.rows * 1e-4) + 1e-300,
+              );
+          }
+        });
+
+      for (const [name, make] of matmulInputs)
+        it(`matmul: ${name}`, async () => {
+          const [a, b] = make();
+          const c = await unchanged([a, b], () => k.matmul!(a, b));
+          expect(
+            scaledErr(c, jsKernels.matmul(a, b) as Mat, rowNorms(a), colNorms(b)),
+          ).toBeLessThanOrEqual(1e-12);
+        });
+
+      for (const [name, make, refOf] of eigInputs)
+        it(`symEig: ${name}`, async () => {
+          const a = make();
+          const e = await unchanged([a], () => k.symEig!(a));
+          checkEig(a, e, eigReference(a, refOf));
+        });
+
+      for (const [name, make, refOf] of eigInputs)
+        it(`symEig, leading vectors only (values by QL, vectors by inverse iteration): ${name}`, async () => {
+          const a = make();
+          const n = a.rows;
+          const ref = eigReference(a, refOf);
+          for (const vk of new Set([0, 1, Math.min(3, n), Math.floor(n / 4)])) {
+            const e = await unchanged([a], () => k.symEig!(a, { vectors: vk }));
+            checkEig(a, e, ref, vk);
+            // The cheap path (taken when at most a quarter of the vectors are asked for) must be
+            // the one tested: it falls back to divide and conquer only when its a-posteriori check
+            // fails, which none of these inputs should provoke.
+            const zero = a.data.every((v) => v === 0);
+            expect(diag(k).lastEigPath).toBe(zero ? "zero" : 4 * vk <= n ? "ql+inverse" : "dc");
+          }
+        });
+
+      for (const [name, make, kk, krylov] of topEigInputs)
+        it(`topEig (block Krylov, dense fallback): ${name}`, async () => {
+          const a = make();
+          const e = await unchanged([a], () => k.topEig!(a, kk));
+          checkTopEig(a, e, jsKernels.symEig(a) as SymEigResult, kk);
+          if (krylov) {
+            expect(diag(k).lastTopEig).toBe("krylov");
+            expect(diag(k).lastTopEigDim).toBeLessThan(a.rows / 2);
+          }
+        });
+
+      for (const n of [1, 5, 64, 65, 130, 300])
+        it(`cholesky ${n}×${n} (blocked, trailing GEMMs): L·Lᵀ = A, agrees with the JS kernel`, async () => {
+          const g = jsKernels.gram(randn(2 * n + 3, n, 300 + n)) as Mat;
+          // Junk above the diagonal: only the lower triangle may be read.
+          const a = { rows: n, cols: n, data: Float64Array.from(g.data) };
+          for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) a.data[i * n + j] = 1e300;
+          const l = (await unchanged([a], () => k.cholesky!(a))) as Mat;
+          const ref = jsKernels.cholesky(g) as Mat;
+          let scale = 0;
+          for (let i = 0; i < n; i++) scale = Math.max(scale, g.data[i * n + i]);
+          for (let i = 0; i < n; i++)
+            for (let j = 0; j < n; j++) {
+              if (j > i) expect(l.data[i * n + j]).toBe(0);
+              expect(Math.abs(l.data[i * n + j] - ref.data[i * n + j])).toBeLessThanOrEqual(
+                1e-10 * Math.sqrt(scale),
+              );
+              if (j <= i) {
+                let s = 0;
+                for (let p = 0; p <= j; p++) s += l.data[i * n + p] * l.data[j * n + p];
+                expect(Math.abs(s - g.data[i * n + j])).toBeLessThanOrEqual(1e-13 * n * scale);
+              }
+            }
+        });
+
+      it("cholesky returns null when A is not positive definite (js and wasm)", async () => {
+        const g = jsKernels.gram(randn(100, 100, 400)) as Mat;
+        const a = { rows: 100, cols: 100, data: Float64Array.from(g.data) };
+        a.data[70 * 100 + 70] = -1; // a negative diagonal entry
+        expect(await k.cholesky!(a)).toBeNull();
+        expect(jsKernels.cholesky(a)).toBeNull();
+        const rankDef = jsKernels.gram(lowRank(200, 90, 5, 401)) as Mat;
+        expect(await k.cholesky!(rankDef)).toBeNull();
       });
 
-    it("cholesky returns null when A is not positive definite (js and wasm)", async () => {
-      const g = jsKernels.gram(randn(100, 100, 400)) as Mat;
-      const a = { rows: 100, cols: 100, data: Float64Array.from(g.data) };
-      a.data[70 * 100 + 70] = -1; // a negative diagonal entry
-      expect(await k.cholesky!(a)).toBeNull();
-      expect(jsKernels.cholesky(a)).toBeNull();
-      const rankDef = jsKernels.gram(lowRank(200, 90, 5, 401)) as Mat;
-      expect(await k.cholesky!(rankDef)).toBeNull();
-    });
-
-    it("symEig reads only the lower triangle", async () => {
-      const a = symmetric(70, 70);
-      const junk = Float64Array.from(a.data);
-      for (let i = 0; i < 70; i++) for (let j = i + 1; j < 70; j++) junk[i * 70 + j] = 1e300;
-      const e = await k.symEig!({ rows: 70, cols: 70, data: junk });
-      checkEig(a, e, jsKernels.symEig(a) as SymEigResult);
-    });
-
-    for (const [name, make, fullRank] of qrInputs)
-      it(`qr: ${name}`, async () => {
-        const [a, b] = make();
-        const inputs = b ? [a, b] : [a];
-        const ref = jsKernels.qr(a, b) as QrResult;
-        const r = await unchanged(inputs, () => k.qr!(a, b));
-        expect(r.Q).toBeUndefined();
-        checkQr(a, b, r, ref, fullRank);
-        const rq = await unchanged(inputs, () => k.qr!(a, b, { wantQ: true }));
-        checkQr(a, b, rq, ref, fullRank);
+      it("symEig reads only the lower triangle", async () => {
+        const a = symmetric(70, 70);
+        const junk = Float64Array.from(a.data);
+        for (let i = 0; i < 70; i++) for (let j = i + 1; j < 70; j++) junk[i * 70 + j] = 1e300;
+        const e = await k.symEig!({ rows: 70, cols: 70, data: junk });
+        checkEig(a, e, jsKernels.symEig(a) as SymEigResult);
       });
 
-    for (const [name, make] of svdInputs)
-      it(`svd: ${name}`, async () => {
-        const a = make();
-        const r = await unchanged([a], () => k.svd!(a));
-        checkSvd(a, r, jsKernels.svd(a) as SvdResult);
+      for (const [name, make, fullRank] of qrInputs)
+        it(`qr: ${name}`, async () => {
+          const [a, b] = make();
+          const inputs = b ? [a, b] : [a];
+          const ref = jsKernels.qr(a, b) as QrResult;
+          const r = await unchanged(inputs, () => k.qr!(a, b));
+          expect(r.Q).toBeUndefined();
+          checkQr(a, b, r, ref, fullRank);
+          const rq = await unchanged(inputs, () => k.qr!(a, b, { wantQ: true }));
+          checkQr(a, b, rq, ref, fullRank);
+        });
+
+      for (const [name, make] of svdInputs)
+        it(`svd: ${name}`, async () => {
+          const a = make();
+          const r = await unchanged([a], () => k.svd!(a));
+          checkSvd(a, r, jsKernels.svd(a) as SvdResult);
+        });
+
+      it("gives the same results on repeated calls (no state leaks between calls)", async () => {
+        const a = randn(1000, 50, 80);
+        const g1 = await k.gram!(a);
+        await k.symEig!(symmetric(120, 81));
+        await k.qr!(randn(900, 30, 82), randn(900, 2, 83), { wantQ: true });
+        const g2 = await k.gram!(a);
+        expect(g2.data).toEqual(g1.data);
       });
 
-    it("gives the same results on repeated calls (no state leaks between calls)", async () => {
-      const a = randn(1000, 50, 80);
-      const g1 = await k.gram!(a);
-      await k.symEig!(symmetric(120, 81));
-      await k.qr!(randn(900, 30, 82), randn(900, 2, 83), { wantQ: true });
-      const g2 = await k.gram!(a);
-      expect(g2.data).toEqual(g1.data);
+      it("rejects mismatched shapes with a clear Error", async () => {
+        expect(() => k.crossProd!(randn(5, 2, 1), randn(6, 2, 2))).toThrow(/crossProd.*row/);
+        expect(() => k.matmul!(randn(5, 2, 1), randn(3, 2, 2))).toThrow(/matmul.*inner/);
+        expect(() => k.symEig!(randn(5, 4, 1))).toThrow(/symEig.*square/);
+        expect(() => k.qr!(randn(5, 2, 1), randn(4, 1, 2))).toThrow(/qr.*rows/);
+      });
     });
-
-    it("rejects mismatched shapes with a clear Error", async () => {
-      expect(() => k.crossProd!(randn(5, 2, 1), randn(6, 2, 2))).toThrow(/crossProd.*row/);
-      expect(() => k.matmul!(randn(5, 2, 1), randn(3, 2, 2))).toThrow(/matmul.*inner/);
-      expect(() => k.symEig!(randn(5, 4, 1))).toThrow(/symEig.*square/);
-      expect(() => k.qr!(randn(5, 2, 1), randn(4, 1, 2))).toThrow(/qr.*rows/);
-    });
-  });
-}
+  }
 
 describe("wasm backend lifecycle and errors", () => {
   it("throws a clear Error after dispose()", async () => {
@@ -826,6 +851,39 @@ describe("wasm backend lifecycle and errors", () => {
     expect(scaledErr(await k.gram!(a), jsKernels.gram(a) as Mat, n, n)).toBeLessThanOrEqual(1e-12);
     await k.dispose!();
   });
+
+  it.each([1, "yes", null])(
+    "init() rejects fma: %s naming wasmBackend and the argument",
+    async (fma) => {
+      await expect(wasmBackend({ fma: fma as unknown as boolean }).init()).rejects.toThrow(
+        new RegExp(`wasmBackend: fma must be a boolean; got ${fma}`),
+      );
+    },
+  );
+
+  it("defaults to the fma build exactly where relaxed SIMD is available", async () => {
+    const k = (await wasmBackend({ threads: 1 }).init()) as WasmKernels;
+    expect(k.fma).toBe(relaxedSimdAvailable());
+    await k.dispose!();
+  });
+
+  it.skipIf(Number(process.versions.node.split(".")[0]) >= 22)(
+    "fma: true on an engine without relaxed SIMD (Node 20 without the flag) throws; the default falls back",
+    async () => {
+      const code = `
+        const { wasmBackend } = await import(${JSON.stringify(ROOT + "src/backends/wasm/index.ts")});
+        const k = await wasmBackend({ threads: 1 }).init();
+        console.log("default fma " + k.fma);
+        await k.dispose();
+        try { await wasmBackend({ threads: 1, fma: true }).init(); console.log("no error"); }
+        catch (e) { console.log(e.message); }
+      `;
+      const out = await runNode(["--import", "tsx", "--input-type=module", "-e", code], 60_000);
+      expect(out.stdout).toContain("default fma false");
+      expect(out.stdout).toMatch(/wasmBackend: fma: true needs WebAssembly relaxed SIMD/);
+    },
+    90_000,
+  );
 
   it("requireThreads succeeds where threads are available (Node)", async () => {
     const k = (await wasmBackend({ threads: 2, requireThreads: true }).init()) as WasmKernels;

@@ -4,10 +4,11 @@ import type { Kernels } from "../../src/backends/types.js";
 import { runPropertySuite } from "./suite.js";
 
 // Started once for the file (2 threads, so the pool is exercised); passed as started kernels,
-// which the library leaves running, and disposed at the end.
+// which the library leaves running, and disposed at the end. The plain-SIMD build here; the fused
+// multiply-add build in wasm-fma.test.ts.
 let kernels: Kernels;
 beforeAll(async () => {
-  kernels = await wasmBackend({ threads: 2 }).init();
+  kernels = await wasmBackend({ threads: 2, fma: false }).init();
 });
 afterAll(async () => {
   await kernels?.dispose?.();

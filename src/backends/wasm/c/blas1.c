@@ -5,8 +5,8 @@ double dot(int n, const double *x, const double *y) {
   f2 s0 = wasm_f64x2_splat(0.0), s1 = s0;
   int i = 0;
   for (; i + 4 <= n; i += 4) {
-    s0 = wasm_f64x2_add(s0, wasm_f64x2_mul(wasm_v128_load(x + i), wasm_v128_load(y + i)));
-    s1 = wasm_f64x2_add(s1, wasm_f64x2_mul(wasm_v128_load(x + i + 2), wasm_v128_load(y + i + 2)));
+    s0 = MADD(s0, wasm_v128_load(x + i), wasm_v128_load(y + i));
+    s1 = MADD(s1, wasm_v128_load(x + i + 2), wasm_v128_load(y + i + 2));
   }
   s0 = wasm_f64x2_add(s0, s1);
   double s = wasm_f64x2_extract_lane(s0, 0) + wasm_f64x2_extract_lane(s0, 1);
@@ -18,10 +18,8 @@ void axpy(int n, double a, const double *x, double *y) {
   f2 av = wasm_f64x2_splat(a);
   int i = 0;
   for (; i + 4 <= n; i += 4) {
-    wasm_v128_store(y + i, wasm_f64x2_add(wasm_v128_load(y + i),
-                                          wasm_f64x2_mul(av, wasm_v128_load(x + i))));
-    wasm_v128_store(y + i + 2, wasm_f64x2_add(wasm_v128_load(y + i + 2),
-                                              wasm_f64x2_mul(av, wasm_v128_load(x + i + 2))));
+    wasm_v128_store(y + i, MADD(wasm_v128_load(y + i), av, wasm_v128_load(x + i)));
+    wasm_v128_store(y + i + 2, MADD(wasm_v128_load(y + i + 2), av, wasm_v128_load(x + i + 2)));
   }
   for (; i < n; i++) y[i] += a * x[i];
 }
@@ -69,7 +67,7 @@ void rot_rows(int len, double *x, double *y, double c, double s) {
   for (; j + 2 <= len; j += 2) {
     f2 xv = wasm_v128_load(x + j), yv = wasm_v128_load(y + j);
     wasm_v128_store(x + j, wasm_f64x2_sub(wasm_f64x2_mul(cv, xv), wasm_f64x2_mul(sv, yv)));
-    wasm_v128_store(y + j, wasm_f64x2_add(wasm_f64x2_mul(sv, xv), wasm_f64x2_mul(cv, yv)));
+    wasm_v128_store(y + j, MADD(wasm_f64x2_mul(sv, xv), cv, yv));
   }
   for (; j < len; j++) {
     double xv = x[j], yv = y[j];

@@ -1,7 +1,8 @@
 /*
  * deep-nrc WebAssembly kernels: shared definitions.
  * Freestanding C (no libc): float64 only, SIMD through wasm_simd128.h.
- * Built twice by scripts/build-wasm.sh: with -DNRC_THREADS (shared memory, atomics) and without.
+ * Built four times by scripts/build-wasm.sh: with -DNRC_THREADS (shared memory, atomics) and
+ * without, each with plain SIMD and with -DNRC_FMA (relaxed SIMD's fused multiply-add).
  */
 #ifndef NRC_COMMON_H
 #define NRC_COMMON_H
@@ -17,6 +18,20 @@
 #define DBL_SAFEMIN 2.2250738585072014e-308
 
 typedef v128_t f2;
+
+/*
+ * acc + x·y on f64x2. With -DNRC_FMA it is one fused multiply-add (relaxed SIMD's
+ * f64x2.relaxed_madd: a single rounding, x64's vfmadd in V8), else a multiply and an add.
+ * clang 14 knows only the relaxed-SIMD *prototype* (`__builtin_wasm_fma_f64x2(a, b, c)` = a + b·c,
+ * opcode 0xfd 0xcf 0x01, which no engine accepts any more); scripts/wasm-relaxed.mjs rewrites
+ * that opcode to the standard f64x2.relaxed_madd (0xfd 0x87 0x02), which computes
+ * first·second + third of the same three operands: hence the argument order below.
+ */
+#ifdef NRC_FMA
+#define MADD(acc, x, y) ((f2)__builtin_wasm_fma_f64x2((__f64x2)(x), (__f64x2)(y), (__f64x2)(acc)))
+#else
+#define MADD(acc, x, y) wasm_f64x2_add((acc), wasm_f64x2_mul((x), (y)))
+#endif
 
 static inline double nrc_sqrt(double x) { return __builtin_sqrt(x); }
 static inline double nrc_fabs(double x) { return __builtin_fabs(x); }

@@ -53,17 +53,16 @@ static double update_dot_axpy(int len, double *r, double a, const double *x, dou
   int j = 1;
   for (; j + 4 <= len; j += 4) {
     f2 r0 = wasm_v128_load(r + j), r1 = wasm_v128_load(r + j + 2);
-    r0 = wasm_f64x2_sub(r0, wasm_f64x2_add(wasm_f64x2_mul(av, wasm_v128_load(x + j)),
-                                           wasm_f64x2_mul(bv, wasm_v128_load(y + j))));
-    r1 = wasm_f64x2_sub(r1, wasm_f64x2_add(wasm_f64x2_mul(av, wasm_v128_load(x + j + 2)),
-                                           wasm_f64x2_mul(bv, wasm_v128_load(y + j + 2))));
+    r0 = wasm_f64x2_sub(
+        r0, MADD(wasm_f64x2_mul(av, wasm_v128_load(x + j)), bv, wasm_v128_load(y + j)));
+    r1 = wasm_f64x2_sub(
+        r1, MADD(wasm_f64x2_mul(av, wasm_v128_load(x + j + 2)), bv, wasm_v128_load(y + j + 2)));
     wasm_v128_store(r + j, r0);
     wasm_v128_store(r + j + 2, r1);
-    s0 = wasm_f64x2_add(s0, wasm_f64x2_mul(r0, wasm_v128_load(z + j)));
-    s1 = wasm_f64x2_add(s1, wasm_f64x2_mul(r1, wasm_v128_load(z + j + 2)));
-    wasm_v128_store(out + j, wasm_f64x2_add(wasm_v128_load(out + j), wasm_f64x2_mul(zv, r0)));
-    wasm_v128_store(out + j + 2,
-                    wasm_f64x2_add(wasm_v128_load(out + j + 2), wasm_f64x2_mul(zv, r1)));
+    s0 = MADD(s0, r0, wasm_v128_load(z + j));
+    s1 = MADD(s1, r1, wasm_v128_load(z + j + 2));
+    wasm_v128_store(out + j, MADD(wasm_v128_load(out + j), zv, r0));
+    wasm_v128_store(out + j + 2, MADD(wasm_v128_load(out + j + 2), zv, r1));
   }
   s0 = wasm_f64x2_add(s0, s1);
   s += wasm_f64x2_extract_lane(s0, 0) + wasm_f64x2_extract_lane(s0, 1);

@@ -105,7 +105,7 @@ static inline __attribute__((always_inline)) void micro(int kc, const double *re
     for (int j = 0; j < NV; j++) bv[j] = wasm_v128_load(b + 2 * j);
     for (int i = 0; i < MR; i++) {
       f2 av = wasm_v128_load64_splat(a + i);
-      for (int j = 0; j < NV; j++) acc[i][j] = wasm_f64x2_add(acc[i][j], wasm_f64x2_mul(av, bv[j]));
+      for (int j = 0; j < NV; j++) acc[i][j] = MADD(acc[i][j], av, bv[j]);
     }
     a += MR;
     b += NR;
@@ -124,7 +124,7 @@ static inline __attribute__((always_inline)) void micro(int kc, const double *re
       for (int i = 0; i < MR; i++)
         for (int j = 0; j < NV; j++) {
           double *p = c + (size_t)i * ldc + 2 * j;
-          wasm_v128_store(p, wasm_f64x2_add(wasm_v128_load(p), wasm_f64x2_mul(al, acc[i][j])));
+          wasm_v128_store(p, MADD(wasm_v128_load(p), al, acc[i][j]));
         }
     }
   } else {
@@ -285,17 +285,17 @@ static __attribute__((noinline)) void micro_gram(int kc, const double *a, const 
   for (int l = 0; l < kc; l++) {
     f2 b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 2), b2 = wasm_v128_load(b + 4);
     f2 s = wasm_v128_load64_splat(a);
-    c00 = wasm_f64x2_add(c00, wasm_f64x2_mul(s, b0));
-    c01 = wasm_f64x2_add(c01, wasm_f64x2_mul(s, b1));
-    c02 = wasm_f64x2_add(c02, wasm_f64x2_mul(s, b2));
+    c00 = MADD(c00, s, b0);
+    c01 = MADD(c01, s, b1);
+    c02 = MADD(c02, s, b2);
     s = wasm_v128_load64_splat(a + 1);
-    c10 = wasm_f64x2_add(c10, wasm_f64x2_mul(s, b0));
-    c11 = wasm_f64x2_add(c11, wasm_f64x2_mul(s, b1));
-    c12 = wasm_f64x2_add(c12, wasm_f64x2_mul(s, b2));
+    c10 = MADD(c10, s, b0);
+    c11 = MADD(c11, s, b1);
+    c12 = MADD(c12, s, b2);
     s = wasm_v128_load64_splat(a + 2);
-    c20 = wasm_f64x2_add(c20, wasm_f64x2_mul(s, b0));
-    c21 = wasm_f64x2_add(c21, wasm_f64x2_mul(s, b1));
-    c22 = wasm_f64x2_add(c22, wasm_f64x2_mul(s, b2));
+    c20 = MADD(c20, s, b0);
+    c21 = MADD(c21, s, b1);
+    c22 = MADD(c22, s, b2);
     a += GW;
     b += GW;
     OPAQUE(a);
@@ -406,9 +406,9 @@ static void panel_cross(const double *P, int kc, int n, const double *B, int q, 
       f2 a0 = wasm_f64x2_splat(0.0), a1 = a0, a2 = a0;
       for (int l = 0; l < kc; l++, t += GW) {
         f2 bv = wasm_f64x2_splat(B[(size_t)l * q + j]);
-        a0 = wasm_f64x2_add(a0, wasm_f64x2_mul(bv, wasm_v128_load(t)));
-        a1 = wasm_f64x2_add(a1, wasm_f64x2_mul(bv, wasm_v128_load(t + 2)));
-        a2 = wasm_f64x2_add(a2, wasm_f64x2_mul(bv, wasm_v128_load(t + 4)));
+        a0 = MADD(a0, bv, wasm_v128_load(t));
+        a1 = MADD(a1, bv, wasm_v128_load(t + 2));
+        a2 = MADD(a2, bv, wasm_v128_load(t + 4));
       }
       double tmp[GW];
       wasm_v128_store(tmp, a0);

@@ -43,8 +43,8 @@ static void ns_block(const ns_args *g, int lo, int hi, int c0, int qb, double *G
         f2 x0 = wasm_v128_load(a0 + j), x1 = wasm_v128_load(a1 + j);
         for (int c = 0; c < qb; c++) {
           f2 xc = wasm_v128_load(XT + (size_t)(c0 + c) * n + j);
-          s0[c] = wasm_f64x2_add(s0[c], wasm_f64x2_mul(x0, xc));
-          s1[c] = wasm_f64x2_add(s1[c], wasm_f64x2_mul(x1, xc));
+          s0[c] = MADD(s0[c], x0, xc);
+          s1[c] = MADD(s1[c], x1, xc);
         }
       }
       for (int c = 0; c < qb; c++) {
@@ -69,7 +69,7 @@ static void ns_block(const ns_args *g, int lo, int hi, int c0, int qb, double *G
       f2 x0 = wasm_v128_load(a0 + j), x1 = wasm_v128_load(a1 + j);
       for (int c = 0; c < qb; c++) {
         double *gc = G + (size_t)c * n + j;
-        f2 t = wasm_f64x2_add(wasm_f64x2_mul(x0, v0[c]), wasm_f64x2_mul(x1, v1[c]));
+        f2 t = MADD(wasm_f64x2_mul(x0, v0[c]), x1, v1[c]);
         wasm_v128_store(gc, wasm_f64x2_add(wasm_v128_load(gc), t));
       }
     }

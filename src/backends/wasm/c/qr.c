@@ -65,9 +65,9 @@ static void panel_qr(double *P, int rows, int w, double *tau) {
         const double *x = pi + c + 1;
         int j = 0;
         for (; 2 * j + 1 < rest; j++)
-          acc[j] = wasm_f64x2_add(acc[j], wasm_f64x2_mul(vv, wasm_v128_load(x + 2 * j)));
+          acc[j] = MADD(acc[j], vv, wasm_v128_load(x + 2 * j));
         if (2 * j < rest)
-          acc[j] = wasm_f64x2_add(acc[j], wasm_f64x2_mul(vv, wasm_f64x2_make(x[2 * j], 0.0)));
+          acc[j] = MADD(acc[j], vv, wasm_f64x2_make(x[2 * j], 0.0));
       }
       double tmp[QR_NB + 2];
       for (int j = 0; j < nv; j++) wasm_v128_store(tmp + 2 * j, acc[j]);
@@ -92,7 +92,7 @@ static void panel_qr(double *P, int rows, int w, double *tau) {
         int j = 0;
         for (; 2 * j + 1 < rest; j++)
           wasm_v128_store(x + 2 * j,
-                          wasm_f64x2_add(wasm_v128_load(x + 2 * j), wasm_f64x2_mul(vv, wq[j])));
+                          MADD(wasm_v128_load(x + 2 * j), vv, wq[j]));
         if (2 * j < rest) x[2 * j] += -pi[c] * wpad[2 * j];
       }
     }
