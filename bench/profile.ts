@@ -1,7 +1,9 @@
 /**
  * `npm run bench:profile`: where `measureNRC`'s time goes on the standard workload (8 × 10000 ×
  * 512, t = 3, wasm with 2 threads): every kernel call is timed through a proxy, the rest is JS
- * outside the kernels. One warm-up layer first; the data are generated in memory.
+ * outside the kernels. One warm-up layer first; the data are generated in memory. The wasm build
+ * is the default one (FMA where relaxed SIMD is on: Node ≥ 22, or
+ * `node --experimental-wasm-relaxed-simd --import tsx bench/profile.ts` on Node 20).
  * @module
  */
 import { SyntheticNet } from "./common.js";
@@ -46,6 +48,6 @@ for (const [key, v] of Object.entries(times).sort((a, b) => b[1] - a[1])) {
   console.log(`${key.padEnd(22)} ${v.toFixed(0).padStart(6)} ms  ×${counts[key]}`);
 }
 console.log(
-  `${"kernels".padEnd(22)} ${sum.toFixed(0).padStart(6)} ms; total ${total.toFixed(0)} ms; outside kernels ${(total - sum).toFixed(0)} ms`,
+  `${"kernels".padEnd(22)} ${sum.toFixed(0).padStart(6)} ms; total ${total.toFixed(0)} ms; outside kernels ${(total - sum).toFixed(0)} ms; ${(k as { fma?: boolean }).fma ? "FMA build" : "plain SIMD build"}`,
 );
 process.exit(0);

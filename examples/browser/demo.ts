@@ -126,11 +126,12 @@ async function run(name: string, backend: Backend, net: Parameters<typeof measur
     return result;
   }
   try {
-    const k = kernels as Kernels & { threads?: number; singleThreadReason?: string };
+    const k = kernels as Kernels & { threads?: number; singleThreadReason?: string; fma?: boolean };
     if (name === "wasm") {
       const n = k.threads ?? 1;
       result.info =
         `${n} thread${n === 1 ? "" : "s"}` +
+        (k.fma ? ", FMA" : "") +
         (k.singleThreadReason ? ` (${k.singleThreadReason})` : "");
     } else if (name === "webgpu") {
       result.info = "float32 tiles summed in float64";
