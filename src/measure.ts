@@ -20,7 +20,7 @@ import {
   refinedResidualSq,
   type CenteredGramEigen,
 } from "./linalg/lstsq.js";
-import { augmented, batchStats, centerWith, nrc4Residual, type LayerStats } from "./stats.js";
+import { augmented, centerWith, nrc4Residual, startBatchStats, type LayerStats } from "./stats.js";
 import { withKernels, type BackendOption } from "./backends/registry.js";
 import { NRCInputError, fmtShape } from "./errors.js";
 import { convFeaturesToMatrix, convWeightsToMatrix, type TensorInput } from "./io/conv.js";
@@ -515,7 +515,7 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
     // A reusable buffer for backends that center by copying (allocated only if one asks).
     let buf = new Float64Array(0);
     const scratch = (len: number) => (buf.length >= len ? buf : (buf = new Float64Array(len)));
-    for (let i = 0; i < layers.length; i++) {
+    const prepare = (i: number) => {
       const arg = `layers[${i}]`;
       const layer = layers[i];
       if (layer === null || typeof layer !== "object")
@@ -538,10 +538,24 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
         true,
       );
       const yr = repeatRows(y, p.repeat);
-      const stats = await batchStats(k, p.h, yr, false, scratch);
-      if (!momentsFinite(stats)) assertFinite(fn, `${arg}.features`, p.h);
-      out.push(await finalizeLayer(k, i, p, stats, ctx, { data: { h: p.h, y: yr } }));
-      options.onProgress?.(i + 1, layers.length);
+      return { arg, p, yr, stats: startBatchStats(k, p.h, yr, scratch) };
+    };
+    // Layer i + 1's moments are started (on the wasm backend's worker threads, in the
+    // background) before layer i is finished, so the two overlap.
+    let next: ReturnType<typeof prepare> | null = prepare(0);
+    try {
+      for (let i = 0; i < layers.length; i++) {
+        const { arg, p, yr, stats: pending } = next!;
+        next = null;
+        const stats = await pending.finish();
+        if (!momentsFinite(stats)) assertFinite(fn, `${arg}.features`, p.h);
+        if (i + 1 < layers.length) next = prepare(i + 1);
+        out.push(await finalizeLayer(k, i, p, stats, ctx, { data: { h: p.h, y: yr } }));
+        options.onProgress?.(i + 1, layers.length);
+      }
+    } finally {
+      // A layer that failed leaves the next one's moments pending: complete them (unused).
+      if (next) await next.stats.finish().catch(() => undefined);
     }
     return assembleReport(
       k,

@@ -19,7 +19,14 @@
  * Merging is associative up to rounding; the result agrees with a single pass to ~1e-13.
  * @module
  */
-import type { CompleteKernels, Mat, MomentsRun, ShiftedMomentsResult } from "./backends/types.js";
+import type {
+  CompleteKernels,
+  Mat,
+  MaybePromise,
+  MomentsRun,
+  PendingMoments,
+  ShiftedMomentsResult,
+} from "./backends/types.js";
 import { columnMeans, sampledColumnMeans, shiftDrifted } from "./linalg/center.js";
 
 /** The statistics of one layer. Plain data: serialisable with JSON. */
@@ -84,27 +91,66 @@ export async function batchStats(
   factor = true,
   scratch?: (length: number) => Float64Array,
 ): Promise<LayerStats> {
+  if (factor) {
+    const f = k.qr(augmented(h, y));
+    const s = await momentsStats(k, h, y, (shift, yc) => k.shiftedMoments(h, shift, yc, scratch));
+    return { ...s, r: (await f).R };
+  }
+  return momentsStats(k, h, y, (shift, yc) => k.shiftedMoments(h, shift, yc, scratch));
+}
+
+/**
+ * {@link batchStats} without the factor, its pass over H started now on the backend's
+ * background (`startShiftedMoments`: the wasm backend's workers take the moments while the
+ * caller runs other kernels) and finished by `finish()`.
+ * @internal
+ */
+export function startBatchStats(
+  k: CompleteKernels,
+  h: Mat,
+  y: Mat,
+  scratch?: (length: number) => Float64Array,
+): { finish(): Promise<LayerStats> } {
+  let first: { shift: Float64Array; pending: PendingMoments } | null = null;
+  const begin = (shift: Float64Array, yc: Mat): MaybePromise<ShiftedMomentsResult> => {
+    if (first?.shift === shift) return first.pending.join();
+    return k.shiftedMoments(h, shift, yc, scratch);
+  };
+  const meanY = columnMeans(y);
+  const yc = centerWith(y, meanY);
+  const shift = sampledColumnMeans(h);
+  first = { shift, pending: k.startShiftedMoments(h, shift, yc) };
+  return { finish: () => momentsStats(k, h, y, begin, { meanY, yc, shift }) };
+}
+
+/**
+ * The moments part of {@link batchStats}: `moments(shift, yc)` gives H's moments about a shift
+ * (first the mean of a row sample, then, if that drifted, the exact mean).
+ */
+async function momentsStats(
+  k: CompleteKernels,
+  h: Mat,
+  y: Mat,
+  moments: (shift: Float64Array, yc: Mat) => MaybePromise<ShiftedMomentsResult>,
+  pre?: { meanY: Float64Array; yc: Mat; shift: Float64Array },
+): Promise<LayerStats> {
   const n = h.rows;
   const d = h.cols;
   const q = y.cols;
-  const meanY = columnMeans(y);
-  const yc = centerWith(y, meanY);
+  const meanY = pre?.meanY ?? columnMeans(y);
+  const yc = pre?.yc ?? centerWith(y, meanY);
   // Moments of H about s, the mean of a sample of rows, then exact re-centering: with
   // δ = Σ(h − s)/n the mean is s + δ, Σ(h−μ)(h−μ)ᵀ = Σ(h−s)(h−s)ᵀ − n·δδᵀ and
   // Σ(h−μ)ycᵀ = Σ(h−s)ycᵀ − δ·(Σyc)ᵀ. While N·δ² ≤ ¼·Σ(h−s)² in every column (checked: else the
   // moments are taken again about s + δ, now the mean to rounding) this is as accurate as
   // two-pass centering, in one pass over H.
-  let shift = sampledColumnMeans(h);
-  const [first, gy, f] = await Promise.all([
-    k.shiftedMoments(h, shift, yc, scratch),
-    k.gram(yc),
-    factor ? k.qr(augmented(h, y)) : undefined,
-  ]);
+  let shift = pre?.shift ?? sampledColumnMeans(h);
+  const [first, gy] = await Promise.all([moments(shift, yc), k.gram(yc)]);
   let mom = first;
   if (shiftDrifted(mom.sums, (j) => mom.gram.data[j * d + j], n)) {
     const s = shift;
     shift = Float64Array.from(s, (v, j) => v + mom.sums[j] / n);
-    mom = await k.shiftedMoments(h, shift, yc, scratch);
+    mom = await moments(shift, yc);
   }
   const ySum = new Float64Array(q);
   for (let i = 0; i < n; i++) for (let c = 0; c < q; c++) ySum[c] += yc.data[i * q + c];
@@ -118,7 +164,6 @@ export async function batchStats(
     m2H,
     cross,
     m2Y: gy.data,
-    r: f?.R,
   };
 }
 

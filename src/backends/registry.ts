@@ -8,7 +8,7 @@ import type { Backend, CompleteKernels, Kernels } from "./types.js";
 import { jsBackend, jsKernels } from "./js/index.js";
 import { wasmBackend } from "./wasm/index.js";
 import { scaledSvd, scaledSymEig, scaledTopEig, topEigFromSymEig } from "./scaled.js";
-import { composedMomentsRun, composedShiftedMoments } from "../linalg/center.js";
+import { composedMomentsRun, composedShiftedMoments, eagerMomentsStart } from "../linalg/center.js";
 
 /** What a `backend` option accepts: a backend to start, started kernels, or a list to try in order. */
 export type BackendOption = Backend | Kernels | readonly (Backend | Kernels)[];
@@ -30,6 +30,9 @@ export function completeKernels(k: Kernels): CompleteKernels {
     gram,
     crossProd,
     shiftedMoments,
+    startShiftedMoments: k.startShiftedMoments
+      ? k.startShiftedMoments.bind(k)
+      : eagerMomentsStart(shiftedMoments),
     momentsRun: k.momentsRun ? k.momentsRun.bind(k) : composedMomentsRun(shiftedMoments),
     matmul: k.matmul ? k.matmul.bind(k) : jsKernels.matmul,
     normalStep: k.normalStep ? k.normalStep.bind(k) : jsKernels.normalStep,

@@ -59,6 +59,12 @@ export interface NormalStepResult {
   rss: Float64Array;
 }
 
+/** A {@link Kernels.startShiftedMoments} in progress. */
+export interface PendingMoments {
+  /** Waits for the moments (the calling thread helps with what is left) and returns them. */
+  join(): MaybePromise<ShiftedMomentsResult>;
+}
+
 /** What {@link Kernels.shiftedMoments} returns. */
 export interface ShiftedMomentsResult {
   /** `Σᵢ (aᵢ − s)(aᵢ − s)ᵀ`, n×n (full symmetric). */
@@ -150,6 +156,14 @@ export interface Kernels {
     b: Mat,
     scratch?: (length: number) => Float64Array,
   ): MaybePromise<ShiftedMomentsResult>;
+  /**
+   * {@link shiftedMoments}, started in the background where the backend can (the wasm backend's
+   * worker threads compute it while the caller runs other kernels, which then use the calling
+   * thread alone); `join()` returns the same result. At most one is pending: starting another
+   * completes the previous one first (its `join()` then throws). `measureNRC` uses it to take a
+   * layer's moments while it finishes the previous layer. Backends without it compute at once.
+   */
+  startShiftedMoments?(a: Mat, shift: Float64Array, b: Mat): PendingMoments;
   /**
    * Starts a {@link MomentsRun} for n feature columns and q columns of B about `shift` (length
    * n); `scratch` as for `shiftedMoments`.

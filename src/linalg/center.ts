@@ -6,7 +6,13 @@
  * as rounding noise.
  * @module
  */
-import type { Mat, MaybePromise, MomentsRun, ShiftedMomentsResult } from "../backends/types.js";
+import type {
+  Mat,
+  MaybePromise,
+  MomentsRun,
+  PendingMoments,
+  ShiftedMomentsResult,
+} from "../backends/types.js";
 
 const EPS = 2 ** -52;
 
@@ -75,6 +81,16 @@ export function shiftDrifted(
   for (let j = 0; j < sums.length; j++)
     if (!(sums[j] * sums[j] <= 0.25 * n * ((floor ? floor[j] : 0) + diag(j)))) return true;
   return false;
+}
+
+/** `startShiftedMoments` for a backend without a background of its own: computed at once. */
+export function eagerMomentsStart(
+  shiftedMoments: (a: Mat, shift: Float64Array, b: Mat) => MaybePromise<ShiftedMomentsResult>,
+): (a: Mat, shift: Float64Array, b: Mat) => PendingMoments {
+  return (a, shift, b) => {
+    const r = shiftedMoments(a, shift, b);
+    return { join: () => r };
+  };
 }
 
 /**

@@ -624,6 +624,43 @@ for (const fma of [false, true])
         });
 
       for (const [name, make] of crossInputs.concat(momentInputs))
+        it(`startShiftedMoments (background), kernels run meanwhile: ${name}`, async () => {
+          const [a, b] = make();
+          const shift = new Float64Array(a.cols);
+          for (let j = 0; j < a.cols; j++) shift[j] = 0.5 * Math.sin(j) + (a.data[j] ?? 0);
+          const want = await k.shiftedMoments!(a, shift, b);
+          // Other kernels while the workers take the moments: they run on the calling thread
+          // alone and must give what they give on an idle pool.
+          const s = symmetric(97, 3);
+          const w = randn(300, 40, 4);
+          const idle = [await k.symEig!(s, { vectors: 3 }), await k.gram!(w), await k.qr!(w)];
+          const pending = k.startShiftedMoments!(a, shift, b);
+          const busy = [await k.symEig!(s, { vectors: 3 }), await k.gram!(w), await k.qr!(w)];
+          const got = await unchanged([a, b], () => pending.join());
+          // Against an independent reference (A − 1sᵀ formed, JS gram/crossProd and sums); and
+          // bitwise shiftedMoments where that takes the rows in one piece (it streams more rows
+          // in 4 MiB chunks, which sums them in another grouping).
+          const ac = {
+            rows: a.rows,
+            cols: a.cols,
+            data: a.data.map((v, i) => v - shift[i % a.cols]),
+          };
+          expectMomentsOf(got, ac, b);
+          if (a.rows * (a.cols + b.cols) <= 1 << 19) {
+            expect(got.gram.data).toEqual(want.gram.data);
+            expect(got.cross.data).toEqual(want.cross.data);
+            expect(got.sums).toEqual(want.sums);
+          }
+          // The eigensolver alone on the calling thread sums A·v in another order than on the pool.
+          const lb = (busy[0] as SymEigResult).values;
+          const li = (idle[0] as SymEigResult).values;
+          for (let e = 0; e < li.length; e++)
+            expect(Math.abs(lb[e] - li[e])).toBeLessThanOrEqual(1e-12 * Math.abs(li[0]));
+          expect((busy[1] as Mat).data).toEqual((idle[1] as Mat).data);
+          expect((busy[2] as QrResult).R.data).toEqual((idle[2] as QrResult).R.data);
+        });
+
+      for (const [name, make] of crossInputs.concat(momentInputs))
         it(`momentsRun (moments kept in wasm memory across calls): ${name}`, async () => {
           const [a, b] = make();
           const shift = new Float64Array(a.cols);
@@ -885,6 +922,34 @@ describe("wasm backend lifecycle and errors", () => {
     },
     90_000,
   );
+
+  it("startShiftedMoments: a second start completes the first; dispose() completes a pending one", async () => {
+    const k = (await wasmBackend({ threads: 2 }).init()) as WasmKernels;
+    const a = randn(3000, 64, 11);
+    const b = randn(3000, 2, 12);
+    const shift = new Float64Array(64);
+    const want = await k.shiftedMoments!(a, shift, b);
+    const first = k.startShiftedMoments!(a, shift, b);
+    const second = k.startShiftedMoments!(a, shift, b);
+    expect(() => first.join()).toThrow(/completed by a later start or dispose/);
+    expect((await second.join()).gram.data).toEqual(want.gram.data);
+    expect(() => second.join()).toThrow(/startShiftedMoments: this job was already joined/);
+    k.startShiftedMoments!(a, shift, b);
+    await k.dispose!();
+    expect(() => k.startShiftedMoments!(a, shift, b)).toThrow(/disposed/);
+  });
+
+  it("startShiftedMoments past the 64 MiB background copy computes at once, the same sums", async () => {
+    const k = (await wasmBackend({ threads: 2 }).init()) as WasmKernels;
+    const a = randn(16500, 512, 13); // 8·16500·515 bytes ≈ 68 MB with B
+    const b = randn(16500, 3, 14);
+    const shift = new Float64Array(512);
+    const pending = k.startShiftedMoments!(a, shift, b);
+    const got = await pending.join();
+    const want = await k.shiftedMoments!(a, shift, b);
+    expect(got.gram.data).toEqual(want.gram.data);
+    await k.dispose!();
+  });
 
   it("requireThreads succeeds where threads are available (Node)", async () => {
     const k = (await wasmBackend({ threads: 2, requireThreads: true }).init()) as WasmKernels;

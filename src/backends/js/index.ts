@@ -9,7 +9,11 @@ import { symEig } from "./eig.js";
 import { svd } from "./svd.js";
 import { qr } from "./qr.js";
 import { scaledSvd, scaledSymEig, topEigFromSymEig } from "../scaled.js";
-import { composedMomentsRun, composedShiftedMoments } from "../../linalg/center.js";
+import {
+  composedMomentsRun,
+  composedShiftedMoments,
+  eagerMomentsStart,
+} from "../../linalg/center.js";
 
 const shiftedMoments = composedShiftedMoments(gram, crossProd);
 
@@ -21,6 +25,7 @@ export const jsKernels: CompleteKernels = Object.freeze({
   matmul,
   normalStep,
   shiftedMoments,
+  startShiftedMoments: eagerMomentsStart(shiftedMoments),
   momentsRun: composedMomentsRun(shiftedMoments),
   cholesky,
   symEig: scaledSymEig(symEig),

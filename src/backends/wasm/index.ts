@@ -14,6 +14,7 @@ import type {
   Mat,
   MomentsRun,
   NormalStepResult,
+  PendingMoments,
   QrResult,
   ShiftedMomentsResult,
   SvdResult,
@@ -84,6 +85,11 @@ interface Exports {
   mom_add(acc: number, a: number, sh: number, b: number, m: number, n: number, q: number): void;
   mom_end(acc: number, g: number, x: number, s: number, n: number, q: number): void;
   mom_init(acc: number, n: number, q: number, parts: number): void;
+  mom_add_bg(acc: number, a: number, sh: number, b: number, m: number, n: number, q: number): void;
+  mom_parts(n: number, q: number, m: number): number;
+  par_bg_join(): void;
+  gemm_work_bytes(): number;
+  gemm_work_fix(p: number): void;
   mom_probe(acc: number, n: number, q: number, s: number, diag: number): void;
   k_jacobi(bt: number, m: number, n: number, vt: number): number;
   k_qr(
@@ -120,6 +126,13 @@ const WORKER_STACK = 1 << 20;
  * one filled while the threads work on the other).
  */
 const CHUNK_DOUBLES = 1 << 19;
+/**
+ * `startShiftedMoments` copies a layer (and its targets) whole into wasm memory for the worker
+ * threads to work on in the background, up to this many bytes; a larger one is computed at once,
+ * streamed in chunks. The copy stays allocated as part of the module's memory (which never
+ * shrinks) — a bounded block, whatever N is.
+ */
+const BACKGROUND_MAX_BYTES = 64 * 2 ** 20;
 
 /**
  * A module with one function `(v128, v128, v128) → v128` = f64x2.relaxed_madd: whether the engine
@@ -206,6 +219,10 @@ class Runtime {
   private blocks: { p: number; bytes: number; free: boolean }[] = [];
   private pool: WorkerPool | undefined;
   private disposed = false;
+
+  isDisposed(): boolean {
+    return this.disposed;
+  }
 
   constructor(ex: Exports, memory: WebAssembly.Memory, threads: number) {
     this.ex = ex;
@@ -370,6 +387,9 @@ async function startRuntime(opts: WasmBackendOptions): Promise<Runtime & { reaso
     ex.pool_init(1, 0, 0, 0);
   }
   rt.setPool(pool, ex.arena_top() >>> 0);
+  // The per-thread gemm workspaces, out of every arena: a background task keeps using its own
+  // while the host runs other kernels (startShiftedMoments).
+  ex.gemm_work_fix(rt.persist(ex.gemm_work_bytes()));
   void PAGE;
   return rt;
 }
@@ -482,6 +502,15 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
   );
   let lastTopEig: "krylov" | "dense" = "dense";
   let lastTopEigDim = 0;
+  /** The pending startShiftedMoments job: its persisted blocks (released when it completes). */
+  let background: { blocks: number[] } | null = null;
+  const settleBackground = (): void => {
+    const job = background;
+    if (!job) return;
+    background = null;
+    ex.par_bg_join();
+    for (const p of job.blocks) rt.release(p);
+  };
   const kernels = {
     name: "wasm",
     threads: rt.threads,
@@ -510,6 +539,59 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       const psh = rt.put(shift);
       streamRows(a, b, 1, (pa, pb, rows) => ex.mom_add(acc, pa, psh, pb, rows, n, q));
       return momentsOf(acc, n, q);
+    },
+    /**
+     * shiftedMoments over worker threads in the background (par_bg_start): A, B and the shift are
+     * copied whole into blocks kept out of the host's arenas (up to BACKGROUND_MAX_BYTES, else it
+     * is computed at once), the slots are those `shiftedMoments` would use (same part count, so
+     * the same sums to the bit), and `join()` adds the host's share of what is left, reduces
+     * and releases the blocks. Kernels called meanwhile run on the calling thread alone.
+     */
+    startShiftedMoments(a: Mat, shift: Float64Array, b: Mat): PendingMoments {
+      if (a.rows !== b.rows || shift.length !== a.cols)
+        throw new Error(
+          `wasm startShiftedMoments: shapes do not fit (A ${a.rows}×${a.cols}, B ${b.rows}×${b.cols}, shift ${shift.length})`,
+        );
+      const m = a.rows;
+      const n = a.cols;
+      const q = b.cols;
+      settleBackground();
+      if (rt.threads === 1 || n > ex.mom_max_cols() || 8 * m * (n + q) > BACKGROUND_MAX_BYTES) {
+        const r = kernels.shiftedMoments(a, shift, b);
+        return { join: () => r };
+      }
+      rt.begin("startShiftedMoments");
+      const per = n * n + n * q + n;
+      const parts = ex.mom_parts(n, q, m);
+      const acc = rt.persist((2 + parts * per) * 8);
+      const psh = rt.persist(n * 8);
+      const pa = rt.persist(m * n * 8);
+      const pb = rt.persist(Math.max(1, m * q) * 8);
+      const heap = rt.f64();
+      heap.set(a.data, pa / 8);
+      heap.set(b.data, pb / 8);
+      heap.set(shift, psh / 8);
+      rt.begin("startShiftedMoments");
+      ex.mom_init(acc, n, q, parts);
+      ex.mom_add_bg(acc, pa, psh, pb, m, n, q);
+      const job = { blocks: [acc, psh, pa, pb] };
+      background = job;
+      return {
+        join(): ShiftedMomentsResult {
+          if (background !== job)
+            throw new Error(
+              "wasm startShiftedMoments: this job was already joined, or completed by a later start or dispose()",
+            );
+          ex.par_bg_join();
+          background = null;
+          rt.begin("startShiftedMoments.join");
+          try {
+            return momentsOf(acc, n, q);
+          } finally {
+            for (const p of job.blocks) rt.release(p);
+          }
+        },
+      };
     },
     /**
      * The moments accumulate in the module's memory across calls (parts' slots, summed only by
@@ -707,6 +789,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       return out;
     },
     dispose(): Promise<void> {
+      if (!rt.isDisposed()) settleBackground();
       return rt.dispose();
     },
     [WASM_DIAGNOSTICS]: () => ({

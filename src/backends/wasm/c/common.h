@@ -46,6 +46,8 @@ typedef void (*task_fn)(int tid, int nt, void *arg);
 void par_run(task_fn fn, void *arg);
 /* Split-phase par_run for exported kernels the host overlaps with copying: see threads.c. */
 void par_start(task_fn fn, void *arg, int serial);
+/* A task that runs on the workers while the host runs other kernels (threads.c). */
+void par_bg_start(task_fn fn, void *arg);
 /* Number of threads (including the caller). */
 int par_threads(void);
 /* Barrier among the nt threads of the current par_run (spins, then sleeps where allowed). */
@@ -55,6 +57,8 @@ void par_barrier_t(int tid, int nt);
  * slots (a header first) for m rows; slots_parts reads their count (one per 512 rows, one to four
  * per thread, fewer when they would exceed 32 MiB: each costs a slot to zero and to sum). */
 double *slots_begin(size_t slot_doubles, int m);
+/* How many parts slots_begin gives m rows. */
+int slots_count_for(size_t slot_doubles, int m);
 /* The same in caller-provided memory of 2 + parts·slot_doubles doubles (parts ≥ 1). */
 void slots_init(double *acc, size_t slot_doubles, int parts);
 static inline int slots_parts(const double *acc) { return *(const int32_t *)acc; }

@@ -492,6 +492,22 @@ EXPORT(mom_add) void mom_add(double *acc, const double *A, const double *sh, con
   par_start(mom_task, &g_mom, (double)m * n * n < 1.0e5);
 }
 
+/* The same over all m rows, in the background (par_bg_start; par_bg_join completes it): A, B, sh
+ * and acc must be memory the host keeps out of its arenas until then. */
+static mom_args g_mom_bg;
+EXPORT(mom_add_bg) void mom_add_bg(double *acc, const double *A, const double *sh, const double *B,
+                                   int m, int n, int q) {
+  ensure_gemm_work();
+  g_mom_bg = (mom_args){A, sh, B, m, n, q, acc, {0}};
+  claims_init(&g_mom_bg.cl, m, slots_parts(acc));
+  par_bg_start(mom_task, &g_mom_bg);
+}
+
+/* The part count mom_begin gives m rows of n columns and q targets. */
+EXPORT(mom_parts) int mom_parts(int n, int q, int m) {
+  return slots_count_for((size_t)n * n + (size_t)n * q + n, m);
+}
+
 typedef struct {
   const double *acc;
   double *G, *X, *S;

@@ -165,6 +165,44 @@ EXPORT(par_join) void par_join(void) {
 #endif
 }
 
+/*
+ * A background par_run: par_bg_start hands fn to the workers and returns at once; the host then
+ * runs other kernels, which find the pool busy (g_in_par) and run on the host alone, until
+ * par_bg_join() adds the host's share (whatever is still unclaimed: the task must claim its work
+ * dynamically) and waits. Independent of par_start's slot, so those kernels may use par_start.
+ * Everything the task touches must outlive the host's kernel calls (persisted memory, the fixed
+ * per-thread workspaces of gemm_work_fix). With one thread, or inside a parallel region, it all
+ * runs in par_bg_join.
+ */
+static task_fn g_bg_fn;
+static void *g_bg_arg;
+static int g_bg_serial;
+
+void par_bg_start(task_fn fn, void *arg) {
+  g_bg_fn = fn;
+  g_bg_arg = arg;
+#ifdef NRC_THREADS
+  g_bg_serial = g_nt == 1 || ALOAD(&g_in_par) || g_async_fn != 0;
+  if (!g_bg_serial) par_dispatch(fn, arg);
+#else
+  g_bg_serial = 1;
+#endif
+}
+
+/* Completes the pending par_bg_start (no-op when none). */
+EXPORT(par_bg_join) void par_bg_join(void) {
+  task_fn fn = g_bg_fn;
+  if (!fn) return;
+  g_bg_fn = 0;
+  if (g_bg_serial) {
+    fn(0, 1, g_bg_arg);
+    return;
+  }
+#ifdef NRC_THREADS
+  par_finish(fn, g_bg_arg);
+#endif
+}
+
 #ifdef NRC_THREADS
 /* Barrier among the nt threads of the current par_run. The host's thread sleeps only when
  * g_main_can_block (a browser main thread must not); its waits time out as a safety net. */
@@ -281,9 +319,14 @@ void slots_init(double *acc, size_t slot_doubles, int parts) {
     par_run(zero_task, &z);
 }
 
-double *slots_begin(size_t slot_doubles, int m) {
+int slots_count_for(size_t slot_doubles, int m) {
   int parts = g_nt == 1 ? 1 : MAX(g_nt, MIN(4 * g_nt, m / 512));
   while (parts > g_nt && (size_t)parts * slot_doubles * sizeof(double) > SLOTS_MAX_BYTES) parts--;
+  return parts;
+}
+
+double *slots_begin(size_t slot_doubles, int m) {
+  int parts = slots_count_for(slot_doubles, m);
   double *acc =
       (double *)arena_alloc(2 * sizeof(double) + (size_t)parts * slot_doubles * sizeof(double));
   slots_init(acc, slot_doubles, parts);
@@ -296,11 +339,22 @@ static size_t g_brk;
 static size_t g_base;
 
 /* Host: reset the arena to `base` (0 = just after the static data and stacks it reserved). */
+static double *g_gemm_fixed; /* gemm_work_fix's workspaces: outlive every arena */
+
 EXPORT(arena_reset) void arena_reset(size_t base) {
   if (base == 0) base = (size_t)&__heap_base;
   g_base = g_brk = (base + 63) & ~(size_t)63;
-  g_gemm_work = 0;
+  g_gemm_work = g_gemm_fixed;
 }
+
+/* Bytes of the per-thread gemm workspaces (all threads). */
+EXPORT(gemm_work_bytes) size_t gemm_work_bytes(void) {
+  return sizeof(double) * gemm_work_size() * (size_t)g_nt;
+}
+
+/* Host, once, after pool_init: the workspaces live at p (gemm_work_bytes(), memory the host keeps
+ * out of every arena), so a background task's workspace survives the host's later calls. */
+EXPORT(gemm_work_fix) void gemm_work_fix(double *p) { g_gemm_fixed = g_gemm_work = p; }
 
 EXPORT(arena_top) size_t arena_top(void) { return g_brk; }
 
