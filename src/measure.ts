@@ -547,10 +547,10 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
       for (let i = 0; i < layers.length; i++) {
         const { arg, p, yr, stats: pending } = next!;
         next = null;
-        const stats = await pending.finish();
+        const { stats, rows } = await pending.finish();
         if (!momentsFinite(stats)) assertFinite(fn, `${arg}.features`, p.h);
         if (i + 1 < layers.length) next = prepare(i + 1);
-        out.push(await finalizeLayer(k, i, p, stats, ctx, { data: { h: p.h, y: yr } }));
+        out.push(await finalizeLayer(k, i, p, stats, ctx, { data: { h: rows, y: yr } }));
         options.onProgress?.(i + 1, layers.length);
       }
     } finally {

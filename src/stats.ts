@@ -110,17 +110,25 @@ export function startBatchStats(
   h: Mat,
   y: Mat,
   scratch?: (length: number) => Float64Array,
-): { finish(): Promise<LayerStats> } {
-  let first: { shift: Float64Array; pending: PendingMoments } | null = null;
-  const begin = (shift: Float64Array, yc: Mat): MaybePromise<ShiftedMomentsResult> => {
-    if (first?.shift === shift) return first.pending.join();
-    return k.shiftedMoments(h, shift, yc, scratch);
-  };
+): { finish(): Promise<{ stats: LayerStats; rows: Mat }> } {
+  let rows = h;
   const meanY = columnMeans(y);
   const yc = centerWith(y, meanY);
   const shift = sampledColumnMeans(h);
-  first = { shift, pending: k.startShiftedMoments(h, shift, yc) };
-  return { finish: () => momentsStats(k, h, y, begin, { meanY, yc, shift }) };
+  const pending: PendingMoments = k.startShiftedMoments(h, shift, yc);
+  const moments = async (s: Float64Array, c: Mat): Promise<ShiftedMomentsResult> => {
+    if (s !== shift) return k.shiftedMoments(h, s, c, scratch);
+    const r = await pending.join();
+    if (r.rows) rows = r.rows;
+    return r;
+  };
+  return {
+    // `rows`: H as the backend's normalStep may read it from its own copy (PendingMoments.join).
+    finish: async () => ({
+      stats: await momentsStats(k, h, y, moments, { meanY, yc, shift }),
+      rows,
+    }),
+  };
 }
 
 /**

@@ -61,8 +61,13 @@ export interface NormalStepResult {
 
 /** A {@link Kernels.startShiftedMoments} in progress. */
 export interface PendingMoments {
-  /** Waits for the moments (the calling thread helps with what is left) and returns them. */
-  join(): MaybePromise<ShiftedMomentsResult>;
+  /**
+   * Waits for the moments (the calling thread helps with what is left) and returns them; `rows`,
+   * where the backend kept its copy of A, is A (same data) as a matrix that this backend's
+   * `normalStep` reads from that copy instead of copying A again — valid until the next
+   * `startShiftedMoments` is joined, and only while A's data is left unchanged.
+   */
+  join(): MaybePromise<ShiftedMomentsResult & { rows?: Mat }>;
 }
 
 /** What {@link Kernels.shiftedMoments} returns. */

@@ -717,8 +717,13 @@ for (const fma of [false, true])
           let rScale = 0;
           for (let i = 0; i < b.data.length; i++)
             rScale = Math.max(rScale, Math.abs(b.data[i]) + (scale ? scale.data[i] : 0));
+          // Also on the copy a joined startShiftedMoments keeps (`rows`: read in place, one pass).
+          const joined = await k.startShiftedMoments!(a, new Float64Array(a.cols), b).join();
+          const rows = joined.rows ?? a;
+          expect(rows.data).toBe(a.data);
           for (const got of [
             await unchanged(x ? [a, b, x] : [a, b], () => k.normalStep!(a, b, x)),
+            await unchanged(x ? [a, b, x] : [a, b], () => k.normalStep!(rows, b, x)),
             jsKernels.normalStep(a, b, x) as NormalStepResult,
           ]) {
             const n = colNorms(a);

@@ -467,7 +467,12 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     }
     const pg = rt.alloc(n * q);
     const ps = rt.alloc(q);
-    streamRows(a, b, 2, (pa, pb, rows) => ex.ns_add(acc, pa, pb, pxt, rows, n, q));
+    if (resident && a === resident.mat) {
+      // A is already in memory (startShiftedMoments' copy): one pass, only B copied.
+      const pb = rt.put(b.data);
+      ex.ns_add(acc, resident.p, pb, pxt, a.rows, n, q);
+      ex.par_join();
+    } else streamRows(a, b, 2, (pa, pb, rows) => ex.ns_add(acc, pa, pb, pxt, rows, n, q));
     ex.ns_end(acc, pg, ps, n, q);
     const heap = rt.f64();
     const gc = heap.subarray(pg / 8, pg / 8 + n * q);
@@ -504,6 +509,12 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
   let lastTopEigDim = 0;
   /** The pending startShiftedMoments job: its persisted blocks (released when it completes). */
   let background: { blocks: number[] } | null = null;
+  /** The last joined job's copy of A, which normalStep reads for the matrix `mat`. */
+  let resident: { mat: Mat; p: number } | null = null;
+  const dropResident = (): void => {
+    if (resident) rt.release(resident.p);
+    resident = null;
+  };
   const settleBackground = (): void => {
     const job = background;
     if (!job) return;
@@ -543,9 +554,10 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     /**
      * shiftedMoments over worker threads in the background (par_bg_start): A, B and the shift are
      * copied whole into blocks kept out of the host's arenas (up to BACKGROUND_MAX_BYTES, else it
-     * is computed at once), the slots are those `shiftedMoments` would use (same part count, so
-     * the same sums to the bit), and `join()` adds the host's share of what is left, reduces
-     * and releases the blocks. Kernels called meanwhile run on the calling thread alone.
+     * is computed at once), the slots are those `shiftedMoments` would use (same part count), and
+     * `join()` adds the host's share of what is left, reduces, and releases the blocks but A's,
+     * which stays (with the previous job's A dropped) for `normalStep` on the returned `rows`.
+     * Kernels called meanwhile run on the calling thread alone.
      */
     startShiftedMoments(a: Mat, shift: Float64Array, b: Mat): PendingMoments {
       if (a.rows !== b.rows || shift.length !== a.cols)
@@ -577,7 +589,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       const job = { blocks: [acc, psh, pa, pb] };
       background = job;
       return {
-        join(): ShiftedMomentsResult {
+        join(): ShiftedMomentsResult & { rows: Mat } {
           if (background !== job)
             throw new Error(
               "wasm startShiftedMoments: this job was already joined, or completed by a later start or dispose()",
@@ -586,9 +598,20 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
           background = null;
           rt.begin("startShiftedMoments.join");
           try {
-            return momentsOf(acc, n, q);
+            let r: ShiftedMomentsResult;
+            try {
+              r = momentsOf(acc, n, q);
+            } catch (e) {
+              rt.release(pa);
+              throw e;
+            }
+            // A's copy stays for normalStep's pass over the same rows (the previous one goes).
+            dropResident();
+            const rows: Mat = { rows: m, cols: n, data: a.data };
+            resident = { mat: rows, p: pa };
+            return { ...r, rows };
           } finally {
-            for (const p of job.blocks) rt.release(p);
+            for (const p of job.blocks) if (p !== pa) rt.release(p);
           }
         },
       };
@@ -789,7 +812,10 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       return out;
     },
     dispose(): Promise<void> {
-      if (!rt.isDisposed()) settleBackground();
+      if (!rt.isDisposed()) {
+        settleBackground();
+        dropResident();
+      }
       return rt.dispose();
     },
     [WASM_DIAGNOSTICS]: () => ({
