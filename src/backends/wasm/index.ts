@@ -85,7 +85,17 @@ interface Exports {
   mom_add(acc: number, a: number, sh: number, b: number, m: number, n: number, q: number): void;
   mom_end(acc: number, g: number, x: number, s: number, n: number, q: number): void;
   mom_init(acc: number, n: number, q: number, parts: number): void;
-  mom_add_bg(acc: number, a: number, sh: number, b: number, m: number, n: number, q: number): void;
+  mom_add_bg(
+    acc: number,
+    a: number,
+    sh: number,
+    b: number,
+    m: number,
+    n: number,
+    q: number,
+    avail: number,
+  ): void;
+  mom_bg_avail(rows: number): void;
   mom_parts(n: number, q: number, m: number): number;
   par_bg_join(): void;
   gemm_work_bytes(): number;
@@ -580,12 +590,20 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       const pa = rt.persist(m * n * 8);
       const pb = rt.persist(Math.max(1, m * q) * 8);
       const heap = rt.f64();
-      heap.set(a.data, pa / 8);
       heap.set(b.data, pb / 8);
       heap.set(shift, psh / 8);
       rt.begin("startShiftedMoments");
       ex.mom_init(acc, n, q, parts);
-      ex.mom_add_bg(acc, pa, psh, pb, m, n, q);
+      // The workers start on A's first rows while the rest is copied, 1 MiB at a time.
+      const piece = Math.max(1, Math.floor(2 ** 17 / n));
+      let copied = Math.min(m, piece);
+      heap.set(a.data.subarray(0, copied * n), pa / 8);
+      ex.mom_add_bg(acc, pa, psh, pb, m, n, q, copied);
+      for (; copied < m;) {
+        const next = Math.min(m, copied + piece);
+        heap.set(a.data.subarray(copied * n, next * n), pa / 8 + copied * n);
+        ex.mom_bg_avail((copied = next));
+      }
       const job = { blocks: [acc, psh, pa, pb] };
       background = job;
       return {

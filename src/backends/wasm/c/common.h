@@ -76,6 +76,7 @@ static inline double *slot_at(double *acc, size_t slot_doubles, int part) {
 typedef struct {
   volatile int32_t next;
   int32_t m, chunks, parts;
+  volatile int32_t avail; /* rows [0, avail) are in memory: a claim waits for its rows (claims_init: m) */
   volatile int32_t done[CLAIMS_MAX];
 } claims_t;
 void claims_init(claims_t *cl, int m, int parts);

@@ -493,14 +493,22 @@ EXPORT(mom_add) void mom_add(double *acc, const double *A, const double *sh, con
 }
 
 /* The same over all m rows, in the background (par_bg_start; par_bg_join completes it): A, B, sh
- * and acc must be memory the host keeps out of its arenas until then. */
+ * and acc must be memory the host keeps out of its arenas until then. Only A's first `avail` rows
+ * need be there yet: the host copies the rest and says so with mom_bg_avail (a claim waits for
+ * its rows), all of them before it joins. */
 static mom_args g_mom_bg;
 EXPORT(mom_add_bg) void mom_add_bg(double *acc, const double *A, const double *sh, const double *B,
-                                   int m, int n, int q) {
+                                   int m, int n, int q, int avail) {
   ensure_gemm_work();
   g_mom_bg = (mom_args){A, sh, B, m, n, q, acc, {0}};
   claims_init(&g_mom_bg.cl, m, slots_parts(acc));
+  g_mom_bg.cl.avail = avail;
   par_bg_start(mom_task, &g_mom_bg);
+}
+
+/* Rows [0, rows) of the background job's A are now in memory. */
+EXPORT(mom_bg_avail) void mom_bg_avail(int rows) {
+  __atomic_store_n(&g_mom_bg.cl.avail, rows, __ATOMIC_SEQ_CST);
 }
 
 /* The part count mom_begin gives m rows of n columns and q targets. */

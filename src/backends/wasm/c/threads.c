@@ -267,6 +267,7 @@ void claims_init(claims_t *cl, int m, int parts) {
   cl->m = m;
   cl->parts = parts;
   cl->chunks = c;
+  cl->avail = m;
   for (int i = 0; i < parts; i++) cl->done[i] = 0;
 }
 
@@ -288,6 +289,10 @@ int claims_next(claims_t *cl, int align, int *lo, int *hi, int *slot, int *chunk
     }
 #endif
     split_range(cl->m, c, cl->chunks, align, lo, hi);
+#ifdef NRC_THREADS
+    while (ALOAD(&cl->avail) < *hi) {
+    }
+#endif
     *slot = s;
     *chunk = c;
     if (*hi > *lo) return 1;
