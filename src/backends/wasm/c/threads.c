@@ -128,80 +128,67 @@ void par_run(task_fn fn, void *arg) {
 }
 #endif
 
-/*
- * Split-phase par_run for the host, so it can copy the next rows into memory while the workers
- * already run on the current ones: par_start hands fn to the workers and returns; the host's
- * share (whatever work is still unclaimed — the tasks that use this claim their chunks
- * dynamically) and the wait come with par_join(), which the host must call before anything else
- * runs on the pool. `serial` (or one thread) defers everything to par_join. At most one pending.
- */
-static task_fn g_async_fn;
-static void *g_async_arg;
-static int g_async_serial;
+/* A split-phase par_run: started (dispatched to the workers, or deferred: `serial`), joined later
+ * by the host, which then runs its share (what is still unclaimed: such tasks claim their work
+ * dynamically) and waits. */
+typedef struct {
+  task_fn fn;
+  void *arg;
+  int serial;
+} split_t;
 
-void par_start(task_fn fn, void *arg, int serial) {
-  g_async_fn = fn;
-  g_async_arg = arg;
+static void split_start(split_t *s, task_fn fn, void *arg, int serial) {
+  s->fn = fn;
+  s->arg = arg;
 #ifdef NRC_THREADS
-  g_async_serial = serial || g_nt == 1 || ALOAD(&g_in_par);
-  if (!g_async_serial) par_dispatch(fn, arg);
+  s->serial = serial || g_nt == 1 || ALOAD(&g_in_par);
+  if (!s->serial) par_dispatch(fn, arg);
 #else
   (void)serial;
-  g_async_serial = 1;
+  s->serial = 1;
 #endif
 }
 
-/* Completes the pending par_start (no-op when none). */
-EXPORT(par_join) void par_join(void) {
-  task_fn fn = g_async_fn;
+static void split_join(split_t *s) {
+  task_fn fn = s->fn;
   if (!fn) return;
-  g_async_fn = 0;
-  if (g_async_serial) {
-    fn(0, 1, g_async_arg);
+  s->fn = 0;
+  if (s->serial) {
+    fn(0, 1, s->arg);
     return;
   }
 #ifdef NRC_THREADS
-  par_finish(fn, g_async_arg);
+  par_finish(fn, s->arg);
 #endif
 }
 
 /*
- * A background par_run: par_bg_start hands fn to the workers and returns at once; the host then
- * runs other kernels, which find the pool busy (g_in_par) and run on the host alone, until
- * par_bg_join() adds the host's share (whatever is still unclaimed: the task must claim its work
- * dynamically) and waits. Independent of par_start's slot, so those kernels may use par_start.
- * Everything the task touches must outlive the host's kernel calls (persisted memory, the fixed
- * per-thread workspaces of gemm_work_fix). With one thread, or inside a parallel region, it all
- * runs in par_bg_join.
+ * For the host, so it can copy the next rows into memory while the workers already run on the
+ * current ones: par_start hands fn to the workers and returns; the host's share and the wait come
+ * with par_join(), which the host must call before anything else runs on the pool. `serial` (or
+ * one thread) defers everything to par_join. At most one pending.
  */
-static task_fn g_bg_fn;
-static void *g_bg_arg;
-static int g_bg_serial;
+static split_t g_async;
 
-void par_bg_start(task_fn fn, void *arg) {
-  g_bg_fn = fn;
-  g_bg_arg = arg;
-#ifdef NRC_THREADS
-  g_bg_serial = g_nt == 1 || ALOAD(&g_in_par) || g_async_fn != 0;
-  if (!g_bg_serial) par_dispatch(fn, arg);
-#else
-  g_bg_serial = 1;
-#endif
-}
+void par_start(task_fn fn, void *arg, int serial) { split_start(&g_async, fn, arg, serial); }
+
+/* Completes the pending par_start (no-op when none). */
+EXPORT(par_join) void par_join(void) { split_join(&g_async); }
+
+/*
+ * A background task: par_bg_start hands fn to the workers and returns at once; the host then runs
+ * other kernels, which find the pool busy (g_in_par) and run on the host alone — par_start's
+ * slot is a separate one, so they may use it — until par_bg_join() adds the host's share and
+ * waits. Everything the task touches must outlive the host's kernel calls (persisted memory, the
+ * fixed per-thread workspaces of gemm_work_fix). With one thread, inside a parallel region, or
+ * with a par_start pending, it all runs in par_bg_join.
+ */
+static split_t g_bg;
+
+void par_bg_start(task_fn fn, void *arg) { split_start(&g_bg, fn, arg, g_async.fn != 0); }
 
 /* Completes the pending par_bg_start (no-op when none). */
-EXPORT(par_bg_join) void par_bg_join(void) {
-  task_fn fn = g_bg_fn;
-  if (!fn) return;
-  g_bg_fn = 0;
-  if (g_bg_serial) {
-    fn(0, 1, g_bg_arg);
-    return;
-  }
-#ifdef NRC_THREADS
-  par_finish(fn, g_bg_arg);
-#endif
-}
+EXPORT(par_bg_join) void par_bg_join(void) { split_join(&g_bg); }
 
 #ifdef NRC_THREADS
 /* Barrier among the nt threads of the current par_run. The host's thread sleeps only when
