@@ -40,6 +40,7 @@ export type {
   QrResult,
   NormalStepResult,
   ShiftedMomentsResult,
+  PendingMoments,
   MomentsRun,
   MaybePromise,
 } from "./backends/types.js";
