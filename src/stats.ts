@@ -24,7 +24,6 @@ import type {
   Mat,
   MaybePromise,
   MomentsRun,
-  PendingMoments,
   ShiftedMomentsResult,
 } from "./backends/types.js";
 import { columnMeans, sampledColumnMeans, shiftDrifted } from "./linalg/center.js";
@@ -79,11 +78,6 @@ export function stackRows(a: Mat, b: Mat): Mat {
   return { rows: a.rows + b.rows, cols: a.cols, data: out };
 }
 
-/**
- * Statistics of one batch (rows of H and Y are the same samples); `factor: false` skips the QR
- * of [H | Y | 1] (for a caller that keeps the data and computes NRC4 from it); `scratch` lends a
- * reusable buffer to a backend whose `shiftedMoments` centers by copying (the JS composition).
- */
 export async function batchStats(
   k: CompleteKernels,
   h: Mat,
@@ -91,18 +85,18 @@ export async function batchStats(
   factor = true,
   scratch?: (length: number) => Float64Array,
 ): Promise<LayerStats> {
-  if (factor) {
-    const f = k.qr(augmented(h, y));
-    const s = await momentsStats(k, h, y, (shift, yc) => k.shiftedMoments(h, shift, yc, scratch));
-    return { ...s, r: (await f).R };
-  }
-  return momentsStats(k, h, y, (shift, yc) => k.shiftedMoments(h, shift, yc, scratch));
+  const f = factor ? k.qr(augmented(h, y)) : undefined;
+  const inp = statsInputs(h, y);
+  const again = (s: Float64Array) => k.shiftedMoments(h, s, inp.yc, scratch);
+  const stats = await momentsStats(k, h, inp, again(inp.shift), again);
+  return f ? { ...stats, r: (await f).R } : stats;
 }
 
 /**
  * {@link batchStats} without the factor, its pass over H started now on the backend's
  * background (`startShiftedMoments`: the wasm backend's workers take the moments while the
- * caller runs other kernels) and finished by `finish()`.
+ * caller runs other kernels) and finished by `finish()`, which also gives `rows`: H as the
+ * backend's `normalStep` may read it from its own copy (`PendingMoments.join`).
  * @internal
  */
 export function startBatchStats(
@@ -111,54 +105,50 @@ export function startBatchStats(
   y: Mat,
   scratch?: (length: number) => Float64Array,
 ): { finish(): Promise<{ stats: LayerStats; rows: Mat }> } {
-  let rows = h;
-  const meanY = columnMeans(y);
-  const yc = centerWith(y, meanY);
-  const shift = sampledColumnMeans(h);
-  const pending: PendingMoments = k.startShiftedMoments(h, shift, yc);
-  const moments = async (s: Float64Array, c: Mat): Promise<ShiftedMomentsResult> => {
-    if (s !== shift) return k.shiftedMoments(h, s, c, scratch);
-    const r = await pending.join();
-    if (r.rows) rows = r.rows;
-    return r;
-  };
+  const inp = statsInputs(h, y);
+  const pending = k.startShiftedMoments(h, inp.shift, inp.yc);
+  const again = (s: Float64Array) => k.shiftedMoments(h, s, inp.yc, scratch);
   return {
-    // `rows`: H as the backend's normalStep may read it from its own copy (PendingMoments.join).
-    finish: async () => ({
-      stats: await momentsStats(k, h, y, moments, { meanY, yc, shift }),
-      rows,
-    }),
+    async finish() {
+      const first = await pending.join();
+      return { stats: await momentsStats(k, h, inp, first, again), rows: first.rows ?? h };
+    },
   };
 }
 
+/** What a batch's moments are taken with: the targets' means, the centered targets, H's shift. */
+function statsInputs(h: Mat, y: Mat): { meanY: Float64Array; yc: Mat; shift: Float64Array } {
+  const meanY = columnMeans(y);
+  return { meanY, yc: centerWith(y, meanY), shift: sampledColumnMeans(h) };
+}
+
 /**
- * The moments part of {@link batchStats}: `moments(shift, yc)` gives H's moments about a shift
- * (first the mean of a row sample, then, if that drifted, the exact mean).
+ * The moments part of {@link batchStats}, from the moments `first` about `inp.shift` (the mean of
+ * a row sample); `again(s)` takes them about another shift when that one drifted.
  */
 async function momentsStats(
   k: CompleteKernels,
   h: Mat,
-  y: Mat,
-  moments: (shift: Float64Array, yc: Mat) => MaybePromise<ShiftedMomentsResult>,
-  pre?: { meanY: Float64Array; yc: Mat; shift: Float64Array },
+  inp: { meanY: Float64Array; yc: Mat; shift: Float64Array },
+  first: MaybePromise<ShiftedMomentsResult>,
+  again: (shift: Float64Array) => MaybePromise<ShiftedMomentsResult>,
 ): Promise<LayerStats> {
   const n = h.rows;
   const d = h.cols;
-  const q = y.cols;
-  const meanY = pre?.meanY ?? columnMeans(y);
-  const yc = pre?.yc ?? centerWith(y, meanY);
+  const { meanY, yc } = inp;
+  const q = yc.cols;
   // Moments of H about s, the mean of a sample of rows, then exact re-centering: with
   // δ = Σ(h − s)/n the mean is s + δ, Σ(h−μ)(h−μ)ᵀ = Σ(h−s)(h−s)ᵀ − n·δδᵀ and
   // Σ(h−μ)ycᵀ = Σ(h−s)ycᵀ − δ·(Σyc)ᵀ. While N·δ² ≤ ¼·Σ(h−s)² in every column (checked: else the
   // moments are taken again about s + δ, now the mean to rounding) this is as accurate as
   // two-pass centering, in one pass over H.
-  let shift = pre?.shift ?? sampledColumnMeans(h);
-  const [first, gy] = await Promise.all([moments(shift, yc), k.gram(yc)]);
-  let mom = first;
+  let shift = inp.shift;
+  const [m0, gy] = await Promise.all([first, k.gram(yc)]);
+  let mom = m0;
   if (shiftDrifted(mom.sums, (j) => mom.gram.data[j * d + j], n)) {
     const s = shift;
     shift = Float64Array.from(s, (v, j) => v + mom.sums[j] / n);
-    mom = await moments(shift, yc);
+    mom = await again(shift);
   }
   const ySum = new Float64Array(q);
   for (let i = 0; i < n; i++) for (let c = 0; c < q; c++) ySum[c] += yc.data[i * q + c];

@@ -615,22 +615,17 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
           ex.par_bg_join();
           background = null;
           rt.begin("startShiftedMoments.join");
+          let r: ShiftedMomentsResult;
           try {
-            let r: ShiftedMomentsResult;
-            try {
-              r = momentsOf(acc, n, q);
-            } catch (e) {
-              rt.release(pa);
-              throw e;
-            }
-            // A's copy stays for normalStep's pass over the same rows (the previous one goes).
-            dropResident();
-            const rows: Mat = { rows: m, cols: n, data: a.data };
-            resident = { mat: rows, p: pa };
-            return { ...r, rows };
+            r = momentsOf(acc, n, q);
           } finally {
-            for (const p of job.blocks) if (p !== pa) rt.release(p);
+            for (const p of [acc, psh, pb]) rt.release(p);
           }
+          // A's copy stays for normalStep's pass over the same rows (the previous one goes).
+          dropResident();
+          const rows: Mat = { rows: m, cols: n, data: a.data };
+          resident = { mat: rows, p: pa };
+          return { ...r, rows };
         },
       };
     },

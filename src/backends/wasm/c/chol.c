@@ -49,7 +49,6 @@ static void chol_task(int tid, int nt, void *p) {
 
 /* In-place factorisation; returns 0, or j + 1 when pivot j is not positive (not PD). */
 EXPORT(k_chol) int k_chol(double *A, int n) {
-  ensure_gemm_work();
   for (int kb = 0; kb < n; kb += CHOL_NB) {
     int bs = MIN(CHOL_NB, n - kb);
     /* Diagonal block. */

@@ -106,9 +106,8 @@ size_t gemm_work_size(void);
 void gemm_par(int trA, int trB, int m, int n, int k, double alpha, const double *A, int lda,
               const double *B, int ldb, double *C, int ldc);
 
-/* Per-thread scratch of gemm_work_size() doubles, valid during a kernel call; allocate it first
- * (serial code) with ensure_gemm_work(). */
-void ensure_gemm_work(void);
+/* Per-thread scratch of gemm_work_size() doubles, placed once by the host at start-up
+ * (gemm_work_fix, in memory no arena reuses), so even a background task's survives other calls. */
 double *thread_gemm_work(int tid);
 
 /* Level-1/2 helpers (blas1.c). */

@@ -899,7 +899,6 @@ EXPORT(k_symeig_path) int k_symeig_path(void) { return g_eig_path; }
 
 EXPORT(k_symeig) int k_symeig(double *A, int n, int k, double *values, double *vecs) {
   if (n <= 0) return 0;
-  ensure_gemm_work();
   if (k > n) k = n;
   /* Symmetrise from the lower triangle and scale by a power of two. */
   double amax = sym_from_lower(A, n);
@@ -961,7 +960,6 @@ EXPORT(k_symeig) int k_symeig(double *A, int n, int k, double *values, double *v
 /* Test entry: eigenpairs of the tridiagonal (d, e) into E rows; method 0 = divide and conquer,
  * 1 = QL. d, e are overwritten (d: ascending eigenvalues). */
 EXPORT(k_tridiag_eig) int k_tridiag_eig(double *d, double *e, int n, double *E, int method) {
-  ensure_gemm_work();
   if (method == 1) {
     for (size_t i = 0; i < (size_t)n * n; i++) E[i] = 0.0;
     for (int i = 0; i < n; i++) E[(size_t)i * n + i] = 1.0;

@@ -224,7 +224,6 @@ static void gemm_task(int tid, int nt, void *p) {
 void gemm_par(int trA, int trB, int m, int n, int k, double alpha, const double *A, int lda,
               const double *B, int ldb, double *C, int ldc) {
   if (m <= 0 || n <= 0 || k <= 0) return;
-  ensure_gemm_work();
   gemm_args g = {trA, trB, m, n, k, alpha, A, lda, B, ldb, C, ldc};
   /* Small products are not worth waking the workers. */
   if ((double)m * n * k < 2.0e5 || par_threads() == 1)
@@ -240,7 +239,6 @@ void gemm_par(int trA, int trB, int m, int n, int k, double alpha, const double 
 
 /* Zeroed accumulator slots for an n×q product over m rows. */
 EXPORT(acc_begin) double *acc_begin(int n, int q, int m) {
-  ensure_gemm_work();
   return slots_begin((size_t)n * q, m);
 }
 
@@ -436,14 +434,12 @@ EXPORT(mom_max_cols) int mom_max_cols(void) {
 
 /* Accumulator slots [n×n | n×q | n] per part, zeroed. */
 EXPORT(mom_begin) double *mom_begin(int n, int q, int m) {
-  ensure_gemm_work();
   return slots_begin((size_t)n * n + (size_t)n * q + n, m);
 }
 
 /* A run that outlives one call (the host keeps its memory: 2 + parts·(n² + nq + n) doubles):
  * zeroed slots with `parts` parts; mom_add / mom_probe / mom_end then work on it as on mom_begin's. */
 EXPORT(mom_init) void mom_init(double *acc, int n, int q, int parts) {
-  ensure_gemm_work();
   slots_init(acc, (size_t)n * n + (size_t)n * q + n, parts);
 }
 
@@ -486,7 +482,6 @@ static void mom_task(int tid, int nt, void *p) {
 static mom_args g_mom;
 EXPORT(mom_add) void mom_add(double *acc, const double *A, const double *sh, const double *B,
                              int m, int n, int q) {
-  ensure_gemm_work(); /* a run's adds come in separate calls, each with a fresh arena */
   g_mom = (mom_args){A, sh, B, m, n, q, acc, {0}};
   claims_init(&g_mom.cl, m, slots_parts(acc));
   par_start(mom_task, &g_mom, (double)m * n * n < 1.0e5);
@@ -499,7 +494,6 @@ EXPORT(mom_add) void mom_add(double *acc, const double *A, const double *sh, con
 static mom_args g_mom_bg;
 EXPORT(mom_add_bg) void mom_add_bg(double *acc, const double *A, const double *sh, const double *B,
                                    int m, int n, int q, int avail) {
-  ensure_gemm_work();
   g_mom_bg = (mom_args){A, sh, B, m, n, q, acc, {0}};
   claims_init(&g_mom_bg.cl, m, slots_parts(acc));
   g_mom_bg.cl.avail = avail;

@@ -258,7 +258,6 @@ static void tsqr_task(int tid, int nt, void *p) {
  */
 EXPORT(k_qr) void k_qr(double *X, int m, int n, int q, double *R, double *QtB, double *res,
                        double *Q) {
-  ensure_gemm_work();
   int nc = n + q;
   int k = MIN(m, n);
   int nt = par_threads();

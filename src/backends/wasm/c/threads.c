@@ -331,12 +331,9 @@ static size_t g_brk;
 static size_t g_base;
 
 /* Host: reset the arena to `base` (0 = just after the static data and stacks it reserved). */
-static double *g_gemm_fixed; /* gemm_work_fix's workspaces: outlive every arena */
-
 EXPORT(arena_reset) void arena_reset(size_t base) {
   if (base == 0) base = (size_t)&__heap_base;
   g_base = g_brk = (base + 63) & ~(size_t)63;
-  g_gemm_work = g_gemm_fixed;
 }
 
 /* Bytes of the per-thread gemm workspaces (all threads). */
@@ -346,7 +343,7 @@ EXPORT(gemm_work_bytes) size_t gemm_work_bytes(void) {
 
 /* Host, once, after pool_init: the workspaces live at p (gemm_work_bytes(), memory the host keeps
  * out of every arena), so a background task's workspace survives the host's later calls. */
-EXPORT(gemm_work_fix) void gemm_work_fix(double *p) { g_gemm_fixed = g_gemm_work = p; }
+EXPORT(gemm_work_fix) void gemm_work_fix(double *p) { g_gemm_work = p; }
 
 EXPORT(arena_top) size_t arena_top(void) { return g_brk; }
 
@@ -368,11 +365,6 @@ EXPORT(arena_alloc) void *arena_alloc(size_t bytes) {
   }
   g_brk = end;
   return (void *)p;
-}
-
-/* Must be called from serial code before a parallel region uses thread_gemm_work(). */
-void ensure_gemm_work(void) {
-  if (!g_gemm_work) g_gemm_work = (double *)arena_alloc(sizeof(double) * gemm_work_size() * g_nt);
 }
 
 /* The workspace of the thread actually running (tid is only a hint: a task run serially by a

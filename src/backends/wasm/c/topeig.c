@@ -56,7 +56,6 @@ static void random_direction(int n, double *Q, int p, double *h, uint32_t *st) {
  */
 EXPORT(k_topeig) int k_topeig(double *A, int n, int k, int maxdim, double *values, double *vecs) {
   if (n <= 0 || k <= 0) return 0;
-  ensure_gemm_work();
   if (k > n) k = n;
   if (maxdim > n) maxdim = n;
   if (maxdim < 2 * k) return 0;
