@@ -23,10 +23,13 @@ export {
   completeKernels,
   autoBackend,
   AUTO_BACKEND_MIN_WORK,
+  BACKEND_NAMES,
+  SHARED_BACKEND_IDLE_MS,
+  releaseSharedBackends,
 } from "./backends/registry.js";
 export { wasmBackend } from "./backends/wasm/index.js";
 export type { WasmBackendOptions, WasmKernels } from "./backends/wasm/index.js";
-export type { BackendOption } from "./backends/registry.js";
+export type { BackendOption, BackendName } from "./backends/registry.js";
 export { jsBackend, jsKernels } from "./backends/js/index.js";
 export type {
   Backend,

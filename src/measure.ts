@@ -60,9 +60,11 @@ export interface MeasureOptions {
   /** NRC1 at or below which a layer counts as collapsed (default 0.01). */
   collapseThreshold?: number;
   /**
-   * Backend (default: `autoBackend()`, i.e. `wasm` with threads, else `js`, for inputs of at
-   * least `AUTO_BACKEND_MIN_WORK` flops; the JS kernels for smaller ones). `report.backend`
-   * names the one used.
+   * Backend: a name (`"auto"`, `"wasm"`, `"js"`, `"webgpu"`, `"tfjs"`), a `Backend`, started
+   * kernels, or a list to try in order. Default: the JS kernels for inputs under
+   * `AUTO_BACKEND_MIN_WORK` flops, else `"auto"` (wasm with threads, else js). Named backends
+   * (and the default) are started once per process and reused by later calls, then released
+   * after `SHARED_BACKEND_IDLE_MS` idle. `report.backend` names the one that ran.
    */
   backend?: BackendOption;
   /** Called after each layer with (layers done, total). */
@@ -510,7 +512,7 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
   const ctx: Ctx = { preset, t, r, modelMSE, threshold };
   let work = 0;
   for (const layer of layers) work += roughWork((layer as LayerInput | null)?.features);
-  return withKernels(options.backend, work, async (k) => {
+  return withKernels(fn, options.backend, work, async (k) => {
     const out: LayerReport[] = [];
     // A reusable buffer for backends that center by copying (allocated only if one asks).
     let buf = new Float64Array(0);

@@ -5,16 +5,103 @@
  * @module
  */
 import type { Backend, CompleteKernels, Kernels } from "./types.js";
+import { NRCInputError } from "../errors.js";
 import { jsBackend, jsKernels } from "./js/index.js";
 import { wasmBackend } from "./wasm/index.js";
 import { scaledSvd, scaledSymEig, scaledTopEig, topEigFromSymEig } from "./scaled.js";
 import { composedMomentsRun, composedShiftedMoments, eagerMomentsStart } from "../linalg/center.js";
 
-/** What a `backend` option accepts: a backend to start, started kernels, or a list to try in order. */
-export type BackendOption = Backend | Kernels | readonly (Backend | Kernels)[];
+/** The backends that can be named by a string. */
+export const BACKEND_NAMES = ["auto", "wasm", "js", "webgpu", "tfjs"] as const;
 
-function isBackend(x: Backend | Kernels): x is Backend {
+/**
+ * A backend by name: `"auto"` (wasm, else js), `"wasm"`, `"js"`, `"webgpu"` (the optional peer
+ * `webgpu` in Node, `navigator.gpu` in browsers), `"tfjs"` (the optional peer
+ * `@tensorflow/tfjs-core` with a registered tfjs backend).
+ */
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/**
+ * What a `backend` option accepts: a name, a backend to start, started kernels, or a list of
+ * these to try in order.
+ */
+export type BackendOption =
+  BackendName | Backend | Kernels | readonly (BackendName | Backend | Kernels)[];
+
+const KERNEL_KEYS = [
+  "gram",
+  "crossProd",
+  "matmul",
+  "symEig",
+  "topEig",
+  "svd",
+  "qr",
+  "shiftedMoments",
+  "normalStep",
+  "cholesky",
+] as const;
+
+function describe(x: unknown): string {
+  if (x === null) return "null";
+  if (Array.isArray(x)) return "an array";
+  if (typeof x === "string") return `'${x}'`;
+  if (typeof x === "object") return `an object with keys {${Object.keys(x as object).join(", ")}}`;
+  return `${typeof x} ${String(x)}`;
+}
+
+/**
+ * Checks a `backend` option: a {@link BackendName}, a {@link Backend} (`init()`), started
+ * {@link Kernels} (a `name` and kernel functions), or a non-empty list of those.
+ * @throws NRCInputError naming `fn`, `arg` and the accepted values otherwise.
+ * @internal
+ */
+export function checkBackendOption(fn: string, arg: string, option: unknown): BackendOption {
+  const accepted = `a backend name (${BACKEND_NAMES.map((n) => `"${n}"`).join(", ")}), a Backend (e.g. wasmBackend()), started kernels (initBackend(…)), or a non-empty list of these`;
+  const one = (x: unknown, where: string) => {
+    if (typeof x === "string") {
+      if (!(BACKEND_NAMES as readonly string[]).includes(x))
+        throw new NRCInputError(fn, arg, `${where} must be ${accepted}; got '${x}'`);
+      return;
+    }
+    if (x !== null && typeof x === "object" && !Array.isArray(x)) {
+      const o = x as Record<string, unknown>;
+      if (typeof o.init === "function") return;
+      if (typeof o.name === "string" && KERNEL_KEYS.some((key) => typeof o[key] === "function"))
+        return;
+    }
+    throw new NRCInputError(fn, arg, `${where} must be ${accepted}; got ${describe(x)}`);
+  };
+  if (Array.isArray(option)) {
+    if (option.length === 0) throw new NRCInputError(fn, arg, `${arg} must be ${accepted}; got []`);
+    option.forEach((x, i) => one(x, `${arg}[${i}]`));
+  } else one(option, arg);
+  return option as BackendOption;
+}
+
+function isBackend(x: unknown): x is Backend {
   return typeof (x as Backend).init === "function";
+}
+
+/** A fresh (unshared) {@link Backend} for a name. */
+function namedBackend(name: BackendName): Backend {
+  switch (name) {
+    case "js":
+      return jsBackend;
+    case "wasm":
+      return wasmBackend();
+    case "auto":
+      return autoBackend();
+    case "webgpu":
+      return {
+        name: "webgpu",
+        init: async () => (await import("./webgpu/index.js")).webgpuBackend().init(),
+      };
+    case "tfjs":
+      return {
+        name: "tfjs",
+        init: async () => (await import("./tfjs/index.js")).tfjsBackend().init(),
+      };
+  }
 }
 
 /** Fills every kernel a backend lacks from the JS kernels. */
@@ -60,11 +147,13 @@ export function completeKernels(k: Kernels): CompleteKernels {
  * ```
  */
 export async function initBackend(candidates: BackendOption): Promise<CompleteKernels> {
-  const list = (Array.isArray(candidates) ? candidates : [candidates]) as (Backend | Kernels)[];
-  if (list.length === 0)
-    throw new Error("initBackend: candidates must list at least one backend; got []");
+  checkBackendOption("initBackend", "candidates", candidates);
+  const list = (Array.isArray(candidates) ? candidates : [candidates]) as (
+    BackendName | Backend | Kernels
+  )[];
   const failures: string[] = [];
-  for (const c of list) {
+  for (const c0 of list) {
+    const c = typeof c0 === "string" ? namedBackend(c0) : c0;
     if (!isBackend(c)) return completeKernels(c);
     try {
       return completeKernels(await c.init());
@@ -107,27 +196,163 @@ export function workOf(...mats: { rows: number; cols: number }[]): number {
   return w;
 }
 
+/** How long a shared backend stays started after its last use (ms). */
+export const SHARED_BACKEND_IDLE_MS = 5000;
+
+/**
+ * A process-wide backend started on first use by name (or as the default), shared by every call
+ * that names it, and disposed after {@link SHARED_BACKEND_IDLE_MS} without a call. Its idle timer
+ * and the wasm workers never keep Node alive, so a script that measured once exits by itself.
+ */
+class SharedBackend {
+  private kernels: Promise<CompleteKernels> | undefined;
+  private users = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  constructor(private readonly start: () => Promise<CompleteKernels>) {}
+
+  async acquire(): Promise<CompleteKernels> {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.users++;
+    if (!this.kernels) {
+      const p = this.start();
+      this.kernels = p;
+      p.catch(() => {
+        if (this.kernels === p) this.kernels = undefined;
+      });
+    }
+    try {
+      return await this.kernels;
+    } catch (e) {
+      this.release();
+      throw e;
+    }
+  }
+
+  get started(): boolean {
+    return this.kernels !== undefined;
+  }
+
+  release(): void {
+    if (--this.users > 0 || !this.kernels) return;
+    this.timer = setTimeout(() => void this.dispose(), SHARED_BACKEND_IDLE_MS);
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  async dispose(): Promise<void> {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const k = this.kernels;
+    this.kernels = undefined;
+    if (k) await (await k.catch(() => undefined))?.dispose?.();
+  }
+}
+
+const shared = new Map<BackendName, SharedBackend>();
+
+function sharedBackend(name: BackendName): SharedBackend {
+  let b = shared.get(name);
+  if (!b) {
+    // "auto" is the shared wasm backend where it starts (one set of workers for both names).
+    const start =
+      name === "auto"
+        ? async () => {
+            try {
+              return await sharedBackend("wasm").acquire();
+            } catch {
+              return jsKernels;
+            }
+          }
+        : () => initBackend(namedBackend(name));
+    b = new SharedBackend(
+      name === "auto"
+        ? async () => {
+            const k = await start();
+            // The wasm use taken above is held for as long as "auto" is started.
+            return { ...k, dispose: async () => sharedBackend("wasm").release() };
+          }
+        : start,
+    );
+    shared.set(name, b);
+  }
+  return b;
+}
+
+/** Whether the shared backend of that name is started now. @internal (tests) */
+export function sharedBackendStarted(name: BackendName): boolean {
+  return shared.get(name)?.started ?? false;
+}
+
+/**
+ * Disposes the backends that calls started by name or by default (the next such call starts
+ * them again). They are released after {@link SHARED_BACKEND_IDLE_MS} idle anyway; call this to
+ * free their workers and memory at once.
+ * @returns when every shared backend is disposed.
+ * @example
+ * ```ts
+ * import { measureNRC, releaseSharedBackends } from "deep-nrc";
+ * const report = await measureNRC({ layers, targets }); // starts the shared wasm backend
+ * await releaseSharedBackends();
+ * ```
+ */
+export async function releaseSharedBackends(): Promise<void> {
+  // "auto" first: it holds a use of "wasm".
+  await shared.get("auto")?.dispose();
+  await Promise.all([...shared.values()].map((b) => b.dispose()));
+}
+
 /**
  * Runs `body` with kernels from `option`. Without an option: the JS kernels for light work, and
- * {@link autoBackend} when `work` (≈ flops) reaches {@link AUTO_BACKEND_MIN_WORK}. Backends started
- * here are disposed afterwards; kernels passed in already started are left running for the caller.
+ * the shared `"auto"` backend when `work` (≈ flops) reaches {@link AUTO_BACKEND_MIN_WORK}. A name
+ * uses the shared backend of that name (started once, reused by later calls, released when idle);
+ * a {@link Backend} is started for this call and disposed afterwards; kernels passed in already
+ * started are left running for the caller.
+ * @throws NRCInputError (naming `fn` and its `backend` argument) for an option that is none of these.
  * @internal
  */
 export async function withKernels<T>(
+  fn: string,
   option: BackendOption | undefined,
   work: number,
   body: (k: CompleteKernels) => Promise<T>,
 ): Promise<T> {
   if (option === undefined) {
     if (!(work >= AUTO_BACKEND_MIN_WORK)) return body(jsKernels);
-    option = autoBackend();
+    option = "auto";
   }
-  const list = (Array.isArray(option) ? option : [option]) as (Backend | Kernels)[];
-  const ownsIt = list.some(isBackend);
-  const k = await initBackend(list);
-  try {
-    return await body(k);
-  } finally {
-    if (ownsIt) await k.dispose?.();
+  checkBackendOption(fn, "backend", option);
+  const list = (Array.isArray(option) ? option : [option]) as (BackendName | Backend | Kernels)[];
+  const failures: string[] = [];
+  for (const c of list) {
+    if (c === "js") return body(jsKernels);
+    if (typeof c === "string") {
+      const sb = sharedBackend(c);
+      let k: CompleteKernels;
+      try {
+        k = await sb.acquire();
+      } catch (err) {
+        failures.push(`  ${c}: ${err instanceof Error ? err.message : String(err)}`);
+        continue;
+      }
+      try {
+        return await body(k);
+      } finally {
+        sb.release();
+      }
+    }
+    if (!isBackend(c)) return body(completeKernels(c));
+    let k: CompleteKernels;
+    try {
+      k = completeKernels(await c.init());
+    } catch (err) {
+      failures.push(`  ${c.name}: ${err instanceof Error ? err.message : String(err)}`);
+      continue;
+    }
+    try {
+      return await body(k);
+    } finally {
+      await k.dispose?.();
+    }
   }
+  throw new Error(`${fn}: no backend could be started:\n${failures.join("\n")}`);
 }

@@ -47,7 +47,7 @@ export async function principalAngles(
       "B",
       `A and B must have the same number of rows (the ambient dimension); got ${fmtShape(a.rows, a.cols)} and ${fmtShape(b.rows, b.cols)}`,
     );
-  return withKernels(options.backend, workOf(a, b), async (k) => {
+  return withKernels(fn, options.backend, workOf(a, b), async (k) => {
     // Column spaces ignore scale; unit scaling keeps subnormal or huge inputs exact.
     const qa = await orthonormalBasis(k, unitScaled(a));
     const qb = await orthonormalBasis(k, unitScaled(b));
@@ -116,7 +116,7 @@ export async function featureWeightAlignment(
   const w = toMat(fn, "W", W);
   checkWeight(fn, w, h.cols);
   checkDim(fn, "t", t, Math.min(h.cols, w.rows), "min(d, W's output count)");
-  return withKernels(options.backend, workOf(h, w), async (k) => {
+  return withKernels(fn, options.backend, workOf(h, w), async (k) => {
     const { spectrum } = await featureSpectrum(k, fn, "H", h, t);
     const ws = await weightInputSpectrum(k, w, t);
     if (!(ws.values[0] > 0)) throw new NRCInputError(fn, "W", "W must not be the zero matrix");

@@ -92,7 +92,7 @@ export async function linearCKA(
   const yc = center(y).centered;
   checkVariance(fn, "x", frobeniusSq(xc), x);
   checkVariance(fn, "y", frobeniusSq(yc), y);
-  return withKernels(options.backend, workOf(xc, yc), (k) => ckaCentered(k, xc, yc));
+  return withKernels(fn, options.backend, workOf(xc, yc), (k) => ckaCentered(k, xc, yc));
 }
 
 /** Options of {@link signalTargetAlignment}. */
@@ -133,13 +133,13 @@ export async function signalTargetAlignment(
   const preset = checkPreset(fn, options.preset);
   const yc = center(y).centered;
   if (preset === "reference-code") {
-    return withKernels(options.backend, workOf(h, y), (k) =>
+    return withKernels(fn, options.backend, workOf(h, y), (k) =>
       ckaGuarded(k, center(leadingColumns(h, t)).centered, yc),
     );
   }
   const yy = frobeniusSq(yc);
   checkVariance(fn, "Y", yy, y);
-  return withKernels(options.backend, workOf(h, y), async (k) => {
+  return withKernels(fn, options.backend, workOf(h, y), async (k) => {
     const { hc, spectrum } = await featureSpectrum(k, fn, "H", h, t);
     const c = await k.crossProd(hc, yc);
     const yyF = Math.sqrt(frobeniusSq(await k.gram(yc)));

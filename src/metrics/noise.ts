@@ -67,7 +67,7 @@ export async function noiseComponent(
   checkOptions(fn, options);
   const h = toMat(fn, "H", H, { minRows: 2 });
   checkDim(fn, "t", t, h.cols, "the feature count d");
-  return withKernels(options.backend, workOf(h), async (k) => {
+  return withKernels(fn, options.backend, workOf(h), async (k) => {
     const { spectrum } = await featureSpectrum(k, fn, "H", h, 0);
     return noiseFromSpectrum(spectrum, t);
   });

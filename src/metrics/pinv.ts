@@ -65,7 +65,7 @@ export async function pinvPredictMSE(
   if (typeof centerY !== "boolean")
     throw new NRCInputError(fn, "centerY", `centerY must be a boolean; got ${String(centerY)}`);
   const target = centerY ? center(y).centered : y;
-  return withKernels(options.backend, workOf(h, y), async (k) => {
+  return withKernels(fn, options.backend, workOf(h, y), async (k) => {
     if (h.rows >= h.cols) {
       const { centered, mean } = center(h);
       const c = await k.gram(centered);

@@ -60,7 +60,7 @@ export async function proposition1Bound(
   checkDim(fn, "t", t, h.cols, "the feature count d");
   const yc = center(y).centered;
   checkVariance(fn, "Y", frobeniusSq(yc), y);
-  return withKernels(options.backend, workOf(h, y), async (k) => {
+  return withKernels(fn, options.backend, workOf(h, y), async (k) => {
     const { hc, spectrum } = await featureSpectrum(k, fn, "H", h, t);
     const eps1 = noiseFromSpectrum(spectrum, t);
     const c = await k.crossProd(hc, yc);

@@ -43,7 +43,7 @@ export async function stableRank(A: MatrixInput, options: MetricOptions = {}): P
   const fro = frobeniusSq(a);
   if (!(fro > 0))
     throw new NRCInputError(fn, "A", "A must not be the zero matrix; its stable rank is undefined");
-  return withKernels(options.backend, workOf(a), async (k) => {
+  return withKernels(fn, options.backend, workOf(a), async (k) => {
     const small = a.rows < a.cols ? transpose(a) : a;
     const { values } = await k.symEig(await k.gram(small));
     return fro / values[0];

@@ -319,6 +319,39 @@ class Runtime {
   }
 }
 
+/**
+ * The compiled modules, one per build (threads × FMA), compiled once per process (or page): every
+ * backend started later instantiates the same `WebAssembly.Module` (its workers get it too), so a
+ * second start costs the workers' start, not a compile, and V8 keeps the module's optimised code.
+ * A failed compile is not cached.
+ */
+const compiled = new Map<string, Promise<WebAssembly.Module>>();
+
+function compiledModule(threaded: boolean, fma: boolean): Promise<WebAssembly.Module> {
+  const key = `${threaded ? "mt" : "st"}${fma ? "-fma" : ""}`;
+  let m = compiled.get(key);
+  if (!m) {
+    const bytes = decodeBase64(
+      threaded
+        ? fma
+          ? WASM_THREADS_FMA_BASE64
+          : WASM_THREADS_BASE64
+        : fma
+          ? WASM_SINGLE_FMA_BASE64
+          : WASM_SINGLE_BASE64,
+    );
+    if (!WebAssembly.validate(bytes))
+      throw new Error(
+        "wasmBackend: this WebAssembly engine cannot run the module (it needs SIMD" +
+          (threaded ? ", threads and bulk memory)" : " and bulk memory)"),
+      );
+    m = WebAssembly.compile(bytes);
+    m.catch(() => compiled.delete(key));
+    compiled.set(key, m);
+  }
+  return m;
+}
+
 async function startRuntime(opts: WasmBackendOptions): Promise<Runtime & { reason?: string }> {
   if (typeof WebAssembly !== "object" || typeof WebAssembly.Module !== "function")
     throw new Error("wasmBackend: WebAssembly is not available in this environment");
@@ -342,21 +375,7 @@ async function startRuntime(opts: WasmBackendOptions): Promise<Runtime & { reaso
       "wasmBackend: fma: true needs WebAssembly relaxed SIMD, which this engine lacks " +
         "(Node ≥ 22; Node 20: --experimental-wasm-relaxed-simd)",
     );
-  const bytes = decodeBase64(
-    threaded
-      ? fma
-        ? WASM_THREADS_FMA_BASE64
-        : WASM_THREADS_BASE64
-      : fma
-        ? WASM_SINGLE_FMA_BASE64
-        : WASM_SINGLE_BASE64,
-  );
-  if (!WebAssembly.validate(bytes))
-    throw new Error(
-      "wasmBackend: this WebAssembly engine cannot run the module (it needs SIMD" +
-        (threaded ? ", threads and bulk memory)" : " and bulk memory)"),
-    );
-  const module = await WebAssembly.compile(bytes);
+  const module = await compiledModule(threaded, fma);
   const initialPages = 64;
   let memory: WebAssembly.Memory;
   const maxima = [65536, 32768, 16384];

@@ -84,7 +84,6 @@ export async function startWorkers(
     };
     for (let i = 0; i < count; i++) {
       const w = new wt.Worker(NODE_WORKER_SOURCE, { eval: true });
-      w.unref();
       workers.push(w);
       let onExit: () => void = () => {};
       exited.push(new Promise<void>((res) => (onExit = res)));
@@ -141,6 +140,10 @@ export async function startWorkers(
     for (const w of workers) void w.terminate();
     throw e;
   }
+  // Only now, once started (waiting for "ready" must keep Node alive), and after the listeners
+  // (attaching a "message" listener refs a worker's port again): parked workers never keep Node
+  // alive. The kernels block the calling thread, so no job is pending on the event loop.
+  for (const w of workers) (w as { unref?: () => void }).unref?.();
   return {
     async terminate() {
       await Promise.all(workers.map((w) => w.terminate()));
