@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """numpy float64 side of the deep-nrc benchmark (spawned by bench/run.ts).
 
-    python3 bench/numpy_pipeline.py DIR [--reps 3] [--kernels] [--authors] [--layers L]
+    python3 bench/numpy_pipeline.py DIR [--reps 3] [--kernels] [--pipeline] [--authors] [--exact]
+        [--layers L]
 
 Reads the workload the bench wrote to DIR (Y.npy, H{l}.npy, W{l}.npy float64, workload.json);
 file loading is outside every timing. Prints one JSON line.
@@ -17,6 +18,12 @@ Pipelines (preset `paper`, same metrics as measureNRC):
            H @ (pinv(H) @ Yc), so still nothing N x N), svd of W for its input subspace. It is
            also the float64 *reference*: every eigenvalue comes from an SVD of the data, never a
            Gram, and the NRC4 residual is formed and summed directly.
+  exact    a backward-stable route, and the float64 *reference* of the trained-like workload:
+           the spectrum from the SVD of the R factor of Hc (qr(mode='r'), values to eps*sigma_1),
+           each NRC1 tail summed directly from the data, ||Hc - Hc V_t V_t^T||_F^2 (Ky Fan: the
+           tail is a minimum, so the eigenvectors' error enters squared), NRC4 from the R factor
+           of [H | Yc]: pinv's cutoff on the SVD of R11, residual ||z off U_k||^2 + ||R22||^2
+           (sums of squares; pinv(H) @ Y formed explicitly is off once kappa(H) ~ 1e10).
 Kernels: G = Hc^T Hc of H0 and eigh of G / N.
 """
 
@@ -110,6 +117,34 @@ def authors_layer(H, W, Yc, yyF, t):
     return layer_values(nrc1, nrc2, nrc3, nrc4, total / lam[0], srw)
 
 
+def exact_layer(H, W, Yc, yyF, t):
+    N, d = H.shape
+    q = Yc.shape[1]
+    Hc = H - H.mean(axis=0)
+    R = np.linalg.qr(Hc, mode="r")
+    _, s, Vh = np.linalg.svd(R)
+    lam = np.zeros(d)
+    lam[: len(s)] = s**2
+    total = math.fsum((Hc * Hc).ravel())
+    Vt = Vh[:t].T
+    X = Hc @ Vt
+    E = Hc - X @ Vt.T
+    nrc1 = math.fsum((E * E).ravel()) / total
+    num = float(np.sum((Yc.T @ X) ** 2))
+    nrc2 = num / float(np.linalg.norm(X.T @ X)) / yyF
+    _, ws, wVh = np.linalg.svd(W, full_matrices=False)
+    nrc3 = mean_cos(Vt, wVh[:t].T)
+    srw = float(np.sum(ws**2) / ws[0] ** 2)
+    Ra = np.linalg.qr(np.hstack([H, Yc]), mode="r")
+    k = min(N, d)
+    U1, s1, _ = np.linalg.svd(Ra[:k, :d])
+    keep = s1 > max(N, d) * EPS * s1[0]
+    z = U1.T @ Ra[:k, d:]
+    res = math.fsum((z[~keep] ** 2).ravel()) + math.fsum((Ra[k:, d:] ** 2).ravel())
+    nrc4 = res / (N * q)
+    return layer_values(nrc1, nrc2, nrc3, nrc4, total / lam[0], srw)
+
+
 def target_stable_rank(Yc):
     s = np.linalg.svd(Yc, compute_uv=False)
     return float(np.sum(s**2) / s[0] ** 2)
@@ -171,13 +206,16 @@ def main():
             eig.append((time.perf_counter() - t0) * 1e3)
         out.update(gramMs=gram_raw, gramCenteredMs=gram, eigMs=eig)
         del G2
-    if "--pipeline" in args or "--authors" in args:
+    if "--pipeline" in args or "--authors" in args or "--exact" in args:
         Hs = [load(d, f"H{l}.npy") for l in range(L)]
         Ws = [load(d, f"W{l}.npy") for l in range(L)]
         Yc = Y - Y.mean(axis=0)
         out["targetStableRank"] = target_stable_rank(Yc)
         if "--pipeline" in args:
             out["fastMs"], out["fast"] = run_pipeline(fast_layer, Hs, Ws, Y, t, reps)
+        if "--exact" in args:
+            er = int(args[args.index("--exact-reps") + 1]) if "--exact-reps" in args else reps
+            out["exactMs"], out["exact"] = run_pipeline(exact_layer, Hs, Ws, Y, t, er)
         if "--authors" in args:
             ar = int(args[args.index("--authors-reps") + 1]) if "--authors-reps" in args else reps
             out["authorsMs"], out["authors"] = run_pipeline(authors_layer, Hs, Ws, Y, t, ar)

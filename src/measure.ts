@@ -21,6 +21,14 @@ import {
   type CenteredGramEigen,
 } from "./linalg/lstsq.js";
 import { augmented, centerWith, nrc4Residual, startBatchStats, type LayerStats } from "./stats.js";
+import {
+  expandVectors,
+  findReduction,
+  reduceGram,
+  reduceRows,
+  reducedColumns,
+  type ColumnReduction,
+} from "./linalg/reduce.js";
 import { withKernels, type BackendOption } from "./backends/registry.js";
 import { NRCInputError, fmtShape } from "./errors.js";
 import { convFeaturesToMatrix, convWeightsToMatrix, type TensorInput } from "./io/conv.js";
@@ -318,12 +326,26 @@ export async function finalizeLayer(
   const shape = { rows: n, cols: d, data: new Float64Array(0) };
   const early = degenerateReason(s, null, t);
   if (early) return emptyLayer(index, name, kind, shape, early);
-  const spec = extra.spec ?? (await layerSpectrum(k, s, spectrumVectors(d, t, r)));
+  // Exactly constant and duplicate columns (dead units, copies) are verified against the data
+  // and left out of the eigen work and NRC4 (src/linalg/reduce.ts).
+  const red = extra.data && !extra.spec ? findReduction(extra.data.h, s.meanH, s.m2H) : null;
+  const want = spectrumVectors(d, t, r);
+  let reduced: ReducedSpectrum | undefined;
+  let spec: Spectrum;
+  if (extra.spec) spec = extra.spec;
+  else if (red) ({ spec, reduced } = await reducedSpectrum(k, s, red, want));
+  else spec = await layerSpectrum(k, s, want);
   const why = degenerateReason(s, spec, t);
   if (why) return emptyLayer(index, name, kind, shape, why);
   const c: Mat = { rows: d, cols: q, data: s.cross };
   const yyF = Math.sqrt(frobeniusSq({ rows: q, cols: q, data: s.m2Y }));
-  const nrc1 = tailSum(spec.values, t) / spec.total;
+  // Tails the Gram cannot resolve are read from the data (src/linalg/tail.ts).
+  const tails =
+    extra.data && gramTailUnresolved(spec, d, Math.max(t, r ?? t))
+      ? await dataTails(k, extra.data.h, s.meanH, spec, Math.max(t, r ?? 0))
+      : null;
+  const tailAt = (from: number) => (tails ? tails(from) : tailSum(spec.values, from));
+  const nrc1 = tailAt(t) / spec.total;
   let nrc2: number;
   if (preset === "paper") nrc2 = nrc2FromParts(spec, c, yyF, n, t);
   else {
@@ -334,7 +356,8 @@ export async function finalizeLayer(
     nrc2 = guardedFromParts(cross, Math.sqrt(xx), yyF);
   }
   const rtol = nrc4Rtol(preset, n, d);
-  const nrc4 = (extra.residual ?? (await layerResidual(k, s, spec, rtol, extra.data))) / (n * q);
+  const nrc4 =
+    (extra.residual ?? (await layerResidual(k, s, spec, rtol, extra.data, reduced))) / (n * q);
   let nrc3: number | null = null;
   let stableRankWeight: number | null = null;
   let ws: TopEigResult | null = null;
@@ -352,7 +375,7 @@ export async function finalizeLayer(
     const wOk = ws !== null && w !== null && r <= Math.min(w.rows, d);
     intrinsic = {
       r,
-      nrc1: tailSum(spec.values, r) / spec.total,
+      nrc1: tailAt(r) / spec.total,
       nrc3: wOk ? await subspaceAlignment(k, spec.vectors, 0, r, ws!.vectors, 0, r) : null,
       bottomAlignment:
         wOk && r < d ? await subspaceAlignment(k, ws!.vectors, 0, r, spec.vectors, r, d) : null,
@@ -389,18 +412,110 @@ async function layerResidual(
   spec: Spectrum,
   rtol: number,
   data: { h: Mat; y: Mat } | undefined,
+  reduced?: ReducedSpectrum,
 ): Promise<number> {
   if (s.r) return nrc4Residual(k, { ...s, r: s.r }, rtol);
   if (!data) throw new Error("finalizeLayer: neither a TSQR factor, the data nor the residual");
   const yc = centerWith(data.y, s.meanY);
-  const refined = await refinedResidualSq(k, data.h, yc, await layerGramSolver(k, s, spec), rtol, {
-    rows: s.d,
-    cols: s.q,
-    data: s.cross,
-  });
+  const cross = { rows: s.d, cols: s.q, data: s.cross };
+  let refined: number | null;
+  if (reduced) {
+    const { red, gram, spec: rs } = reduced;
+    const dr = red.keep.length;
+    const eig = await centeredGramSolver(
+      k,
+      gram,
+      rs.values.map((v) => v * s.count),
+      rs.vectors,
+      reduceRows(red, s.meanH, 1),
+    );
+    refined = await refinedResidualSq(k, data.h, yc, { ...eig, columns: red }, rtol, {
+      rows: dr,
+      cols: s.q,
+      data: reduceRows(red, s.cross, s.q),
+    });
+    if (refined !== null) return refined;
+    const hr = reducedColumns(red, data.h, true);
+    const r = (await k.qr(augmented(hr, data.y))).R;
+    return nrc4Residual(k, { ...s, d: hr.cols, r }, rtol);
+  }
+  refined = await refinedResidualSq(k, data.h, yc, await layerGramSolver(k, s, spec), rtol, cross);
   if (refined !== null) return refined;
   const r = (await k.qr(augmented(data.h, data.y))).R;
   return nrc4Residual(k, { ...s, r }, rtol);
+}
+
+/** A spectrum computed on reduced columns: the reduction, its d'×d' Gram and spectrum. */
+interface ReducedSpectrum {
+  red: ColumnReduction;
+  gram: Mat;
+  spec: Spectrum;
+}
+
+/**
+ * The covariance spectrum of a layer through its column reduction: the eigen-decomposition of
+ * the reduced, scaled d'×d' Gram, its values padded with d − d' zeros and its vectors expanded
+ * to d rows (completed to a basis of ℝᵈ where more than d' are wanted).
+ */
+async function reducedSpectrum(
+  k: CompleteKernels,
+  s: LayerStats,
+  red: ColumnReduction,
+  want: number,
+): Promise<{ spec: Spectrum; reduced: ReducedSpectrum }> {
+  const gram = reduceGram(red, s.m2H);
+  const dr = red.keep.length;
+  const rs = dr > 0 ? await psdSpectrum(k, gram, s.count, Math.min(want, dr)) : null;
+  const values = new Float64Array(s.d);
+  if (rs) values.set(rs.values);
+  const vr = rs?.vectors ?? { rows: 0, cols: 0, data: new Float64Array(0) };
+  const vectors = expandVectors(red, vr, want > vr.cols);
+  const spec = { values, vectors, total: rs?.total ?? 0 };
+  return {
+    spec,
+    reduced: { red, gram, spec: rs ?? { values: new Float64Array(0), vectors: vr, total: 0 } },
+  };
+}
+
+/** Tail sums from the Gram are trusted while they exceed this multiple of their error bound. */
+const TAIL_TRUST = 1e7;
+
+/**
+ * Whether the Gram cannot resolve the spectrum's tail beyond `from` to ~1e-7 relative: each
+ * eigenvalue of the Gram carries an absolute error up to ~d·ε·λ₁, so a tail of d − from values
+ * is trusted only above 1e7·(d − from)·d·ε·λ₁ (5.8e-4·λ₁ at d = 512). @internal
+ */
+export function gramTailUnresolved(spec: Spectrum, d: number, from: number): boolean {
+  if (from >= d) return false;
+  const lam1 = spec.values[0];
+  return tailSum(spec.values, from) <= TAIL_TRUST * (d - from) * d * EPS * lam1;
+}
+
+/**
+ * Tail sums Σ_{i≥from} λᵢ for every `from` ≤ kmax, read from the data in one pass
+ * ({@link Kernels.projectedTail} with the top kmax eigenvectors): the tail beyond kmax directly,
+ * and each shorter one plus the energy along the eigenvectors between.
+ */
+async function dataTails(
+  k: CompleteKernels,
+  h: Mat,
+  mean: Float64Array,
+  spec: Spectrum,
+  kmax: number,
+): Promise<(from: number) => number> {
+  const d = h.cols;
+  const kk = Math.min(kmax, d, spec.vectors.cols);
+  const v = new Float64Array(d * kk);
+  for (let i = 0; i < d; i++)
+    for (let j = 0; j < kk; j++) v[i * kk + j] = spec.vectors.data[i * spec.vectors.cols + j];
+  const { tail, energy } = await k.projectedTail(h, mean, { rows: d, cols: kk, data: v });
+  const n = h.rows;
+  return (from) => {
+    if (from >= kk) return from === kk ? tail / n : tailSum(spec.values, from);
+    let sum = tail;
+    for (let j = kk - 1; j >= from; j--) sum += energy[j];
+    return sum / n;
+  };
 }
 
 /** The report around finalized layers. @internal */

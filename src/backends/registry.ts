@@ -9,6 +9,7 @@ import { NRCInputError } from "../errors.js";
 import { jsBackend, jsKernels } from "./js/index.js";
 import { wasmBackend } from "./wasm/index.js";
 import { scaledSvd, scaledSymEig, scaledTopEig, topEigFromSymEig } from "./scaled.js";
+import { projectedTailJS } from "../linalg/tail.js";
 import { composedMomentsRun, composedShiftedMoments, eagerMomentsStart } from "../linalg/center.js";
 
 /** The backends that can be named by a string. */
@@ -128,6 +129,7 @@ export function completeKernels(k: Kernels): CompleteKernels {
     topEig: k.topEig ? scaledTopEig(k.topEig.bind(k)) : topEigFromSymEig(symEig),
     svd: k.svd ? scaledSvd(k.svd.bind(k)) : jsKernels.svd,
     qr: k.qr ? k.qr.bind(k) : jsKernels.qr,
+    projectedTail: k.projectedTail ? k.projectedTail.bind(k) : projectedTailJS,
     dispose: k.dispose ? k.dispose.bind(k) : undefined,
   };
 }

@@ -118,6 +118,14 @@ export interface QrResult {
   Q?: Mat;
 }
 
+/** What {@link Kernels.projectedTail} returns. */
+export interface ProjectedTailResult {
+  /** `Σᵢ ‖(aᵢ − μ) − V·Vᵀ(aᵢ − μ)‖²`. */
+  tail: number;
+  /** `Σᵢ ((aᵢ − μ)·v_j)²` per column j of V. */
+  energy: Float64Array;
+}
+
 /** The kernels a backend provides. All optional except `name`. */
 export interface Kernels {
   readonly name: string;
@@ -185,6 +193,11 @@ export interface Kernels {
    * numerically positive definite (a pivot ≤ 0).
    */
   cholesky?(a: Mat): MaybePromise<Mat | null>;
+  /**
+   * The energy of the rows of A − 1·μᵀ off span(V) (V n×k, orthonormal) and along each column of
+   * V, in one pass over A (m×n): the covariance spectrum's tail sums read from the data.
+   */
+  projectedTail?(a: Mat, mean: Float64Array, v: Mat): MaybePromise<ProjectedTailResult>;
   /** Householder QR with optional right-hand sides. */
   qr?(a: Mat, b?: Mat, opts?: { wantQ?: boolean }): MaybePromise<QrResult>;
   /** Release workers, GPU buffers, … */

@@ -10,7 +10,8 @@
  * {@link Refinement}): the Gram's cost plus a pass or two of N·d·q, against ~3× that for the QR.
  * @module
  */
-import type { CompleteKernels, Mat } from "../backends/types.js";
+import type { CompleteKernels, Mat, NormalStepResult } from "../backends/types.js";
+import { expandCoefficients, reduceRows, type ColumnReduction } from "./reduce.js";
 
 /** Default pinv cutoff `max(m, n)·ε₆₄` (numpy's `matrix_rank`/`lstsq` convention). */
 export function defaultRtol(m: number, n: number): number {
@@ -67,6 +68,14 @@ export interface CenteredGramEigen {
   chol?: Mat | null;
   /** Column means μ of H (H = Hc + 1·μᵀ). */
   mean: Float64Array;
+  /**
+   * Where C, μ and the solve are of the reduced, scaled columns Hr of {@link findReduction}
+   * (the data passed to {@link refinedResidualSq} keeps all d columns; coefficients and
+   * gradients are mapped between the two). With nonzero constant columns (`constSq` > 0),
+   * 1 ∈ span(H), so the residual of Yc off span(H) is that off span(Hr_c) (Yc ⟂ 1): the solve is
+   * then with C alone, R = Yc − Hr_c·X formed from the data as (Yc + 1·μᵀX) − Hr·X.
+   */
+  columns?: ColumnReduction;
 }
 
 /**
@@ -127,11 +136,38 @@ export async function refinedResidualSq(
   for (let i = 0; i < yc.data.length; i++) yy += yc.data[i] * yc.data[i];
   const ref = Refinement.create(eig, h.rows, yc.cols, rtol, yy);
   if (!ref) return null;
-  ref.begin(start ? start.data : (await k.normalStep(h, yc)).g.data);
+  const red = eig.columns;
+  const q = yc.cols;
+  const step = async (x?: Mat): Promise<NormalStepResult> => {
+    if (!red) return k.normalStep(h, yc, x);
+    let b = yc;
+    if (x && red.constSq > 0) {
+      // R = Yc − Hr_c·X = (Yc + 1·μᵀX) − Hr·X (μ the reduced columns' means).
+      const off = new Float64Array(q);
+      for (let a = 0; a < x.rows; a++)
+        for (let c = 0; c < q; c++) off[c] += eig.mean[a] * x.data[a * q + c];
+      const bd = Float64Array.from(yc.data);
+      for (let o = 0; o < bd.length; o += q) for (let c = 0; c < q; c++) bd[o + c] += off[c];
+      b = { rows: yc.rows, cols: q, data: bd };
+    }
+    const xf = x && { rows: red.d, cols: q, data: expandCoefficients(red, x.data, q) };
+    const r = await k.normalStep(h, b, xf);
+    // Hr_cᵀR = HrᵀR − μ·(1ᵀR), and 1ᵀR = 1ᵀYc (zero up to rounding) when centered.
+    const g = reduceRows(red, r.g.data, q);
+    if (red.constSq > 0) {
+      const ys = new Float64Array(q);
+      for (let o = 0; o < yc.data.length; o += q)
+        for (let c = 0; c < q; c++) ys[c] += yc.data[o + c];
+      for (let a = 0; a < red.keep.length; a++)
+        for (let c = 0; c < q; c++) g[a * q + c] -= eig.mean[a] * ys[c];
+    }
+    return { g: { rows: red.keep.length, cols: q, data: g }, rss: r.rss };
+  };
+  ref.begin(start ? start.data : (await step()).g.data);
   for (;;) {
     const x = ref.next();
     if (!x) return ref.result;
-    const r = await k.normalStep(h, yc, x);
+    const r = await step(x);
     ref.update(r.g.data, r.rss);
   }
 }
@@ -188,10 +224,20 @@ export class Refinement {
     const lamLo = lam[d - 1] - 16 * (d + 16) * EPS * trace;
     if (!(lamLo > 0)) return null;
     const kappaMax = Math.min(KAPPA_MAX, 0.25 / (rtol * rtol));
-    if (!((lam[0] + mu2) / lamLo <= kappaMax)) return null;
+    const cs = eig.columns?.constSq ?? 0;
+    let kappa: number;
+    if (cs > 0) {
+      // H spans [Hr_c | c·1] (1 ⟂ Hr_c, c² = constSq) times T = [[I, 0], [μᵀ/c, 1]]:
+      // κ(HᵀH) ≤ κ([Hr_c | c1]ᵀ[Hr_c | c1])·κ(T)², κ(T) ≤ (1 + ‖μ‖/c)².
+      const nc = n * cs;
+      const t = (1 + Math.sqrt(mu2 / nc)) ** 2;
+      kappa = (Math.max(lam[0], nc) / Math.min(lamLo, nc)) * t * t;
+    } else kappa = (lam[0] + mu2) / lamLo;
+    if (!(kappa <= kappaMax)) return null;
+    const mean = cs > 0 ? new Float64Array(d) : eig.mean;
     const solve = full
-      ? eigenSolver(lam, eig.vectors.data, eig.mean, n, q)
-      : choleskySolver((eig.chol as Mat).data, eig.mean, n, q);
+      ? eigenSolver(lam, eig.vectors.data, mean, n, q)
+      : choleskySolver((eig.chol as Mat).data, mean, n, q);
     // ‖H‖_F² = trace(C) + N‖μ‖² bounds how large rounding in forming R = Yc − H·X can be.
     return new Refinement(solve, d, q, Math.sqrt(yy), Math.sqrt(trace + mu2));
   }

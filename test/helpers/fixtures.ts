@@ -45,7 +45,7 @@ export interface EncodedTensor {
 }
 
 /** The fixture files. */
-export type FixtureName = "metrics" | "angles" | "cka" | "pinv" | "conv";
+export type FixtureName = "metrics" | "angles" | "cka" | "pinv" | "conv" | "trained";
 
 /** Folder holding the fixture JSON files. */
 export const FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
@@ -301,6 +301,8 @@ interface FixtureMap {
   cka: CkaFixture;
   pinv: PinvFixture;
   conv: ConvFixture;
+  /** test/fixtures/trained.json (scripts/make_trained_fixtures.py); typed by its test. */
+  trained: Record<string, unknown>;
 }
 
 const cache = new Map<FixtureName, unknown>();

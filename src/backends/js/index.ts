@@ -15,6 +15,8 @@ import {
   eagerMomentsStart,
 } from "../../linalg/center.js";
 
+import { projectedTailJS } from "../../linalg/tail.js";
+
 const shiftedMoments = composedShiftedMoments(gram, crossProd);
 
 /** The plain TypeScript kernels (synchronous, float64). */
@@ -32,6 +34,7 @@ export const jsKernels: CompleteKernels = Object.freeze({
   topEig: topEigFromSymEig(scaledSymEig(symEig)),
   svd: scaledSvd(svd),
   qr,
+  projectedTail: projectedTailJS,
 });
 
 /**

@@ -15,6 +15,7 @@ import type {
   MomentsRun,
   NormalStepResult,
   PendingMoments,
+  ProjectedTailResult,
   QrResult,
   ShiftedMomentsResult,
   SvdResult,
@@ -102,6 +103,7 @@ interface Exports {
   gemm_work_fix(p: number): void;
   mom_probe(acc: number, n: number, q: number, s: number, diag: number): void;
   k_jacobi(bt: number, m: number, n: number, vt: number): number;
+  k_projtail(a: number, m: number, n: number, mu: number, vt: number, k: number, out: number): void;
   k_qr(
     x: number,
     m: number,
@@ -739,6 +741,25 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
           `wasm normalStep: shapes do not fit (A ${a.rows}×${a.cols}, B ${b.rows}×${b.cols}${x ? `, X ${x.rows}×${x.cols}` : ""})`,
         );
       return normalStep("normalStep", a, b, x);
+    },
+    projectedTail(a: Mat, mean: Float64Array, v: Mat): ProjectedTailResult {
+      const { rows: m, cols: n } = a;
+      const k = v.cols;
+      if (mean.length !== n || v.rows !== n)
+        throw new Error(
+          `wasm projectedTail: shapes do not fit (A ${m}×${n}, mean ${mean.length}, V ${v.rows}×${k})`,
+        );
+      rt.begin("projectedTail");
+      const vt = new Float64Array(k * n);
+      for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) vt[j * n + i] = v.data[i * k + j];
+      const pmu = rt.put(mean);
+      const pvt = rt.put(vt);
+      const pout = rt.alloc(k + 1);
+      // A is read in place where startShiftedMoments left its copy, else copied in.
+      const pa = resident && a === resident.mat ? resident.p : rt.put(a.data);
+      ex.k_projtail(pa, m, n, pmu, pvt, k, pout);
+      const out = rt.f64().slice(pout / 8, pout / 8 + k + 1);
+      return { tail: out[k], energy: out.subarray(0, k) };
     },
     matmul(a: Mat, b: Mat): Mat {
       if (a.cols !== b.rows)
