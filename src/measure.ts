@@ -21,6 +21,7 @@ import {
   type CenteredGramEigen,
 } from "./linalg/lstsq.js";
 import { augmented, centerWith, nrc4Residual, startBatchStats, type LayerStats } from "./stats.js";
+import { dataTails, gramTailUnresolved } from "./linalg/tail.js";
 import {
   expandVectors,
   findReduction,
@@ -474,47 +475,6 @@ async function reducedSpectrum(
   return {
     spec,
     reduced: { red, gram, spec: rs ?? { values: new Float64Array(0), vectors: vr, total: 0 } },
-  };
-}
-
-/** Tail sums from the Gram are trusted while they exceed this multiple of their error bound. */
-const TAIL_TRUST = 1e7;
-
-/**
- * Whether the Gram cannot resolve the spectrum's tail beyond `from` to ~1e-7 relative: each
- * eigenvalue of the Gram carries an absolute error up to ~d·ε·λ₁, so a tail of d − from values
- * is trusted only above 1e7·(d − from)·d·ε·λ₁ (5.8e-4·λ₁ at d = 512). @internal
- */
-export function gramTailUnresolved(spec: Spectrum, d: number, from: number): boolean {
-  if (from >= d) return false;
-  const lam1 = spec.values[0];
-  return tailSum(spec.values, from) <= TAIL_TRUST * (d - from) * d * EPS * lam1;
-}
-
-/**
- * Tail sums Σ_{i≥from} λᵢ for every `from` ≤ kmax, read from the data in one pass
- * ({@link Kernels.projectedTail} with the top kmax eigenvectors): the tail beyond kmax directly,
- * and each shorter one plus the energy along the eigenvectors between.
- */
-async function dataTails(
-  k: CompleteKernels,
-  h: Mat,
-  mean: Float64Array,
-  spec: Spectrum,
-  kmax: number,
-): Promise<(from: number) => number> {
-  const d = h.cols;
-  const kk = Math.min(kmax, d, spec.vectors.cols);
-  const v = new Float64Array(d * kk);
-  for (let i = 0; i < d; i++)
-    for (let j = 0; j < kk; j++) v[i * kk + j] = spec.vectors.data[i * spec.vectors.cols + j];
-  const { tail, energy } = await k.projectedTail(h, mean, { rows: d, cols: kk, data: v });
-  const n = h.rows;
-  return (from) => {
-    if (from >= kk) return from === kk ? tail / n : tailSum(spec.values, from);
-    let sum = tail;
-    for (let j = kk - 1; j >= from; j--) sum += energy[j];
-    return sum / n;
   };
 }
 

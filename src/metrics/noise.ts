@@ -12,6 +12,7 @@ import type { CompleteKernels, Mat } from "../backends/types.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { center } from "../linalg/center.js";
 import { covarianceSpectrum, tailSum, type Spectrum } from "../linalg/spectrum.js";
+import { dataTails, gramTailUnresolved } from "../linalg/tail.js";
 import { withKernels, workOf, type BackendOption } from "../backends/registry.js";
 import { checkDim, checkOptions, checkVariance } from "./validate.js";
 
@@ -68,7 +69,10 @@ export async function noiseComponent(
   const h = toMat(fn, "H", H, { minRows: 2 });
   checkDim(fn, "t", t, h.cols, "the feature count d");
   return withKernels(fn, options.backend, workOf(h), async (k) => {
-    const { spectrum } = await featureSpectrum(k, fn, "H", h, 0);
-    return noiseFromSpectrum(spectrum, t);
+    const { hc, spectrum } = await featureSpectrum(k, fn, "H", h, t);
+    // A tail below what the Gram resolves is read from the data (src/linalg/tail.ts).
+    if (!gramTailUnresolved(spectrum, h.cols, t)) return noiseFromSpectrum(spectrum, t);
+    const tails = await dataTails(k, hc, new Float64Array(h.cols), spectrum, t);
+    return tails(t) / spectrum.total;
   });
 }

@@ -7,7 +7,7 @@
  * read off top eigenvectors separated by a gap of ~1e14, so they are far more accurate).
  */
 import { describe, expect, it } from "vitest";
-import { measureNRC, jsKernels } from "../../src/index.js";
+import { measureNRC, noiseComponent, jsKernels } from "../../src/index.js";
 import type { Kernels } from "../../src/backends/types.js";
 import { findReduction } from "../../src/linalg/reduce.js";
 import { batchStats } from "../../src/stats.js";
@@ -74,6 +74,13 @@ function suite(name: string, kernels: () => Kernels) {
         near(l.intrinsic?.nrc1, e.intrinsic.nrc1, 1e-6, 1e-16, "intrinsic nrc1");
         near(l.intrinsic?.nrc3, e.intrinsic.nrc3, 1e-8, 0, "intrinsic nrc3");
         near(l.intrinsic?.bottomAlignment, e.intrinsic.bottomAlignment, 1e-8, 1e-15, "bottom");
+        near(
+          await noiseComponent(c.features, fx.t, { backend: kernels() }),
+          e.nrc1,
+          1e-6,
+          1e-16,
+          "noiseComponent",
+        );
         expect(c.features.data).toEqual(before);
       });
   });
