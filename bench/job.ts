@@ -3,6 +3,9 @@
  * stalling the bench): `tsx bench/job.ts '<json spec>'`. Prints one JSON line on stdout.
  *
  * Spec: `{ kind: "pipeline" | "kernels", backend, dir, reps, layers?, t? }`.
+ * - backend `"default"`: the call users write, `measureNRC({ layers, targets })` with no backend
+ *   (its shared backend starts in the untimed warm-up run and is reused after); `"by-name"`:
+ *   `backend: "wasm"`. Both pipeline only.
  * - pipeline: `measureNRC` (preset paper) over the first `layers` layers of the workload in
  *   `dir`, `reps` timed runs after a small warm-up; returns the times and the metric values.
  *   Backend start-up is outside the timing (a started backend is passed in).
@@ -26,6 +29,8 @@ export interface JobSpec {
   reps: number;
   /** Only the first this many layers (default all). */
   layers?: number;
+  /** Only these layers (indices), e.g. one layer to time alone. */
+  pick?: number[];
   /** Stop repeating once one run took longer than this (ms); the result says how many ran. */
   longMs?: number;
 }
@@ -62,6 +67,20 @@ async function load(path: string): Promise<M> {
   } finally {
     await src.close();
   }
+}
+
+async function loadLayers(
+  dir: string,
+  L: number,
+): Promise<{ name: string; features: M; weight: M }[]> {
+  const layers: { name: string; features: M; weight: M }[] = [];
+  for (let l = 0; l < L; l++)
+    layers.push({
+      name: `L${l}`,
+      features: await load(join(dir, `H${l}.npy`)),
+      weight: await load(join(dir, `W${l}.npy`)),
+    });
+  return layers;
 }
 
 async function startBackend(name: string): Promise<{ k: CompleteKernels; info: string }> {
@@ -162,6 +181,18 @@ async function main(): Promise<void> {
       out.layersTimed = 1;
       out.values = [v];
     }
+  } else if (spec.backend === "default" || spec.backend === "by-name") {
+    if (spec.kind !== "pipeline") throw new Error(`${spec.backend}: pipeline jobs only`);
+    const backend = spec.backend === "default" ? undefined : ("wasm" as const);
+    out.info = spec.backend === "default" ? "measureNRC({ layers, targets })" : 'backend: "wasm"';
+    const all = await loadLayers(spec.dir, L);
+    const layers = spec.pick ? spec.pick.map((i) => all[i]) : all;
+    const run = () => measureNRC({ layers, targets: y, t: w.t, preset: "paper", backend });
+    let rep = await run(); // warm-up: starts the shared backend, tiers up V8
+    out.times = await timeReps(spec.reps, longMs, async () => (rep = await run()));
+    out.info += ` → ${rep.backend}`;
+    out.values = values(rep);
+    out.targetStableRank = rep.targetStableRank;
   } else {
     const { k, info } = await startBackend(spec.backend);
     out.info = info;
@@ -181,13 +212,7 @@ async function main(): Promise<void> {
         const sm = { rows: d, cols: d, data: s };
         out.eigMs = await timeReps(spec.reps, longMs, () => k.symEig(sm));
       } else {
-        const layers: { name: string; features: M; weight: M }[] = [];
-        for (let l = 0; l < L; l++)
-          layers.push({
-            name: `L${l}`,
-            features: await load(join(spec.dir, `H${l}.npy`)),
-            weight: await load(join(spec.dir, `W${l}.npy`)),
-          });
+        const layers = await loadLayers(spec.dir, L);
         // Warm-up on a slice (JIT, wasm compilation, worker start), untimed.
         const n0 = Math.min(512, y.rows);
         await measureNRC({
@@ -195,8 +220,8 @@ async function main(): Promise<void> {
             {
               features: {
                 rows: n0,
-                cols: w.d,
-                data: layers[0].features.data.subarray(0, n0 * w.d),
+                cols: layers[0].features.cols,
+                data: layers[0].features.data.subarray(0, n0 * layers[0].features.cols),
               },
               weight: layers[0].weight,
             },

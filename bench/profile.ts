@@ -1,16 +1,19 @@
 /**
- * `npm run bench:profile`: where `measureNRC`'s time goes on the standard workload (8 × 10000 ×
- * 512, t = 3, wasm with 2 threads): every kernel call is timed through a proxy, the rest is JS
+ * `npm run bench:profile [-- --trained]`: where `measureNRC`'s time goes on the standard workload
+ * (8 × 10000 × 512, t = 3, wasm with 2 threads), or on the trained-like one (bench/trained.ts): every kernel call is timed through a proxy, the rest is JS
  * outside the kernels. One warm-up layer first; the data are generated in memory. The wasm build
  * is the default one (FMA where relaxed SIMD is on: Node ≥ 22, or
  * `node --experimental-wasm-relaxed-simd --import tsx bench/profile.ts` on Node 20).
  * @module
  */
 import { SyntheticNet } from "./common.js";
+import { TrainedLikeNet } from "./trained.js";
 import { measureNRC } from "../src/index.js";
 import { wasmBackend } from "../src/backends/wasm/index.js";
+// `--trained`: the trained-like workload (bench/trained.ts) instead of the standard one.
+const trained = process.argv.includes("--trained");
 const L = 8;
-const net = new SyntheticNet(10000, 512, L, 3);
+const net = trained ? new TrainedLikeNet(10000, 512) : new SyntheticNet(10000, 512, L, 3);
 const layers = Array.from({ length: L }, (_, l) => ({
   features: net.features(l),
   weight: net.weight(l),

@@ -2,7 +2,7 @@
  * `npm run bench`: every backend against numpy/OpenBLAS on the same data, in one table.
  *
  *   npm run bench -- [--quick] [--json out.json] [--reps 3] [--backends js,wasm1,…]
- *                    [--no-scaling] [--limit 300] [--scale-limit 90] [--keep]
+ *                    [--no-scaling] [--no-trained] [--limit 300] [--scale-limit 90] [--keep]
  *
  * Writes a deterministic synthetic network (bench/common.ts) as float64 `.npy` files to a temp
  * dir; every measurement runs in a child process with a wall-clock limit (a backend that hangs is
@@ -13,22 +13,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import {
-  SyntheticNet,
-  fmtMs,
-  findPython,
-  lastJson,
-  machine,
-  median,
-  runChild,
-  type ChildResult,
-  type Workload,
-} from "./common.js";
-import type { JobResult, JobSpec, LayerValues } from "./job.js";
-
-const HERE = fileURLToPath(new URL(".", import.meta.url));
-const TSX = join(HERE, "..", "node_modules", ".bin", "tsx");
+import { SyntheticNet, fmtMs, findPython, machine, median, type Workload } from "./common.js";
+import type { JobResult, LayerValues } from "./job.js";
+import { job, maxRel, numpy, type Outcome } from "./children.js";
+import { trainedBench } from "./trained-bench.js";
 
 interface Opts {
   quick: boolean;
@@ -40,6 +28,7 @@ interface Opts {
   scaleLimitS: number;
   keep: boolean;
   rounds: number;
+  trained: boolean;
 }
 
 const ALL = ["js", "wasm1", "wasm2", "wasm2-fma", "tfjs-wasm", "tfjs-cpu", "webgpu", "ml-matrix"];
@@ -56,9 +45,6 @@ const LABEL: Record<string, string> = {
   authors: "numpy authors-style (f64, SVD+pinv)",
 };
 const FLOAT64 = new Set(["js", "wasm1", "wasm2", "wasm2-fma", "ml-matrix"]);
-/** Node before 22 runs relaxed SIMD (the wasm FMA build) only behind this V8 flag. */
-const RELAXED_FLAG =
-  Number(process.versions.node.split(".")[0]) < 22 ? ["--experimental-wasm-relaxed-simd"] : [];
 
 function parseArgs(argv: string[]): Opts {
   const o: Opts = {
@@ -71,6 +57,7 @@ function parseArgs(argv: string[]): Opts {
     scaleLimitS: NaN,
     keep: false,
     rounds: NaN,
+    trained: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -82,10 +69,11 @@ function parseArgs(argv: string[]): Opts {
     else if (a === "--limit") o.limitS = Number(argv[++i]);
     else if (a === "--scale-limit") o.scaleLimitS = Number(argv[++i]);
     else if (a === "--keep") o.keep = true;
+    else if (a === "--no-trained") o.trained = false;
     else if (a === "--rounds") o.rounds = Math.max(0, Number(argv[++i]));
     else if (a === "--help" || a === "-h") {
       console.log(
-        "npm run bench -- [--quick] [--json out.json] [--reps 3] [--backends js,wasm1,wasm2,wasm2-fma,tfjs-wasm,tfjs-cpu,webgpu,ml-matrix] [--no-scaling] [--limit seconds] [--scale-limit seconds] [--rounds 3] [--keep]",
+        "npm run bench -- [--quick] [--json out.json] [--reps 3] [--backends js,wasm1,wasm2,wasm2-fma,tfjs-wasm,tfjs-cpu,webgpu,ml-matrix] [--no-scaling] [--limit seconds] [--scale-limit seconds] [--rounds 3] [--no-trained] [--keep]",
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
@@ -94,104 +82,6 @@ function parseArgs(argv: string[]): Opts {
   if (!Number.isFinite(o.scaleLimitS)) o.scaleLimitS = o.quick ? 30 : 90;
   if (!Number.isFinite(o.rounds)) o.rounds = o.quick ? 1 : 3;
   return o;
-}
-
-/** A job's outcome: its result, or why there is none. */
-interface Outcome {
-  status: "ok" | "stalled" | "failed" | "n/a" | "skipped" | "over limit";
-  /** For "over limit" without a run: the extrapolated time (ms). */
-  est?: number;
-  why?: string;
-  r?: JobResult;
-  wallMs?: number;
-}
-
-function reason(c: ChildResult): string {
-  const lines = c.stderr
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith("at ") && !/^=+$/.test(l));
-  const msg = lines.find((l) => /failed|Error|error/.test(l)) ?? lines[lines.length - 1] ?? "";
-  return msg.replace(/^job failed: (Error: )?/, "").slice(0, 160);
-}
-
-async function job(spec: JobSpec, limitMs: number): Promise<Outcome> {
-  const script = [join(HERE, "job.ts"), JSON.stringify(spec)];
-  const c = spec.backend.endsWith("-fma")
-    ? await runChild(process.execPath, [...RELAXED_FLAG, "--import", "tsx", ...script], limitMs)
-    : await runChild(TSX, script, limitMs);
-  if (c.status === "ok") {
-    const r = lastJson<JobResult>(c.stdout);
-    if (r) return { status: "ok", r, wallMs: c.wallMs };
-    return { status: "failed", why: "no result line", wallMs: c.wallMs };
-  }
-  if (c.status === "stalled")
-    return {
-      status: "stalled",
-      why:
-        c.code === 13
-          ? "a promise never settled (event loop emptied: worker deadlock)"
-          : `killed after ${(limitMs / 1000).toFixed(0)} s`,
-      wallMs: c.wallMs,
-    };
-  const why = reason(c);
-  // A backend that cannot start (no adapter, no module) is "n/a", anything else "failed".
-  const na = /adapter|initBackend|unavailable|Cannot find|setBackend/.test(why);
-  return { status: na ? "n/a" : "failed", why, wallMs: c.wallMs };
-}
-
-interface NumpyOut {
-  numpy: string;
-  blas: string;
-  threads: string;
-  gramMs?: number[];
-  eigMs?: number[];
-  fastMs?: number[];
-  fast?: LayerValues[];
-  authorsMs?: number[];
-  authors?: LayerValues[];
-  targetStableRank?: number;
-}
-
-async function numpy(
-  py: string | null,
-  dir: string,
-  args: string[],
-  limitMs: number,
-): Promise<{ status: Outcome["status"]; why?: string; r?: NumpyOut }> {
-  if (!py) return { status: "n/a", why: "no python3 with numpy" };
-  const c = await runChild(py, [join(HERE, "numpy_pipeline.py"), dir, ...args], limitMs);
-  if (c.status !== "ok") return { status: c.status, why: reason(c) || `exit ${c.code}` };
-  const r = lastJson<NumpyOut>(c.stdout);
-  return r ? { status: "ok", r } : { status: "failed", why: "no result line" };
-}
-
-const METRICS: (keyof LayerValues)[] = [
-  "nrc1",
-  "nrc2",
-  "nrc3",
-  "nrc4",
-  "stableRankFeatures",
-  "stableRankWeight",
-];
-
-/** Largest relative difference of `got` from `ref` over layers and metrics, and where. */
-function maxRel(got: LayerValues[], ref: LayerValues[]): { rel: number; where: string } {
-  let rel = 0;
-  let where = "";
-  got.forEach((g, l) => {
-    for (const m of METRICS) {
-      const a = g[m];
-      const b = ref[l]?.[m];
-      if (a === null || b === null || b === undefined) continue;
-      const r = Math.abs(a - b) / Math.abs(b);
-      if (!(r <= rel)) {
-        rel = r;
-        where = `${m.replace("stableRank", "sr")} L${l}`;
-      }
-    }
-  });
-  return { rel, where };
 }
 
 const fmtRel = (x: { rel: number; where: string }) =>
@@ -563,8 +453,23 @@ async function main(): Promise<void> {
         `Head to head: the main run's samples plus ${h2h.rounds} alternating round(s) (numpy, then ${LABEL[hb].replace(" (f64)", "")}; ${o.reps} runs each): ${h2h.npFast.length} numpy and ${h2h.wasmPipe.length} wasm samples of measureNRC, ${h2h.npGram.length} and ${h2h.wasmGram.length} of the Gram and of symEig (numpy: eigh); min and median over all of them.`,
       );
     }
+    // ---------------------------------------------------------------- trained-like workload
+    const trained = o.trained
+      ? await trainedBench(root, py, {
+          N: std.N,
+          d: std.d,
+          rounds: Math.max(1, o.rounds),
+          reps: o.reps,
+          limitMs,
+          log,
+        })
+      : null;
     console.log(table);
     console.log("");
+    if (trained) {
+      console.log(trained.markdown);
+      console.log("");
+    }
     if (h2hTable) {
       console.log(h2hTable);
       console.log("");
@@ -587,6 +492,7 @@ async function main(): Promise<void> {
             scaling: { points, numpy: npScale, backends: scale },
             table,
             headToHead: { ...h2h, table: h2hTable },
+            trained,
             notes,
           },
           null,
