@@ -37,6 +37,8 @@ export type {
   TopEigResult,
   SymEigOptions,
   SvdResult,
+  SvdPartsOptions,
+  SvdPartsResult,
   QrResult,
   NormalStepResult,
   ShiftedMomentsResult,

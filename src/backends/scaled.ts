@@ -10,9 +10,12 @@
  * underflow — and eigenvalues / singular values are scaled back exactly. Vectors are unchanged.
  * @module
  */
+import { NRCInputError, fmtShape } from "../errors.js";
 import type {
   Mat,
   MaybePromise,
+  SvdPartsOptions,
+  SvdPartsResult,
   SvdResult,
   SymEigOptions,
   SymEigResult,
@@ -109,3 +112,76 @@ export function topEigFromSymEig(
 /** Wraps a thin SVD: exact power-of-two scaling, sub-ε² flushing (sync where `fn` is). */
 export const scaledSvd = (fn: (a: Mat) => MaybePromise<SvdResult>) =>
   scaled(fn, (r, back) => ({ U: r.U, S: Float64Array.from(r.S, (v) => v * back), V: r.V }));
+
+/**
+ * Checks `svdParts`' arguments (the same for every backend): `rightVectors` an integer in
+ * 0…cols, `b` a matrix with a's number of rows.
+ */
+export function checkSvdParts(a: Mat, opts?: SvdPartsOptions): void {
+  const nv = opts?.rightVectors;
+  if (nv !== undefined && !(Number.isInteger(nv) && nv >= 0 && nv <= a.cols))
+    throw new NRCInputError(
+      "svdParts",
+      "opts.rightVectors",
+      `opts.rightVectors must be an integer in 0…${a.cols} (the columns of a); got ${String(nv)}`,
+    );
+  const b = opts?.b;
+  if (b !== undefined && (b === null || typeof b !== "object" || b.rows !== a.rows))
+    throw new NRCInputError(
+      "svdParts",
+      "opts.b",
+      `opts.b must have the rows of a (${a.rows}); got ${
+        b && typeof b === "object" ? fmtShape(b.rows, b.cols) : String(b)
+      }`,
+    );
+}
+
+/**
+ * `svdParts` from a thin SVD, for backends without one: V cut to the columns asked, Uᵀ·B by a
+ * plain product.
+ */
+export function svdPartsFromSvd(
+  svd: (a: Mat) => MaybePromise<SvdResult>,
+): (a: Mat, opts?: SvdPartsOptions) => MaybePromise<SvdPartsResult> {
+  return (a, opts) =>
+    then(svd(a), ({ U, S, V }) => {
+      const out: SvdPartsResult = { S };
+      const nv = Math.min(opts?.rightVectors ?? 0, V.cols);
+      if (nv > 0) {
+        const v = new Float64Array(V.rows * nv);
+        for (let i = 0; i < V.rows; i++)
+          for (let j = 0; j < nv; j++) v[i * nv + j] = V.data[i * V.cols + j];
+        out.V = { rows: V.rows, cols: nv, data: v };
+      }
+      const b = opts?.b;
+      if (b) {
+        const k = U.cols;
+        const q = b.cols;
+        const utb = new Float64Array(k * q);
+        for (let i = 0; i < U.rows; i++) {
+          const bi = i * q;
+          for (let j = 0; j < k; j++) {
+            const u = U.data[i * k + j];
+            if (u === 0) continue;
+            for (let c = 0; c < q; c++) utb[j * q + c] += u * b.data[bi + c];
+          }
+        }
+        out.UtB = { rows: k, cols: q, data: utb };
+      }
+      return out;
+    });
+}
+
+/**
+ * Wraps `svdParts` (scaling as {@link scaledSvd}: S scaled back, V and Uᵀ·B unchanged, b never
+ * scaled) after checking its arguments.
+ */
+export const scaledSvdParts =
+  (fn: (a: Mat, opts?: SvdPartsOptions) => MaybePromise<SvdPartsResult>) =>
+  (a: Mat, opts?: SvdPartsOptions): MaybePromise<SvdPartsResult> => {
+    checkSvdParts(a, opts);
+    return scaled(fn, (r: SvdPartsResult, back: number) => ({
+      ...r,
+      S: Float64Array.from(r.S, (v) => v * back),
+    }))(a, opts);
+  };
