@@ -115,15 +115,16 @@ export const scaledSvd = (fn: (a: Mat) => MaybePromise<SvdResult>) =>
 
 /**
  * Checks `svdParts`' arguments (the same for every backend): `rightVectors` an integer in
- * 0…cols, `b` a matrix with a's number of rows.
+ * 0…min(rows, cols) (a thin SVD has that many), `b` a matrix with a's number of rows.
  */
 export function checkSvdParts(a: Mat, opts?: SvdPartsOptions): void {
   const nv = opts?.rightVectors;
-  if (nv !== undefined && !(Number.isInteger(nv) && nv >= 0 && nv <= a.cols))
+  const k = Math.min(a.rows, a.cols);
+  if (nv !== undefined && !(Number.isInteger(nv) && nv >= 0 && nv <= k))
     throw new NRCInputError(
       "svdParts",
       "opts.rightVectors",
-      `opts.rightVectors must be an integer in 0…${a.cols} (the columns of a); got ${String(nv)}`,
+      `opts.rightVectors must be an integer in 0…${k} (min(rows, cols) of a ${fmtShape(a.rows, a.cols)}); got ${String(nv)}`,
     );
   const b = opts?.b;
   if (b !== undefined && (b === null || typeof b !== "object" || b.rows !== a.rows))
@@ -134,6 +135,58 @@ export function checkSvdParts(a: Mat, opts?: SvdPartsOptions): void {
         b && typeof b === "object" ? fmtShape(b.rows, b.cols) : String(b)
       }`,
     );
+}
+
+/**
+ * Uᵀ·B (k×q) from a thin SVD's U, whose columns are trusted only for σ > ε·σ_max (an SVD may
+ * leave those of σ = 0 zero, and one-sided Jacobi does not rotate columns at its zero floor): the
+ * rows of the others are B's coordinates in an orthonormal basis of the complement of the
+ * trusted columns' span (Householder QR of those columns applied to B), so that the rows beyond
+ * any kept rank still carry B's part off the kept vectors' span, as NRC4's residual needs.
+ */
+function utbFrom(U: Mat, S: Float64Array, b: Mat): Mat {
+  const m = U.rows;
+  const k = U.cols;
+  const q = b.cols;
+  let r = 0;
+  const cut = (S[0] ?? 0) * 2 ** -52;
+  while (r < k && S[r] > cut) r++;
+  const out = new Float64Array(k * q);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < r; j++) {
+      const u = U.data[i * k + j];
+      if (u !== 0) for (let c = 0; c < q; c++) out[j * q + c] += u * b.data[i * q + c];
+    }
+  if (r === k) return { rows: k, cols: q, data: out };
+  // Householder on W = U[:, :r] (m×r), the same reflectors applied to a copy of B.
+  const w = new Float64Array(m * r);
+  for (let i = 0; i < m; i++) for (let j = 0; j < r; j++) w[i * r + j] = U.data[i * k + j];
+  const z = Float64Array.from(b.data);
+  const v = new Float64Array(m);
+  for (let j = 0; j < r; j++) {
+    let nrm = 0;
+    for (let i = j; i < m; i++) nrm += w[i * r + j] ** 2;
+    nrm = Math.sqrt(nrm);
+    if (nrm === 0) continue;
+    const alpha = w[j * r + j];
+    const beta = alpha >= 0 ? -nrm : nrm;
+    for (let i = j; i < m; i++) v[i] = w[i * r + j];
+    v[j] = alpha - beta;
+    const vv = v[j] * v[j] + (nrm * nrm - alpha * alpha);
+    if (!(vv > 0)) continue;
+    const apply = (x: Float64Array, cols: number, c0: number) => {
+      for (let c = c0; c < cols; c++) {
+        let d = 0;
+        for (let i = j; i < m; i++) d += v[i] * x[i * cols + c];
+        const f = (2 * d) / vv;
+        for (let i = j; i < m; i++) x[i * cols + c] -= f * v[i];
+      }
+    };
+    apply(w, r, j + 1);
+    apply(z, q, 0);
+  }
+  for (let j = r; j < k; j++) for (let c = 0; c < q; c++) out[j * q + c] = z[j * q + c];
+  return { rows: k, cols: q, data: out };
 }
 
 /**
@@ -154,20 +207,7 @@ export function svdPartsFromSvd(
         out.V = { rows: V.rows, cols: nv, data: v };
       }
       const b = opts?.b;
-      if (b) {
-        const k = U.cols;
-        const q = b.cols;
-        const utb = new Float64Array(k * q);
-        for (let i = 0; i < U.rows; i++) {
-          const bi = i * q;
-          for (let j = 0; j < k; j++) {
-            const u = U.data[i * k + j];
-            if (u === 0) continue;
-            for (let c = 0; c < q; c++) utb[j * q + c] += u * b.data[bi + c];
-          }
-        }
-        out.UtB = { rows: k, cols: q, data: utb };
-      }
+      if (b) out.UtB = utbFrom(U, S, b);
       return out;
     });
 }

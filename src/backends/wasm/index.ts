@@ -866,7 +866,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       const m = a.rows;
       const n = a.cols;
       const k = Math.min(m, n);
-      const nv = Math.max(0, Math.min(n, opts?.rightVectors ?? 0));
+      const nv = Math.max(0, Math.min(k, opts?.rightVectors ?? 0));
       const b = opts?.b;
       if (b && b.rows !== m)
         throw new Error(`wasm svdParts: b must have ${m} rows; got ${b.rows}×${b.cols}`);
