@@ -14,23 +14,24 @@
  * Howell et al., 2008).
  *
  * Rotations: a sweep's rotations are logged (sine, cosine, the rows they join) and the log is
- * replayed onto the vectors a strip of 8 columns at a time, so a strip stays in registers/L1
- * across a whole sweep (each row read and written once per sweep), and strips are split among
- * the threads.
+ * replayed onto the vectors a strip of STRIP_W columns at a time: the row carried from one
+ * rotation to the next stays in registers (each row read and written once per sweep), the strip
+ * in cache across the log, and strips are split among the threads. 16 columns (8 independent
+ * f64x2 chains) measured best: 512×512 right vectors 116 ms against 250 with 8 columns
+ * (latency-bound chains) and 162 with 32 (register spills), one thread.
  */
 #include "common.h"
 
 /* ---- Householder bidiagonalisation ---- */
 
-/* Left-reflector step's fused pass: rows r in [r0, m), columns [c0, n): first the pending right
- * update row −= (tp·x_r)·u, then w += v_r·row (v[r − r0]). With tp = 0 only the product. */
-static void pass_right_then_dot(double *A, int n, int r0, int m, int c0, double tp,
+/* Left-reflector step's fused pass: rows r in [r0, r1), columns [c0, n): first the pending right
+ * update row −= (tp·x_r)·u, then w += v_r·row. With tp = 0 only the product. */
+static void pass_right_then_dot(double *A, int n, int r0, int r1, int c0, double tp,
                                 const double *x, const double *u, const double *v, double *w) {
   int len = n - c0;
-  for (int i = 0; i < len; i++) w[i] = 0.0;
-  for (int r = r0; r < m; r++) {
+  for (int r = r0; r < r1; r++) {
     double *row = A + (size_t)r * n + c0;
-    double vr = v[r - r0];
+    double vr = v[r];
     f2 vv = wasm_f64x2_splat(vr);
     int i = 0;
     if (tp != 0.0) {
@@ -55,21 +56,25 @@ static void pass_right_then_dot(double *A, int n, int r0, int m, int c0, double 
   }
 }
 
-/* Right-reflector step's fused pass: rows r in [r0, m), columns [c0, n): row −= (tq·v_r)·w, then
- * x_r = row·u. */
-static void pass_left_then_dot(double *A, int n, int r0, int m, int c0, double tq,
+/* Right-reflector step's fused pass: rows r in [r0, r1), columns [c0, n): row −= (tq·v_r)·w,
+ * then x_r = row·u. */
+static void pass_left_then_dot(double *A, int n, int r0, int r1, int c0, double tq,
                                const double *v, const double *w, const double *u, double *x) {
   int len = n - c0;
-  for (int r = r0; r < m; r++) {
+  for (int r = r0; r < r1; r++) {
     double *row = A + (size_t)r * n + c0;
-    double a = -tq * v[r - r0];
+    double a = -tq * v[r];
     f2 av = wasm_f64x2_splat(a);
     f2 s0 = wasm_f64x2_splat(0.0);
     int i = 0;
-    for (; i + 2 <= len; i += 2) {
-      f2 y = MADD(wasm_v128_load(row + i), av, wasm_v128_load(w + i));
-      wasm_v128_store(row + i, y);
-      s0 = MADD(s0, y, wasm_v128_load(u + i));
+    if (a != 0.0) {
+      for (; i + 2 <= len; i += 2) {
+        f2 y = MADD(wasm_v128_load(row + i), av, wasm_v128_load(w + i));
+        wasm_v128_store(row + i, y);
+        s0 = MADD(s0, y, wasm_v128_load(u + i));
+      }
+    } else {
+      for (; i + 2 <= len; i += 2) s0 = MADD(s0, wasm_v128_load(row + i), wasm_v128_load(u + i));
     }
     double s = wasm_f64x2_extract_lane(s0, 0) + wasm_f64x2_extract_lane(s0, 1);
     for (; i < len; i++) {
@@ -81,84 +86,157 @@ static void pass_left_then_dot(double *A, int n, int r0, int m, int c0, double t
   }
 }
 
-/* Applies I − τ·v·vᵀ (v over rows [r0, m)) to the m×q matrix Z from the left. */
-static void reflect_rows(double *Z, int q, int r0, int m, double tau, const double *v,
-                         double *wz) {
-  if (tau == 0.0 || q == 0) return;
-  for (int c = 0; c < q; c++) wz[c] = 0.0;
-  for (int r = r0; r < m; r++) axpy(q, v[r - r0], Z + (size_t)r * q, wz);
-  for (int r = r0; r < m; r++) axpy(q, -tau * v[r - r0], wz, Z + (size_t)r * q);
-}
+/* Rows are dealt to the threads in blocks of BD_RB, cyclically, so every thread keeps a share of
+ * the shrinking trailing matrix. */
+#define BD_RB 16
+#define BD_PAR_MIN (160.0 * 160.0)
+#define BD_MAXT 64
+
+typedef struct {
+  double *A, *d, *e, *tauq, *taup, *Z;
+  int m, n, q;
+  double *v, *x;     /* by row (shared; each thread writes its own rows) */
+  double *wpart;     /* nt × (n + q) partial products */
+  double *sspart;    /* nt partial sums of squares */
+  double *priv;      /* nt × (2n + q + 4) private scratch */
+} bidiag_arg;
+
+/* For thread tid of nt: calls body over its rows of [lo, m) as ranges. */
+#define FOR_OWN_ROWS(lo, m, tid, nt, r0, r1, BODY)                                           \
+  for (int blk_ = ((lo) / BD_RB); blk_ * BD_RB < (m); blk_++) {                              \
+    if (blk_ % (nt) != (tid)) continue;                                                      \
+    int r0 = MAX((lo), blk_ * BD_RB), r1 = MIN((m), (blk_ + 1) * BD_RB);                     \
+    if (r0 >= r1) continue;                                                                  \
+    BODY                                                                                     \
+  }
+
+static int owner_of(int r, int nt) { return (r / BD_RB) % nt; }
 
 /*
  * Reduces A (m×n, m ≥ n ≥ 1, row-major) to upper bidiagonal form: d (n), e (n − 1). On exit the
  * left reflectors' vectors are below the diagonal (unit leading entry implied), the right ones'
- * right of the superdiagonal, their factors in tauq, taup. Z (m×q) becomes QᵀZ.
+ * right of the superdiagonal, their factors in tauq, taup. Z (m×q) becomes QᵀZ. Two barriers per
+ * column: after the column's partial norms, and after the partial products vᵀ·A; the small
+ * serial steps (reflector parameters, the next right reflector from row j) are done by every
+ * thread alike from the same sums, so nobody waits for a single thread.
  */
+static void bidiag_task(int tid, int nt, void *arg) {
+  bidiag_arg *g = (bidiag_arg *)arg;
+  double *A = g->A, *Z = g->Z, *v = g->v, *x = g->x;
+  const int m = g->m, n = g->n, q = g->q, wl = n + q;
+  double *u = g->priv + (size_t)tid * (2 * (size_t)n + q + 4); /* private: n + 2 */
+  double *w = u + (n + 2);                                      /* private: n + q */
+  double *mine = g->wpart + (size_t)tid * wl;
+  double tp = 0.0; /* pending right update: rows ≥ j, columns ≥ j, A −= tp·x·uᵀ (u[0] ↔ col j) */
+  int rowj_pending = -1; /* a row j whose reflector this thread (its owner) still has to store */
+  for (int j = 0; j < n; j++) {
+    /* Own rows of column j (below j) with the pending right update; partial sum of squares. */
+    double ss = 0.0;
+    FOR_OWN_ROWS(j, m, tid, nt, r0, r1, {
+      for (int r = r0; r < r1; r++) {
+        double *p = A + (size_t)r * n + j;
+        if (tp != 0.0) *p -= tp * x[r];
+        if (r > j) ss += *p * *p;
+      }
+    })
+    g->sspart[tid] = ss;
+    par_barrier_t(tid, nt);
+    /* Everyone has read row j−1 (its u was computed from it): its owner stores it now. */
+    if (rowj_pending >= 0) {
+      int pj = rowj_pending;
+      double *rowp = A + (size_t)pj * n + pj + 1;
+      for (int c = 1; c < n - pj - 1; c++) rowp[c] = u[c];
+      rowj_pending = -1;
+    }
+    /* Left reflector of column j (every thread computes the same parameters). */
+    double sumsq = 0.0;
+    for (int t = 0; t < nt; t++) sumsq += g->sspart[t];
+    double alpha = A[(size_t)j * n + j];
+    double sigma = nrc_sqrt(sumsq);
+    double tq = 0.0, sc = 0.0, beta = alpha;
+    if (sigma > 0.0) tq = house_params(alpha, sigma, &beta, &sc);
+    if (tid == 0) {
+      g->d[j] = beta;
+      g->tauq[j] = tq;
+    }
+    /* Own rows: v, and w = vᵀ·A[j:, j+1:] (pending right update applied on the way), wz = vᵀ·Z. */
+    for (int i = 0; i < wl; i++) mine[i] = 0.0;
+    FOR_OWN_ROWS(j, m, tid, nt, r0, r1, {
+      for (int r = r0; r < r1; r++) {
+        double *p = A + (size_t)r * n + j;
+        if (r == j)
+          v[r] = 1.0;
+        else if (tq != 0.0) {
+          *p *= sc;
+          v[r] = *p;
+        } else
+          v[r] = 0.0;
+      }
+      if (j < n - 1) pass_right_then_dot(A, n, r0, r1, j + 1, tp, x, u + 1, v, mine);
+      if (q > 0 && tq != 0.0)
+        for (int r = r0; r < r1; r++) axpy(q, v[r], Z + (size_t)r * q, mine + n);
+    })
+    par_barrier_t(tid, nt);
+    for (int i = 0; i < wl; i++) w[i] = 0.0;
+    for (int t = 0; t < nt; t++) {
+      const double *pt = g->wpart + (size_t)t * wl;
+      for (int i = 0; i < wl; i++) w[i] += pt[i];
+    }
+    if (q > 0 && tq != 0.0)
+      FOR_OWN_ROWS(j, m, tid, nt, r0, r1, {
+        for (int r = r0; r < r1; r++) axpy(q, -tq * v[r], w + n, Z + (size_t)r * q);
+      })
+    if (j == n - 1) break;
+    /* Row j after the left update, in a private copy; its right reflector. */
+    const double *rowj = A + (size_t)j * n + j + 1;
+    int len = n - j - 1;
+    for (int c = 0; c < len; c++) u[c] = rowj[c] - tq * w[c];
+    double alpha2 = u[0];
+    double sigma2 = len > 1 ? nrm2(len - 1, u + 1) : 0.0;
+    double tp2 = 0.0, beta2 = alpha2, sc2 = 0.0;
+    if (sigma2 > 0.0) tp2 = house_params(alpha2, sigma2, &beta2, &sc2);
+    u[0] = 1.0;
+    if (tp2 != 0.0)
+      for (int c = 1; c < len; c++) u[c] *= sc2;
+    else
+      for (int c = 1; c < len; c++) u[c] = 0.0;
+    if (tid == 0) {
+      g->e[j] = beta2;
+      g->taup[j] = tp2;
+    }
+    if (owner_of(j, nt) == tid && tp2 != 0.0) rowj_pending = j;
+    tp = tp2;
+    /* Own rows below j: the left update, and x = A·u for the right one. */
+    if (tq != 0.0 || tp != 0.0)
+      FOR_OWN_ROWS(j + 1, m, tid, nt, r0, r1,
+                   { pass_left_then_dot(A, n, r0, r1, j + 1, tq, v, w, u, x); })
+  }
+  /* The last row reflector stored (after a barrier: every thread has read that row). */
+  par_barrier_t(tid, nt);
+  if (rowj_pending >= 0) {
+    int pj = rowj_pending;
+    double *rowp = A + (size_t)pj * n + pj + 1;
+    for (int c = 1; c < n - pj - 1; c++) rowp[c] = u[c];
+  }
+}
+
 static void bidiag(double *A, int m, int n, double *d, double *e, double *tauq, double *taup,
                    double *Z, int q) {
-  double *v = (double *)arena_alloc(sizeof(double) * (size_t)m);
-  double *u = (double *)arena_alloc(sizeof(double) * (size_t)(n + 2));
-  double *w = (double *)arena_alloc(sizeof(double) * (size_t)(n + 2));
-  double *x = (double *)arena_alloc(sizeof(double) * (size_t)m);
-  double *wz = (double *)arena_alloc(sizeof(double) * (size_t)(q > 0 ? q : 1));
-  double tp = 0.0; /* pending right update: rows ≥ j, columns ≥ j, A −= tp·x·uᵀ (u[0] ↔ col j) */
-  for (int j = 0; j < n; j++) {
-    /* Column j with the pending right update applied. */
-    if (tp != 0.0)
-      for (int r = j; r < m; r++) A[(size_t)r * n + j] -= tp * x[r];
-    /* Left reflector of column j, rows j..m−1. */
-    double alpha = A[(size_t)j * n + j];
-    double sigma = m - j > 1 ? nrm2_strided(m - j - 1, A + (size_t)(j + 1) * n + j, n) : 0.0;
-    double tq = 0.0;
-    v[0] = 1.0;
-    if (sigma > 0.0) {
-      double beta, sc;
-      tq = house_params(alpha, sigma, &beta, &sc);
-      for (int r = j + 1; r < m; r++) {
-        double *p = A + (size_t)r * n + j;
-        *p *= sc;
-        v[r - j] = *p;
-      }
-      d[j] = beta;
-    } else {
-      for (int r = j + 1; r < m; r++) v[r - j] = 0.0;
-      d[j] = alpha;
-    }
-    tauq[j] = tq;
-    reflect_rows(Z, q, j, m, tq, v, wz);
-    if (j == n - 1) break;
-    /* w = vᵀ·A[j:, j+1:], with the pending right update applied to those columns on the way. */
-    pass_right_then_dot(A, n, j, m, j + 1, tp, x, u + 1, v, w);
-    /* Row j after the left update. */
-    double *rowj = A + (size_t)j * n + j + 1;
-    if (tq != 0.0) axpy(n - j - 1, -tq, w, rowj);
-    /* Right reflector of row j, columns j+1..n−1 (none for the last superdiagonal). */
-    double alpha2 = rowj[0];
-    double sigma2 = n - j > 2 ? nrm2(n - j - 2, rowj + 1) : 0.0;
-    tp = 0.0;
-    u[0] = 1.0;
-    if (sigma2 > 0.0) {
-      double beta, sc;
-      tp = house_params(alpha2, sigma2, &beta, &sc);
-      for (int c = 1; c < n - j - 1; c++) {
-        rowj[c] *= sc;
-        u[c] = rowj[c];
-      }
-      e[j] = beta;
-    } else {
-      for (int c = 1; c < n - j - 1; c++) u[c] = 0.0;
-      e[j] = alpha2;
-    }
-    taup[j] = tp;
-    /* Rows below j: the left update, and x = A·u for the right one (applied in the next pass). */
-    if (tq != 0.0 || tp != 0.0) {
-      if (tq != 0.0)
-        pass_left_then_dot(A, n, j + 1, m, j + 1, tq, v + 1, w, u, x);
-      else
-        for (int r = j + 1; r < m; r++) x[r] = dot(n - j - 1, A + (size_t)r * n + j + 1, u);
-    }
-  }
+  bidiag_arg g;
+  g.A = A, g.d = d, g.e = e, g.tauq = tauq, g.taup = taup, g.Z = Z;
+  g.m = m, g.n = n, g.q = q;
+  g.v = (double *)arena_alloc(sizeof(double) * (size_t)m);
+  g.x = (double *)arena_alloc(sizeof(double) * (size_t)m);
+  int nt = par_threads();
+  if (nt > BD_MAXT) nt = BD_MAXT;
+  g.wpart = (double *)arena_alloc(sizeof(double) * (size_t)nt * (size_t)(n + q));
+  g.sspart = (double *)arena_alloc(sizeof(double) * (size_t)nt);
+  g.priv = (double *)arena_alloc(sizeof(double) * (size_t)nt * (2 * (size_t)n + q + 4));
+  /* Threads pay from a trailing matrix of about 128×128 on (barriers cost µs each). */
+  if (nt > 1 && (double)m * n >= BD_PAR_MIN)
+    par_run(bidiag_task, &g);
+  else
+    bidiag_task(0, 1, &g);
 }
 
 /* Qᵀ's first n rows (n×m) from the left reflectors: Ut = [I 0]·H_{n−1}⋯H_0, accumulated
@@ -210,7 +288,10 @@ typedef struct {
   int lo, cnt, dir, off;
 } sweep_t;
 
-#define LOG_ROTS 65536
+#define LOG_ROTS 8192
+#ifndef STRIP_W
+#define STRIP_W 16
+#endif
 #define LOG_SWEEPS 8192
 
 typedef struct {
@@ -230,65 +311,49 @@ static void log_init(rotlog_t *L) {
   L->nsw = L->nrot = 0;
 }
 
-/* Replays the log's sweeps on columns [c0, c1) of X (row stride ld), 8 columns at a time. */
+/* One sweep on W columns (W/2 vectors) from column pointer col0 of X (row stride ld). */
+static void replay_strip(const sweep_t *sw, const double *cs, const double *ss,
+                             double *X, int ld, int col) {
+  f2 x[STRIP_W / 2];
+  if (sw->dir > 0) {
+    double *pr = X + (size_t)sw->lo * ld + col;
+    for (int i = 0; i < STRIP_W / 2; i++) x[i] = wasm_v128_load(pr + 2 * i);
+    for (int p = 0; p < sw->cnt; p++) {
+      double *py = pr + ld;
+      f2 c = wasm_f64x2_splat(cs[p]), s = wasm_f64x2_splat(ss[p]), ns = wasm_f64x2_neg(s);
+      for (int i = 0; i < STRIP_W / 2; i++) {
+        f2 y = wasm_v128_load(py + 2 * i);
+        wasm_v128_store(pr + 2 * i, MADD(wasm_f64x2_mul(c, x[i]), s, y));
+        x[i] = MADD(wasm_f64x2_mul(c, y), ns, x[i]);
+      }
+      pr = py;
+    }
+    for (int i = 0; i < STRIP_W / 2; i++) wasm_v128_store(pr + 2 * i, x[i]);
+  } else {
+    double *pb = X + (size_t)(sw->lo + sw->cnt) * ld + col;
+    for (int i = 0; i < STRIP_W / 2; i++) x[i] = wasm_v128_load(pb + 2 * i);
+    for (int p = 0; p < sw->cnt; p++) {
+      double *pa = pb - ld;
+      f2 c = wasm_f64x2_splat(cs[p]), s = wasm_f64x2_splat(ss[p]), ns = wasm_f64x2_neg(s);
+      for (int i = 0; i < STRIP_W / 2; i++) {
+        f2 y = wasm_v128_load(pa + 2 * i);
+        /* a' = c·a + s·b (carried on), b' = −s·a + c·b (stored) */
+        wasm_v128_store(pb + 2 * i, MADD(wasm_f64x2_mul(c, x[i]), ns, y));
+        x[i] = MADD(wasm_f64x2_mul(c, y), s, x[i]);
+      }
+      pb = pa;
+    }
+    for (int i = 0; i < STRIP_W / 2; i++) wasm_v128_store(pb + 2 * i, x[i]);
+  }
+}
+
+/* Replays the log's sweeps on columns [c0, c1) of X (row stride ld), STRIP_W columns at a time
+ * (the strip's rows stay in cache across the log; each row is read and written once a sweep). */
 static void replay(const rotlog_t *L, double *X, int ld, int c0, int c1) {
   int col = c0;
-  for (; col + 8 <= c1; col += 8) {
-    for (int k = 0; k < L->nsw; k++) {
-      const sweep_t *sw = &L->sw[k];
-      const double *cs = L->c + sw->off, *ss = L->s + sw->off;
-      if (sw->dir > 0) {
-        double *pr = X + (size_t)sw->lo * ld + col;
-        f2 x0 = wasm_v128_load(pr), x1 = wasm_v128_load(pr + 2), x2 = wasm_v128_load(pr + 4),
-           x3 = wasm_v128_load(pr + 6);
-        for (int p = 0; p < sw->cnt; p++) {
-          double *py = pr + ld;
-          f2 c = wasm_f64x2_splat(cs[p]), s = wasm_f64x2_splat(ss[p]);
-          f2 ns = wasm_f64x2_neg(s);
-          f2 y0 = wasm_v128_load(py), y1 = wasm_v128_load(py + 2), y2 = wasm_v128_load(py + 4),
-             y3 = wasm_v128_load(py + 6);
-          wasm_v128_store(pr, MADD(wasm_f64x2_mul(c, x0), s, y0));
-          wasm_v128_store(pr + 2, MADD(wasm_f64x2_mul(c, x1), s, y1));
-          wasm_v128_store(pr + 4, MADD(wasm_f64x2_mul(c, x2), s, y2));
-          wasm_v128_store(pr + 6, MADD(wasm_f64x2_mul(c, x3), s, y3));
-          x0 = MADD(wasm_f64x2_mul(c, y0), ns, x0);
-          x1 = MADD(wasm_f64x2_mul(c, y1), ns, x1);
-          x2 = MADD(wasm_f64x2_mul(c, y2), ns, x2);
-          x3 = MADD(wasm_f64x2_mul(c, y3), ns, x3);
-          pr = py;
-        }
-        wasm_v128_store(pr, x0);
-        wasm_v128_store(pr + 2, x1);
-        wasm_v128_store(pr + 4, x2);
-        wasm_v128_store(pr + 6, x3);
-      } else {
-        double *pb = X + (size_t)(sw->lo + sw->cnt) * ld + col;
-        f2 x0 = wasm_v128_load(pb), x1 = wasm_v128_load(pb + 2), x2 = wasm_v128_load(pb + 4),
-           x3 = wasm_v128_load(pb + 6);
-        for (int p = 0; p < sw->cnt; p++) {
-          double *pa = pb - ld;
-          f2 c = wasm_f64x2_splat(cs[p]), s = wasm_f64x2_splat(ss[p]);
-          f2 ns = wasm_f64x2_neg(s);
-          f2 y0 = wasm_v128_load(pa), y1 = wasm_v128_load(pa + 2), y2 = wasm_v128_load(pa + 4),
-             y3 = wasm_v128_load(pa + 6);
-          /* a' = c·a + s·b (carried on), b' = −s·a + c·b (stored) */
-          wasm_v128_store(pb, MADD(wasm_f64x2_mul(c, x0), ns, y0));
-          wasm_v128_store(pb + 2, MADD(wasm_f64x2_mul(c, x1), ns, y1));
-          wasm_v128_store(pb + 4, MADD(wasm_f64x2_mul(c, x2), ns, y2));
-          wasm_v128_store(pb + 6, MADD(wasm_f64x2_mul(c, x3), ns, y3));
-          x0 = MADD(wasm_f64x2_mul(c, y0), s, x0);
-          x1 = MADD(wasm_f64x2_mul(c, y1), s, x1);
-          x2 = MADD(wasm_f64x2_mul(c, y2), s, x2);
-          x3 = MADD(wasm_f64x2_mul(c, y3), s, x3);
-          pb = pa;
-        }
-        wasm_v128_store(pb, x0);
-        wasm_v128_store(pb + 2, x1);
-        wasm_v128_store(pb + 4, x2);
-        wasm_v128_store(pb + 6, x3);
-      }
-    }
-  }
+  for (; col + STRIP_W <= c1; col += STRIP_W)
+    for (int k = 0; k < L->nsw; k++)
+      replay_strip(&L->sw[k], L->c + L->sw[k].off, L->s + L->sw[k].off, X, ld, col);
   for (; col < c1; col++) {
     for (int k = 0; k < L->nsw; k++) {
       const sweep_t *sw = &L->sw[k];
@@ -328,7 +393,7 @@ static void replay_task(int tid, int nt, void *arg) {
   const rotlog_t *L = ((replay_arg *)arg)->L;
   for (int t = 0; t < L->nx; t++) {
     int lo, hi;
-    split_range(L->len[t], tid, nt, 8, &lo, &hi);
+    split_range(L->len[t], tid, nt, STRIP_W, &lo, &hi);
     if (hi > lo) replay(L, L->X[t], L->len[t], lo, hi);
   }
 }
