@@ -40,6 +40,8 @@ export type {
   TopEigResult,
   SymEigOptions,
   SvdResult,
+  SvdPartsOptions,
+  SvdPartsResult,
   QrResult,
   NormalStepResult,
   ShiftedMomentsResult,

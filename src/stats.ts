@@ -27,6 +27,7 @@ import type {
   ShiftedMomentsResult,
 } from "./backends/types.js";
 import { columnMeans, sampledColumnMeans, shiftDrifted } from "./linalg/center.js";
+import { projectedOutSq } from "./linalg/lstsq.js";
 
 /** The statistics of one layer. Plain data: serialisable with JSON. */
 export interface LayerStats {
@@ -435,7 +436,8 @@ export function statsFromJSON(j: LayerStatsJSON, withFactor = true): LayerStats 
  * NRC4's residual ‖(I − H·pinv(H))·Yc‖²_F from the TSQR factor: with R_H the leading d columns,
  * Z = Qᵀ[Y | 1] its trailing q+1 columns (top rows) and R_B the factor of [Y | 1] off range(H)
  * (bottom rows), and T = [I; −μ_Yᵀ] turning [Y | 1] into Yc: residual = ‖R_B·T‖² +
- * ‖(I − U₊U₊ᵀ)·Z·T‖², U₊ the left singular vectors of R_H above the cutoff rtol·σ_max.
+ * ‖(I − U₊U₊ᵀ)·Z·T‖², U₊ the left singular vectors of R_H above the cutoff rtol·σ_max (the rows
+ * of Uᵀ·Z·T beyond the kept rank, from `svdParts`: U is never formed).
  */
 export async function nrc4Residual(
   k: CompleteKernels,
@@ -471,23 +473,7 @@ export async function nrc4Residual(
     const muMin = mu[d - 1];
     if (muMax > 0 && muMin > (10 * d * Number.EPSILON + 4 * rtol * rtol) * muMax) return res;
   }
-  const { U, S } = await k.svd(rhMat);
-  const cut = rtol * (S[0] ?? 0);
-  let rank = 0;
-  while (rank < S.length && S[rank] > cut && S[rank] > 0) rank++;
-  for (let col = 0; col < q; col++) {
-    const coef = new Float64Array(rank);
-    for (let a = 0; a < rank; a++) {
-      let sum = 0;
-      for (let i = 0; i < top; i++) sum += U.data[i * U.cols + a] * zt[i * q + col];
-      coef[a] = sum;
-    }
-    for (let i = 0; i < top; i++) {
-      let p = 0;
-      for (let a = 0; a < rank; a++) p += U.data[i * U.cols + a] * coef[a];
-      const v = zt[i * q + col] - p;
-      res += v * v;
-    }
-  }
+  const { perColumn } = await projectedOutSq(k, rhMat, { rows: top, cols: q, data: zt }, rtol);
+  for (let col = 0; col < q; col++) res += perColumn[col];
   return res;
 }

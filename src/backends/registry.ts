@@ -8,7 +8,14 @@ import type { Backend, CompleteKernels, Kernels } from "./types.js";
 import { NRCInputError } from "../errors.js";
 import { jsBackend, jsKernels } from "./js/index.js";
 import { wasmBackend } from "./wasm/index.js";
-import { scaledSvd, scaledSymEig, scaledTopEig, topEigFromSymEig } from "./scaled.js";
+import {
+  scaledSvd,
+  scaledSvdParts,
+  scaledSymEig,
+  scaledTopEig,
+  svdPartsFromSvd,
+  topEigFromSymEig,
+} from "./scaled.js";
 import { projectedTailJS } from "../linalg/tail.js";
 import { composedMomentsRun, composedShiftedMoments, eagerMomentsStart } from "../linalg/center.js";
 
@@ -113,6 +120,7 @@ export function completeKernels(k: Kernels): CompleteKernels {
     ? k.shiftedMoments.bind(k)
     : composedShiftedMoments(gram, crossProd);
   const symEig = k.symEig ? scaledSymEig(k.symEig.bind(k)) : jsKernels.symEig;
+  const svd = k.svd ? scaledSvd(k.svd.bind(k)) : jsKernels.svd;
   return {
     name: k.name,
     gram,
@@ -127,7 +135,12 @@ export function completeKernels(k: Kernels): CompleteKernels {
     cholesky: k.cholesky ? k.cholesky.bind(k) : jsKernels.cholesky,
     symEig,
     topEig: k.topEig ? scaledTopEig(k.topEig.bind(k)) : topEigFromSymEig(symEig),
-    svd: k.svd ? scaledSvd(k.svd.bind(k)) : jsKernels.svd,
+    svd,
+    svdParts: k.svdParts
+      ? scaledSvdParts(k.svdParts.bind(k))
+      : k.svd
+        ? scaledSvdParts(svdPartsFromSvd(svd))
+        : jsKernels.svdParts,
     qr: k.qr ? k.qr.bind(k) : jsKernels.qr,
     projectedTail: k.projectedTail ? k.projectedTail.bind(k) : projectedTailJS,
     dispose: k.dispose ? k.dispose.bind(k) : undefined,

@@ -51,6 +51,24 @@ export interface SvdResult {
   V: Mat;
 }
 
+/** Options of {@link Kernels.svdParts}. */
+export interface SvdPartsOptions {
+  /** How many leading right singular vectors to return (default 0: none). */
+  rightVectors?: number;
+  /** m×q right-hand sides: return Uᵀ·B (k×q, k = min(m, n)) without forming U. */
+  b?: Mat;
+}
+
+/** What {@link Kernels.svdParts} returns. */
+export interface SvdPartsResult {
+  /** The k = min(m, n) singular values, descending. */
+  S: Float64Array;
+  /** n×rightVectors, column j the right singular vector of S[j] (absent when none asked). */
+  V?: Mat;
+  /** k×q: Uᵀ·B, row j belonging to S[j] (absent when no b). */
+  UtB?: Mat;
+}
+
 /** What {@link Kernels.normalStep} returns. */
 export interface NormalStepResult {
   /** `Aᵀ(B − A·X)`, n×q. */
@@ -150,6 +168,12 @@ export interface Kernels {
   topEig?(a: Mat, k: number): MaybePromise<TopEigResult>;
   /** Thin SVD, singular values to high (absolute ε·σ_max) accuracy. */
   svd?(a: Mat): MaybePromise<SvdResult>;
+  /**
+   * Parts of the thin SVD `A = U·diag(S)·Vᵀ` (m×n, k = min(m, n)) without forming what is not
+   * asked: the singular values, the leading `opts.rightVectors` right singular vectors, and
+   * `Uᵀ·B` for right-hand sides `opts.b` (U itself is never returned). Accuracy as {@link svd}'s.
+   */
+  svdParts?(a: Mat, opts?: SvdPartsOptions): MaybePromise<SvdPartsResult>;
   /**
    * One pass of a refined least-squares solve: with `R = B − A·X` (`R = B` when `x` is absent),
    * `g = AᵀR` (n×q) and `rss[c] = Σᵢ R[i][c]²`, R never stored. Also the fast path for AᵀB with

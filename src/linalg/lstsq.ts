@@ -1,9 +1,10 @@
 /**
  * Least-squares residuals through the pseudo-inverse, computed directly:
  * `‖A·pinv(A)·B − B‖²_F` with pinv's cutoff `σ ≤ rtol·σ_max`. A = QR (Householder, reflectors
- * applied to B), R = U·S·Vᵀ (one-sided Jacobi); then with z = (QᵀB)[:k] and U₊ the left
- * singular vectors kept by the cutoff, the residual is the trailing part of QᵀB plus
- * `‖z − U₊U₊ᵀz‖²`, each a sum of squares of small numbers, never a difference of large ones
+ * applied to B), R = U·S·Vᵀ; then with z = (QᵀB)[:k] and U₊ the left singular vectors kept by
+ * the cutoff, the residual is the trailing part of QᵀB plus `‖z − U₊U₊ᵀz‖²` = the squares of
+ * the rows of Uᵀz beyond the kept rank (Uᵀz from `svdParts`, U never formed), each a sum of
+ * squares of small numbers, never a difference of large ones
  * ({@link pinvResidualSq}). Where the Gram's spectrum proves it safe, the same residual comes
  * cheaper from normal equations (solved with the Gram's Cholesky factor or eigenvectors) refined
  * against the data ({@link refinedResidualSq},
@@ -18,6 +19,39 @@ export function defaultRtol(m: number, n: number): number {
   return Math.max(m, n) * 2 ** -52;
 }
 
+/**
+ * The part of Z (rows×q) outside the span of R's leading left singular vectors, per column:
+ * `‖Z − U₊U₊ᵀZ‖²` where U₊ are the left singular vectors of R whose σ > rtol·σ_max. With
+ * `Uᵀ·Z` from {@link CompleteKernels.svdParts} (U never formed) that is the sum of squares of the
+ * rows of UᵀZ beyond the kept rank — never a difference of large numbers. R has at most as many
+ * rows as columns here (an R factor of a QR), so U is square and spans every row of Z; a taller
+ * R is first reduced by a QR whose residual carries the rows of Z outside range(R).
+ * @internal
+ */
+export async function projectedOutSq(
+  k: CompleteKernels,
+  r: Mat,
+  z: Mat,
+  rtol: number,
+): Promise<{ perColumn: Float64Array; rank: number }> {
+  const q = z.cols;
+  const perColumn = new Float64Array(q);
+  if (r.rows > r.cols) {
+    const f = await k.qr(r, z);
+    perColumn.set(f.residualSq as Float64Array);
+    r = f.R;
+    z = f.QtB as Mat;
+  }
+  const { S, UtB } = await k.svdParts(r, { b: z });
+  const cut = rtol * (S[0] ?? 0);
+  let rank = 0;
+  while (rank < S.length && S[rank] > cut && S[rank] > 0) rank++;
+  const utb = (UtB as Mat).data;
+  for (let j = rank; j < S.length; j++)
+    for (let c = 0; c < q; c++) perColumn[c] += utb[j * q + c] * utb[j * q + c];
+  return { perColumn, rank };
+}
+
 /** Per-column squared residuals of B off range(A) through pinv with cutoff rtol·σ_max. */
 export async function pinvResidualSq(
   k: CompleteKernels,
@@ -26,31 +60,9 @@ export async function pinvResidualSq(
   rtol: number,
 ): Promise<{ perColumn: Float64Array; rank: number }> {
   const { R, QtB, residualSq } = await k.qr(a, b);
-  const z = QtB as Mat;
-  const perColumn = Float64Array.from(residualSq as Float64Array);
-  const { U, S } = await k.svd(R);
-  const cut = rtol * (S[0] ?? 0);
-  let rank = 0;
-  while (rank < S.length && S[rank] > cut && S[rank] > 0) rank++;
-  const kk = z.rows;
-  const q = z.cols;
-  // c = U₊ᵀ z (rank × q); residual part = z − U₊ c.
-  for (let col = 0; col < q; col++) {
-    const coef = new Float64Array(rank);
-    for (let j = 0; j < rank; j++) {
-      let s = 0;
-      for (let i = 0; i < kk; i++) s += U.data[i * U.cols + j] * z.data[i * q + col];
-      coef[j] = s;
-    }
-    let ss = 0;
-    for (let i = 0; i < kk; i++) {
-      let p = 0;
-      for (let j = 0; j < rank; j++) p += U.data[i * U.cols + j] * coef[j];
-      const r = z.data[i * q + col] - p;
-      ss += r * r;
-    }
-    perColumn[col] += ss;
-  }
+  const { perColumn, rank } = await projectedOutSq(k, R, QtB as Mat, rtol);
+  const rs = residualSq as Float64Array;
+  for (let c = 0; c < perColumn.length; c++) perColumn[c] += rs[c];
   return { perColumn, rank };
 }
 

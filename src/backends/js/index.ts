@@ -8,7 +8,13 @@ import { gram, crossProd, matmul, normalStep, cholesky } from "./blas.js";
 import { symEig } from "./eig.js";
 import { svd } from "./svd.js";
 import { qr } from "./qr.js";
-import { scaledSvd, scaledSymEig, topEigFromSymEig } from "../scaled.js";
+import {
+  scaledSvd,
+  scaledSvdParts,
+  scaledSymEig,
+  svdPartsFromSvd,
+  topEigFromSymEig,
+} from "../scaled.js";
 import {
   composedMomentsRun,
   composedShiftedMoments,
@@ -33,6 +39,7 @@ export const jsKernels: CompleteKernels = Object.freeze({
   symEig: scaledSymEig(symEig),
   topEig: topEigFromSymEig(scaledSymEig(symEig)),
   svd: scaledSvd(svd),
+  svdParts: scaledSvdParts(svdPartsFromSvd(svd)),
   qr,
   projectedTail: projectedTailJS,
 });
