@@ -39,7 +39,7 @@ export interface PinvOptions extends MetricOptions {
  * @param Y - targets, N×q.
  * @param options - `rtol` (default max(N, d)·ε), `centerY` (default true), `backend`.
  * @returns `‖H·pinv(H)·Y' − Y'‖²_F / (N·q)` with Y' = Yc (or Y when centerY is false); ≥ 0.
- * @throws NRCInputError on mismatched rows, NaN, or an rtol that is not a finite number ≥ 0.
+ * @throws NRCInputError on mismatched rows, fewer than 2 samples, NaN, or an rtol that is not a finite number ≥ 0.
  * @example
  * ```ts
  * import { pinvPredictMSE } from "deep-nrc";
@@ -55,8 +55,9 @@ export async function pinvPredictMSE(
 ): Promise<number> {
   const fn = "pinvPredictMSE";
   checkOptions(fn, options);
-  const h = toMat(fn, "H", H);
-  const y = toMat(fn, "Y", Y);
+  // One sample has no centered targets to predict (Yc = 0): as every other metric, N ≥ 2.
+  const h = toMat(fn, "H", H, { minRows: 2 });
+  const y = toMat(fn, "Y", Y, { minRows: 2 });
   checkSameRows(fn, "H", h, "Y", y);
   const rtol = options.rtol ?? defaultRtol(h.rows, h.cols);
   if (typeof rtol !== "number" || !Number.isFinite(rtol) || rtol < 0)
