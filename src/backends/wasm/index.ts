@@ -8,6 +8,8 @@
  * module and spawns the workers; `dispose()` on the kernels stops them.
  * @module
  */
+import { NRCInputError } from "../../errors.js";
+import { checkKeys } from "../../metrics/validate.js";
 import type {
   Backend,
   Kernels,
@@ -870,6 +872,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
  * @param opts - `threads` (default: logical CPUs, at most 8), `requireThreads`, `fma` (default:
  *   where relaxed SIMD is available).
  * @returns A {@link Backend} named `"wasm"`.
+ * @throws NRCInputError on an unknown option key (e.g. `thread`).
  * @throws Error from `init()` when WebAssembly (with SIMD) is unavailable, when `threads` is not an
  *   integer in 1…64, when `fma: true` meets an engine without relaxed SIMD, or when workers cannot
  *   start.
@@ -881,6 +884,13 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
  * ```
  */
 export function wasmBackend(opts: WasmBackendOptions = {}): Backend {
+  if (opts === null || typeof opts !== "object")
+    throw new NRCInputError(
+      "wasmBackend",
+      "opts",
+      `opts must be { threads?, requireThreads?, fma? }; got ${opts === null ? "null" : typeof opts}`,
+    );
+  checkKeys("wasmBackend", "opts", opts, ["threads", "requireThreads", "fma"]);
   return Object.freeze({
     name: "wasm",
     async init(): Promise<WasmKernels> {
