@@ -336,3 +336,19 @@ describe("modelMSE in the printed table", () => {
     expect(report.layers[0].nrc1).toBeCloseTo(NRC1, 14);
   });
 });
+
+describe("CLI --model-mse", () => {
+  it("prints the NRC4/MSE column", async () => {
+    const { main } = await import("../../src/cli/main.js");
+    const { join } = await import("node:path");
+    const net = join(import.meta.dirname, "..", "fixtures", "io", "cli", "net.safetensors");
+    let out = "";
+    const code = await main(["measure", net, "--backend", "js", "--model-mse", "0.25", "-q"], {
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { isTTY: false, columns: 100, write: () => undefined },
+      env: {},
+    });
+    expect(code).toBe(0);
+    expect(out).toMatch(/NRC4\s+NRC4\/MSE/);
+  });
+});
