@@ -695,30 +695,41 @@ class RescanCheck {
 
   /** What differs beyond rounding, or null. */
   mismatch(): string | null {
-    const { d, q, count, m2H, m2Y, cross } = this.s;
+    const { d, q, count, m2H, m2Y, cross, meanH, meanY } = this.s;
     if (this.n !== count) return `${this.n} rows against ${count}`;
-    const tol = 1e-8;
+    // Relative to each sum's scale, plus what subtracting a mean of size |μ| rounds per row
+    // (ε·|μ|, so data with a mean 10¹⁰ times its spread still passes).
+    const tol = 1e-10;
+    const eps = 4 * Number.EPSILON;
+    const sums = (sum: number, sq: number, sd2: number, mu: number, what: string) => {
+      const roundMean = count * eps * Math.abs(mu);
+      // Σ(x − μ) = n·Δμ: within tol·√(n·m2) (the mean to tol of a standard deviation).
+      if (Math.abs(sum) > tol * Math.sqrt(count * sd2) + roundMean + 1e-300)
+        return `${what}'s mean differs by ${sum / count}`;
+      if (Math.abs(sq - sd2) > tol * sd2 + 2 * roundMean * Math.sqrt(sd2 / count) + 1e-300)
+        return `${what}'s sum of squares is ${sq}, not ${sd2}`;
+      return null;
+    };
     let yy = 0;
     for (let c = 0; c < q; c++) {
       const sd2 = m2Y[c * q + c];
       yy += sd2;
-      // Σ(y − μ) = n·Δμ: within tol·√(n·m2Y) (the mean to tol of a standard deviation).
-      if (Math.abs(this.sumY[c]) > tol * Math.sqrt(count * sd2) + 1e-300)
-        return `target column ${c}'s mean differs by ${this.sumY[c] / count}`;
-      if (Math.abs(this.sqY[c] - sd2) > tol * sd2 + 1e-300)
-        return `target column ${c}'s sum of squares is ${this.sqY[c]}, not ${sd2}`;
+      const why = sums(this.sumY[c], this.sqY[c], sd2, meanY[c], `target column ${c}`);
+      if (why) return why;
     }
     let ones = 0;
     for (let a = 0; a < q; a++) for (let b = 0; b < q; b++) ones += m2Y[a * q + b];
     for (let j = 0; j < d; j++) {
       const sd2 = m2H[j * d + j];
-      if (Math.abs(this.sumH[j]) > tol * Math.sqrt(count * sd2) + 1e-300)
-        return `feature column ${j}'s mean differs by ${this.sumH[j] / count}`;
-      if (Math.abs(this.sqH[j] - sd2) > tol * sd2 + 1e-300)
-        return `feature column ${j}'s sum of squares is ${this.sqH[j]}, not ${sd2}`;
+      const why = sums(this.sumH[j], this.sqH[j], sd2, meanH[j], `feature column ${j}`);
+      if (why) return why;
       let want = 0;
       for (let c = 0; c < q; c++) want += cross[j * q + c];
-      const lim = tol * Math.sqrt(sd2 * Math.max(ones, 0)) + tol * Math.sqrt(sd2 * yy) + 1e-300;
+      const lim =
+        tol * Math.sqrt(sd2 * Math.max(ones, 0)) +
+        tol * Math.sqrt(sd2 * yy) +
+        count * eps * Math.abs(meanH[j]) * Math.sqrt(yy * q) +
+        1e-300;
       if (Math.abs(this.crossOnes[j] - want) > lim)
         return `feature column ${j}'s cross products with the targets differ (${this.crossOnes[j]} vs ${want})`;
     }
