@@ -23,6 +23,7 @@ import {
 import { augmented, centerWith, nrc4Residual, startBatchStats, type LayerStats } from "./stats.js";
 import { withKernels, type BackendOption } from "./backends/registry.js";
 import { NRCInputError, fmtShape } from "./errors.js";
+import { pow2Normalized, pow2Scaled, scaledNorm, unscaleSquared } from "./linalg/scale.js";
 import { convFeaturesToMatrix, convWeightsToMatrix, type TensorInput } from "./io/conv.js";
 import { guardedFromParts, nrc2FromParts } from "./metrics/cka.js";
 import { subspaceAlignment, weightInputSpectrum } from "./metrics/angles.js";
@@ -340,7 +341,7 @@ export async function finalizeLayer(
   const why = degenerateReason(s, spec, t);
   if (why) return emptyLayer(index, name, kind, shape, why);
   const c: Mat = { rows: d, cols: q, data: s.cross };
-  const yyF = Math.sqrt(frobeniusSq({ rows: q, cols: q, data: s.m2Y }));
+  const yyF = scaledNorm(s.m2Y);
   const nrc1 = tailSum(spec.values, t) / spec.total;
   let nrc2: number;
   if (preset === "paper") nrc2 = nrc2FromParts(spec, c, yyF, n, t);
@@ -512,7 +513,10 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
     if (l !== null && typeof l === "object") checkKeys(fn, `layers[${i}]`, l, LAYER_KEYS);
   });
   const preset = checkPreset(fn, options.preset);
-  const y = asMatrix(fn, "targets", options.targets, 2);
+  // Exact power-of-two rescaling of targets and features of extreme size (outside 2^±200), so
+  // their Grams stay finite and normal; NRC4 is scaled back (it scales with Y²), the rest is
+  // scale invariant.
+  const { m: y, exp: yExp } = pow2Normalized(asMatrix(fn, "targets", options.targets, 2));
   const t =
     options.t === undefined
       ? y.cols
@@ -575,6 +579,8 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
         y.rows,
         true,
       );
+      p.h = pow2Scaled(p.h);
+      if (p.w) p.w = pow2Scaled(p.w);
       const yr = repeatRows(y, p.repeat);
       return { arg, p, yr, stats: startBatchStats(k, p.h, yr, scratch) };
     };
@@ -595,6 +601,19 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
       // A layer that failed leaves the next one's moments pending: complete them (unused).
       if (next) await next.stats.finish().catch(() => undefined);
     }
+    if (yExp !== 0)
+      for (const l of out) {
+        if (l.nrc4 === null) continue;
+        const v = unscaleSquared(l.nrc4, yExp);
+        if (!Number.isFinite(v))
+          throw new NRCInputError(
+            fn,
+            "targets",
+            `NRC4 of ${l.name} ${yExp > 0 ? "overflows" : "underflows"} float64: ${l.nrc4} × 2^${2 * yExp} (the targets reach 2^${yExp}); rescale the targets`,
+          );
+        l.nrc4 = v;
+        l.nrc4OverModelMSE = modelMSE !== null ? v / modelMSE : null;
+      }
     return assembleReport(
       k,
       ctx,
