@@ -29,9 +29,11 @@ import { NRCInputError } from "./errors.js";
 import type { MatrixInput } from "./linalg/matrix.js";
 import type { TensorInput } from "./io/conv.js";
 import type { NRCReport, Preset } from "./report.js";
-import { checkDim, checkPreset } from "./metrics/validate.js";
+import { checkDim, checkKeys, checkPreset } from "./metrics/validate.js";
+import { checkStateLayers, checkStateShape } from "./state/validate-json.js";
 import {
   DEFAULT_COLLAPSE_THRESHOLD,
+  LAYER_BOUND,
   assembleReport,
   asMatrix,
   degenerateReason,
@@ -176,7 +178,7 @@ export class NRCAccumulator {
     this.opts = {
       t: opts.t ?? null,
       r: opts.r ?? null,
-      preset: checkPreset("createNRCAccumulator", opts.preset),
+      preset: opts.preset ?? "paper",
       modelMSE: opts.modelMSE ?? null,
       collapseThreshold: opts.collapseThreshold ?? DEFAULT_COLLAPSE_THRESHOLD,
       nrc4: opts.nrc4 ?? "tsqr",
@@ -375,13 +377,17 @@ export class NRCAccumulator {
     } catch (e) {
       throw new NRCInputError(fn, "state", `state must be valid JSON; ${(e as Error).message}`);
     }
-    if (!s || s.format !== "deep-nrc/accumulator@1")
+    if (!s || typeof s !== "object" || s.format !== "deep-nrc/accumulator@1")
       throw new NRCInputError(
         fn,
         "state",
         `state.format must be "deep-nrc/accumulator@1"; got ${JSON.stringify(s?.format)}`,
       );
-    const acc = createNRCAccumulator({
+    if (extra === null || typeof extra !== "object")
+      throw new NRCInputError(fn, "extra", "extra must be { weights?, backend? }");
+    checkKeys(fn, "extra", extra, ["weights", "backend"]);
+    checkStateShape(fn, s as unknown as Record<string, unknown>);
+    const acc = buildAccumulator(fn, {
       ...extra,
       t: s.options.t ?? undefined,
       r: s.options.r ?? undefined,
@@ -407,6 +413,24 @@ export class NRCAccumulator {
       acc.sampleCount = s.samples;
       acc.kinds = s.kinds ?? s.layers.map(() => "dense");
       acc.layerNames = s.names ?? s.layers.map((_, i) => `layer ${i}`);
+      checkStateLayers(fn, acc.stats, s.samples, acc.kinds);
+      // The weights again, in the layers' order: each must read its layer's features.
+      const ws = acc.weights;
+      if (ws && ws.length !== acc.stats.length)
+        throw new NRCInputError(
+          fn,
+          "weights",
+          `weights must hold one entry per layer of the state (${acc.stats.length}, null where none); got ${ws.length}`,
+        );
+      ws?.forEach((w, i) => {
+        const d = acc.stats![i].d;
+        if (w && w.cols !== d)
+          throw new NRCInputError(
+            fn,
+            `weights[${i}]`,
+            `weights[${i}] must be out×in with in = ${d} (layer ${i}'s features in the state); got ${w.rows}×${w.cols}${ws.some((o, j) => o && o.cols === d && j !== i) ? " (weights in another order?)" : ""}`,
+          );
+      });
     }
     return acc;
   }
@@ -419,6 +443,9 @@ export class NRCAccumulator {
    */
   async finalize(options: FinalizeOptions = {}): Promise<NRCReport> {
     const fn = `${FN}.finalize`;
+    if (options === null || typeof options !== "object")
+      throw new NRCInputError(fn, "options", "options must be { rescan? }");
+    checkKeys(fn, "options", options, ["rescan"]);
     const rescanMode = this.opts.nrc4 === "rescan";
     if (rescanMode && typeof options?.rescan !== "function")
       throw new NRCInputError(
@@ -513,8 +540,17 @@ export class NRCAccumulator {
       }
       refs.push(ref);
     }
-    /** One pass over the rescanned batches, calling `each(layer, h, yRepeated)` per batch. */
+    /**
+     * One pass over the rescanned batches, calling `each(layer, h, yRepeated)` per batch. The
+     * first pass also checks the second read against the first (the statistics): per column,
+     * the means, the sums of squares about the mean and the cross products with the targets'
+     * row sums (O(N·(d + q)), against the pass's N·d·q), so other data of the same row count
+     * throws instead of changing NRC4 silently.
+     */
+    let verified = false;
     const pass = async (each: (i: number, h: Mat, y: Mat) => Promise<void>) => {
+      const check = verified ? null : stats.map((s) => new RescanCheck(s));
+      verified = true;
       let rows = 0;
       for await (const batch of rescan()) {
         if (batch === null || typeof batch !== "object" || !Array.isArray(batch.features))
@@ -544,7 +580,9 @@ export class NRCAccumulator {
               "rescan",
               `rescan features[${i}] must have ${stats[i].d} columns; got ${p.h.cols}`,
             );
-          await each(i, p.h, repeatRows(y, p.repeat));
+          const yr = repeatRows(y, p.repeat);
+          check?.[i].add(p.h, yr);
+          await each(i, p.h, yr);
         }
       }
       if (rows !== this.sampleCount)
@@ -553,6 +591,15 @@ export class NRCAccumulator {
           "rescan",
           `rescan must yield the same ${this.sampleCount} samples as were added; got ${rows}`,
         );
+      check?.forEach((c, i) => {
+        const why = c.mismatch();
+        if (why)
+          throw new NRCInputError(
+            fn,
+            "rescan",
+            `rescan must yield the same samples as were added: layer ${i}'s second read differs from the first (${why})`,
+          );
+      });
     };
     // Refinement passes, all layers together.
     for (;;) {
@@ -606,6 +653,91 @@ export class NRCAccumulator {
 }
 
 /**
+ * The cheap second-read check of `finalize({ rescan })`: per feature column the sum, the sum of
+ * squares about the first read's mean and the cross products with the centered targets' row
+ * sums, and the targets' column sums and squares, compared with the statistics.
+ */
+class RescanCheck {
+  private readonly sumH: Float64Array;
+  private readonly sqH: Float64Array;
+  private readonly crossOnes: Float64Array;
+  private readonly sumY: Float64Array;
+  private readonly sqY: Float64Array;
+  private n = 0;
+  constructor(private readonly s: LayerStats) {
+    this.sumH = new Float64Array(s.d);
+    this.sqH = new Float64Array(s.d);
+    this.crossOnes = new Float64Array(s.d);
+    this.sumY = new Float64Array(s.q);
+    this.sqY = new Float64Array(s.q);
+  }
+
+  add(h: Mat, y: Mat): void {
+    const { d, q, meanH, meanY } = this.s;
+    for (let i = 0; i < h.rows; i++) {
+      let ys = 0;
+      for (let c = 0; c < q; c++) {
+        const v = y.data[i * q + c] - meanY[c];
+        this.sumY[c] += v;
+        this.sqY[c] += v * v;
+        ys += v;
+      }
+      const o = i * d;
+      for (let j = 0; j < d; j++) {
+        const v = h.data[o + j] - meanH[j];
+        this.sumH[j] += v;
+        this.sqH[j] += v * v;
+        this.crossOnes[j] += v * ys;
+      }
+    }
+    this.n += h.rows;
+  }
+
+  /** What differs beyond rounding, or null. */
+  mismatch(): string | null {
+    const { d, q, count, m2H, m2Y, cross, meanH, meanY } = this.s;
+    if (this.n !== count) return `${this.n} rows against ${count}`;
+    // Relative to each sum's scale, plus what subtracting a mean of size |μ| rounds per row
+    // (ε·|μ|, so data with a mean 10¹⁰ times its spread still passes).
+    const tol = 1e-10;
+    const eps = 4 * Number.EPSILON;
+    const sums = (sum: number, sq: number, sd2: number, mu: number, what: string) => {
+      const roundMean = count * eps * Math.abs(mu);
+      // Σ(x − μ) = n·Δμ: within tol·√(n·m2) (the mean to tol of a standard deviation).
+      if (Math.abs(sum) > tol * Math.sqrt(count * sd2) + roundMean + 1e-300)
+        return `${what}'s mean differs by ${sum / count}`;
+      if (Math.abs(sq - sd2) > tol * sd2 + 2 * roundMean * Math.sqrt(sd2 / count) + 1e-300)
+        return `${what}'s sum of squares is ${sq}, not ${sd2}`;
+      return null;
+    };
+    let yy = 0;
+    for (let c = 0; c < q; c++) {
+      const sd2 = m2Y[c * q + c];
+      yy += sd2;
+      const why = sums(this.sumY[c], this.sqY[c], sd2, meanY[c], `target column ${c}`);
+      if (why) return why;
+    }
+    let ones = 0;
+    for (let a = 0; a < q; a++) for (let b = 0; b < q; b++) ones += m2Y[a * q + b];
+    for (let j = 0; j < d; j++) {
+      const sd2 = m2H[j * d + j];
+      const why = sums(this.sumH[j], this.sqH[j], sd2, meanH[j], `feature column ${j}`);
+      if (why) return why;
+      let want = 0;
+      for (let c = 0; c < q; c++) want += cross[j * q + c];
+      const lim =
+        tol * Math.sqrt(sd2 * Math.max(ones, 0)) +
+        tol * Math.sqrt(sd2 * yy) +
+        count * eps * Math.abs(meanH[j]) * Math.sqrt(yy * q) +
+        1e-300;
+      if (Math.abs(this.crossOnes[j] - want) > lim)
+        return `feature column ${j}'s cross products with the targets differ (${this.crossOnes[j]} vs ${want})`;
+    }
+    return null;
+  }
+}
+
+/**
  * Creates a streaming NRC accumulator.
  * @param options - `weights` (one per layer, or null), `names`, `t`, `r`, `preset`, `modelMSE`,
  *   `collapseThreshold`, `backend`.
@@ -623,10 +755,36 @@ export function createNRCAccumulator(options: AccumulatorOptions = {}): NRCAccum
   const fn = "createNRCAccumulator";
   if (options === null || typeof options !== "object")
     throw new NRCInputError(fn, "options", "options must be an object");
-  if (options.t !== undefined)
-    checkDim(fn, "t", options.t, Number.MAX_SAFE_INTEGER, "the feature count");
-  if (options.r !== undefined)
-    checkDim(fn, "r", options.r, Number.MAX_SAFE_INTEGER, "the feature count");
+  checkKeys(fn, "options", options, ACCUMULATOR_KEYS);
+  return buildAccumulator(fn, options);
+}
+
+/** The keys {@link createNRCAccumulator} reads. */
+const ACCUMULATOR_KEYS = [
+  "weights",
+  "names",
+  "t",
+  "r",
+  "preset",
+  "modelMSE",
+  "collapseThreshold",
+  "backend",
+  "nrc4",
+];
+
+/** {@link createNRCAccumulator}'s checks and construction, errors naming `fn`. */
+function buildAccumulator(fn: string, options: AccumulatorOptions): NRCAccumulator {
+  if (options.t !== undefined) checkDim(fn, "t", options.t, Number.MAX_SAFE_INTEGER, LAYER_BOUND);
+  if (options.r !== undefined) checkDim(fn, "r", options.r, Number.MAX_SAFE_INTEGER, LAYER_BOUND);
+  checkPreset(fn, options.preset);
+  if (options.names !== undefined && options.names !== null) {
+    if (!Array.isArray(options.names))
+      throw new NRCInputError(fn, "names", "names must be an array of strings (one per layer)");
+    options.names.forEach((v, i) => {
+      if (typeof v !== "string")
+        throw new NRCInputError(fn, `names[${i}]`, `names[${i}] must be a string; got ${typeof v}`);
+    });
+  }
   const th = options.collapseThreshold;
   if (th !== undefined && (typeof th !== "number" || !Number.isFinite(th) || th < 0))
     throw new NRCInputError(

@@ -2,12 +2,23 @@
  * Plain-text rendering of a report: the per-layer table the demo and the CLI print.
  * @module
  */
-import type { NRCReport } from "./report.js";
+import type { LayerReport, NRCReport } from "./report.js";
+import { NRCInputError } from "./errors.js";
 
 function num(v: number | null, digits = 4): string {
   if (v === null) return "—";
   if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5)) return v.toExponential(2);
   return v.toFixed(digits);
+}
+
+/** Why single metrics of a measured layer are null (`reasons`), for the last column. */
+function notes(l: LayerReport): string {
+  const r = l.reasons;
+  if (!r) return "";
+  const parts: string[] = [];
+  if (r.nrc3) parts.push(`NRC3: ${r.nrc3}`);
+  if (r.intrinsic) parts.push(`@r: ${r.intrinsic}`);
+  return parts.length ? ` (${parts.join("; ")})` : "";
 }
 
 /**
@@ -21,8 +32,20 @@ function num(v: number | null, digits = 4): string {
  * ```
  */
 export function formatReport(report: NRCReport): string {
+  if (
+    report === null ||
+    typeof report !== "object" ||
+    !Array.isArray((report as { layers?: unknown }).layers)
+  )
+    throw new NRCInputError(
+      "formatReport",
+      "report",
+      `report must be a measureNRC report ({ layers: [...], … }); got ${report === null ? "null" : Array.isArray(report) ? "an array" : typeof report === "object" ? "an object without layers" : typeof report}`,
+    );
   const intrinsic = report.r !== null;
+  const ratio = report.modelMSE !== null && report.modelMSE !== undefined;
   const head = ["layer", "N×d", "NRC1", "NRC2", "NRC3", "NRC4", "srank(H)", "srank(W)"];
+  if (ratio) head.splice(6, 0, "NRC4/MSE");
   if (intrinsic) head.push(`NRC1@r`, `NRC3@r`, "bottom");
   head.push("collapsed");
   const rows = report.layers.map((l) => {
@@ -33,6 +56,7 @@ export function formatReport(report: NRCReport): string {
       num(l.nrc2),
       num(l.nrc3),
       num(l.nrc4),
+      ...(ratio ? [num(l.nrc4OverModelMSE, 3)] : []),
       num(l.stableRankFeatures, 3),
       num(l.stableRankWeight, 3),
     ];
@@ -42,7 +66,9 @@ export function formatReport(report: NRCReport): string {
         num(l.intrinsic?.nrc3 ?? null),
         num(l.intrinsic?.bottomAlignment ?? null),
       );
-    cells.push(l.degenerate ? `degenerate: ${l.degenerate}` : l.collapsed ? "yes" : "no");
+    cells.push(
+      (l.degenerate ? `degenerate: ${l.degenerate}` : l.collapsed ? "yes" : "no") + notes(l),
+    );
     return cells;
   });
   const widths = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));

@@ -50,7 +50,7 @@ export type {
   MaybePromise,
 } from "./backends/types.js";
 export type { MatrixInput, DenseMatrixInput, MatrixLikeObject } from "./linalg/matrix.js";
-export type { NRCReport, LayerReport, IntrinsicReport, Preset } from "./report.js";
+export type { NRCReport, LayerReport, LayerReasons, IntrinsicReport, Preset } from "./report.js";
 export { formatReport } from "./format.js";
 export { makeSyntheticNetwork } from "./synthetic.js";
 export type { SyntheticNetworkOptions } from "./synthetic.js";

@@ -32,12 +32,32 @@ import {
 } from "./linalg/reduce.js";
 import { withKernels, type BackendOption } from "./backends/registry.js";
 import { NRCInputError, fmtShape } from "./errors.js";
+import { pow2Normalized, pow2Scaled, scaledNorm, unscaleSquared } from "./linalg/scale.js";
 import { convFeaturesToMatrix, convWeightsToMatrix, type TensorInput } from "./io/conv.js";
 import { guardedFromParts, nrc2FromParts } from "./metrics/cka.js";
 import { subspaceAlignment, weightInputSpectrum } from "./metrics/angles.js";
 import { stableRankFromSpectrum } from "./metrics/stable-rank.js";
-import { checkDim, checkPreset } from "./metrics/validate.js";
-import type { IntrinsicReport, LayerReport, NRCReport, Preset } from "./report.js";
+import { checkCallback, checkDim, checkKeys, checkPreset } from "./metrics/validate.js";
+import type { IntrinsicReport, LayerReasons, LayerReport, NRCReport, Preset } from "./report.js";
+
+/** The upper bound of t and r, checked per layer (a layer with fewer features is degenerate). @internal */
+export const LAYER_BOUND = "a layer's feature count; layers with fewer are reported degenerate";
+
+/** The keys {@link measureNRC} reads (others are rejected). @internal */
+export const MEASURE_KEYS = [
+  "layers",
+  "targets",
+  "t",
+  "r",
+  "preset",
+  "modelMSE",
+  "collapseThreshold",
+  "backend",
+  "onProgress",
+] as const;
+
+/** The keys of one {@link LayerInput}. @internal */
+export const LAYER_KEYS = ["name", "features", "weight"] as const;
 
 /** Default NRC1 threshold at or below which a layer counts as collapsed. */
 export const DEFAULT_COLLAPSE_THRESHOLD = 0.01;
@@ -156,6 +176,7 @@ const emptyLayer = (
   topEigenvalues: [],
   collapsed: false,
   intrinsic: null,
+  reasons: {},
 });
 
 /** Settings shared by all layers of one measurement. @internal */
@@ -339,7 +360,7 @@ export async function finalizeLayer(
   const why = degenerateReason(s, spec, t);
   if (why) return emptyLayer(index, name, kind, shape, why);
   const c: Mat = { rows: d, cols: q, data: s.cross };
-  const yyF = Math.sqrt(frobeniusSq({ rows: q, cols: q, data: s.m2Y }));
+  const yyF = scaledNorm(s.m2Y);
   // Tails the Gram cannot resolve are read from the data (src/linalg/tail.ts).
   const tails =
     extra.data && gramTailUnresolved(spec, d, Math.max(t, r ?? t))
@@ -362,6 +383,7 @@ export async function finalizeLayer(
   let nrc3: number | null = null;
   let stableRankWeight: number | null = null;
   let ws: TopEigResult | null = null;
+  const reasons: LayerReasons = {};
   if (w) {
     // NRC3 and the intrinsic variants read only W's top max(t, r) input directions.
     ws = await weightInputSpectrum(k, w, Math.min(w.cols, Math.max(t, r ?? 0)));
@@ -369,11 +391,21 @@ export async function finalizeLayer(
       stableRankWeight = frobeniusSq(w) / ws.values[0];
       if (t <= Math.min(w.rows, d))
         nrc3 = await subspaceAlignment(k, spec.vectors, 0, t, ws.vectors, 0, t);
-    } else ws = null;
+      else reasons.nrc3 = `the weight has ${w.rows} outputs, fewer than t = ${t}`;
+    } else {
+      ws = null;
+      reasons.nrc3 = "the weight is all zero (no input subspace)";
+    }
   }
   let intrinsic: IntrinsicReport | null = null;
+  if (r !== null && r > d) reasons.intrinsic = `r = ${r} exceeds the layer's ${d} features`;
   if (r !== null && r <= d) {
     const wOk = ws !== null && w !== null && r <= Math.min(w.rows, d);
+    if (w && !wOk)
+      reasons.intrinsic =
+        ws === null
+          ? "the weight is all zero (no input subspace)"
+          : `the weight has ${w.rows} outputs, fewer than r = ${r}`;
     intrinsic = {
       r,
       nrc1: tailAt(r) / spec.total,
@@ -399,6 +431,7 @@ export async function finalizeLayer(
     topEigenvalues: Array.from(spec.values.subarray(0, Math.min(d, t + 2))),
     collapsed: nrc1 <= ctx.threshold,
     intrinsic,
+    reasons,
   };
 }
 
@@ -543,6 +576,8 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
       "options",
       `options must be { layers, targets, … }; got ${options === null ? "null" : typeof options}`,
     );
+  checkKeys(fn, "options", options, MEASURE_KEYS);
+  checkCallback(fn, "onProgress", options.onProgress);
   const { layers } = options;
   if (!Array.isArray(layers) || layers.length === 0)
     throw new NRCInputError(
@@ -550,16 +585,23 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
       "layers",
       `layers must be a non-empty array of { name?, features, weight? }; got ${Array.isArray(layers) ? "[]" : typeof layers}`,
     );
+  // Before any work: a misspelt key (`weights:`) would otherwise drop a metric silently.
+  layers.forEach((l: unknown, i) => {
+    if (l !== null && typeof l === "object") checkKeys(fn, `layers[${i}]`, l, LAYER_KEYS);
+  });
   const preset = checkPreset(fn, options.preset);
-  const y = asMatrix(fn, "targets", options.targets, 2);
+  // Exact power-of-two rescaling of targets and features of extreme size (outside 2^±200), so
+  // their Grams stay finite and normal; NRC4 is scaled back (it scales with Y²), the rest is
+  // scale invariant.
+  const { m: y, exp: yExp } = pow2Normalized(asMatrix(fn, "targets", options.targets, 2));
   const t =
     options.t === undefined
       ? y.cols
-      : checkDim(fn, "t", options.t, Number.MAX_SAFE_INTEGER, "the feature count");
+      : checkDim(fn, "t", options.t, Number.MAX_SAFE_INTEGER, LAYER_BOUND);
   const r =
     options.r === undefined || options.r === null
       ? null
-      : checkDim(fn, "r", options.r, Number.MAX_SAFE_INTEGER, "the feature count");
+      : checkDim(fn, "r", options.r, Number.MAX_SAFE_INTEGER, LAYER_BOUND);
   const threshold = options.collapseThreshold ?? DEFAULT_COLLAPSE_THRESHOLD;
   if (typeof threshold !== "number" || !Number.isFinite(threshold) || threshold < 0)
     throw new NRCInputError(
@@ -614,6 +656,8 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
         y.rows,
         true,
       );
+      p.h = pow2Scaled(p.h);
+      if (p.w) p.w = pow2Scaled(p.w);
       const yr = repeatRows(y, p.repeat);
       return { arg, p, yr, stats: startBatchStats(k, p.h, yr, scratch) };
     };
@@ -634,6 +678,19 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
       // A layer that failed leaves the next one's moments pending: complete them (unused).
       if (next) await next.stats.finish().catch(() => undefined);
     }
+    if (yExp !== 0)
+      for (const l of out) {
+        if (l.nrc4 === null) continue;
+        const v = unscaleSquared(l.nrc4, yExp);
+        if (!Number.isFinite(v))
+          throw new NRCInputError(
+            fn,
+            "targets",
+            `NRC4 of ${l.name} ${yExp > 0 ? "overflows" : "underflows"} float64: ${l.nrc4} × 2^${2 * yExp} (the targets reach 2^${yExp}); rescale the targets`,
+          );
+        l.nrc4 = v;
+        l.nrc4OverModelMSE = modelMSE !== null ? v / modelMSE : null;
+      }
     return assembleReport(
       k,
       ctx,

@@ -58,6 +58,20 @@ export interface LayerReport {
   collapsed: boolean;
   /** Metrics at the intrinsic dimension r, when `r` was given. */
   intrinsic: IntrinsicReport | null;
+  /**
+   * Why a metric of a measured layer is null although its inputs were given (a whole layer that
+   * cannot be measured has `degenerate` instead): `nrc3` (and `stableRankWeight`) for an all-zero
+   * weight or one with fewer outputs than t; `intrinsic` when r exceeds the layer's features, or
+   * its NRC3 / bottom alignment when the weight has fewer outputs than r. Keys are absent when
+   * there is nothing to explain.
+   */
+  reasons?: LayerReasons;
+}
+
+/** See {@link LayerReport.reasons}. */
+export interface LayerReasons {
+  nrc3?: string;
+  intrinsic?: string;
 }
 
 /** The result of `measureNRC`. */

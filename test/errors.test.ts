@@ -152,7 +152,7 @@ describe("bad input", () => {
     );
     await rejects(
       measureNRC({ layers: [{ features: H }], targets: Y, t: 0 }),
-      /measureNRC: t must be between 1/,
+      /measureNRC: t must be an integer ≥ 1 \(and at most a layer.s feature count/,
     );
   });
 

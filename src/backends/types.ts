@@ -197,7 +197,8 @@ export interface Kernels {
    * {@link shiftedMoments}, started in the background where the backend can (the wasm backend's
    * worker threads compute it while the caller runs other kernels, which then use the calling
    * thread alone); `join()` returns the same result. At most one is pending: starting another
-   * completes the previous one first (its `join()` then throws). `measureNRC` uses it to take a
+   * completes the previous one first (its `join()` then returns the moments computed then, without
+   * `rows`), so callers sharing one backend may interleave. `measureNRC` uses it to take a
    * layer's moments while it finishes the previous layer. Backends without it compute at once.
    */
   startShiftedMoments?(a: Mat, shift: Float64Array, b: Mat): PendingMoments;

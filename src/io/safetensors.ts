@@ -269,9 +269,15 @@ export async function readSafetensorsHeader(
  *   lists the names present), a bad row range or more than `maxElements` values.
  * @example
  * ```ts
+ * import { readSafetensor, readSafetensorsHeader } from "deep-nrc";
+ * import { openFileSource } from "deep-nrc/node";
  * const src = await openFileSource("run.safetensors");
- * const header = await readSafetensorsHeader(src);
- * const W = tensorToMatrix(await readSafetensor(src, "weight.0", { header }));
+ * try {
+ *   const header = await readSafetensorsHeader(src);
+ *   const w = await readSafetensor(src, "weight.0", { header }); // { shape, dtype, data }
+ * } finally {
+ *   await src.close(); // an unclosed FileHandle is a DeprecationWarning when collected
+ * }
  * ```
  */
 export async function readSafetensor(

@@ -60,9 +60,29 @@ function isArrayLikeNumbers(d: unknown): d is ArrayLike<number> {
   return (
     d instanceof Float64Array ||
     d instanceof Float32Array ||
-    (Array.isArray(d) && (d.length === 0 || typeof d[0] === "number")) ||
+    Array.isArray(d) ||
     (ArrayBuffer.isView(d) && !(d instanceof DataView))
   );
+}
+
+/** The {@link assertFinite}-style error for an entry that is not a number (null, a string, …). */
+function notANumber(fn: string, arg: string, v: unknown, i: number, j: number): NRCInputError {
+  const what = typeof v === "string" ? `the string ${JSON.stringify(v)}` : describe(v);
+  return new NRCInputError(
+    fn,
+    arg,
+    `${arg} must hold finite numbers; got ${what} at (${i}, ${j}) (a NaN written by JSON.stringify reads back as null)`,
+  );
+}
+
+/** Throws for the first entry of a plain array that is not a number (typed arrays hold only numbers). */
+function checkNumbers(fn: string, arg: string, d: ArrayLike<unknown>, cols: number): void {
+  if (!Array.isArray(d)) return;
+  for (let k = 0; k < d.length; k++)
+    if (typeof d[k] !== "number") {
+      const i = Math.floor(k / cols);
+      throw notANumber(fn, arg, d[k], i, k - i * cols);
+    }
 }
 
 /** Options for {@link toMat}. */
@@ -149,7 +169,12 @@ export function toMat(fn: string, arg: string, x: unknown, opts: ToMatOptions = 
           arg,
           `${arg} must not be ragged: every row needs ${cols} entries (row 0); row ${i} has ${row.length}`,
         );
-      for (let j = 0; j < cols; j++) data[i * cols + j] = row[j] as number;
+      const plain = Array.isArray(row);
+      for (let j = 0; j < cols; j++) {
+        const v: unknown = row[j];
+        if (plain && typeof v !== "number") throw notANumber(fn, arg, v, i, j);
+        data[i * cols + j] = v as number;
+      }
     }
   } else if (x !== null && typeof x === "object") {
     const o = x as Record<string, unknown>;
@@ -169,6 +194,7 @@ export function toMat(fn: string, arg: string, x: unknown, opts: ToMatOptions = 
           `${arg}.data must be a Float64Array, Float32Array or number[]; got ${describe(o.data)}`,
         );
       const d = o.data as ArrayLike<number>;
+      checkNumbers(fn, `${arg}.data`, d, cols);
       if (d.length !== rows * cols)
         throw new NRCInputError(
           fn,
@@ -191,7 +217,11 @@ export function toMat(fn: string, arg: string, x: unknown, opts: ToMatOptions = 
         throw new NRCInputError(fn, arg, `${arg} must be a non-empty matrix; got ${rows}×${cols}`);
       data = new Float64Array(rows * cols);
       for (let i = 0; i < rows; i++)
-        for (let j = 0; j < cols; j++) data[i * cols + j] = m.get(i, j);
+        for (let j = 0; j < cols; j++) {
+          const v: unknown = m.get(i, j);
+          if (typeof v !== "number") throw notANumber(fn, arg, v, i, j);
+          data[i * cols + j] = v;
+        }
     } else {
       throw new NRCInputError(
         fn,

@@ -9,6 +9,7 @@
  * Angles use the sine–cosine method (see `linalg/angles`), accurate for tiny angles.
  * @module
  */
+import { pow2Scaled } from "../linalg/scale.js";
 import type { CompleteKernels, Mat, TopEigResult } from "../backends/types.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { NRCInputError, fmtShape } from "../errors.js";
@@ -112,8 +113,8 @@ export async function featureWeightAlignment(
 ): Promise<number> {
   const fn = "featureWeightAlignment";
   checkOptions(fn, options);
-  const h = toMat(fn, "H", H, { minRows: 2 });
-  const w = toMat(fn, "W", W);
+  const h = pow2Scaled(toMat(fn, "H", H, { minRows: 2 }));
+  const w = pow2Scaled(toMat(fn, "W", W));
   checkWeight(fn, w, h.cols);
   checkDim(fn, "t", t, Math.min(h.cols, w.rows), "min(d, W's output count)");
   return withKernels(fn, options.backend, workOf(h, w), async (k) => {

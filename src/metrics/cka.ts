@@ -13,6 +13,7 @@
  * that root is ≤ 1e-12.
  * @module
  */
+import { pow2Scaled, scaledNorm } from "../linalg/scale.js";
 import type { CompleteKernels, Mat } from "../backends/types.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { center, frobeniusSq, leadingColumns, unitScaled } from "../linalg/center.js";
@@ -53,16 +54,23 @@ export function nrc2FromParts(s: Spectrum, c: Mat, yyF: number, n: number, t: nu
   const d = c.rows;
   const q = c.cols;
   const U = s.vectors;
+  // Scale invariant as written: C is scaled by its largest entry and the eigenvalues by the
+  // largest, so that ‖U_tᵀC‖² and Σ(N·λ)² neither overflow nor underflow for features or
+  // targets of size 1e±80 (their squares and fourth powers would).
+  let cMax = 0;
+  for (let i = 0; i < c.data.length; i++) cMax = Math.max(cMax, Math.abs(c.data[i]));
+  if (cMax === 0) return 0;
   let num = 0;
   for (let a = 0; a < t; a++)
     for (let col = 0; col < q; col++) {
       let v = 0;
-      for (let i = 0; i < d; i++) v += U.data[i * U.cols + a] * c.data[i * q + col];
+      for (let i = 0; i < d; i++) v += U.data[i * U.cols + a] * (c.data[i * q + col] / cMax);
       num += v * v;
     }
+  const l0 = s.values[0];
   let lam2 = 0;
-  for (let a = 0; a < t; a++) lam2 += (n * s.values[a]) ** 2;
-  return num / Math.sqrt(lam2) / yyF;
+  for (let a = 0; a < t; a++) lam2 += (s.values[a] / l0) ** 2;
+  return (num / Math.sqrt(lam2)) * (cMax / (n * l0)) * (cMax / yyF);
 }
 
 /**
@@ -85,8 +93,8 @@ export async function linearCKA(
 ): Promise<number> {
   const fn = "linearCKA";
   checkOptions(fn, options);
-  const x = toMat(fn, "x", X, { minRows: 2 });
-  const y = toMat(fn, "y", Y, { minRows: 2 });
+  const x = pow2Scaled(toMat(fn, "x", X, { minRows: 2 }));
+  const y = pow2Scaled(toMat(fn, "y", Y, { minRows: 2 }));
   checkSameRows(fn, "x", x, "y", y);
   const xc = center(x).centered;
   const yc = center(y).centered;
@@ -126,11 +134,17 @@ export async function signalTargetAlignment(
 ): Promise<number> {
   const fn = "signalTargetAlignment";
   checkOptions(fn, options);
-  const h = toMat(fn, "H", H, { minRows: 2 });
-  const y = toMat(fn, "Y", Y, { minRows: 2 });
+  let h = toMat(fn, "H", H, { minRows: 2 });
+  let y = toMat(fn, "Y", Y, { minRows: 2 });
   checkSameRows(fn, "H", h, "Y", y);
   checkDim(fn, "t", t, h.cols, "the feature count d");
   const preset = checkPreset(fn, options.preset);
+  // The paper's NRC2 is scale invariant: exact power-of-two rescaling keeps 1e±170 data finite.
+  // (The authors' guard, an absolute 1e-12, is not: reference-code sees the data as given.)
+  if (preset === "paper") {
+    h = pow2Scaled(h);
+    y = pow2Scaled(y);
+  }
   const yc = center(y).centered;
   if (preset === "reference-code") {
     return withKernels(fn, options.backend, workOf(h, y), (k) =>
@@ -142,7 +156,7 @@ export async function signalTargetAlignment(
   return withKernels(fn, options.backend, workOf(h, y), async (k) => {
     const { hc, spectrum } = await featureSpectrum(k, fn, "H", h, t);
     const c = await k.crossProd(hc, yc);
-    const yyF = Math.sqrt(frobeniusSq(await k.gram(yc)));
+    const yyF = scaledNorm((await k.gram(yc)).data);
     return nrc2FromParts(spectrum, c, yyF, h.rows, t);
   });
 }

@@ -8,6 +8,7 @@
  * → 0 in collapsed layers.
  * @module
  */
+import { pow2Scaled } from "../linalg/scale.js";
 import type { CompleteKernels, Mat } from "../backends/types.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { center } from "../linalg/center.js";
@@ -66,7 +67,7 @@ export async function noiseComponent(
 ): Promise<number> {
   const fn = "noiseComponent";
   checkOptions(fn, options);
-  const h = toMat(fn, "H", H, { minRows: 2 });
+  const h = pow2Scaled(toMat(fn, "H", H, { minRows: 2 }));
   checkDim(fn, "t", t, h.cols, "the feature count d");
   return withKernels(fn, options.backend, workOf(h), async (k) => {
     const { hc, spectrum } = await featureSpectrum(k, fn, "H", h, t);

@@ -12,6 +12,7 @@
  * N·d·q passes), else by Householder QR + SVD of R (≈ 3× that).
  * @module
  */
+import { pow2Normalized, pow2Scaled, unscaleSquared } from "../linalg/scale.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { center } from "../linalg/center.js";
 import {
@@ -39,7 +40,7 @@ export interface PinvOptions extends MetricOptions {
  * @param Y - targets, N×q.
  * @param options - `rtol` (default max(N, d)·ε), `centerY` (default true), `backend`.
  * @returns `‖H·pinv(H)·Y' − Y'‖²_F / (N·q)` with Y' = Yc (or Y when centerY is false); ≥ 0.
- * @throws NRCInputError on mismatched rows, NaN, or an rtol that is not a finite number ≥ 0.
+ * @throws NRCInputError on mismatched rows, fewer than 2 samples, NaN, or an rtol that is not a finite number ≥ 0.
  * @example
  * ```ts
  * import { pinvPredictMSE } from "deep-nrc";
@@ -55,8 +56,10 @@ export async function pinvPredictMSE(
 ): Promise<number> {
   const fn = "pinvPredictMSE";
   checkOptions(fn, options);
-  const h = toMat(fn, "H", H);
-  const y = toMat(fn, "Y", Y);
+  // One sample has no centered targets to predict (Yc = 0): as every other metric, N ≥ 2.
+  // H·pinv(H) does not change when H is scaled; NRC4 scales with Y², put back at the end.
+  const h = pow2Scaled(toMat(fn, "H", H, { minRows: 2 }));
+  const { m: y, exp: yExp } = pow2Normalized(toMat(fn, "Y", Y, { minRows: 2 }));
   checkSameRows(fn, "H", h, "Y", y);
   const rtol = options.rtol ?? defaultRtol(h.rows, h.cols);
   if (typeof rtol !== "number" || !Number.isFinite(rtol) || rtol < 0)
@@ -65,6 +68,16 @@ export async function pinvPredictMSE(
   if (typeof centerY !== "boolean")
     throw new NRCInputError(fn, "centerY", `centerY must be a boolean; got ${String(centerY)}`);
   const target = centerY ? center(y).centered : y;
+  const unscaled = (v: number) => {
+    const out = unscaleSquared(v, yExp);
+    if (!Number.isFinite(out))
+      throw new NRCInputError(
+        fn,
+        "Y",
+        `NRC4 ${yExp > 0 ? "overflows" : "underflows"} float64: the mean squared residual is ${v} × 2^${2 * yExp} (Y's entries reach 2^${yExp}); rescale Y`,
+      );
+    return out;
+  };
   return withKernels(fn, options.backend, workOf(h, y), async (k) => {
     if (h.rows >= h.cols) {
       const { centered, mean } = center(h);
@@ -75,11 +88,11 @@ export async function pinvPredictMSE(
       const clamped = values.map((v) => Math.max(v, 0));
       const solver = await centeredGramSolver(k, c, clamped, vectors, mean);
       const res = await refinedResidualSq(k, h, target, solver, rtol);
-      if (res !== null) return res / (h.rows * y.cols);
+      if (res !== null) return unscaled(res / (h.rows * y.cols));
     }
     const { perColumn } = await pinvResidualSq(k, h, target, rtol);
     let s = 0;
     for (let i = 0; i < perColumn.length; i++) s += perColumn[i];
-    return s / (h.rows * y.cols);
+    return unscaled(s / (h.rows * y.cols));
   });
 }

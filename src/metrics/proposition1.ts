@@ -11,6 +11,7 @@
  * lhs 0.826 > bound 0.689. This function reports both sides; it does not assume the hypotheses.
  * @module
  */
+import { pow2Scaled } from "../linalg/scale.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { center, frobeniusSq } from "../linalg/center.js";
 import { defaultRtol, pinvResidualSq } from "../linalg/lstsq.js";
@@ -54,8 +55,8 @@ export async function proposition1Bound(
 ): Promise<Proposition1Result> {
   const fn = "proposition1Bound";
   checkOptions(fn, options);
-  const h = toMat(fn, "H", H, { minRows: 2 });
-  const y = toMat(fn, "Y", Y, { minRows: 2 });
+  const h = pow2Scaled(toMat(fn, "H", H, { minRows: 2 }));
+  const y = pow2Scaled(toMat(fn, "Y", Y, { minRows: 2 }));
   checkSameRows(fn, "H", h, "Y", y);
   checkDim(fn, "t", t, h.cols, "the feature count d");
   const yc = center(y).centered;

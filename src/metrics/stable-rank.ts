@@ -7,6 +7,7 @@
  * Hc (= Σλ/λ₁ of Σ_H); the authors' scripts take it of the covariance (Σλ²/λ₁²).
  * @module
  */
+import { pow2Scaled } from "../linalg/scale.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { frobeniusSq } from "../linalg/center.js";
 import { withKernels, workOf } from "../backends/registry.js";
@@ -39,7 +40,7 @@ export function stableRankFromSpectrum(s: Spectrum, ofCovariance: boolean): numb
 export async function stableRank(A: MatrixInput, options: MetricOptions = {}): Promise<number> {
   const fn = "stableRank";
   checkOptions(fn, options);
-  const a = toMat(fn, "A", A);
+  const a = pow2Scaled(toMat(fn, "A", A));
   const fro = frobeniusSq(a);
   if (!(fro > 0))
     throw new NRCInputError(fn, "A", "A must not be the zero matrix; its stable rank is undefined");

@@ -928,7 +928,7 @@ describe("wasm backend lifecycle and errors", () => {
     90_000,
   );
 
-  it("startShiftedMoments: a second start completes the first; dispose() completes a pending one", async () => {
+  it("startShiftedMoments: a second start completes the first (whose join still returns its moments); dispose() completes a pending one", async () => {
     const k = (await wasmBackend({ threads: 2 }).init()) as WasmKernels;
     const a = randn(3000, 64, 11);
     const b = randn(3000, 2, 12);
@@ -936,11 +936,16 @@ describe("wasm backend lifecycle and errors", () => {
     const want = await k.shiftedMoments!(a, shift, b);
     const first = k.startShiftedMoments!(a, shift, b);
     const second = k.startShiftedMoments!(a, shift, b);
-    expect(() => first.join()).toThrow(/completed by a later start or dispose/);
+    const early = await first.join();
+    expect(early.gram.data).toEqual(want.gram.data);
+    expect(early.cross.data).toEqual(want.cross.data);
+    expect(early.sums).toEqual(want.sums);
     expect((await second.join()).gram.data).toEqual(want.gram.data);
     expect(() => second.join()).toThrow(/startShiftedMoments: this job was already joined/);
-    k.startShiftedMoments!(a, shift, b);
+    expect(() => first.join()).toThrow(/startShiftedMoments: this job was already joined/);
+    const last = k.startShiftedMoments!(a, shift, b);
     await k.dispose!();
+    expect((await last.join()).gram.data).toEqual(want.gram.data);
     expect(() => k.startShiftedMoments!(a, shift, b)).toThrow(/disposed/);
   });
 

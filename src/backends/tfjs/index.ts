@@ -18,14 +18,33 @@
  *
  * @module
  */
-import type * as tfTypes from "@tensorflow/tfjs-core";
 import { NRCInputError, fmtShape } from "../../errors.js";
 import type { Backend, Kernels, Mat } from "../types.js";
 import * as core from "../../index.js";
 import { type ColPrep, fillChunk, finishProduct, prepColumns } from "../webgpu/f32prep.js";
 
-/** The tfjs namespace (`import * as tf from "@tensorflow/tfjs-core"` or `@tensorflow/tfjs`). */
-export type TF = typeof tfTypes;
+/**
+ * The tfjs namespace (`import * as tf from "@tensorflow/tfjs-core"` or `@tensorflow/tfjs`): only
+ * the members this module calls, typed loosely, so that the published declarations do not import
+ * `@tensorflow/tfjs-core` (an optional peer: `tsc` without `skipLibCheck` must pass without it).
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export interface TF {
+  getBackend(): string;
+  ready(): Promise<void>;
+  tidy(...args: any[]): any;
+  tensor2d(...args: any[]): any;
+  matMul(...args: any[]): any;
+  transpose(...args: any[]): any;
+  concat(...args: any[]): any;
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+/** The part of a tfjs tensor the backend's kernels use. */
+interface TfTensor {
+  data(): Promise<Float32Array | Int32Array | Uint8Array>;
+  dispose(): void;
+}
 
 /** Options of {@link tfjsBackend}. */
 export interface TfjsBackendOptions {
@@ -52,7 +71,7 @@ export interface TfjsKernels extends Kernels {
 async function loadTf(tf: TF | undefined): Promise<TF> {
   if (tf) return tf;
   try {
-    return (await import("@tensorflow/tfjs-core")) as TF;
+    return (await import("@tensorflow/tfjs-core")) as unknown as TF;
   } catch (e) {
     throw new Error(
       `tfjs backend: pass the tf namespace (tfjsBackend(tf)) or install the optional peer '@tensorflow/tfjs-core': ${(e as Error).message}`,
@@ -165,8 +184,8 @@ function makeTfjsKernels(tf: TF, tfBackend: string, opts: TfjsBackendOptions): T
         fb = new Float32Array(tiles * T * q);
         fillChunk(b, pb, r0, r1, fb);
       }
-      const out = tf.tidy(() => {
-        const parts: tfTypes.Tensor[] = [];
+      const out: TfTensor = tf.tidy(() => {
+        const parts: TfTensor[] = [];
         for (let t = 0; t < tiles; t++) {
           const x = tf.tensor2d(fa.subarray(t * T * n, (t + 1) * T * n), [T, n], "float32");
           const y = fb
@@ -257,7 +276,7 @@ async function tensorData(fn: string, arg: string, t: TensorLike): Promise<Float
  * ```
  */
 export async function fromTensor(
-  t: tfTypes.Tensor2D | TensorLike,
+  t: TensorLike,
 ): Promise<{ rows: number; cols: number; data: Float64Array }> {
   if (!isTensor(t))
     throw new NRCInputError("fromTensor", "t", `t must be a tfjs Tensor2D; got ${typeof t}`);
@@ -416,8 +435,87 @@ export function withTensorInputs<F extends AnyFn>(
   }) as TensorAccepting<F>;
 }
 
-/** {@link core.measureNRC} accepting tfjs tensors for `layers[i].features`, `layers[i].weight`, `targets`. */
-export const measureNRC = withTensorInputs(core.measureNRC, ["options"]);
+/** Options of this module's {@link measureNRC}: the core's, tensors allowed, plus `layout`. */
+export type TfjsMeasureOptions = WithTensors<core.MeasureOptions> & {
+  /**
+   * How rank-4 tfjs tensors are laid out: `"NHWC"` (default, what tfjs produces: activations
+   * [N, h, w, C] and `conv2d` filters [kh, kw, Cin, Cout], HWIO) or `"NCHW"` (activations
+   * [N, C, h, w] and filters [Cout, Cin, kh, kw], as the core reads). Plain `{ data, shape }`
+   * values are always read as NCHW/OIHW, as the core does.
+   */
+  layout?: "NHWC" | "NCHW";
+};
+
+/** Permutes a C-order 4-D array: `out[i0][i1][i2][i3] = src` at `axes` (out axis k = src axis axes[k]). */
+function permute4(
+  data: ArrayLike<number>,
+  shape: readonly number[],
+  axes: readonly [number, number, number, number],
+): { data: Float64Array; shape: number[] } {
+  const outShape = axes.map((a) => shape[a]);
+  const strides = [shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3], 1];
+  const st = axes.map((a) => strides[a]);
+  const out = new Float64Array(data.length);
+  let o = 0;
+  for (let a = 0; a < outShape[0]; a++)
+    for (let b = 0; b < outShape[1]; b++)
+      for (let c = 0; c < outShape[2]; c++) {
+        const base = a * st[0] + b * st[1] + c * st[2];
+        for (let d = 0; d < outShape[3]; d++) out[o++] = data[base + d * st[3]];
+      }
+  return { data: out, shape: outShape };
+}
+
+/**
+ * {@link core.measureNRC} accepting tfjs tensors for `layers[i].features`, `layers[i].weight` and
+ * `targets`, with conv tensors read in tfjs's own layout by default (`layout: "NHWC"`: activations
+ * NHWC, filters HWIO), converted to the core's NCHW/OIHW.
+ * @param options - as {@link core.measureNRC}, plus `layout` (`"NHWC"` default, or `"NCHW"`).
+ * @returns the {@link core.NRCReport}.
+ * @throws NRCInputError as {@link core.measureNRC}, and on a `layout` other than "NHWC"/"NCHW".
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { measureNRC } from "deep-nrc/tfjs";
+ * const x = tf.randomNormal([8, 5, 5, 3]); // NHWC input of a conv layer
+ * const f = tf.randomNormal([3, 3, 3, 4]); // HWIO filters
+ * const y = tf.randomNormal([8, 2]);
+ * const report = await measureNRC({ layers: [{ features: x, weight: f }], targets: y });
+ * ```
+ */
+export async function measureNRC(options: TfjsMeasureOptions): Promise<core.NRCReport> {
+  // Not an object: the core's own error.
+  if (options === null || typeof options !== "object") return core.measureNRC(options as never);
+  const { layout = "NHWC", ...rest } = options as Record<string, unknown>;
+  if (layout !== "NHWC" && layout !== "NCHW")
+    throw new NRCInputError(
+      "measureNRC",
+      "layout",
+      `layout must be "NHWC" (tfjs: activations NHWC, filters HWIO) or "NCHW"; got ${JSON.stringify(layout)}`,
+    );
+  const layers = rest.layers;
+  if (layout === "NHWC" && Array.isArray(layers))
+    rest.layers = await Promise.all(
+      layers.map(async (l: unknown, i) => {
+        if (l === null || typeof l !== "object") return l;
+        const o = { ...(l as Record<string, unknown>) };
+        const f = o.features;
+        if (isTensor(f) && f.rank === 4) {
+          const v = await toMatrixInput(f, `options.layers[${i}].features`);
+          const { data, shape } = v as { data: Float64Array; shape: number[] };
+          o.features = permute4(data, shape, [0, 3, 1, 2]); // NHWC → NCHW
+        }
+        const w = o.weight;
+        if (isTensor(w) && w.rank === 4) {
+          const v = await toMatrixInput(w, `options.layers[${i}].weight`);
+          const { data, shape } = v as { data: Float64Array; shape: number[] };
+          o.weight = permute4(data, shape, [3, 2, 0, 1]); // HWIO → OIHW
+        }
+        return o;
+      }),
+    );
+  return core.measureNRC(await tensorsToInputs<core.MeasureOptions>(rest as never, "options"));
+}
 /** {@link core.noiseComponent} (NRC1) accepting a tfjs tensor for `H`. */
 export const noiseComponent = withTensorInputs(core.noiseComponent, ["H", "t", "options"]);
 /** {@link core.linearCKA} accepting tfjs tensors. */

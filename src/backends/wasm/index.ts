@@ -8,6 +8,8 @@
  * module and spawns the workers; `dispose()` on the kernels stops them.
  * @module
  */
+import { NRCInputError } from "../../errors.js";
+import { checkKeys } from "../../metrics/validate.js";
 import type {
   Backend,
   Kernels,
@@ -598,8 +600,18 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
   );
   let lastTopEig: "krylov" | "dense" = "dense";
   let lastTopEigDim = 0;
-  /** The pending startShiftedMoments job: its persisted blocks (released when it completes). */
-  let background: { blocks: number[] } | null = null;
+  /**
+   * The pending startShiftedMoments job: its persisted blocks (released when it completes) and,
+   * when a later start or dispose() completes it before its own join(), the moments it computed,
+   * which that join() then returns (so callers sharing one backend never lose a job).
+   */
+  interface BackgroundJob {
+    blocks: number[];
+    n: number;
+    q: number;
+    done?: ShiftedMomentsResult;
+  }
+  let background: BackgroundJob | null = null;
   /** The last joined job's copy of A, which normalStep reads for the matrix `mat`. */
   let resident: { mat: Mat; p: number } | null = null;
   const dropResident = (): void => {
@@ -611,7 +623,12 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     if (!job) return;
     background = null;
     ex.par_bg_join();
-    for (const p of job.blocks) rt.release(p);
+    try {
+      rt.begin("startShiftedMoments.join");
+      job.done = momentsOf(job.blocks[0], job.n, job.q);
+    } finally {
+      for (const p of job.blocks) rt.release(p);
+    }
   };
   const kernels = {
     name: "wasm",
@@ -685,14 +702,15 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
         heap.set(a.data.subarray(copied * n, next * n), pa / 8 + copied * n);
         ex.mom_bg_avail((copied = next));
       }
-      const job = { blocks: [acc, psh, pa, pb] };
+      const job: BackgroundJob = { blocks: [acc, psh, pa, pb], n, q };
       background = job;
+      let joined = false;
       return {
-        join(): ShiftedMomentsResult & { rows: Mat } {
-          if (background !== job)
-            throw new Error(
-              "wasm startShiftedMoments: this job was already joined, or completed by a later start or dispose()",
-            );
+        join(): ShiftedMomentsResult & { rows?: Mat } {
+          if (joined) throw new Error("wasm startShiftedMoments: this job was already joined");
+          joined = true;
+          // Completed early by another caller's start (or dispose()): its moments were kept.
+          if (job.done) return job.done;
           ex.par_bg_join();
           background = null;
           rt.begin("startShiftedMoments.join");
@@ -1009,6 +1027,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
  * @param opts - `threads` (default: logical CPUs, at most 8), `requireThreads`, `fma` (default:
  *   where relaxed SIMD is available).
  * @returns A {@link Backend} named `"wasm"`.
+ * @throws NRCInputError on an unknown option key (e.g. `thread`).
  * @throws Error from `init()` when WebAssembly (with SIMD) is unavailable, when `threads` is not an
  *   integer in 1…64, when `fma: true` meets an engine without relaxed SIMD, or when workers cannot
  *   start.
@@ -1020,6 +1039,13 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
  * ```
  */
 export function wasmBackend(opts: WasmBackendOptions = {}): Backend {
+  if (opts === null || typeof opts !== "object")
+    throw new NRCInputError(
+      "wasmBackend",
+      "opts",
+      `opts must be { threads?, requireThreads?, fma? }; got ${opts === null ? "null" : typeof opts}`,
+    );
+  checkKeys("wasmBackend", "opts", opts, ["threads", "requireThreads", "fma"]);
   return Object.freeze({
     name: "wasm",
     async init(): Promise<WasmKernels> {

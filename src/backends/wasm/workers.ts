@@ -57,6 +57,14 @@ interface AnyWorker {
   terminate(): unknown;
 }
 
+/** The part of a Node `worker_threads.Worker` used here. */
+interface NodeWorker extends AnyWorker {
+  on(ev: string, fn: (x: unknown) => void): void;
+  off(ev: string, fn: (x: unknown) => void): void;
+  ref(): void;
+  unref(): void;
+}
+
 /**
  * Starts `count` workers (thread ids 1…count) and resolves once every one of them has instantiated
  * the module and is about to enter `worker_loop`.
@@ -71,29 +79,33 @@ export async function startWorkers(
   const workers: AnyWorker[] = [];
   const ready: Promise<void>[] = [];
   const exited: Promise<void>[] = [];
+  const nodeWorkers: NodeWorker[] = [];
   if (isNode()) {
     const spec = "node:worker_threads";
     const wt = (await import(/* @vite-ignore */ /* webpackIgnore: true */ spec)) as {
-      Worker: new (
-        src: string,
-        opts: { eval: boolean },
-      ) => AnyWorker & {
-        on(ev: string, fn: (x: unknown) => void): void;
-        unref(): void;
-      };
+      Worker: new (src: string, opts: { eval: boolean }) => NodeWorker;
     };
     for (let i = 0; i < count; i++) {
+      // Referenced while starting (the process waits for "ready"); once parked in worker_loop
+      // the worker and its message port are unreferenced (see `idle` below), so a backend that
+      // is never disposed does not keep Node alive. Every job is joined synchronously by the
+      // calling thread, so no job is in flight while the event loop is idle.
       const w = new wt.Worker(NODE_WORKER_SOURCE, { eval: true });
+      nodeWorkers.push(w);
       workers.push(w);
       let onExit: () => void = () => {};
       exited.push(new Promise<void>((res) => (onExit = res)));
       ready.push(
         new Promise<void>((resolve, reject) => {
-          w.on("message", (m) => {
+          const onMessage = (m: unknown) => {
             const msg = m as { ready?: boolean; error?: string; exited?: boolean };
-            if (msg.ready) resolve();
-            else if (msg.error) reject(new Error(`wasmBackend: worker failed: ${msg.error}`));
-          });
+            if (msg.ready) {
+              // A 'message' listener re-references the worker's port: drop it before unref().
+              w.off("message", onMessage);
+              resolve();
+            } else if (msg.error) reject(new Error(`wasmBackend: worker failed: ${msg.error}`));
+          };
+          w.on("message", onMessage);
           w.on("error", (e) => reject(e instanceof Error ? e : new Error(String(e))));
           w.on("exit", () => {
             onExit();
@@ -140,12 +152,12 @@ export async function startWorkers(
     for (const w of workers) void w.terminate();
     throw e;
   }
-  // Only now, once started (waiting for "ready" must keep Node alive), and after the listeners
-  // (attaching a "message" listener refs a worker's port again): parked workers never keep Node
-  // alive. The kernels block the calling thread, so no job is pending on the event loop.
-  for (const w of workers) (w as { unref?: () => void }).unref?.();
+  // Idle: parked in worker_loop, woken only through shared memory by a synchronous kernel call.
+  for (const w of nodeWorkers) w.unref();
   return {
     async terminate() {
+      // Referenced again while stopping, so the process waits for the threads to end.
+      for (const w of nodeWorkers) w.ref();
       await Promise.all(workers.map((w) => w.terminate()));
       void exited;
     },
