@@ -6,7 +6,7 @@
  * absolute, everything else to 1e-8 relative (the subspace metrics of the collapsed layers are
  * read off top eigenvectors separated by a gap of ~1e14, so they are far more accurate).
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { measureNRC, noiseComponent, jsKernels } from "../../src/index.js";
 import type { Kernels } from "../../src/backends/types.js";
 import { findReduction } from "../../src/linalg/reduce.js";
@@ -39,6 +39,10 @@ const fx = loadFixture("trained") as unknown as {
   cases: Case[];
 };
 
+/** Worst |Δ|/|v| per backend and metric (`NRC_PRINT_ACCURACY=1` prints it). */
+const worst: Record<string, Record<string, number>> = {};
+let current = "";
+
 function near(
   got: number | null | undefined,
   want: number,
@@ -48,6 +52,8 @@ function near(
 ) {
   expect(got, what).not.toBeNull();
   const err = Math.abs((got as number) - want);
+  const w = (worst[current] ??= {});
+  w[what] = Math.max(w[what] ?? 0, want === 0 ? err : err / Math.abs(want));
   expect(err, `${what}: got ${got}, want ${want}`).toBeLessThanOrEqual(rel * Math.abs(want) + abs);
 }
 
@@ -55,6 +61,7 @@ function suite(name: string, kernels: () => Kernels) {
   describe(`trained-like layers [${name}]`, () => {
     for (const c of fx.cases)
       it(`${c.name}: every metric against the reference`, async () => {
+        current = name;
         const before = Float64Array.from(c.features.data);
         const rep = await measureNRC({
           layers: [{ name: c.name, features: c.features, weight: c.weight }],
@@ -87,6 +94,9 @@ function suite(name: string, kernels: () => Kernels) {
 }
 
 suite("js", () => jsKernels);
+afterAll(() => {
+  if (process.env.NRC_PRINT_ACCURACY) console.table(worst);
+});
 forEachWasmBuild(suite);
 
 describe("column reduction finds exactly the constructed dead, constant and duplicated units", () => {
