@@ -25,11 +25,43 @@
 /* ---- Householder bidiagonalisation ---- */
 
 /* Left-reflector step's fused pass: rows r in [r0, r1), columns [c0, n): first the pending right
- * update row −= (tp·x_r)·u, then w += v_r·row. With tp = 0 only the product. */
+ * update row −= (tp·x_r)·u, then w += v_r·row. With tp = 0 only the product. Two rows at a time,
+ * so u and w are loaded (and w stored) once for both. */
 static void pass_right_then_dot(double *A, int n, int r0, int r1, int c0, double tp,
                                 const double *x, const double *u, const double *v, double *w) {
   int len = n - c0;
-  for (int r = r0; r < r1; r++) {
+  int r = r0;
+  for (; r + 1 < r1; r += 2) {
+    double *p0 = A + (size_t)r * n + c0, *p1 = p0 + n;
+    double v0 = v[r], v1 = v[r + 1];
+    f2 vv0 = wasm_f64x2_splat(v0), vv1 = wasm_f64x2_splat(v1);
+    int i = 0;
+    if (tp != 0.0) {
+      double a0 = -tp * x[r], a1 = -tp * x[r + 1];
+      f2 av0 = wasm_f64x2_splat(a0), av1 = wasm_f64x2_splat(a1);
+      for (; i + 2 <= len; i += 2) {
+        f2 uu = wasm_v128_load(u + i);
+        f2 y0 = MADD(wasm_v128_load(p0 + i), av0, uu);
+        f2 y1 = MADD(wasm_v128_load(p1 + i), av1, uu);
+        wasm_v128_store(p0 + i, y0);
+        wasm_v128_store(p1 + i, y1);
+        wasm_v128_store(w + i, MADD(MADD(wasm_v128_load(w + i), vv0, y0), vv1, y1));
+      }
+      for (; i < len; i++) {
+        double y0 = p0[i] + a0 * u[i], y1 = p1[i] + a1 * u[i];
+        p0[i] = y0;
+        p1[i] = y1;
+        w[i] += v0 * y0 + v1 * y1;
+      }
+    } else {
+      if (v0 == 0.0 && v1 == 0.0) continue;
+      for (; i + 2 <= len; i += 2)
+        wasm_v128_store(w + i, MADD(MADD(wasm_v128_load(w + i), vv0, wasm_v128_load(p0 + i)), vv1,
+                                    wasm_v128_load(p1 + i)));
+      for (; i < len; i++) w[i] += v0 * p0[i] + v1 * p1[i];
+    }
+  }
+  for (; r < r1; r++) {
     double *row = A + (size_t)r * n + c0;
     double vr = v[r];
     f2 vv = wasm_f64x2_splat(vr);
@@ -57,24 +89,48 @@ static void pass_right_then_dot(double *A, int n, int r0, int r1, int c0, double
 }
 
 /* Right-reflector step's fused pass: rows r in [r0, r1), columns [c0, n): row −= (tq·v_r)·w,
- * then x_r = row·u. */
+ * then x_r = row·u. Two rows at a time (w and u loaded once for both). */
 static void pass_left_then_dot(double *A, int n, int r0, int r1, int c0, double tq,
                                const double *v, const double *w, const double *u, double *x) {
   int len = n - c0;
-  for (int r = r0; r < r1; r++) {
+  int r = r0;
+  for (; r + 1 < r1; r += 2) {
+    double *p0 = A + (size_t)r * n + c0, *p1 = p0 + n;
+    double a0 = -tq * v[r], a1 = -tq * v[r + 1];
+    f2 av0 = wasm_f64x2_splat(a0), av1 = wasm_f64x2_splat(a1);
+    f2 s0 = wasm_f64x2_splat(0.0), s1 = s0;
+    int i = 0;
+    for (; i + 2 <= len; i += 2) {
+      f2 ww = wasm_v128_load(w + i), uu = wasm_v128_load(u + i);
+      f2 y0 = MADD(wasm_v128_load(p0 + i), av0, ww);
+      f2 y1 = MADD(wasm_v128_load(p1 + i), av1, ww);
+      wasm_v128_store(p0 + i, y0);
+      wasm_v128_store(p1 + i, y1);
+      s0 = MADD(s0, y0, uu);
+      s1 = MADD(s1, y1, uu);
+    }
+    double t0 = wasm_f64x2_extract_lane(s0, 0) + wasm_f64x2_extract_lane(s0, 1);
+    double t1 = wasm_f64x2_extract_lane(s1, 0) + wasm_f64x2_extract_lane(s1, 1);
+    for (; i < len; i++) {
+      double y0 = p0[i] + a0 * w[i], y1 = p1[i] + a1 * w[i];
+      p0[i] = y0;
+      p1[i] = y1;
+      t0 += y0 * u[i];
+      t1 += y1 * u[i];
+    }
+    x[r] = t0;
+    x[r + 1] = t1;
+  }
+  for (; r < r1; r++) {
     double *row = A + (size_t)r * n + c0;
     double a = -tq * v[r];
     f2 av = wasm_f64x2_splat(a);
     f2 s0 = wasm_f64x2_splat(0.0);
     int i = 0;
-    if (a != 0.0) {
-      for (; i + 2 <= len; i += 2) {
-        f2 y = MADD(wasm_v128_load(row + i), av, wasm_v128_load(w + i));
-        wasm_v128_store(row + i, y);
-        s0 = MADD(s0, y, wasm_v128_load(u + i));
-      }
-    } else {
-      for (; i + 2 <= len; i += 2) s0 = MADD(s0, wasm_v128_load(row + i), wasm_v128_load(u + i));
+    for (; i + 2 <= len; i += 2) {
+      f2 y = MADD(wasm_v128_load(row + i), av, wasm_v128_load(w + i));
+      wasm_v128_store(row + i, y);
+      s0 = MADD(s0, y, wasm_v128_load(u + i));
     }
     double s = wasm_f64x2_extract_lane(s0, 0) + wasm_f64x2_extract_lane(s0, 1);
     for (; i < len; i++) {
