@@ -542,12 +542,18 @@ static void lartg(double f, double g, double *c, double *s, double *r) {
     *c = 0.0, *s = 1.0, *r = g;
   } else {
     double af = nrc_fabs(f), ag = nrc_fabs(g);
-    double sc = af > ag ? af : ag;
-    double fs = f / sc, gs = g / sc;
-    double rr = sc * nrc_sqrt(fs * fs + gs * gs);
+    double rr;
+    if (af > 1e-150 && af < 1e150 && ag > 1e-150 && ag < 1e150) {
+      rr = nrc_sqrt(f * f + g * g); /* squares safe from overflow and underflow */
+    } else {
+      double sc = af > ag ? af : ag;
+      double fs = f / sc, gs = g / sc;
+      rr = sc * nrc_sqrt(fs * fs + gs * gs);
+    }
     if (af > ag && f < 0) rr = -rr; /* r keeps f's sign where f dominates */
-    *c = f / rr;
-    *s = g / rr;
+    double inv = 1.0 / rr;
+    *c = f * inv;
+    *s = g * inv;
     *r = rr;
   }
 }
