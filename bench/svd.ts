@@ -6,6 +6,10 @@
  *
  *     npm run bench:svd [-- --rounds 7 --threads 2]
  *
+ * With `--threads 1` numpy runs single-threaded too (OPENBLAS_NUM_THREADS=1 etc.), and the CPU
+ * times (process CPU, both sides) are the figures to compare on a shared, loaded machine: wall
+ * times there measure the neighbours as much as the code (multi-threaded BLAS suffers most).
+ *
  * Tasks (median ms over the rounds, after one warm-up round):
  *   values    singular values of a 512×512 Gaussian matrix (svdParts(a) / svd(compute_uv=False))
  *   full      thin SVD of it (svd / svd(full_matrices=False))
@@ -92,7 +96,7 @@ async function main(): Promise<void> {
   };
 
   const py = findPython();
-  let ask: ((task: string) => Promise<number>) | null = null;
+  let ask: ((task: string) => Promise<[number, number]>) | null = null;
   let stop = (): void => {};
   const dir = mkdtempSync(join(tmpdir(), "nrc-svd-"));
   if (py) {
@@ -101,35 +105,56 @@ async function main(): Promise<void> {
     writeNpyF64(join(dir, "B.npy"), B);
     writeNpyF64(join(dir, "L.npy"), H);
     writeNpyF64(join(dir, "Y.npy"), Y);
+    const one = THREADS === 1 ? "1" : undefined;
+    const env = one
+      ? { ...process.env, OPENBLAS_NUM_THREADS: one, OMP_NUM_THREADS: one, MKL_NUM_THREADS: one }
+      : process.env;
     const child = spawn(py, [join(import.meta.dirname, "svd_numpy.py"), dir], {
       stdio: ["pipe", "pipe", "inherit"],
+      env,
     });
     const lines = createInterface({ input: child.stdout });
     const queue: ((l: string) => void)[] = [];
     lines.on("line", (l) => queue.shift()?.(l));
     await new Promise<string>((res) => queue.push(res));
     ask = (task) =>
-      new Promise<number>((res) => {
-        queue.push((l) => res((JSON.parse(l) as { ms: number }).ms));
+      new Promise<[number, number]>((res) => {
+        queue.push((l) => {
+          const o = JSON.parse(l) as { ms: number; cpu: number };
+          res([o.ms, o.cpu]);
+        });
         child.stdin.write(task + "\n");
       });
     stop = () => child.stdin.end();
   }
 
+  const npDone = new Set<string>();
   const times: Record<string, number[]> = {};
+  const cpus: Record<string, number[]> = {};
   const npTimes: Record<string, number[]> = {};
+  const npCpus: Record<string, number[]> = {};
   for (let round = 0; round <= ROUNDS; round++) {
     for (const [name, fn] of Object.entries(ours)) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await fn();
       const ms = performance.now() - t0;
-      if (round > 0) (times[name] ??= []).push(ms);
+      const c = process.cpuUsage(c0);
+      if (round > 0) {
+        (times[name] ??= []).push(ms);
+        (cpus[name] ??= []).push((c.user + c.system) / 1000);
+      }
       const np = numpyOf[name];
-      if (np && ask) {
-        const t = await ask(np);
-        if (round > 0) (npTimes[np] ??= []).push(t);
+      if (np && ask && !npDone.has(np)) {
+        npDone.add(np);
+        const [t, cpu] = await ask(np);
+        if (round > 0) {
+          (npTimes[np] ??= []).push(t);
+          (npCpus[np] ??= []).push(cpu);
+        }
       }
     }
+    npDone.clear();
   }
   stop();
   rmSync(dir, { recursive: true, force: true });
@@ -137,14 +162,20 @@ async function main(): Promise<void> {
 
   console.log(`# bench:svd  (${ROUNDS} interleaved rounds, median ms; wasm threads ${THREADS})`);
   console.log(JSON.stringify(machine()));
-  console.log("task                      deep-nrc     numpy   ratio");
+  console.log(
+    "task                     wall: deep-nrc    numpy   ratio   cpu: deep-nrc    numpy   ratio",
+  );
+  const f = (x: number) => x.toFixed(1).padStart(9);
   for (const [name, ts] of Object.entries(times)) {
-    const ours = median(ts);
     const base = name.replace(/ \(Jacobi, old\)$/, "");
     const np = npTimes[numpyOf[base] ?? ""];
-    const npm = np ? median(np) : NaN;
+    const npc = npCpus[numpyOf[base] ?? ""];
+    const w = median(ts);
+    const c = median(cpus[name]);
+    const nw = np ? median(np) : NaN;
+    const nc = npc ? median(npc) : NaN;
     console.log(
-      `${name.padEnd(24)} ${ours.toFixed(1).padStart(9)} ${np ? npm.toFixed(1).padStart(9) : "      n/a"} ${np ? (ours / npm).toFixed(2).padStart(6) + "×" : ""}`,
+      `${name.padEnd(24)}  ${f(w)} ${np ? f(nw) : "      n/a"} ${np ? (w / nw).toFixed(2).padStart(6) + "×" : "       "}  ${f(c)} ${npc ? f(nc) : "      n/a"} ${npc ? (c / nc).toFixed(2).padStart(6) + "×" : ""}`,
     );
   }
   // The symEig shortcut of nrc4Residual against svdParts on a healthy 512×512 R_H.

@@ -5,7 +5,8 @@
 
 Loads the matrices bench/svd.ts wrote to DIR (A.npy 512x512, R.npy 516x516 upper triangular,
 B.npy 516x3, L.npy the 10000x512 layer, Y.npy its targets), then reads task names from stdin,
-one per line, runs the task once and prints {"task": ..., "ms": ...} (loading is never timed).
+one per line, runs the task once and prints {"task": ..., "ms": wall, "cpu": process CPU time}
+(loading is never timed).
 Tasks: values (svd, compute_uv=False), full (svd, full_matrices=False), parts (svd of R, then
 U^T B), fallback (exact NRC4 route: QR of [H | Y | 1], then SVD of R_H and U^T Z).
 """
@@ -49,7 +50,9 @@ for line in sys.stdin:
     task = line.strip()
     if not task:
         continue
+    c0 = time.process_time()
     t0 = time.perf_counter()
     TASKS[task]()
     ms = (time.perf_counter() - t0) * 1000
-    print(json.dumps({"task": task, "ms": ms}), flush=True)
+    cpu = (time.process_time() - c0) * 1000
+    print(json.dumps({"task": task, "ms": ms, "cpu": cpu}), flush=True)

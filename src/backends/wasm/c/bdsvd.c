@@ -25,11 +25,43 @@
 /* ---- Householder bidiagonalisation ---- */
 
 /* Left-reflector step's fused pass: rows r in [r0, r1), columns [c0, n): first the pending right
- * update row −= (tp·x_r)·u, then w += v_r·row. With tp = 0 only the product. */
+ * update row −= (tp·x_r)·u, then w += v_r·row. With tp = 0 only the product. Two rows at a time,
+ * so u and w are loaded (and w stored) once for both. */
 static void pass_right_then_dot(double *A, int n, int r0, int r1, int c0, double tp,
                                 const double *x, const double *u, const double *v, double *w) {
   int len = n - c0;
-  for (int r = r0; r < r1; r++) {
+  int r = r0;
+  for (; r + 1 < r1; r += 2) {
+    double *p0 = A + (size_t)r * n + c0, *p1 = p0 + n;
+    double v0 = v[r], v1 = v[r + 1];
+    f2 vv0 = wasm_f64x2_splat(v0), vv1 = wasm_f64x2_splat(v1);
+    int i = 0;
+    if (tp != 0.0) {
+      double a0 = -tp * x[r], a1 = -tp * x[r + 1];
+      f2 av0 = wasm_f64x2_splat(a0), av1 = wasm_f64x2_splat(a1);
+      for (; i + 2 <= len; i += 2) {
+        f2 uu = wasm_v128_load(u + i);
+        f2 y0 = MADD(wasm_v128_load(p0 + i), av0, uu);
+        f2 y1 = MADD(wasm_v128_load(p1 + i), av1, uu);
+        wasm_v128_store(p0 + i, y0);
+        wasm_v128_store(p1 + i, y1);
+        wasm_v128_store(w + i, MADD(MADD(wasm_v128_load(w + i), vv0, y0), vv1, y1));
+      }
+      for (; i < len; i++) {
+        double y0 = p0[i] + a0 * u[i], y1 = p1[i] + a1 * u[i];
+        p0[i] = y0;
+        p1[i] = y1;
+        w[i] += v0 * y0 + v1 * y1;
+      }
+    } else {
+      if (v0 == 0.0 && v1 == 0.0) continue;
+      for (; i + 2 <= len; i += 2)
+        wasm_v128_store(w + i, MADD(MADD(wasm_v128_load(w + i), vv0, wasm_v128_load(p0 + i)), vv1,
+                                    wasm_v128_load(p1 + i)));
+      for (; i < len; i++) w[i] += v0 * p0[i] + v1 * p1[i];
+    }
+  }
+  for (; r < r1; r++) {
     double *row = A + (size_t)r * n + c0;
     double vr = v[r];
     f2 vv = wasm_f64x2_splat(vr);
@@ -57,24 +89,48 @@ static void pass_right_then_dot(double *A, int n, int r0, int r1, int c0, double
 }
 
 /* Right-reflector step's fused pass: rows r in [r0, r1), columns [c0, n): row −= (tq·v_r)·w,
- * then x_r = row·u. */
+ * then x_r = row·u. Two rows at a time (w and u loaded once for both). */
 static void pass_left_then_dot(double *A, int n, int r0, int r1, int c0, double tq,
                                const double *v, const double *w, const double *u, double *x) {
   int len = n - c0;
-  for (int r = r0; r < r1; r++) {
+  int r = r0;
+  for (; r + 1 < r1; r += 2) {
+    double *p0 = A + (size_t)r * n + c0, *p1 = p0 + n;
+    double a0 = -tq * v[r], a1 = -tq * v[r + 1];
+    f2 av0 = wasm_f64x2_splat(a0), av1 = wasm_f64x2_splat(a1);
+    f2 s0 = wasm_f64x2_splat(0.0), s1 = s0;
+    int i = 0;
+    for (; i + 2 <= len; i += 2) {
+      f2 ww = wasm_v128_load(w + i), uu = wasm_v128_load(u + i);
+      f2 y0 = MADD(wasm_v128_load(p0 + i), av0, ww);
+      f2 y1 = MADD(wasm_v128_load(p1 + i), av1, ww);
+      wasm_v128_store(p0 + i, y0);
+      wasm_v128_store(p1 + i, y1);
+      s0 = MADD(s0, y0, uu);
+      s1 = MADD(s1, y1, uu);
+    }
+    double t0 = wasm_f64x2_extract_lane(s0, 0) + wasm_f64x2_extract_lane(s0, 1);
+    double t1 = wasm_f64x2_extract_lane(s1, 0) + wasm_f64x2_extract_lane(s1, 1);
+    for (; i < len; i++) {
+      double y0 = p0[i] + a0 * w[i], y1 = p1[i] + a1 * w[i];
+      p0[i] = y0;
+      p1[i] = y1;
+      t0 += y0 * u[i];
+      t1 += y1 * u[i];
+    }
+    x[r] = t0;
+    x[r + 1] = t1;
+  }
+  for (; r < r1; r++) {
     double *row = A + (size_t)r * n + c0;
     double a = -tq * v[r];
     f2 av = wasm_f64x2_splat(a);
     f2 s0 = wasm_f64x2_splat(0.0);
     int i = 0;
-    if (a != 0.0) {
-      for (; i + 2 <= len; i += 2) {
-        f2 y = MADD(wasm_v128_load(row + i), av, wasm_v128_load(w + i));
-        wasm_v128_store(row + i, y);
-        s0 = MADD(s0, y, wasm_v128_load(u + i));
-      }
-    } else {
-      for (; i + 2 <= len; i += 2) s0 = MADD(s0, wasm_v128_load(row + i), wasm_v128_load(u + i));
+    for (; i + 2 <= len; i += 2) {
+      f2 y = MADD(wasm_v128_load(row + i), av, wasm_v128_load(w + i));
+      wasm_v128_store(row + i, y);
+      s0 = MADD(s0, y, wasm_v128_load(u + i));
     }
     double s = wasm_f64x2_extract_lane(s0, 0) + wasm_f64x2_extract_lane(s0, 1);
     for (; i < len; i++) {
@@ -239,41 +295,95 @@ static void bidiag(double *A, int m, int n, double *d, double *e, double *tauq, 
     bidiag_task(0, 1, &g);
 }
 
+/*
+ * Blocked backward accumulation: X[r0:, c0:c0+len] ← X·(H_0⋯H_{nb−1})ᵀ where H_t = I − τ_t·v_t·v_tᵀ
+ * are the columns of V (len×nb, row-major; v_t zero above row t, one at row t): with the compact
+ * WY form H_0⋯H_{nb−1} = I − V·T·Vᵀ (T upper triangular, built as LAPACK's dlarft), that is
+ * X ← X − (X·V)·Tᵀ·Vᵀ: two GEMMs.
+ */
+static void apply_wy_right(double *X, int ldx, int r0, int r1, int c0, int len, const double *V,
+                           const double *tau, int nb, double *T, double *W) {
+  for (int t = 0; t < nb; t++) {
+    for (int s = 0; s < nb; s++) T[t * nb + s] = 0.0;
+  }
+  double z[64];
+  for (int t = 0; t < nb; t++) {
+    double tt = tau[t];
+    T[t * nb + t] = tt;
+    if (t == 0 || tt == 0.0) continue;
+    /* z = −τ_t·V[:, :t]ᵀ·v_t (v_t is zero above row t) */
+    for (int s = 0; s < t; s++) z[s] = 0.0;
+    for (int r = t; r < len; r++) {
+      double vt = V[(size_t)r * nb + t];
+      if (vt == 0.0) continue;
+      const double *vr = V + (size_t)r * nb;
+      for (int s = 0; s < t; s++) z[s] += vr[s] * vt;
+    }
+    for (int s = 0; s < t; s++) z[s] *= -tt;
+    /* T[:t, t] = T[:t, :t]·z */
+    for (int i = 0; i < t; i++) {
+      double acc = 0.0;
+      for (int s = i; s < t; s++) acc += T[i * nb + s] * z[s];
+      T[i * nb + t] = acc;
+    }
+  }
+  int rows = r1 - r0;
+  for (size_t i = 0; i < (size_t)rows * nb; i++) W[i] = 0.0;
+  gemm_par(0, 0, rows, nb, len, 1.0, X + (size_t)r0 * ldx + c0, ldx, V, nb, W, nb);
+  /* W ← W·Tᵀ, row by row in place: (W·Tᵀ)[i][t] = Σ_{s ≥ t} W[i][s]·T[t][s] */
+  for (int i = 0; i < rows; i++) {
+    double *wi = W + (size_t)i * nb;
+    for (int t = 0; t < nb; t++) {
+      double acc = 0.0;
+      for (int s = t; s < nb; s++) acc += wi[s] * T[t * nb + s];
+      wi[t] = acc;
+    }
+  }
+  gemm_par(0, 1, rows, len, nb, -1.0, W, nb, V, nb, X + (size_t)r0 * ldx + c0, ldx);
+}
+
+#define WY_NB 32
+
 /* Qᵀ's first n rows (n×m) from the left reflectors: Ut = [I 0]·H_{n−1}⋯H_0, accumulated
- * backwards (Ut ← Ut·H_j touches rows j.. and columns j.. only). */
+ * backwards (Ut ← Ut·H_j touches rows j.. and columns j.. only), WY_NB reflectors at a time. */
 static void form_ut(const double *A, int m, int n, const double *tauq, double *Ut) {
   for (size_t i = 0; i < (size_t)n * m; i++) Ut[i] = 0.0;
   for (int i = 0; i < n; i++) Ut[(size_t)i * m + i] = 1.0;
-  double *v = (double *)arena_alloc(sizeof(double) * (size_t)m);
-  for (int j = n - 1; j >= 0; j--) {
-    double t = tauq[j];
-    if (t == 0.0) continue;
-    v[0] = 1.0;
-    for (int r = j + 1; r < m; r++) v[r - j] = A[(size_t)r * n + j];
-    for (int i = j; i < n; i++) {
-      double *row = Ut + (size_t)i * m + j;
-      double s = dot(m - j, row, v);
-      if (s != 0.0) axpy(m - j, -t * s, v, row);
-    }
+  double *V = (double *)arena_alloc(sizeof(double) * (size_t)m * WY_NB);
+  double *T = (double *)arena_alloc(sizeof(double) * WY_NB * WY_NB);
+  double *W = (double *)arena_alloc(sizeof(double) * (size_t)n * WY_NB);
+  for (int j1 = n; j1 > 0;) {
+    int j0 = MAX(0, j1 - WY_NB), nb = j1 - j0, len = m - j0;
+    for (int r = 0; r < len; r++)
+      for (int t = 0; t < nb; t++) {
+        int row = j0 + r, col = j0 + t;
+        V[(size_t)r * nb + t] = r < t ? 0.0 : r == t ? 1.0 : A[(size_t)row * n + col];
+      }
+    apply_wy_right(Ut, m, j0, n, j0, len, V, tauq + j0, nb, T, W);
+    j1 = j0;
   }
 }
 
-/* Pᵀ (n×n) from the right reflectors: Pᵀ = G_{n−3}⋯G_0, G_j acting on indices j+1.. */
+/* Pᵀ (n×n) from the right reflectors: Pᵀ = G_{n−3}⋯G_0, G_j acting on indices j+1.., blocked
+ * likewise. */
 static void form_pt(const double *A, int n, const double *taup, double *Pt) {
   for (size_t i = 0; i < (size_t)n * n; i++) Pt[i] = 0.0;
   for (int i = 0; i < n; i++) Pt[(size_t)i * n + i] = 1.0;
-  double *u = (double *)arena_alloc(sizeof(double) * (size_t)(n + 1));
-  for (int j = n - 3; j >= 0; j--) {
-    double t = taup[j];
-    if (t == 0.0) continue;
-    int len = n - j - 1;
-    u[0] = 1.0;
-    for (int c = 1; c < len; c++) u[c] = A[(size_t)j * n + j + 1 + c];
-    for (int i = j + 1; i < n; i++) {
-      double *row = Pt + (size_t)i * n + j + 1;
-      double s = dot(len, row, u);
-      if (s != 0.0) axpy(len, -t * s, u, row);
-    }
+  int nr = n - 2; /* reflectors G_0…G_{n−3} */
+  if (nr <= 0) return;
+  double *V = (double *)arena_alloc(sizeof(double) * (size_t)n * WY_NB);
+  double *T = (double *)arena_alloc(sizeof(double) * WY_NB * WY_NB);
+  double *W = (double *)arena_alloc(sizeof(double) * (size_t)n * WY_NB);
+  for (int j1 = nr; j1 > 0;) {
+    int j0 = MAX(0, j1 - WY_NB), nb = j1 - j0, len = n - j0 - 1;
+    for (int r = 0; r < len; r++)
+      for (int t = 0; t < nb; t++) {
+        /* reflector j0+t: index j0+t+1 ↔ its entry 1, then A[j0+t][j0+t+2..] */
+        int jr = j0 + t;
+        V[(size_t)r * nb + t] = r < t ? 0.0 : r == t ? 1.0 : A[(size_t)jr * n + (j0 + 1 + r)];
+      }
+    apply_wy_right(Pt, n, j0 + 1, n, j0 + 1, len, V, taup + j0, nb, T, W);
+    j1 = j0;
   }
 }
 
@@ -432,12 +542,18 @@ static void lartg(double f, double g, double *c, double *s, double *r) {
     *c = 0.0, *s = 1.0, *r = g;
   } else {
     double af = nrc_fabs(f), ag = nrc_fabs(g);
-    double sc = af > ag ? af : ag;
-    double fs = f / sc, gs = g / sc;
-    double rr = sc * nrc_sqrt(fs * fs + gs * gs);
+    double rr;
+    if (af > 1e-150 && af < 1e150 && ag > 1e-150 && ag < 1e150) {
+      rr = nrc_sqrt(f * f + g * g); /* squares safe from overflow and underflow */
+    } else {
+      double sc = af > ag ? af : ag;
+      double fs = f / sc, gs = g / sc;
+      rr = sc * nrc_sqrt(fs * fs + gs * gs);
+    }
     if (af > ag && f < 0) rr = -rr; /* r keeps f's sign where f dominates */
-    *c = f / rr;
-    *s = g / rr;
+    double inv = 1.0 / rr;
+    *c = f * inv;
+    *s = g * inv;
     *r = rr;
   }
 }
