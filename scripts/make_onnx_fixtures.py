@@ -18,6 +18,7 @@ Models (small on purpose: a few hundred samples, widths ≤ 32):
 - matmul:      x @ W1 + b1 (W1 a parameter in×out), ReLU, x @ W2           -> MatMul
 - tokens:      Linear(6,12) on N×5×6 token inputs, ReLU, mean over tokens, Linear(12,2)
                (MatMul on a 3-D input: every token a sample, features written N×d×T×1)
+- mlp_ext:     mlp_bias saved with its tensors in an external data file (mlp_ext.onnx.data)
 - mlp_f16:     mlp_bias in float16 (ONNX from the float32 export with every float tensor cast to
                float16: torch 1.13 cannot run half-precision matmuls on the CPU, so its hooks'
                features are the float32 model's, cast to float16 per layer is not the same thing;
@@ -89,6 +90,11 @@ class MatLinear(nn.Module):
         super().__init__()
         self.W = nn.Parameter(torch.randn(d_in, d_out) / d_in**0.5)
         self.b = nn.Parameter(torch.zeros(d_out) + 0.1) if bias else None
+
+    @property
+    def weight(self):
+        """out×in, as capture() (and deep-nrc) read a weight."""
+        return self.W.t()
 
     def forward(self, x):
         y = x @ self.W
@@ -234,6 +240,13 @@ def main():
     export(m16, x, "_mlp_f32_for_f16")
     manifest["models"]["mlp_f16"] = f16_model("mlp_f16", "_mlp_f32_for_f16", x, y, m16)
     os.remove(os.path.join(OUT, "_mlp_f32_for_f16.onnx"))
+    # mlp_bias again, its tensors in an external data file (onnx.save_model's external data).
+    import onnx
+
+    ext = onnx.load(os.path.join(OUT, "mlp_bias.onnx"))
+    onnx.save_model(ext, os.path.join(OUT, "mlp_ext.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="mlp_ext.onnx.data", size_threshold=0)
+    manifest["models"]["mlp_ext"] = dict(manifest["models"]["mlp_bias"], reference="mlp_bias")
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     total = sum(os.path.getsize(os.path.join(OUT, p)) for p in os.listdir(OUT))
