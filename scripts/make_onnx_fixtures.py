@@ -219,6 +219,47 @@ def f16_model(name, src_name, x, y, model):
     return {"modules": ["fc1", "fc2", "fc3"], "nodes": linear_nodes(os.path.join(OUT, f"{name}.onnx"))}
 
 
+def error_models():
+    """Hand-built (onnx.helper) models for the error paths: a ConvTranspose, a Gemm whose weight is
+    computed (Cast of a float16 initializer: measured without NRC3), an opset-6 model, an int64 input."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(5)
+
+    def save(name, nodes, inits, inp, out, opset=OPSET):
+        g = helper.make_graph(nodes, name, [inp], [out], initializer=inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="deep-nrc fixtures")
+        m.ir_version = 8
+        onnx.save(m, os.path.join(OUT, f"{name}.onnx"))
+
+    x4 = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 4, 4])
+    save("err_convtranspose",
+         [helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="up1")],
+         [numpy_helper.from_array(rng.standard_normal((2, 3, 3, 3)).astype(np.float32), "w")],
+         x4, helper.make_tensor_value_info("y", TensorProto.FLOAT, None))
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])
+    w1 = rng.standard_normal((16, 8)).astype(np.float32)
+    w2 = rng.standard_normal((3, 16)).astype(np.float16)
+    save("err_computed_weight",
+         [helper.make_node("Gemm", ["x", "w1"], ["h"], name="fc1", transB=1),
+          helper.make_node("Relu", ["h"], ["r"], name="relu"),
+          helper.make_node("Cast", ["w2h"], ["w2"], name="cast", to=TensorProto.FLOAT),
+          helper.make_node("Gemm", ["r", "w2"], ["y"], name="fc2", transB=1)],
+         [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2h")],
+         x, helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3]))
+    save("err_opset6",
+         [helper.make_node("Gemm", ["x", "w1"], ["y"], name="fc1", transB=1)],
+         [numpy_helper.from_array(w1, "w1")],
+         x, helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 16]), opset=6)
+    xi = helper.make_tensor_value_info("x", TensorProto.INT64, ["N", 8])
+    save("err_int_input",
+         [helper.make_node("Cast", ["x"], ["xf"], name="cast", to=TensorProto.FLOAT),
+          helper.make_node("Gemm", ["xf", "w1"], ["y"], name="fc1", transB=1)],
+         [numpy_helper.from_array(w1, "w1")],
+         xi, helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 16]))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)
@@ -240,10 +281,13 @@ def main():
     export(m16, x, "_mlp_f32_for_f16")
     manifest["models"]["mlp_f16"] = f16_model("mlp_f16", "_mlp_f32_for_f16", x, y, m16)
     os.remove(os.path.join(OUT, "_mlp_f32_for_f16.onnx"))
+    error_models()
     # mlp_bias again, its tensors in an external data file (onnx.save_model's external data).
     import onnx
 
     ext = onnx.load(os.path.join(OUT, "mlp_bias.onnx"))
+    if os.path.exists(os.path.join(OUT, "mlp_ext.onnx.data")):
+        os.remove(os.path.join(OUT, "mlp_ext.onnx.data"))  # onnx appends to an existing file
     onnx.save_model(ext, os.path.join(OUT, "mlp_ext.onnx"), save_as_external_data=True,
                     all_tensors_to_one_file=True, location="mlp_ext.onnx.data", size_threshold=0)
     manifest["models"]["mlp_ext"] = dict(manifest["models"]["mlp_bias"], reference="mlp_bias")

@@ -307,4 +307,81 @@ describe("measureONNX: errors name the problem", () => {
     });
     expect(ok.layers).toHaveLength(3);
   });
+
+  const x8 = { data: new Float32Array(64 * 8).map((_, i) => Math.sin(i * 0.7)), shape: [64, 8] };
+  const y3 = { rows: 64, cols: 3, data: new Float64Array(64 * 3).map((_, i) => Math.cos(i * 1.3)) };
+
+  it("an unsupported linear op names the node; excluding it with layers works", async () => {
+    const x = { data: new Float32Array(4 * 2 * 16), shape: [4, 2, 4, 4] };
+    const y = { rows: 4, cols: 1, data: new Float64Array(4) };
+    await err(
+      measureONNX({ model: join(FIX, "err_convtranspose.onnx"), inputs: x, targets: y }),
+      /node 'up1' \(ConvTranspose\) is a linear map deep-nrc cannot read/,
+    );
+    await err(
+      measureONNX({
+        model: join(FIX, "err_convtranspose.onnx"),
+        inputs: x,
+        targets: y,
+        layers: /fc/,
+      }),
+      /matches none of the model's linear maps: \(none\)/,
+    );
+  });
+
+  it("an opset older than 7", async () => {
+    await err(
+      listONNXLayers(join(FIX, "err_opset6.onnx")),
+      /imports ONNX opset 6; deep-nrc reads opset 7 and later/,
+    );
+  });
+
+  it("a weight computed in the graph: measured without NRC3, and said so", async () => {
+    const r = await measureONNX({
+      model: join(FIX, "err_computed_weight.onnx"),
+      inputs: x8,
+      targets: y3,
+    });
+    expect(r.layers.map((l) => l.name)).toEqual(["fc1", "fc2"]);
+    expect(r.layers[0].nrc3).not.toBeNull();
+    expect(r.layers[1].nrc3).toBeNull();
+    expect(r.layers[1].nrc1).not.toBeNull();
+    expect(r.model.notes).toHaveLength(1);
+    expect(r.model.notes[0]).toMatch(
+      /the weight 'w2' of node 'fc2' \(Gemm\) is not an initializer .* measured without NRC3/,
+    );
+  });
+
+  it("an integer input gets integers only", async () => {
+    await err(
+      measureONNX({ model: join(FIX, "err_int_input.onnx"), inputs: x8, targets: y3 }),
+      /input 'x' is int64; got the non-integer .* at flat index 0|non-integer/,
+    );
+    const xi = { data: new Float64Array(64 * 8).map((_, i) => (i * 7) % 11), shape: [64, 8] };
+    const r = await measureONNX({
+      model: join(FIX, "err_int_input.onnx"),
+      inputs: xi,
+      targets: y3,
+    });
+    expect(r.layers).toHaveLength(1);
+    expect(r.layers[0].features).toBe(8);
+  });
+
+  it("bad options", async () => {
+    const fx = await fixture("mlp_bias");
+    const base = { model: fx.path, inputs: fx.inputs, targets: fx.targets };
+    await err(measureONNX({ ...base, batchRows: 0 }), /batchRows must be an integer ≥ 1; got 0/);
+    await err(
+      measureONNX({ ...base, layers: 3 as unknown as string }),
+      /layers must be a node name/,
+    );
+    await err(
+      measureONNX({ ...base, model: 42 as unknown as string }),
+      /model must be a file path, a Uint8Array or an ArrayBuffer; got number/,
+    );
+    await err(
+      measureONNX({ ...base, inputs: { data: [1, NaN], shape: [1, 2] } }),
+      /must hold finite numbers; got NaN at flat index 1/,
+    );
+  });
 });
