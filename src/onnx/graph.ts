@@ -31,6 +31,8 @@ export interface ONNXLayerInfo {
   weightName: string;
   /** The weight's stored shape (e.g. in×out for MatMul), or null when not a constant. */
   weightShape: number[] | null;
+  /** How the weight is stored: `out×in` (Gemm with transB), `in×out` (MatMul, Gemm), `Cout×Cin×kh×kw`. */
+  weightLayout: "out×in" | "in×out" | "Cout×Cin×kh×kw" | "Cout×Cin×k";
   /** `dense` (Gemm, MatMul) or `conv`. */
   kind: "dense" | "conv";
   /** Input width (features, or input channels), null when unknown. */
@@ -167,6 +169,14 @@ export function analyseGraph(
       weightName: b,
       weightShape: dims,
       kind: op === "Conv" ? "conv" : "dense",
+      weightLayout:
+        op === "Conv"
+          ? dims?.length === 3
+            ? "Cout×Cin×k"
+            : "Cout×Cin×kh×kw"
+          : op === "Gemm" && int64(attr(node, "transB")?.i) === 1
+            ? "out×in"
+            : "in×out",
       inDim: null,
       outDim: null,
       note: null,
