@@ -12,6 +12,7 @@ import { measureNRC, type LayerInput } from "../../src/measure.js";
 import { loadLayers, openNetwork } from "../../src/cli/load.js";
 import { readNpy } from "../../src/io/npy.js";
 import { memorySource } from "../../src/io/source.js";
+import { readSafetensorsHeader } from "../../src/io/safetensors.js";
 import { convFeaturesToMatrix, type TensorInput } from "../../src/io/conv.js";
 import type { Mat } from "../../src/backends/types.js";
 import type { NRCReport } from "../../src/report.js";
@@ -109,6 +110,23 @@ describe("listONNXLayers", () => {
       [4, 8, [8, 4, 3, 3]],
       [8, 2, [2, 8]],
     ]);
+  });
+});
+
+describe("examples/pytorch/capture.py's files (the hooks' tensors)", () => {
+  it("hold features.k/weight.k/targets with dtypes kept and the module names as metadata", async () => {
+    const h = await readSafetensorsHeader(
+      memorySource(new Uint8Array(readFileSync(join(FIX, "tokens.hooks.safetensors")))),
+    );
+    expect(JSON.parse(h.metadata!.layers)).toEqual(["emb", "head"]);
+    expect(h.metadata!.format).toBe("deep-nrc/capture@1");
+    const byName = Object.fromEntries(h.tensors.map((t) => [t.name, t]));
+    // a Linear on N×T×d tokens: written N×d×T×1 (every token a sample)
+    expect(byName["features.0"].shape).toEqual([128, 6, 5, 1]);
+    expect(byName["features.0"].dtype).toBe("F32");
+    expect(byName["weight.0"].shape).toEqual([12, 6]);
+    expect(byName["features.1"].shape).toEqual([128, 12]);
+    expect(byName["targets"].shape).toEqual([128, 2]);
   });
 });
 
