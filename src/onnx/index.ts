@@ -115,16 +115,30 @@ export interface ONNXCapture {
 
 /* ------------------------------------------------------------------ model bytes */
 
+type NodeFs = typeof import("node:fs/promises");
+type NodePath = typeof import("node:path");
+
+/**
+ * Node's fs and path, imported through a variable so that browser bundlers leave them alone
+ * (only a model given as a path needs them).
+ */
+async function nodeModules(): Promise<{ fs: NodeFs; path: NodePath }> {
+  const fsSpec = "node:fs/promises";
+  const pathSpec = "node:path";
+  const fs = (await import(/* @vite-ignore */ /* webpackIgnore: true */ fsSpec)) as NodeFs;
+  const path = (await import(/* @vite-ignore */ /* webpackIgnore: true */ pathSpec)) as NodePath;
+  return { fs, path };
+}
+
 async function modelBytes(
   fn: string,
   model: unknown,
 ): Promise<{ bytes: Uint8Array; dir: string | null }> {
   if (typeof model === "string") {
-    let fs: typeof import("node:fs/promises");
-    let path: typeof import("node:path");
+    let fs: NodeFs;
+    let path: NodePath;
     try {
-      fs = await import("node:fs/promises");
-      path = await import("node:path");
+      ({ fs, path } = await nodeModules());
     } catch {
       throw new NRCInputError(
         fn,
@@ -185,8 +199,7 @@ async function externalFiles(
         "model",
         `external data location '${loc}' leaves the model's folder; refusing to read it`,
       );
-    const fs = await import("node:fs/promises");
-    const path = await import("node:path");
+    const { fs, path } = await nodeModules();
     try {
       const b = await fs.readFile(path.join(dir, loc));
       out.set(loc, new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
