@@ -50,7 +50,7 @@ export interface ONNXLayer extends ONNXLayerInfo {
   weight: Mat | TensorInput | null;
 }
 
-/** What {@link analyseGraph} found. */
+/** What the graph walk found: linear maps, the model's inputs, opset and producer. */
 export interface GraphInfo {
   layers: ONNXLayer[];
   /** The model's real inputs (graph inputs that are not initializers). */

@@ -36,7 +36,7 @@ import type { NRCReport, Preset } from "../report.js";
 import { appendGraphOutputs, decodeModel, DTYPE_NAMES, type ModelProto } from "./proto.js";
 import { analyseGraph, type GraphInfo, type LayerFilter, type ONNXLayer } from "./graph.js";
 
-export type { ONNXLayerInfo, ONNXLayer, LayerFilter } from "./graph.js";
+export type { ONNXLayerInfo, ONNXLayer, LayerFilter, GraphInfo } from "./graph.js";
 
 /** An ONNX model: a file path (Node), or the file's bytes. */
 export type ONNXModelSource = string | Uint8Array | ArrayBuffer;

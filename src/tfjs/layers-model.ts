@@ -31,11 +31,12 @@ interface TensorLike {
 }
 
 /** A tfjs-layers layer, structurally. */
-interface LayerLike {
+export interface LayerLike {
   readonly name: string;
   getClassName(): string;
   readonly input: unknown;
-  getWeights(): TensorLike[];
+  /** The layer's variables (kernel first), read with `dataSync()`, never disposed. */
+  getWeights(): { readonly shape: readonly number[]; dataSync(): ArrayLike<number> }[];
   getConfig(): Record<string, unknown>;
 }
 

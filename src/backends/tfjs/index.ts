@@ -459,4 +459,5 @@ export {
   type MeasureLayersModelOptions,
   type LayersModelLike,
   type TfLayersNamespace,
+  type LayerLike,
 } from "../../tfjs/layers-model.js";
