@@ -18,6 +18,7 @@ Models (small on purpose: a few hundred samples, widths ≤ 32):
 - matmul:      x @ W1 + b1 (W1 a parameter in×out), ReLU, x @ W2           -> MatMul
 - tokens:      Linear(6,12) on N×5×6 token inputs, ReLU, mean over tokens, Linear(12,2)
                (MatMul on a 3-D input: every token a sample, features written N×d×T×1)
+- mlp_f64:     mlp_bias in float64 (weights cast exactly; reference: mlp_bias's float32 hooks)
 - mlp_ext:     mlp_bias saved with its tensors in an external data file (mlp_ext.onnx.data)
 - mlp_f16:     mlp_bias in float16 (ONNX from the float32 export with every float tensor cast to
                float16: torch 1.13 cannot run half-precision matmuls on the CPU, so its hooks'
@@ -219,6 +220,23 @@ def f16_model(name, src_name, x, y, model):
     return {"modules": ["fc1", "fc2", "fc3"], "nodes": linear_nodes(os.path.join(OUT, f"{name}.onnx"))}
 
 
+def f64_model():
+    """mlp_bias with every float tensor float64 (weights cast exactly); reference: mlp_bias's hooks
+    (float32 forward), so features agree to float32 rounding."""
+    import onnx
+    from onnx import numpy_helper, TensorProto
+
+    m = onnx.load(os.path.join(OUT, "mlp_bias.onnx"))
+    for init in m.graph.initializer:
+        if init.data_type == TensorProto.FLOAT:
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float64), init.name))
+    for vi in list(m.graph.input) + list(m.graph.output) + list(m.graph.value_info):
+        if vi.type.tensor_type.elem_type == TensorProto.FLOAT:
+            vi.type.tensor_type.elem_type = TensorProto.DOUBLE
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(OUT, "mlp_f64.onnx"))
+
+
 def error_models():
     """Hand-built (onnx.helper) models for the error paths: a ConvTranspose, a Gemm whose weight is
     computed (Cast of a float16 initializer: measured without NRC3), an opset-6 model, an int64 input."""
@@ -282,6 +300,8 @@ def main():
     manifest["models"]["mlp_f16"] = f16_model("mlp_f16", "_mlp_f32_for_f16", x, y, m16)
     os.remove(os.path.join(OUT, "_mlp_f32_for_f16.onnx"))
     error_models()
+    f64_model()
+    manifest["models"]["mlp_f64"] = dict(manifest["models"]["mlp_bias"], reference="mlp_bias")
     # mlp_bias again, its tensors in an external data file (onnx.save_model's external data).
     import onnx
 

@@ -154,8 +154,9 @@ export function analyseGraph(
     const [a, b] = node.input ?? [];
     if (!a || !b) return;
     const wt = consts.get(b);
-    // MatMul with a computed right operand (attention's QKᵀ, …) is no layer with a weight.
-    if (op === "MatMul" && !wt) return;
+    // MatMul with a computed right operand (attention's QKᵀ, …) is no layer with a weight, and a
+    // map whose input is itself a constant reads no features.
+    if ((op === "MatMul" && !wt) || consts.has(a)) return;
     used.add(name);
     allNames.push(name);
     if (!matches(name)) return;

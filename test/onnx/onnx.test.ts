@@ -86,7 +86,16 @@ function compareReports(got: NRCReport, want: NRCReport, tol: number) {
   });
 }
 
-const MODELS = ["mlp_bias", "mlp_nobias", "cnn_gap", "ln_residual", "matmul", "tokens", "mlp_ext"];
+const MODELS = [
+  "mlp_bias",
+  "mlp_nobias",
+  "cnn_gap",
+  "ln_residual",
+  "matmul",
+  "tokens",
+  "mlp_ext",
+  "mlp_f64",
+];
 
 describe("listONNXLayers", () => {
   for (const model of [...MODELS, "mlp_f16"])
