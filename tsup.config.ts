@@ -8,6 +8,7 @@ export default defineConfig({
     node: "src/node.ts",
     webgpu: "src/backends/webgpu/index.ts",
     tfjs: "src/backends/tfjs/index.ts",
+    onnx: "src/onnx/index.ts",
   },
   format: ["esm", "cjs"],
   dts: true,

@@ -28,6 +28,8 @@ import {
 } from "./load.js";
 import { createNRCAccumulator } from "../accumulator.js";
 import { DEMO, demoNetwork } from "./demo.js";
+import { isONNXPath, measureONNXFile } from "./onnx.js";
+import { listLayersText } from "./layers.js";
 import pkg from "../../package.json" with { type: "json" };
 
 /** Where the CLI writes: stdout for results, stderr for progress, notes and errors. */
@@ -48,6 +50,8 @@ const HELP = `deep-nrc ${pkg.version} — measure Deep Neural Regression Collaps
 
 Usage:
   deep-nrc measure <file.safetensors | folder> [options]
+  deep-nrc measure <model.onnx> --inputs X.npy --targets Y.npy [--layers REGEX] [options]
+  deep-nrc layers <model.onnx> [--layers REGEX] [--json -]
   deep-nrc demo [options]
   deep-nrc --help | --version
 
@@ -56,6 +60,12 @@ measure reads, from a .safetensors file or a folder of .npy files (one per tenso
   weight.0, weight.1, …       optional, the map reading features.k: out×in, or Cout×Cin×kh×kw
   targets                     N×t regression targets (or a vector of N)
 Any dtype numpy or safetensors writes (f16/bf16/f32/f64, integers) is read, lazily, as float64.
+
+measure model.onnx runs the model (ONNX Runtime, WASM; needs the optional packages
+onnxruntime-web and protobufjs) on the samples in --inputs (first dimension = samples; one .npy,
+or name=X.npy per model input) in batches (--batch rows), and measures every linear map (Gemm,
+MatMul with a constant weight, Conv): features = the map's input, weight = its initializer.
+layers lists those maps (name, op, in → out, weight shape) without running the model.
 
 demo measures the bundled synthetic network (${DEMO.layers} layers, ${DEMO.samples} samples, width ${DEMO.width}, ${DEMO.targets} targets).
 
@@ -71,6 +81,9 @@ Options:
                          independent of N); chosen automatically when the features exceed 1 GiB
       --json <file>      write the full report as JSON ('-' for stdout, replacing the table)
       --report <file>    write a self-contained HTML report with the paper-style figures
+      --inputs <X.npy>   .onnx only: the model's input (repeat as name=X.npy for several)
+      --targets <Y.npy>  .onnx only: N×t targets (or a vector of N)
+      --layers <regex>   .onnx only: measure the linear maps whose node name matches
       --seed <n>         demo only: the synthetic network's seed (default ${DEMO.seed})
   -q, --quiet            no progress bar and no notes on stderr
   -h, --help             this help
@@ -98,10 +111,24 @@ const OPTIONS = {
   json: { type: "string" },
   report: { type: "string" },
   seed: { type: "string" },
+  inputs: { type: "string", multiple: true },
+  targets: { type: "string" },
+  layers: { type: "string" },
   quiet: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "v" },
 } as const;
+
+function regexOption(v: string | undefined): RegExp | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return new RegExp(v);
+  } catch (e) {
+    throw new UsageError(
+      `--layers must be a regular expression; got '${v}': ${(e as Error).message}`,
+    );
+  }
+}
 
 function intOption(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -185,8 +212,24 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
       io.stdout.write(HELP + "\n");
       return cmd === undefined && !o.help ? 2 : 0;
     }
-    if (cmd !== "measure" && cmd !== "demo")
-      throw new UsageError(`unknown command '${cmd}' (expected measure or demo)`);
+    if (cmd !== "measure" && cmd !== "demo" && cmd !== "layers")
+      throw new UsageError(`unknown command '${cmd}' (expected measure, layers or demo)`);
+    const layersRe = regexOption(o.layers);
+    if (cmd === "layers") {
+      if (positionals.length !== 2)
+        throw new UsageError("layers needs one path: an ONNX model (.onnx)");
+      const text = await listLayersText(positionals[1], layersRe, o.json === "-");
+      io.stdout.write(text + "\n");
+      return 0;
+    }
+    const onnxModel = cmd === "measure" && positionals.length === 2 && isONNXPath(positionals[1]);
+    for (const k of ["inputs", "targets", "layers"] as const)
+      if (o[k] !== undefined && !onnxModel)
+        throw new UsageError(`--${k} applies to measure with an ONNX model (.onnx) only`);
+    if (onnxModel && (o.inputs === undefined || o.targets === undefined))
+      throw new UsageError(
+        "measure model.onnx needs --inputs X.npy and --targets Y.npy (first dimension = samples)",
+      );
     if (cmd === "measure" && positionals.length !== 2)
       throw new UsageError(
         positionals.length < 2
@@ -238,7 +281,21 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
       });
     let report: NRCReport;
     let title: string;
-    if (cmd === "measure") {
+    if (onnxModel) {
+      const path = positionals[1];
+      report = await measureONNXFile({
+        path,
+        inputs: o.inputs!,
+        targets: o.targets!,
+        layers: layersRe,
+        batchRows: batch,
+        samples,
+        ...measureOpts,
+        onProgress: (label, done, total) => bar.update(label, done, total),
+        note,
+      });
+      title = `deep-nrc: ${path}`;
+    } else if (cmd === "measure") {
       const path = positionals[1];
       const net = await openNetwork(path);
       try {

@@ -551,3 +551,11 @@ export const proposition1Bound = withTensorInputs(core.proposition1Bound, [
 export const convFeaturesToMatrix = withTensorInputs(core.convFeaturesToMatrix, ["x", "options"]);
 /** {@link core.convWeightsToMatrix} accepting a rank-4 tfjs tensor (async here). */
 export const convWeightsToMatrix = withTensorInputs(core.convWeightsToMatrix, ["x", "options"]);
+
+export {
+  measureLayersModel,
+  type MeasureLayersModelOptions,
+  type LayersModelLike,
+  type TfLayersNamespace,
+  type LayerLike,
+} from "../../tfjs/layers-model.js";

@@ -1,0 +1,288 @@
+/**
+ * Finding the linear maps of an ONNX graph: `Gemm`, `MatMul` with a constant right operand, and
+ * `Conv`, with their weights in deep-nrc's conventions (out×in; conv filters Cout×Cin×kh×kw).
+ * @module
+ */
+import { NRCInputError } from "../errors.js";
+import type { Mat } from "../backends/types.js";
+import type { TensorInput } from "../io/conv.js";
+import {
+  DTYPE_NAMES,
+  int64,
+  tensorValues,
+  type AttributeProto,
+  type DenseTensor,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from "./proto.js";
+
+/** One linear map found in the graph. */
+export interface ONNXLayerInfo {
+  /** The node's name (or `<op>_<index>` when it has none). */
+  name: string;
+  /** `Gemm`, `MatMul` or `Conv`. */
+  op: "Gemm" | "MatMul" | "Conv";
+  /** Index of the node in the graph. */
+  nodeIndex: number;
+  /** The tensor this map reads: the layer's features. */
+  input: string;
+  /** The tensor holding the weight. */
+  weightName: string;
+  /** The weight's stored shape (e.g. in×out for MatMul), or null when not a constant. */
+  weightShape: number[] | null;
+  /** How the weight is stored: `out×in` (Gemm with transB), `in×out` (MatMul, Gemm), `Cout×Cin×kh×kw`. */
+  weightLayout: "out×in" | "in×out" | "Cout×Cin×kh×kw" | "Cout×Cin×k";
+  /** `dense` (Gemm, MatMul) or `conv`. */
+  kind: "dense" | "conv";
+  /** Input width (features, or input channels), null when unknown. */
+  inDim: number | null;
+  /** Output width (or output channels), null when unknown. */
+  outDim: number | null;
+  /** Why this layer is measured without NRC3 (its weight is not a constant), else null. */
+  note: string | null;
+  /** Gemm's transA: the features are stored transposed. */
+  transA: boolean;
+}
+
+/** A layer with its weight read: out×in, or conv filters OIHW. */
+export interface ONNXLayer extends ONNXLayerInfo {
+  weight: Mat | TensorInput | null;
+}
+
+/** What the graph walk found: linear maps, the model's inputs, opset and producer. */
+export interface GraphInfo {
+  layers: ONNXLayer[];
+  /** The model's real inputs (graph inputs that are not initializers). */
+  inputs: { name: string; elemType: number; dims: (number | string | null)[] }[];
+  opset: number;
+  producer: string;
+}
+
+/** Ops that are linear maps deep-nrc cannot read the weight of (quantised, transposed, fused). */
+const UNSUPPORTED_LINEAR = new Set([
+  "ConvTranspose",
+  "QLinearConv",
+  "QLinearMatMul",
+  "MatMulInteger",
+  "ConvInteger",
+  "FusedMatMul",
+  "FusedConv",
+  "FusedGemm",
+  "MatMulNBits",
+  "QGemm",
+]);
+
+function attr(node: NodeProto, name: string): AttributeProto | undefined {
+  return node.attribute?.find((a) => a.name === name);
+}
+
+/** Layer-name filter: exact name, a list of names, or a regular expression. */
+export type LayerFilter = string | RegExp | readonly string[];
+
+/**
+ * Walks the graph and returns its linear maps (filtered by `filter`), their weights and the
+ * model's inputs.
+ * @throws NRCInputError on an opset older than 7, an unsupported linear op or weight rank (naming
+ *   the node; exclude it with `layers`), or a filter that matches nothing.
+ */
+export function analyseGraph(
+  fn: string,
+  model: ModelProto,
+  filter: LayerFilter | undefined,
+  external?: (location: string, offset: number, length: number) => Uint8Array,
+  readWeights = true,
+): GraphInfo {
+  const g = model.graph!;
+  const opsetEntry = (model.opsetImport ?? []).find(
+    (o) => (o.domain ?? "") === "" || o.domain === "ai.onnx",
+  );
+  const opset = int64(opsetEntry?.version);
+  if (opset < 7)
+    throw new NRCInputError(
+      fn,
+      "model",
+      `the model imports ONNX opset ${opset || "(none)"}; deep-nrc reads opset 7 and later (re-export with a newer opset)`,
+    );
+  const consts = new Map<string, TensorProto>();
+  for (const t of g.initializer ?? []) if (t.name) consts.set(t.name, t);
+  const nodes = g.node ?? [];
+  for (const n of nodes)
+    if (n.opType === "Constant" && (n.domain ?? "") === "" && n.output?.[0]) {
+      const t = attr(n, "value")?.t;
+      if (t) consts.set(n.output[0], t);
+    }
+  const inputs = (g.input ?? [])
+    .filter((v) => v.name && !consts.has(v.name))
+    .map((v) => ({
+      name: v.name!,
+      elemType: v.type?.tensorType?.elemType ?? 0,
+      dims: (v.type?.tensorType?.shape?.dim ?? []).map((d) =>
+        d.dimValue !== undefined && d.dimValue !== null && int64(d.dimValue) > 0
+          ? int64(d.dimValue)
+          : (d.dimParam ?? null),
+      ),
+    }));
+  const matches = (name: string) =>
+    filter === undefined
+      ? true
+      : typeof filter === "string"
+        ? name === filter
+        : filter instanceof RegExp
+          ? new RegExp(filter.source, filter.flags.replace("g", "")).test(name)
+          : filter.includes(name);
+
+  const used = new Set<string>();
+  const layers: ONNXLayer[] = [];
+  const allNames: string[] = [];
+  nodes.forEach((node, idx) => {
+    const op = node.opType ?? "";
+    const domain = node.domain ?? "";
+    const isDefault = domain === "" || domain === "ai.onnx";
+    let name = node.name || `${op}_${idx}`;
+    while (used.has(name)) name = `${name}_${idx}`;
+    const isLinear = isDefault && (op === "Gemm" || op === "Conv" || op === "MatMul");
+    if (!isLinear) {
+      if (UNSUPPORTED_LINEAR.has(op) && matches(name))
+        throw new NRCInputError(
+          fn,
+          "model",
+          `node '${name}' (${op}${isDefault ? "" : ` from domain ${domain}`}) is a linear map deep-nrc cannot read (quantised, transposed or fused); export the float model with graph optimisations off, or exclude the node with layers`,
+        );
+      return;
+    }
+    const [a, b] = node.input ?? [];
+    if (!a || !b) return;
+    const wt = consts.get(b);
+    // MatMul with a computed right operand (attention's QKᵀ, …) is no layer with a weight, and a
+    // map whose input is itself a constant reads no features.
+    if ((op === "MatMul" && !wt) || consts.has(a)) return;
+    used.add(name);
+    allNames.push(name);
+    if (!matches(name)) return;
+    const what = `node '${name}' (${op}) weight '${b}'`;
+    const dims = wt ? (wt.dims ?? []).map(int64) : null;
+    const layer: ONNXLayer = {
+      name,
+      op: op as ONNXLayer["op"],
+      nodeIndex: idx,
+      input: a,
+      weightName: b,
+      weightShape: dims,
+      kind: op === "Conv" ? "conv" : "dense",
+      weightLayout:
+        op === "Conv"
+          ? dims?.length === 3
+            ? "Cout×Cin×k"
+            : "Cout×Cin×kh×kw"
+          : op === "Gemm" && int64(attr(node, "transB")?.i) === 1
+            ? "out×in"
+            : "in×out",
+      inDim: null,
+      outDim: null,
+      note: null,
+      transA: op === "Gemm" && int64(attr(node, "transA")?.i) === 1,
+      weight: null,
+    };
+    if (!wt) {
+      layer.note = `the weight '${b}' of node '${name}' (${op}) is not an initializer or Constant (computed in the graph, e.g. a Cast or DequantizeLinear); this layer is measured without NRC3`;
+
+      layers.push(layer);
+      return;
+    }
+    if (wt.dataType !== 1 && wt.dataType !== 10 && wt.dataType !== 11 && wt.dataType !== 16)
+      throw new NRCInputError(
+        fn,
+        "model",
+        `${what} has element type ${DTYPE_NAMES[wt.dataType ?? 0] ?? wt.dataType}; deep-nrc reads float16/bfloat16/float32/float64 weights (a quantised model? exclude the node with layers)`,
+      );
+    const d = dims!;
+    if (op === "Conv") {
+      if (d.length !== 4 && d.length !== 3)
+        throw new NRCInputError(
+          fn,
+          "model",
+          `node '${name}' (Conv) has filters of shape [${d.join(", ")}]; deep-nrc reads 1-D and 2-D convolutions (filters Cout×Cin×k or Cout×Cin×kh×kw); exclude the node with layers`,
+        );
+      const groups = Math.max(1, int64(attr(node, "group")?.i));
+      layer.inDim = d[1] * groups;
+      layer.outDim = d[0];
+      if (readWeights) {
+        const v = tensorValues(fn, wt, what, external);
+        layer.weight = convFilters(v, groups);
+      }
+    } else {
+      if (d.length !== 2)
+        throw new NRCInputError(
+          fn,
+          "model",
+          `${what} has shape [${d.join(", ")}]; a ${op} weight must be a matrix (exclude the node with layers)`,
+        );
+      const transB = op === "Gemm" && int64(attr(node, "transB")?.i) === 1;
+      // Stored in×out (MatMul, Gemm without transB) or out×in (Gemm with transB).
+      layer.inDim = transB ? d[1] : d[0];
+      layer.outDim = transB ? d[0] : d[1];
+      if (readWeights) {
+        const v = tensorValues(fn, wt, what, external);
+        const alphaAttr = attr(node, "alpha");
+        const alpha = op === "Gemm" && alphaAttr ? (alphaAttr.f ?? 1) : 1;
+        layer.weight = denseWeight(v, transB, alpha);
+      }
+    }
+    layers.push(layer);
+  });
+  if (filter !== undefined && layers.length === 0)
+    throw new NRCInputError(
+      fn,
+      "layers",
+      `layers ${filter instanceof RegExp ? String(filter) : JSON.stringify(filter)} matches none of the model's linear maps: ${allNames.join(", ") || "(none)"}`,
+    );
+  if (Array.isArray(filter)) {
+    const missing = filter.filter((n) => !allNames.includes(n));
+    if (missing.length)
+      throw new NRCInputError(
+        fn,
+        "layers",
+        `layers names ${missing.map((n) => `'${n}'`).join(", ")}, which the model has not; its linear maps: ${allNames.join(", ")}`,
+      );
+  }
+  return {
+    layers,
+    inputs,
+    opset,
+    producer: `${model.producerName ?? ""} ${model.producerVersion ?? ""}`.trim(),
+  };
+}
+
+/** out×in from a stored matrix: transposed unless `outByIn`, times alpha. */
+function denseWeight(v: DenseTensor, outByIn: boolean, alpha: number): Mat {
+  const [r, c] = v.dims;
+  if (outByIn) {
+    const data = alpha === 1 ? v.data : v.data.map((x) => alpha * x);
+    return { rows: r, cols: c, data };
+  }
+  const data = new Float64Array(r * c);
+  for (let i = 0; i < r; i++)
+    for (let j = 0; j < c; j++) data[j * r + i] = alpha * v.data[i * c + j];
+  return { rows: c, cols: r, data };
+}
+
+/**
+ * Conv filters as OIHW over all input channels: a 1-D conv's Cout×Cin×k becomes Cout×Cin×k×1, and
+ * a grouped conv's Cout×(Cin/G)×kh×kw is spread over the Cin channels with zeros where an output
+ * channel does not read (exactly the linear map the node applies).
+ */
+function convFilters(v: DenseTensor, groups: number): TensorInput {
+  const [O, Ig, kh, kw = 1] = v.dims;
+  if (groups === 1) return { data: v.data, shape: [O, Ig, kh, kw] };
+  const I = Ig * groups;
+  const perGroup = O / groups;
+  const out = new Float64Array(O * I * kh * kw);
+  const k = kh * kw;
+  for (let o = 0; o < O; o++) {
+    const g = Math.floor(o / perGroup);
+    for (let i = 0; i < Ig; i++)
+      for (let p = 0; p < k; p++) out[(o * I + g * Ig + i) * k + p] = v.data[(o * Ig + i) * k + p];
+  }
+  return { data: out, shape: [O, I, kh, kw] };
+}
