@@ -71,7 +71,9 @@ export interface TfjsKernels extends Kernels {
 async function loadTf(tf: TF | undefined): Promise<TF> {
   if (tf) return tf;
   try {
-    return (await import("@tensorflow/tfjs-core")) as unknown as TF;
+    // A variable specifier: bundling the core (which names this backend) never pulls in the peer.
+    const peer = "@tensorflow/tfjs-core";
+    return (await import(/* @vite-ignore */ /* webpackIgnore: true */ peer)) as unknown as TF;
   } catch (e) {
     throw new Error(
       `tfjs backend: pass the tf namespace (tfjsBackend(tf)) or install the optional peer '@tensorflow/tfjs-core': ${(e as Error).message}`,

@@ -143,7 +143,11 @@ async function acquire(opts: WebGPUBackendOptions): Promise<Acquired> {
     );
   let mod: { create(options: string[]): GPU };
   try {
-    mod = (await import("webgpu")) as { create(options: string[]): GPU };
+    // A variable specifier: bundlers leave the Node-only peer alone (the core names this backend).
+    const peer = "webgpu";
+    mod = (await import(/* @vite-ignore */ /* webpackIgnore: true */ peer)) as {
+      create(options: string[]): GPU;
+    };
   } catch (e) {
     throw new Error(
       `webgpu backend: no navigator.gpu, and the optional peer package 'webgpu' could not be loaded (npm i webgpu): ${(e as Error).message}`,
