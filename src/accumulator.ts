@@ -65,6 +65,15 @@ import {
 import { Refinement } from "./linalg/lstsq.js";
 import { decodeState, encodeState } from "./state/format.js";
 import { checkCompatible } from "./state/compat.js";
+import {
+  hsicBatch,
+  hsicDebiasedSums,
+  hsicFromJSON,
+  hsicMerge,
+  hsicToJSON,
+  type HsicSums,
+  type HsicSumsJSON,
+} from "./state/hsic.js";
 import type { Spectrum } from "./linalg/spectrum.js";
 
 /** Options of {@link createNRCAccumulator}. */
@@ -94,6 +103,13 @@ export interface AccumulatorOptions {
    * `finalize({ rescan })`. Same results either way (to ~1e-12).
    */
   nrc4?: "tsqr" | "rescan";
+  /**
+   * NRC2 as debiased CKA (unbiased HSIC; see `linearCKA`). In the accumulator only with preset
+   * `reference-code` (CKA of H[:, :t] and Y, whose extra running sums merge; the paper's NRC2
+   * projects onto the top-t eigenvectors, known only at the end, and would need fourth moments
+   * along them): use `measureNRC({ debiased: true })` for the paper preset.
+   */
+  debiased?: boolean;
 }
 
 /** Options of {@link NRCAccumulator.finalize}. */
@@ -122,7 +138,11 @@ export interface AccumulatorState {
     collapseThreshold: number;
     /** Absent in states written before this option existed (= "tsqr"). */
     nrc4?: "tsqr" | "rescan";
+    /** Present (true) only for debiased NRC2. */
+    debiased?: boolean;
   };
+  /** Debiased NRC2's running sums, one per layer (only with `options.debiased`). */
+  hsic?: HsicSumsJSON[] | null;
   samples: number;
   names: string[] | null;
   kinds: ("dense" | "conv")[] | null;
@@ -157,6 +177,8 @@ export class NRCAccumulator {
   private kernels: CompleteKernels | null = null;
   private readonly opts: AccumulatorState["options"];
   private stats: LayerStats[] | null = null;
+  /** Debiased NRC2's running sums per layer (`debiased` only). */
+  private hsic: HsicSums[] | null = null;
   private kinds: ("dense" | "conv")[] | null = null;
   private layerNames: string[] | null = null;
   private sampleCount = 0;
@@ -182,6 +204,7 @@ export class NRCAccumulator {
       modelMSE: opts.modelMSE ?? null,
       collapseThreshold: opts.collapseThreshold ?? DEFAULT_COLLAPSE_THRESHOLD,
       nrc4: opts.nrc4 ?? "tsqr",
+      ...(opts.debiased ? { debiased: true } : {}),
     };
     this.weights = weights;
     this.names = opts.names ? [...opts.names] : null;
@@ -255,6 +278,11 @@ export class NRCAccumulator {
           `features[${i}] must have ${this.stats[i].d} columns like earlier batches; got ${p.h.cols}`,
         );
     });
+    if (this.opts.debiased) {
+      const t = this.opts.t ?? y.cols;
+      const part = prepared.map((p) => hsicBatch(p.h, Math.min(t, p.h.cols), y));
+      this.hsic = this.hsic ? this.hsic.map((h, i) => hsicMerge(h, part[i])) : part;
+    }
     const factor = this.opts.nrc4 !== "rescan";
     if (!factor && this.stats) {
       // Two-pass mode after the first batch: into each layer's running moments (no per-batch
@@ -325,8 +353,10 @@ export class NRCAccumulator {
       { options: other.opts, layers: other.stats, weights: other.weights },
     );
     if (!other.stats) return this;
-    this.sampleCount += other.sampleCount;
+    if (other.hsic)
+      this.hsic = this.hsic ? this.hsic.map((h, i) => hsicMerge(h, other.hsic![i])) : other.hsic;
     if (!this.stats) {
+      this.sampleCount += other.sampleCount;
       this.stats = other.stats.map((s) => statsFromJSON(statsToJSON(s), !!s.r));
       this.kinds = other.kinds ? [...other.kinds] : null;
       this.layerNames = other.layerNames ? [...other.layerNames] : null;
@@ -341,6 +371,7 @@ export class NRCAccumulator {
         "other",
         "other must have measured the same layers (same count and widths) and targets",
       );
+    this.sampleCount += other.sampleCount;
     const k = await this.k();
     for (let i = 0; i < this.stats.length; i++)
       this.stats[i] = mirrorUpper(await mergeStats(k, this.stats[i], other.stats[i]));
@@ -357,6 +388,7 @@ export class NRCAccumulator {
       names: this.layerNames,
       kinds: this.kinds,
       layers: this.stats ? this.stats.map(statsToJSON) : null,
+      ...(this.opts.debiased ? { hsic: this.hsic ? this.hsic.map(hsicToJSON) : null } : {}),
     };
   }
 
@@ -392,7 +424,9 @@ export class NRCAccumulator {
       collapseThreshold: s.options.collapseThreshold,
       names: s.names ?? undefined,
       nrc4: s.options.nrc4 ?? "tsqr",
+      debiased: s.options.debiased,
     });
+    if (s.layers && s.options.debiased) acc.hsic = hsicFromJSON(fn, s.hsic, s.layers.length);
     if (s.layers) {
       try {
         const withFactor = (s.options.nrc4 ?? "tsqr") === "tsqr";
@@ -437,6 +471,7 @@ export class NRCAccumulator {
       kinds: this.kinds,
       layers: this.stats,
       weights: this.weights,
+      hsic: this.hsic,
     });
   }
 
@@ -476,7 +511,9 @@ export class NRCAccumulator {
       collapseThreshold: s.options.collapseThreshold,
       names: s.names ?? undefined,
       nrc4: s.options.nrc4 ?? "tsqr",
+      debiased: s.options.debiased,
     });
+    acc.hsic = s.hsic ?? null;
     if (extra.weights !== undefined)
       checkCompatible(
         fn,
@@ -533,11 +570,13 @@ export class NRCAccumulator {
       r: this.opts.r,
       modelMSE: this.opts.modelMSE,
       threshold: this.opts.collapseThreshold,
+      debiased: this.opts.debiased,
     };
     const k = await this.k();
     const extras: LayerExtras[] = rescanMode
       ? await this.rescanResiduals(k, ctx, options.rescan!)
       : this.stats.map(() => ({}));
+    this.hsic?.forEach((h, i) => (extras[i].hsic = hsicDebiasedSums(h)));
     const layers = [];
     for (let i = 0; i < this.stats.length; i++) {
       const meta = {
@@ -721,6 +760,18 @@ export function createNRCAccumulator(options: AccumulatorOptions = {}): NRCAccum
       fn,
       "nrc4",
       `nrc4 must be "tsqr" or "rescan"; got ${JSON.stringify(options.nrc4)}`,
+    );
+  if (options.debiased !== undefined && typeof options.debiased !== "boolean")
+    throw new NRCInputError(
+      fn,
+      "debiased",
+      `debiased must be a boolean; got ${JSON.stringify(options.debiased)}`,
+    );
+  if (options.debiased && (options.preset ?? "paper") !== "reference-code")
+    throw new NRCInputError(
+      fn,
+      "debiased",
+      `debiased NRC2 streams only with preset "reference-code" (CKA of H[:, :t] and Y); the paper's NRC2 projects onto the top-t eigenvectors, known only at the end, and its unbiased estimator needs fourth moments along them: use measureNRC({ debiased: true }) on the samples; got preset ${JSON.stringify(options.preset ?? "paper")}`,
     );
   const mse = options.modelMSE;
   if (mse !== undefined && (typeof mse !== "number" || !Number.isFinite(mse) || mse <= 0))

@@ -25,6 +25,7 @@ import { withKernels, type BackendOption } from "./backends/registry.js";
 import { NRCInputError, fmtShape } from "./errors.js";
 import { convFeaturesToMatrix, convWeightsToMatrix, type TensorInput } from "./io/conv.js";
 import { guardedFromParts, nrc2FromParts } from "./metrics/cka.js";
+import { checkDebiased, debiasedNRC2, type DebiasedSums } from "./metrics/cka.js";
 import { subspaceAlignment, weightInputSpectrum } from "./metrics/angles.js";
 import { stableRankFromSpectrum } from "./metrics/stable-rank.js";
 import { checkDim, checkPreset } from "./metrics/validate.js";
@@ -67,6 +68,11 @@ export interface MeasureOptions {
   backend?: BackendOption;
   /** Called after each layer with (layers done, total). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * NRC2 as debiased CKA (the unbiased HSIC estimator, see `linearCKA`): ≈ 0 for features
+   * independent of the targets at any N, where biased CKA reads ~0.2 at N = 32. Needs N ≥ 4.
+   */
+  debiased?: boolean;
 }
 
 /** Σ rows·cols² of a features argument, read from its shape only (0 when unknown). @internal */
@@ -154,6 +160,8 @@ export interface Ctx {
   r: number | null;
   modelMSE: number | null;
   threshold: number;
+  /** NRC2 as debiased CKA. */
+  debiased?: boolean;
 }
 
 /** A layer's input, validated and reshaped: features, the targets row-aligned with them, weight. */
@@ -299,6 +307,8 @@ export interface LayerExtras {
   spec?: Spectrum;
   /** NRC4's residual ‖(I − H·pinv(H))·Yc‖², when already computed. */
   residual?: number;
+  /** Debiased NRC2's sums when there is no data (the accumulator, preset reference-code). */
+  hsic?: DebiasedSums;
 }
 
 /** Every metric of one layer from its sufficient statistics (and `extra`). @internal */
@@ -331,6 +341,7 @@ export async function finalizeLayer(
     for (let i = 0; i < t; i++) for (let j = 0; j < t; j++) xx += s.m2H[i * d + j] ** 2;
     nrc2 = guardedFromParts(cross, Math.sqrt(xx), yyF);
   }
+  if (ctx.debiased) nrc2 = await debiasedNRC2(k, "NRC2", s, spec, t, preset, extra);
   const rtol = nrc4Rtol(preset, n, d);
   const nrc4 = (extra.residual ?? (await layerResidual(k, s, spec, rtol, extra.data))) / (n * q);
   let nrc3: number | null = null;
@@ -507,7 +518,8 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
       "targets",
       `targets have zero variance (every column constant across ${y.rows} samples); NRC2 and NRC4 are undefined`,
     );
-  const ctx: Ctx = { preset, t, r, modelMSE, threshold };
+  const debiased = checkDebiased(fn, options.debiased, y.rows);
+  const ctx: Ctx = { preset, t, r, modelMSE, threshold, debiased };
   let work = 0;
   for (const layer of layers) work += roughWork((layer as LayerInput | null)?.features);
   return withKernels(options.backend, work, async (k) => {

@@ -38,6 +38,7 @@ Options:
       --model-mse <x>    the model's train MSE (kept in the state for the report)
       --threshold <x>    NRC1 threshold for "collapsed" (kept in the state)
       --batch <rows>     rows per batch (default: ~64 MB of features)
+      --debiased         NRC2 as debiased CKA (unbiased HSIC); needs --preset reference-code
   -q, --quiet            no progress bar and no notes on stderr
   -h, --help             this help
 
@@ -55,6 +56,7 @@ const OPTIONS = {
   "model-mse": { type: "string" },
   threshold: { type: "string" },
   batch: { type: "string" },
+  debiased: { type: "boolean" },
   quiet: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -146,6 +148,10 @@ export async function accumulateCommand(argv: readonly string[], io: CliIO): Pro
   const preset = (o.preset ?? "paper") as Preset;
   if (preset !== "paper" && preset !== "reference-code")
     throw new UsageError(`--preset must be paper or reference-code; got '${o.preset}'`);
+  if (o.debiased && preset !== "reference-code")
+    throw new UsageError(
+      "--debiased streams only with --preset reference-code (the paper's NRC2 needs fourth moments along the top-t eigenvectors, known only at the end)",
+    );
   const backend = await backendOption(o.backend);
   const quiet = o.quiet === true;
   const bar = new ProgressBar(io.stderr, { quiet });
@@ -180,6 +186,7 @@ export async function accumulateCommand(argv: readonly string[], io: CliIO): Pro
           weights: await loadWeights(net),
           names: net.features.map((_, k) => `layer ${k}`),
           nrc4: "tsqr",
+          ...(o.debiased ? { debiased: true } : {}),
         });
         const rows = batch ?? autoBatchRows(net);
         await acc.addAll(

@@ -44,7 +44,8 @@ export interface CKAOptions extends MetricOptions {
   debiased?: boolean;
 }
 
-function checkDebiased(fn: string, v: unknown, n: number): boolean {
+/** Checks a `debiased` option (a boolean; N ≥ 4 when true). @internal */
+export function checkDebiased(fn: string, v: unknown, n: number): boolean {
   if (v === undefined || v === false) return false;
   if (v !== true)
     throw new NRCInputError(fn, "debiased", `debiased must be a boolean; got ${JSON.stringify(v)}`);
@@ -302,4 +303,44 @@ export function projectOnto(hc: Mat, s: Spectrum, t: number): Mat {
       out[i * t + a] = v;
     }
   return { rows: n, cols: t, data: out };
+}
+
+/**
+ * Debiased NRC2 of one layer, for `measureNRC` and the accumulator: from the layer's data (the
+ * paper's Hc·U_t, or H[:, :t] for `reference-code`, against Yc), or from the accumulator's running
+ * sums (`reference-code` only: the paper's projection is known only at the end).
+ * @internal
+ */
+export async function debiasedNRC2(
+  k: CompleteKernels,
+  fn: string,
+  s: { meanH: Float64Array; meanY: Float64Array },
+  spec: Spectrum,
+  t: number,
+  preset: Preset,
+  src: { data?: { h: Mat; y: Mat }; hsic?: DebiasedSums },
+): Promise<number> {
+  if (src.hsic) {
+    const v = debiasedFromSums(src.hsic);
+    if (v === null)
+      throw new NRCInputError(
+        fn,
+        "debiased",
+        `the unbiased HSIC estimate of H[:, :t] or Y with itself is ≤ 0 at N = ${src.hsic.n}: too few samples for debiased CKA`,
+      );
+    return v;
+  }
+  if (!src.data) throw new Error("debiasedNRC2: neither the data nor the running sums");
+  const { h, y } = src.data;
+  const hc = centerCols(h, s.meanH, preset === "paper" ? h.cols : t);
+  const xc = preset === "paper" ? projectOnto(hc, spec, t) : hc;
+  return ckaDebiasedCentered(k, fn, xc, centerCols(y, s.meanY, y.cols));
+}
+
+/** The first `cols` columns of m minus their means. */
+function centerCols(m: Mat, mean: Float64Array, cols: number): Mat {
+  const out = new Float64Array(m.rows * cols);
+  for (let i = 0; i < m.rows; i++)
+    for (let j = 0; j < cols; j++) out[i * cols + j] = m.data[i * m.cols + j] - mean[j];
+  return { rows: m.rows, cols, data: out };
 }

@@ -25,6 +25,7 @@ const FIELDS: [keyof StateOptions, string][] = [
   ["nrc4", "nrc4"],
   ["modelMSE", "modelMSE"],
   ["collapseThreshold", "collapseThreshold"],
+  ["debiased", "debiased"],
 ];
 
 const show = (v: unknown) => (v === null || v === undefined ? "unset" : JSON.stringify(v));
@@ -38,8 +39,9 @@ const show = (v: unknown) => (v === null || v === undefined ? "unset" : JSON.str
  */
 export function checkCompatible(fn: string, a: StateShape, b: StateShape, what = "other"): void {
   for (const [k, name] of FIELDS) {
-    const x = a.options[k] ?? (k === "nrc4" ? "tsqr" : null);
-    const y = b.options[k] ?? (k === "nrc4" ? "tsqr" : null);
+    const dflt = k === "nrc4" ? "tsqr" : k === "debiased" ? false : null;
+    const x = a.options[k] ?? dflt;
+    const y = b.options[k] ?? dflt;
     if (x !== y)
       throw new NRCInputError(
         fn,

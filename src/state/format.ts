@@ -12,6 +12,9 @@
  * - `layers.l.r` — the TSQR factor (absent in `nrc4: "rescan"` mode); header `r: { rows, packed }`:
  *   packed, the upper-trapezoidal part of the k×(d+q+1) factor row by row (below the diagonal it
  *   is exactly zero), else the full [k, d+q+1];
+ * - `layers.l.hsic.*` (only with `options.debiased`): debiased NRC2's running sums (see
+ *   `hsic.ts`): `meanX` [p], `meanY` [q], `m` [p·p], `c` [p·q], `nn` [q·q], `ax`, `bx` [p],
+ *   `ay`, `by` [q], `sums` [Σab, Σa², Σb²];
  * - `weights.l` [out, in] (F32 when every value is a float32, else F64): the layer's weight, so a
  *   state file alone gives the whole report; its `sha256` (of the weight as float64
  *   little-endian bytes) is checked on load and at merge.
@@ -30,6 +33,7 @@ import {
 import { memorySource } from "../io/source.js";
 import { sha256Hex } from "./sha256.js";
 import { validateCounts, validateLayerStats } from "./validate.js";
+import { HSIC_ARRAYS, hsicLengths, type HsicSums } from "./hsic.js";
 
 /** The `format` string of a binary state's header. */
 export const STATE_FORMAT = "deep-nrc/accumulator-state";
@@ -46,6 +50,8 @@ export interface StateOptions {
   modelMSE: number | null;
   collapseThreshold: number;
   nrc4?: "tsqr" | "rescan";
+  /** Present (true) only for debiased NRC2 (preset reference-code). */
+  debiased?: boolean;
 }
 
 /** Everything a state file holds, decoded. */
@@ -56,6 +62,8 @@ export interface StateSnapshot {
   kinds: ("dense" | "conv")[] | null;
   layers: LayerStats[] | null;
   weights: (Mat | null)[] | null;
+  /** Debiased NRC2's running sums per layer (only with `options.debiased`). */
+  hsic?: HsicSums[] | null;
 }
 
 interface WeightInfo {
@@ -70,6 +78,8 @@ interface LayerHeader {
   count: number;
   m2h: "triu" | "full";
   r: { rows: number; packed: boolean } | null;
+  /** Debiased NRC2's sums: X's width p (= min(t, d)); absent without `debiased`. */
+  hsic?: { p: number; n: number } | null;
 }
 
 /** The JSON header of a state file. */
@@ -171,7 +181,19 @@ export function encodeState(s: StateSnapshot): Uint8Array {
           else f64(`${p}.r`, [st.r.rows, st.r.cols], st.r.data);
           r = { rows: st.r.rows, packed };
         }
-        return { d, q, count: st.count, m2h: sym ? "triu" : "full", r };
+        const hs = s.hsic?.[l];
+        if (hs) {
+          for (const k of HSIC_ARRAYS) f64(`${p}.hsic.${k}`, [hs[k].length], hs[k]);
+          f64(`${p}.hsic.sums`, [3], Float64Array.of(hs.ab, hs.aa, hs.bb));
+        }
+        return {
+          d,
+          q,
+          count: st.count,
+          m2h: sym ? "triu" : "full",
+          r,
+          ...(hs ? { hsic: { p: hs.p, n: hs.n } } : {}),
+        };
       })
     : null;
   const weights = s.weights
@@ -229,6 +251,8 @@ function checkOptions(fn: string, o: unknown): StateOptions {
   if (!(typeof th === "number" && Number.isFinite(th) && th >= 0))
     bad("collapseThreshold", "a finite number ≥ 0", th);
   if (o.nrc4 !== "tsqr" && o.nrc4 !== "rescan") bad("nrc4", '"tsqr" or "rescan"', o.nrc4);
+  if (o.debiased !== undefined && o.debiased !== true)
+    bad("debiased", "true or absent", o.debiased);
   return {
     t: o.t as number | null,
     r: o.r as number | null,
@@ -236,6 +260,7 @@ function checkOptions(fn: string, o: unknown): StateOptions {
     modelMSE: o.modelMSE as number | null,
     collapseThreshold: th as number,
     nrc4: o.nrc4 as "tsqr" | "rescan",
+    ...(o.debiased ? { debiased: true } : {}),
   };
 }
 
@@ -336,6 +361,16 @@ export async function readStateHeader(
         `${f}.r`,
         `${f}.r must be ${options.nrc4 === "rescan" ? "null in rescan mode" : "present (nrc4: tsqr)"}; got ${JSON.stringify(r)}`,
       );
+    const hs = x.hsic;
+    if (options.debiased) {
+      if (!isObj(hs) || !isPosInt(hs.p) || (hs.p as number) > (x.d as number) || hs.n !== x.count)
+        throw new NRCInputError(
+          fn,
+          `${f}.hsic`,
+          `${f}.hsic must be { p: 1…${x.d}, n: ${x.count} } (debiased NRC2's sums); got ${JSON.stringify(hs)}`,
+        );
+    } else if (hs !== undefined && hs !== null)
+      throw new NRCInputError(fn, `${f}.hsic`, `${f}.hsic must be absent without options.debiased`);
     if (
       r !== null &&
       (!isObj(r) || !isPosInt(r.rows) || (r.rows as number) > w || typeof r.packed !== "boolean")
@@ -428,6 +463,7 @@ export async function decodeState(
       .data;
   };
   let layers: LayerStats[] | null = null;
+  let hsic: HsicSums[] | null = null;
   if (h.layers) {
     layers = [];
     for (let l = 0; l < h.layers.length; l++) {
@@ -453,6 +489,27 @@ export async function decodeState(
       };
       validateLayerStats(fn, `layers[${l}]`, s, m2h === "triu");
       layers.push(s);
+      const hi = h.layers[l].hsic;
+      if (hi) {
+        const len = hsicLengths(hi.p, q);
+        const hs = { n: hi.n, p: hi.p, q } as HsicSums;
+        for (const k of HSIC_ARRAYS) hs[k] = await read(`${p}.hsic.${k}`, [len[k]]);
+        [hs.ab, hs.aa, hs.bb] = await read(`${p}.hsic.sums`, [3]);
+        for (const k of HSIC_ARRAYS)
+          if (!hs[k].every(Number.isFinite))
+            throw new NRCInputError(
+              fn,
+              `layers[${l}].hsic.${k}`,
+              `layers[${l}].hsic.${k} must hold finite numbers`,
+            );
+        if (!(hs.aa >= 0 && hs.bb >= 0 && hs.ab >= 0))
+          throw new NRCInputError(
+            fn,
+            `layers[${l}].hsic.sums`,
+            `layers[${l}].hsic.sums (Σab, Σa², Σb²) must be finite and ≥ 0; got ${hs.ab}, ${hs.aa}, ${hs.bb}`,
+          );
+        (hsic ??= []).push(hs);
+      }
     }
     const kinds = h.kinds ?? layers.map(() => "dense" as const);
     validateCounts(fn, h.samples, layers, kinds);
@@ -491,5 +548,6 @@ export async function decodeState(
     kinds: h.kinds,
     layers,
     weights,
+    hsic,
   };
 }

@@ -162,6 +162,7 @@ describe("errors and exit codes", () => {
       ["accumulate", NET, "--state", "x", "--rows", "5:2"],
       ["accumulate", NET, "--state", "x", "--shard", "0/2", "--rows", "0:3"],
       ["accumulate", NET, "--state", "x", "--bogus"],
+      ["accumulate", NET, "--state", "x", "--debiased"],
       ["merge"],
       ["report"],
       ["report", "a", "b"],
@@ -200,5 +201,39 @@ describe("errors and exit codes", () => {
     const noDir = await run(["accumulate", NET, "--state", join(tmp, "no", "dir", "s"), "-q"]);
     expect(noDir.code).toBe(1);
     expect(noDir.err).toMatch(/^deep-nrc: --state: cannot write/);
+  });
+});
+
+describe("--debiased (reference-code)", () => {
+  it("shards merge to measureNRC's debiased NRC2", async () => {
+    const { measureNRC } = await import("../../src/index.js");
+    const { openNetwork, loadLayers } = await import("../../src/cli/load.js");
+    const net = await openNetwork(NET);
+    const { layers, targets } = await loadLayers(net, {});
+    await net.close();
+    const want = await measureNRC({ layers, targets, preset: "reference-code", debiased: true });
+    const s = [0, 1, 2].map((k) => join(tmp, `deb-${k}.nrc.safetensors`));
+    for (let k = 0; k < 3; k++) {
+      const r = await run([
+        "accumulate",
+        NET,
+        "--shard",
+        `${k}/3`,
+        "--state",
+        s[k],
+        "-q",
+        "--preset",
+        "reference-code",
+        "--debiased",
+      ]);
+      expect(r.code, r.err).toBe(0);
+    }
+    const m = await run(["merge", ...s, "--json", "-"]);
+    const rep = JSON.parse(m.out) as NRCReport;
+    want.layers.forEach((l, i) =>
+      expect(Math.abs(rep.layers[i].nrc2! - l.nrc2!)).toBeLessThanOrEqual(
+        1e-9 * Math.abs(l.nrc2!) + 1e-13,
+      ),
+    );
   });
 });
