@@ -57,6 +57,7 @@ export type {
   FinalizeOptions,
 } from "./accumulator.js";
 export type { LayerStatsJSON } from "./stats.js";
+export type { HsicSumsJSON } from "./state/hsic.js";
 export {
   memorySource,
   tensorToMatrix,

@@ -281,3 +281,33 @@ describe("refusals, naming the field", () => {
     await expectInputError(() => NRCAccumulator.fromSafetensors(bad), "weights[2]", /sha256/);
   });
 });
+
+describe("browser safety", () => {
+  it("the state format (used by the core accumulator) reaches no Node built-in", async () => {
+    const { dirname, resolve } = await import("node:path");
+    const seen = new Map<string, string[]>();
+    const stack = ["format.ts", "compat.ts", "hsic.ts", "validate.ts", "sha256.ts"].map((f) =>
+      join(import.meta.dirname, "..", "..", "src", "state", f),
+    );
+    while (stack.length) {
+      const file = stack.pop()!;
+      if (seen.has(file)) continue;
+      const text = readFileSync(file, "utf8");
+      const specs = [...text.matchAll(/(?:import|export)[^;]*?from\s+"([^"]+)"/g)].map((m) => m[1]);
+      seen.set(file, specs);
+      for (const s of specs)
+        if (s.startsWith(".")) stack.push(resolve(dirname(file), s.replace(/\.js$/, ".ts")));
+    }
+    expect(seen.size).toBeGreaterThan(8);
+    for (const [file, specs] of seen)
+      expect(
+        specs.filter((s) => s.startsWith("node:")),
+        file,
+      ).toEqual([]);
+    const nodeFile = readFileSync(
+      join(import.meta.dirname, "..", "..", "src", "state", "node-file.ts"),
+      "utf8",
+    );
+    expect(nodeFile).toMatch(/from "node:fs\/promises"/);
+  });
+});
