@@ -221,7 +221,7 @@ export function hsicDebiasedSums(s: HsicSums): DebiasedSums {
   };
 }
 
-/** {@link HsicSums} as plain JSON (numbers round-trip exactly). */
+/** Debiased NRC2's running sums (see this module) as plain JSON (numbers round-trip exactly). */
 export interface HsicSumsJSON {
   n: number;
   p: number;
