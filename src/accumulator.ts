@@ -481,7 +481,8 @@ export class NRCAccumulator {
    * and the stored weights against their SHA-256.
    * @param bytes - the state file's contents.
    * @param extra - `weights`: checked against the state's (a state measured with other weights is
-   *   refused, naming `weights[i]`); by default the weights stored in the file are used.
+   *   refused, naming `weights[i]`; a layer the state holds no weight for takes the one given);
+   *   by default the weights stored in the file are used.
    *   `backend`: as in {@link createNRCAccumulator}.
    * @returns the accumulator, ready to `add`, `merge` or `finalize`.
    * @throws NRCInputError naming the field at fault (e.g. `layers[1].m2_y`, `weights[0]`, `version`).
@@ -514,13 +515,21 @@ export class NRCAccumulator {
       debiased: s.options.debiased,
     });
     acc.hsic = s.hsic ?? null;
-    if (extra.weights !== undefined)
+    // Weights passed must be the state's where it recorded some; where it recorded none (the
+    // shard had no weights) they are taken as given (they change no statistic, only NRC3).
+    if (extra.weights !== undefined) {
+      const L = Math.max(s.weights?.length ?? 0, acc.weights?.length ?? 0);
+      const recorded = Array.from(
+        { length: L },
+        (_, i) => s.weights?.[i] ?? acc.weights?.[i] ?? null,
+      );
       checkCompatible(
         fn,
-        { options: acc.opts, layers: null, weights: s.weights },
+        { options: acc.opts, layers: null, weights: recorded },
         { options: acc.opts, layers: null, weights: acc.weights },
         "the weights passed",
       );
+    }
     if (s.layers) {
       acc.stats = s.layers;
       acc.sampleCount = s.samples;

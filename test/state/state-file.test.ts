@@ -311,3 +311,24 @@ describe("browser safety", () => {
     expect(nodeFile).toMatch(/from "node:fs\/promises"/);
   });
 });
+
+describe("weights given at load", () => {
+  it("fill layers the state has none for (NRC3 appears), and must match the others", async () => {
+    const acc = await filled({ weights: [weights[0], null, null] });
+    const bytes = acc.toSafetensors();
+    const plain = await (await NRCAccumulator.fromSafetensors(bytes)).finalize();
+    expect(plain.layers[1].nrc3).toBeNull();
+    const withW = await (await NRCAccumulator.fromSafetensors(bytes, { weights })).finalize();
+    expect(withW.layers[1].nrc3).not.toBeNull();
+    const other = [
+      weights[1].data.length === weights[0].data.length ? weights[1] : weights[0],
+      null,
+      null,
+    ];
+    if (other[0] !== weights[0])
+      await expectInputError(
+        () => NRCAccumulator.fromSafetensors(bytes, { weights: other }),
+        "weights[0]",
+      );
+  });
+});
