@@ -16,7 +16,7 @@ import { NRCInputError } from "../errors.js";
 import { ProgressBar } from "./progress.js";
 import { autoBatchRows, loadWeights, openNetwork, toInput, type NetworkFiles } from "./load.js";
 import { backendOption, intOption, numOption, UsageError, type CliIO } from "./main.js";
-import { megabytes, parseError } from "./output.js";
+import { megabytes, parseError, sharedBackend } from "./output.js";
 
 const HELP = `Usage: deep-nrc accumulate <file.safetensors | folder> [more …] --state <out.nrc.safetensors> [options]
 
@@ -152,7 +152,7 @@ export async function accumulateCommand(argv: readonly string[], io: CliIO): Pro
     throw new UsageError(
       "--debiased streams only with --preset reference-code (the paper's NRC2 needs fourth moments along the top-t eigenvectors, known only at the end)",
     );
-  const backend = await backendOption(o.backend);
+  const backend = await sharedBackend(await backendOption(o.backend));
   const quiet = o.quiet === true;
   const bar = new ProgressBar(io.stderr, { quiet });
   const note = (s: string) => {
@@ -182,7 +182,7 @@ export async function accumulateCommand(argv: readonly string[], io: CliIO): Pro
           preset,
           modelMSE,
           collapseThreshold: threshold,
-          backend,
+          backend: backend.option,
           weights: await loadWeights(net),
           names: net.features.map((_, k) => `layer ${k}`),
           nrc4: "tsqr",
@@ -229,5 +229,6 @@ export async function accumulateCommand(argv: readonly string[], io: CliIO): Pro
   } finally {
     bar.clear();
     await total?.dispose();
+    await backend.dispose();
   }
 }

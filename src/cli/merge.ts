@@ -11,7 +11,7 @@ import { NRCInputError } from "../errors.js";
 import { readStateFile, writeStateFile } from "../state/node-file.js";
 import { ProgressBar } from "./progress.js";
 import { backendOption, UsageError, type CliIO } from "./main.js";
-import { emitReport, megabytes, parseError } from "./output.js";
+import { emitReport, megabytes, parseError, sharedBackend } from "./output.js";
 
 const HELP = `Usage: deep-nrc merge <a.nrc.safetensors> <b.nrc.safetensors> … [--state out] [--json f] [--report f]
 
@@ -53,7 +53,7 @@ export async function mergeCommand(argv: readonly string[], io: CliIO): Promise<
     return 0;
   }
   if (paths.length === 0) throw new UsageError("merge needs state files (.nrc.safetensors)");
-  const backend = await backendOption(o.backend);
+  const backend = await sharedBackend(await backendOption(o.backend));
   const quiet = o.quiet === true;
   const bar = new ProgressBar(io.stderr, { quiet });
   const note = (s: string) => {
@@ -66,7 +66,10 @@ export async function mergeCommand(argv: readonly string[], io: CliIO): Promise<
   try {
     for (let i = 0; i < paths.length; i++) {
       bar.update(`reading ${paths[i]}`, i, paths.length);
-      accs.push({ acc: await readStateFile(paths[i], { backend }), path: paths[i] });
+      accs.push({
+        acc: await readStateFile(paths[i], { backend: backend.option }),
+        path: paths[i],
+      });
     }
     // A balanced tree: each level merges neighbours (the rounding grows with the depth, log n).
     let level = accs.slice();
@@ -121,5 +124,6 @@ export async function mergeCommand(argv: readonly string[], io: CliIO): Promise<
   } finally {
     bar.clear();
     for (const a of accs) await a.acc.dispose();
+    await backend.dispose();
   }
 }

@@ -7,6 +7,8 @@ import { NRCInputError } from "../errors.js";
 import { formatReport } from "../format.js";
 import type { NRCReport } from "../report.js";
 import { writeOut, type CliIO } from "./main.js";
+import { initBackend, type BackendOption } from "../backends/registry.js";
+import type { Kernels } from "../backends/types.js";
 
 /** Prints/writes a report; `note` prints a line on stderr unless quiet. */
 export async function emitReport(
@@ -52,4 +54,15 @@ export function parseError(e: unknown): string {
 /** "1.2 MB" */
 export function megabytes(n: number): string {
   return `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 1)} MB`;
+}
+
+/**
+ * Starts a backend once for several accumulators: `option` is the started kernels without their
+ * `dispose` (so no accumulator stops them for the others); call `dispose()` at the end.
+ */
+export async function sharedBackend(
+  backend: BackendOption,
+): Promise<{ option: Kernels; dispose(): Promise<void> }> {
+  const k = await initBackend(backend);
+  return { option: { ...k, dispose: undefined }, dispose: async () => void (await k.dispose?.()) };
 }
