@@ -65,6 +65,17 @@ import {
   type LayerStatsJSON,
 } from "./stats.js";
 import { Refinement } from "./linalg/lstsq.js";
+import { decodeState, encodeState } from "./state/format.js";
+import { checkCompatible } from "./state/compat.js";
+import {
+  hsicBatch,
+  hsicDebiasedSums,
+  hsicFromJSON,
+  hsicMerge,
+  hsicToJSON,
+  type HsicSums,
+  type HsicSumsJSON,
+} from "./state/hsic.js";
 import type { Spectrum } from "./linalg/spectrum.js";
 
 /** Options of {@link createNRCAccumulator}. */
@@ -94,6 +105,13 @@ export interface AccumulatorOptions {
    * `finalize({ rescan })`. Same results either way (to ~1e-12).
    */
   nrc4?: "tsqr" | "rescan";
+  /**
+   * NRC2 as debiased CKA (unbiased HSIC; see `linearCKA`). In the accumulator only with preset
+   * `reference-code` (CKA of H[:, :t] and Y, whose extra running sums merge; the paper's NRC2
+   * projects onto the top-t eigenvectors, known only at the end, and would need fourth moments
+   * along them): use `measureNRC({ debiased: true })` for the paper preset.
+   */
+  debiased?: boolean;
 }
 
 /** Options of {@link NRCAccumulator.finalize}. */
@@ -122,7 +140,11 @@ export interface AccumulatorState {
     collapseThreshold: number;
     /** Absent in states written before this option existed (= "tsqr"). */
     nrc4?: "tsqr" | "rescan";
+    /** Present (true) only for debiased NRC2. */
+    debiased?: boolean;
   };
+  /** Debiased NRC2's running sums, one per layer (only with `options.debiased`). */
+  hsic?: HsicSumsJSON[] | null;
   samples: number;
   names: string[] | null;
   kinds: ("dense" | "conv")[] | null;
@@ -157,6 +179,8 @@ export class NRCAccumulator {
   private kernels: CompleteKernels | null = null;
   private readonly opts: AccumulatorState["options"];
   private stats: LayerStats[] | null = null;
+  /** Debiased NRC2's running sums per layer (`debiased` only). */
+  private hsic: HsicSums[] | null = null;
   private kinds: ("dense" | "conv")[] | null = null;
   private layerNames: string[] | null = null;
   private sampleCount = 0;
@@ -182,6 +206,7 @@ export class NRCAccumulator {
       modelMSE: opts.modelMSE ?? null,
       collapseThreshold: opts.collapseThreshold ?? DEFAULT_COLLAPSE_THRESHOLD,
       nrc4: opts.nrc4 ?? "tsqr",
+      ...(opts.debiased ? { debiased: true } : {}),
     };
     this.weights = weights;
     this.names = opts.names ? [...opts.names] : null;
@@ -255,6 +280,11 @@ export class NRCAccumulator {
           `features[${i}] must have ${this.stats[i].d} columns like earlier batches; got ${p.h.cols}`,
         );
     });
+    if (this.opts.debiased) {
+      const t = this.opts.t ?? y.cols;
+      const part = prepared.map((p) => hsicBatch(p.h, Math.min(t, p.h.cols), y));
+      this.hsic = this.hsic ? this.hsic.map((h, i) => hsicMerge(h, part[i])) : part;
+    }
     const factor = this.opts.nrc4 !== "rescan";
     if (!factor && this.stats) {
       // Two-pass mode after the first batch: into each layer's running moments (no per-batch
@@ -284,6 +314,7 @@ export class NRCAccumulator {
       for (let i = 0; i < L; i++)
         this.stats[i] = await mergeStats(k, this.stats[i], batchStatsList[i], true);
     }
+    this.stats.forEach(mirrorUpper);
   }
 
   /** Folds layer i's running moments into its statistics. */
@@ -292,7 +323,7 @@ export class NRCAccumulator {
     if (!run) return;
     this.runs[i] = null;
     const s = run.settle();
-    if (s) this.stats![i] = mergeMoments(this.stats![i], s, true);
+    if (s) this.stats![i] = mirrorUpper(mergeMoments(this.stats![i], s, true));
   }
 
   /** Folds every running moments accumulation into the statistics (before reading them). */
@@ -316,17 +347,18 @@ export class NRCAccumulator {
     const fn = `${FN}.merge`;
     if (!(other instanceof NRCAccumulator))
       throw new NRCInputError(fn, "other", "other must be an NRCAccumulator");
-    if (JSON.stringify(other.opts) !== JSON.stringify(this.opts))
-      throw new NRCInputError(
-        fn,
-        "other",
-        `other must use the same options; got ${JSON.stringify(other.opts)} vs ${JSON.stringify(this.opts)}`,
-      );
     this.settle();
     other.settle();
+    checkCompatible(
+      fn,
+      { options: this.opts, layers: this.stats, weights: this.weights },
+      { options: other.opts, layers: other.stats, weights: other.weights },
+    );
     if (!other.stats) return this;
-    this.sampleCount += other.sampleCount;
+    if (other.hsic)
+      this.hsic = this.hsic ? this.hsic.map((h, i) => hsicMerge(h, other.hsic![i])) : other.hsic;
     if (!this.stats) {
+      this.sampleCount += other.sampleCount;
       this.stats = other.stats.map((s) => statsFromJSON(statsToJSON(s), !!s.r));
       this.kinds = other.kinds ? [...other.kinds] : null;
       this.layerNames = other.layerNames ? [...other.layerNames] : null;
@@ -341,9 +373,10 @@ export class NRCAccumulator {
         "other",
         "other must have measured the same layers (same count and widths) and targets",
       );
+    this.sampleCount += other.sampleCount;
     const k = await this.k();
     for (let i = 0; i < this.stats.length; i++)
-      this.stats[i] = await mergeStats(k, this.stats[i], other.stats[i]);
+      this.stats[i] = mirrorUpper(await mergeStats(k, this.stats[i], other.stats[i]));
     return this;
   }
 
@@ -357,6 +390,7 @@ export class NRCAccumulator {
       names: this.layerNames,
       kinds: this.kinds,
       layers: this.stats ? this.stats.map(statsToJSON) : null,
+      ...(this.opts.debiased ? { hsic: this.hsic ? this.hsic.map(hsicToJSON) : null } : {}),
     };
   }
 
@@ -396,7 +430,9 @@ export class NRCAccumulator {
       collapseThreshold: s.options.collapseThreshold,
       names: s.names ?? undefined,
       nrc4: s.options.nrc4 ?? "tsqr",
+      debiased: s.options.debiased,
     });
+    if (s.layers && s.options.debiased) acc.hsic = hsicFromJSON(fn, s.hsic, s.layers.length);
     if (s.layers) {
       try {
         const withFactor = (s.options.nrc4 ?? "tsqr") === "tsqr";
@@ -431,6 +467,98 @@ export class NRCAccumulator {
             `weights[${i}] must be out×in with in = ${d} (layer ${i}'s features in the state); got ${w.rows}×${w.cols}${ws.some((o, j) => o && o.cols === d && j !== i) ? " (weights in another order?)" : ""}`,
           );
       });
+    }
+    return acc;
+  }
+
+  /**
+   * The state as the bytes of a binary state file (`.nrc.safetensors`): every statistic in
+   * float64, bit-exact (the file read back gives the same state, bit for bit), with a JSON header
+   * (format version, layer widths, t, r, preset, NRC4 mode) and the layers' weights with their
+   * SHA-256. A 512-wide layer with a few targets takes ~2.1 MB (the symmetric M2_H and the
+   * triangular TSQR factor are stored as triangles), against ~10 MB of JSON. Readable with numpy
+   * alone (see the README, "State files"). Write it to disk with `writeStateFile` from
+   * `deep-nrc/node`.
+   * @returns the file's bytes.
+   * @example
+   * ```ts
+   * const bytes = acc.toSafetensors();
+   * const again = await NRCAccumulator.fromSafetensors(bytes);
+   * ```
+   */
+  toSafetensors(): Uint8Array {
+    this.settle();
+    return encodeState({
+      options: this.opts,
+      samples: this.sampleCount,
+      names: this.layerNames,
+      kinds: this.kinds,
+      layers: this.stats,
+      weights: this.weights,
+      hsic: this.hsic,
+    });
+  }
+
+  /**
+   * Rebuilds an accumulator from {@link NRCAccumulator.toSafetensors} output, validating it:
+   * shapes, finite values, symmetric second moments, sample counts that agree across layers,
+   * and the stored weights against their SHA-256.
+   * @param bytes - the state file's contents.
+   * @param extra - `weights`: checked against the state's (a state measured with other weights is
+   *   refused, naming `weights[i]`; a layer the state holds no weight for takes the one given);
+   *   by default the weights stored in the file are used.
+   *   `backend`: as in {@link createNRCAccumulator}.
+   * @returns the accumulator, ready to `add`, `merge` or `finalize`.
+   * @throws NRCInputError naming the field at fault (e.g. `layers[1].m2_y`, `weights[0]`, `version`).
+   * @example
+   * ```ts
+   * import { NRCAccumulator } from "deep-nrc";
+   * const a = await NRCAccumulator.fromSafetensors(bytesA);
+   * await a.merge(await NRCAccumulator.fromSafetensors(bytesB));
+   * const report = await a.finalize();
+   * ```
+   */
+  static async fromSafetensors(
+    bytes: Uint8Array,
+    extra: Pick<AccumulatorOptions, "weights" | "backend"> = {},
+  ): Promise<NRCAccumulator> {
+    const fn = `${FN}.fromSafetensors`;
+    if (extra === null || typeof extra !== "object")
+      throw new NRCInputError(fn, "extra", "extra must be an object { weights?, backend? }");
+    const s = await decodeState(fn, bytes);
+    const acc = createNRCAccumulator({
+      backend: extra.backend,
+      weights: extra.weights ?? s.weights ?? undefined,
+      t: s.options.t ?? undefined,
+      r: s.options.r ?? undefined,
+      preset: s.options.preset,
+      modelMSE: s.options.modelMSE ?? undefined,
+      collapseThreshold: s.options.collapseThreshold,
+      names: s.names ?? undefined,
+      nrc4: s.options.nrc4 ?? "tsqr",
+      debiased: s.options.debiased,
+    });
+    acc.hsic = s.hsic ?? null;
+    // Weights passed must be the state's where it recorded some; where it recorded none (the
+    // shard had no weights) they are taken as given (they change no statistic, only NRC3).
+    if (extra.weights !== undefined) {
+      const L = Math.max(s.weights?.length ?? 0, acc.weights?.length ?? 0);
+      const recorded = Array.from(
+        { length: L },
+        (_, i) => s.weights?.[i] ?? acc.weights?.[i] ?? null,
+      );
+      checkCompatible(
+        fn,
+        { options: acc.opts, layers: null, weights: recorded },
+        { options: acc.opts, layers: null, weights: acc.weights },
+        "the weights passed",
+      );
+    }
+    if (s.layers) {
+      acc.stats = s.layers;
+      acc.sampleCount = s.samples;
+      acc.kinds = s.kinds ?? s.layers.map(() => "dense");
+      acc.layerNames = s.names ?? s.layers.map((_, i) => `layer ${i}`);
     }
     return acc;
   }
@@ -478,11 +606,13 @@ export class NRCAccumulator {
       r: this.opts.r,
       modelMSE: this.opts.modelMSE,
       threshold: this.opts.collapseThreshold,
+      debiased: this.opts.debiased,
     };
     const k = await this.k();
     const extras: LayerExtras[] = rescanMode
       ? await this.rescanResiduals(k, ctx, options.rescan!)
       : this.stats.map(() => ({}));
+    this.hsic?.forEach((h, i) => (extras[i].hsic = hsicDebiasedSums(h)));
     const layers = [];
     for (let i = 0; i < this.stats.length; i++) {
       const meta = {
@@ -798,6 +928,18 @@ function buildAccumulator(fn: string, options: AccumulatorOptions): NRCAccumulat
       "nrc4",
       `nrc4 must be "tsqr" or "rescan"; got ${JSON.stringify(options.nrc4)}`,
     );
+  if (options.debiased !== undefined && typeof options.debiased !== "boolean")
+    throw new NRCInputError(
+      fn,
+      "debiased",
+      `debiased must be a boolean; got ${JSON.stringify(options.debiased)}`,
+    );
+  if (options.debiased && (options.preset ?? "paper") !== "reference-code")
+    throw new NRCInputError(
+      fn,
+      "debiased",
+      `debiased NRC2 streams only with preset "reference-code" (CKA of H[:, :t] and Y); the paper's NRC2 projects onto the top-t eigenvectors, known only at the end, and its unbiased estimator needs fourth moments along them: use measureNRC({ debiased: true }) on the samples; got preset ${JSON.stringify(options.preset ?? "paper")}`,
+    );
   const mse = options.modelMSE;
   if (mse !== undefined && (typeof mse !== "number" || !Number.isFinite(mse) || mse <= 0))
     throw new NRCInputError(
@@ -819,4 +961,15 @@ function buildAccumulator(fn: string, options: AccumulatorOptions): NRCAccumulat
     });
   }
   return new NRCAccumulator(options, weights);
+}
+
+/**
+ * Makes M2_H exactly symmetric (its lower triangle a copy of the upper): the merges round the two
+ * triangles differently (by an ulp or so), and a symmetric state is stored as one triangle,
+ * bit-exactly. Returns its argument.
+ */
+function mirrorUpper(s: LayerStats): LayerStats {
+  const { d, m2H } = s;
+  for (let i = 1; i < d; i++) for (let j = 0; j < i; j++) m2H[i * d + j] = m2H[j * d + i];
+  return s;
 }

@@ -8,7 +8,7 @@ export type { LayerInput, MeasureOptions } from "./measure.js";
 export { noiseComponent } from "./metrics/noise.js";
 export type { MetricOptions } from "./metrics/noise.js";
 export { linearCKA, signalTargetAlignment } from "./metrics/cka.js";
-export type { AlignmentOptions } from "./metrics/cka.js";
+export type { AlignmentOptions, CKAOptions } from "./metrics/cka.js";
 export { principalAngles, featureWeightAlignment } from "./metrics/angles.js";
 export { pinvPredictMSE } from "./metrics/pinv.js";
 export type { PinvOptions } from "./metrics/pinv.js";
@@ -62,6 +62,7 @@ export type {
   FinalizeOptions,
 } from "./accumulator.js";
 export type { LayerStatsJSON } from "./stats.js";
+export type { HsicSumsJSON } from "./state/hsic.js";
 export {
   memorySource,
   tensorToMatrix,

@@ -35,6 +35,7 @@ import { NRCInputError, fmtShape } from "./errors.js";
 import { pow2Normalized, pow2Scaled, scaledNorm, unscaleSquared } from "./linalg/scale.js";
 import { convFeaturesToMatrix, convWeightsToMatrix, type TensorInput } from "./io/conv.js";
 import { guardedFromParts, nrc2FromParts } from "./metrics/cka.js";
+import { checkDebiased, debiasedNRC2, type DebiasedSums } from "./metrics/cka.js";
 import { subspaceAlignment, weightInputSpectrum } from "./metrics/angles.js";
 import { stableRankFromSpectrum } from "./metrics/stable-rank.js";
 import { checkCallback, checkDim, checkKeys, checkPreset } from "./metrics/validate.js";
@@ -98,6 +99,11 @@ export interface MeasureOptions {
   backend?: BackendOption;
   /** Called after each layer with (layers done, total). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * NRC2 as debiased CKA (the unbiased HSIC estimator, see `linearCKA`): ≈ 0 for features
+   * independent of the targets at any N, where biased CKA reads ~0.2 at N = 32. Needs N ≥ 4.
+   */
+  debiased?: boolean;
 }
 
 /** Σ rows·cols² of a features argument, read from its shape only (0 when unknown). @internal */
@@ -186,6 +192,8 @@ export interface Ctx {
   r: number | null;
   modelMSE: number | null;
   threshold: number;
+  /** NRC2 as debiased CKA. */
+  debiased?: boolean;
 }
 
 /** A layer's input, validated and reshaped: features, the targets row-aligned with them, weight. */
@@ -331,6 +339,8 @@ export interface LayerExtras {
   spec?: Spectrum;
   /** NRC4's residual ‖(I − H·pinv(H))·Yc‖², when already computed. */
   residual?: number;
+  /** Debiased NRC2's sums when there is no data (the accumulator, preset reference-code). */
+  hsic?: DebiasedSums;
 }
 
 /** Every metric of one layer from its sufficient statistics (and `extra`). @internal */
@@ -377,6 +387,7 @@ export async function finalizeLayer(
     for (let i = 0; i < t; i++) for (let j = 0; j < t; j++) xx += s.m2H[i * d + j] ** 2;
     nrc2 = guardedFromParts(cross, Math.sqrt(xx), yyF);
   }
+  if (ctx.debiased) nrc2 = await debiasedNRC2(k, "NRC2", s, spec, t, preset, extra);
   const rtol = nrc4Rtol(preset, n, d);
   const nrc4 =
     (extra.residual ?? (await layerResidual(k, s, spec, rtol, extra.data, reduced))) / (n * q);
@@ -626,7 +637,8 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
       "targets",
       `targets have zero variance (every column constant across ${y.rows} samples); NRC2 and NRC4 are undefined`,
     );
-  const ctx: Ctx = { preset, t, r, modelMSE, threshold };
+  const debiased = checkDebiased(fn, options.debiased, y.rows);
+  const ctx: Ctx = { preset, t, r, modelMSE, threshold, debiased };
   let work = 0;
   for (const layer of layers) work += roughWork((layer as LayerInput | null)?.features);
   return withKernels(fn, options.backend, work, async (k) => {

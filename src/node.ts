@@ -13,3 +13,4 @@
  */
 export { openFileSource } from "./io/node-file.js";
 export type { FileSource } from "./io/node-file.js";
+export { writeStateFile, readStateFile } from "./state/node-file.js";

@@ -30,6 +30,7 @@ import { createNRCAccumulator } from "../accumulator.js";
 import { DEMO, demoNetwork } from "./demo.js";
 import { isONNXPath, measureONNXFile } from "./onnx.js";
 import { listLayersText } from "./layers.js";
+import { stateVerb } from "./state-verbs.js";
 import pkg from "../../package.json" with { type: "json" };
 
 /** Where the CLI writes: stdout for results, stderr for progress, notes and errors. */
@@ -44,7 +45,7 @@ export interface CliIO {
 const STREAM_ABOVE_BYTES = 2 ** 30;
 
 /** A usage error: exit code 2 and a pointer to --help. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 const HELP = `deep-nrc ${pkg.version} — measure Deep Neural Regression Collapse (NRC1–NRC4) per layer
 
@@ -53,6 +54,7 @@ Usage:
   deep-nrc measure <model.onnx> --inputs X.npy --targets Y.npy [--layers REGEX] [options]
   deep-nrc layers <model.onnx> [--layers REGEX] [--json -]
   deep-nrc demo [options]
+  deep-nrc accumulate | merge | report …   sharded measurement (deep-nrc accumulate --help)
   deep-nrc --help | --version
 
 measure reads, from a .safetensors file or a folder of .npy files (one per tensor):
@@ -130,7 +132,7 @@ function regexOption(v: string | undefined): RegExp | undefined {
   }
 }
 
-function intOption(name: string, v: string | undefined, min: number): number | undefined {
+export function intOption(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min)
@@ -138,7 +140,7 @@ function intOption(name: string, v: string | undefined, min: number): number | u
   return n;
 }
 
-function numOption(
+export function numOption(
   name: string,
   v: string | undefined,
   ok: (x: number) => boolean,
@@ -151,7 +153,7 @@ function numOption(
   return n;
 }
 
-async function backendOption(name: string | undefined): Promise<BackendOption> {
+export async function backendOption(name: string | undefined): Promise<BackendOption> {
   switch (name ?? "auto") {
     case "js":
       return jsBackend;
@@ -190,6 +192,8 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
   const progress = new ProgressBar(io.stderr, { quiet: true });
   let bar = progress;
   try {
+    const verb = await stateVerb(argv[0]);
+    if (verb) return await verb(argv.slice(1), io);
     let parsed;
     try {
       parsed = parseArgs({
@@ -411,7 +415,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
   }
 }
 
-async function writeOut(path: string, text: string, flag: string): Promise<void> {
+export async function writeOut(path: string, text: string, flag: string): Promise<void> {
   try {
     await writeFile(path, text);
   } catch (e) {

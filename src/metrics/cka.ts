@@ -11,6 +11,18 @@
  * Preset `reference-code` reproduces the authors' script: CKA of the first t raw columns
  * `H[:, :t]` against Y, with their guard `‖YcᵀXc‖²_F / √(‖XcᵀXc‖²_F·‖YcᵀYc‖²_F + 1e-12)` and 0 when
  * that root is ≤ 1e-12.
+ *
+ * Debiased CKA (option `debiased`): the same ratio with the unbiased HSIC estimator of Song et al.
+ * (2012) in place of the biased one, as Nguyen, Raghu & Kornblith (2021) use for CKA. Biased CKA
+ * of independent data is far from 0 at small N (≈ 0.19 for N = 32 samples of 16 and 4 independent
+ * normals); the unbiased estimator reads ≈ 0 there. In feature space, with centered data
+ * (x_i, y_i its rows, a_i = ‖x_i‖², b_i = ‖y_i‖²; the estimator is invariant to shifts of X and Y),
+ *
+ *   n(n−3)·HSIC_u(X, Y) = ‖XcᵀYc‖²_F + (Σa)(Σb)/((n−1)(n−2)) − n/(n−2)·Σ a_i b_i,
+ *
+ * (the zero-diagonal kernel sums 1ᵀK̃1 = −Σa and 1ᵀK̃L̃1 = Σ a_i b_i once the data are centered),
+ * so it needs, beyond the three Frobenius products, only the per-sample squared norms: O(N·(p+q))
+ * more work, no N×N matrix. Needs N ≥ 4; can be slightly negative.
  * @module
  */
 import { pow2Scaled, scaledNorm } from "../linalg/scale.js";
@@ -22,6 +34,30 @@ import type { Preset } from "../report.js";
 import { checkDim, checkOptions, checkPreset, checkSameRows, checkVariance } from "./validate.js";
 import { featureSpectrum, type MetricOptions } from "./noise.js";
 import type { Spectrum } from "../linalg/spectrum.js";
+import { NRCInputError } from "../errors.js";
+
+/** Options of {@link linearCKA}. */
+export interface CKAOptions extends MetricOptions {
+  /**
+   * Use the unbiased HSIC estimator (Song et al. 2012; debiased CKA as in Nguyen et al. 2021):
+   * ≈ 0 for independent data at any N (biased CKA is ≈ 0.19 at N = 32, 16 × 4 features). N ≥ 4.
+   */
+  debiased?: boolean;
+}
+
+/** Checks a `debiased` option (a boolean; N ≥ 4 when true). @internal */
+export function checkDebiased(fn: string, v: unknown, n: number): boolean {
+  if (v === undefined || v === false) return false;
+  if (v !== true)
+    throw new NRCInputError(fn, "debiased", `debiased must be a boolean; got ${JSON.stringify(v)}`);
+  if (n < 4)
+    throw new NRCInputError(
+      fn,
+      "debiased",
+      `debiased CKA needs at least 4 samples (the unbiased HSIC estimator divides by n(n−3)); got ${n}`,
+    );
+  return true;
+}
 
 /** The three Frobenius quantities of CKA from centered X and Y. @internal */
 async function ckaParts(k: CompleteKernels, xc: Mat, yc: Mat): Promise<[number, number, number]> {
@@ -29,6 +65,90 @@ async function ckaParts(k: CompleteKernels, xc: Mat, yc: Mat): Promise<[number, 
   const xx = Math.sqrt(frobeniusSq(await k.gram(xc)));
   const yy = Math.sqrt(frobeniusSq(await k.gram(yc)));
   return [cross, xx, yy];
+}
+
+/**
+ * The sums debiased CKA needs: the three squared Frobenius products and, per sample,
+ * a_i = ‖x_i‖², b_i = ‖y_i‖² (rows of the centered data) summed as Σa, Σb, Σab, Σa², Σb².
+ * @internal
+ */
+export interface DebiasedSums {
+  n: number;
+  /** ‖XcᵀYc‖²_F, ‖XcᵀXc‖²_F, ‖YcᵀYc‖²_F. */
+  cross: number;
+  xx: number;
+  yy: number;
+  a: number;
+  b: number;
+  ab: number;
+  aa: number;
+  bb: number;
+}
+
+/**
+ * n(n−3)·HSIC_u from the feature-space sums (see the module doc).
+ * @internal
+ */
+export function unbiasedHSIC(n: number, prod: number, sa: number, sb: number, sab: number): number {
+  return prod + (sa * sb) / ((n - 1) * (n - 2)) - (n / (n - 2)) * sab;
+}
+
+/**
+ * Debiased CKA from its sums, or null when an unbiased self-HSIC is ≤ 0 (the estimate of a
+ * positive quantity came out non-positive: too few samples for the estimator).
+ * @internal
+ */
+export function debiasedFromSums(s: DebiasedSums): number | null {
+  const { n } = s;
+  const xy = unbiasedHSIC(n, s.cross, s.a, s.b, s.ab);
+  const xx = unbiasedHSIC(n, s.xx, s.a, s.a, s.aa);
+  const yy = unbiasedHSIC(n, s.yy, s.b, s.b, s.bb);
+  if (!(xx > 0 && yy > 0)) return null;
+  return xy / Math.sqrt(xx) / Math.sqrt(yy);
+}
+
+/** The {@link DebiasedSums} of centered X and Y. @internal */
+export async function debiasedSums(k: CompleteKernels, xc: Mat, yc: Mat): Promise<DebiasedSums> {
+  const [cross, xxF, yyF] = await ckaParts(k, xc, yc);
+  const n = xc.rows;
+  let a = 0;
+  let b = 0;
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < n; i++) {
+    let ai = 0;
+    let bi = 0;
+    for (let j = 0; j < xc.cols; j++) ai += xc.data[i * xc.cols + j] ** 2;
+    for (let j = 0; j < yc.cols; j++) bi += yc.data[i * yc.cols + j] ** 2;
+    a += ai;
+    b += bi;
+    ab += ai * bi;
+    aa += ai * ai;
+    bb += bi * bi;
+  }
+  return { n, cross, xx: xxF * xxF, yy: yyF * yyF, a, b, ab, aa, bb };
+}
+
+/**
+ * Debiased linear CKA of centered inputs.
+ * @throws NRCInputError (naming `fn`) when an unbiased self-HSIC estimate is ≤ 0.
+ * @internal
+ */
+export async function ckaDebiasedCentered(
+  k: CompleteKernels,
+  fn: string,
+  xc: Mat,
+  yc: Mat,
+): Promise<number> {
+  const v = debiasedFromSums(await debiasedSums(k, unitScaled(xc), unitScaled(yc)));
+  if (v === null)
+    throw new NRCInputError(
+      fn,
+      "debiased",
+      `the unbiased HSIC estimate of x with itself (or y with itself) is ≤ 0 at N = ${xc.rows}: too few samples for debiased CKA`,
+    );
+  return v;
 }
 
 /** Linear CKA of centered inputs. @internal */
@@ -77,19 +197,22 @@ export function nrc2FromParts(s: Spectrum, c: Mat, yyF: number, n: number, t: nu
  * Linear CKA between two representations of the same samples (Kornblith et al. 2019).
  * @param X - N×p (rows = samples).
  * @param Y - N×q.
- * @returns a number in [0, 1]; symmetric; 1 for X vs X; invariant to orthogonal transforms and
- *   isotropic scaling.
- * @throws NRCInputError on mismatched rows, fewer than 2 samples, NaN/±Infinity or zero variance.
+ * @param options - `backend`; `debiased: true` for the unbiased HSIC estimator (module doc).
+ * @returns a number in [0, 1] (debiased: ≈ 0 for independent data, may dip slightly below 0);
+ *   symmetric; 1 for X vs X; invariant to orthogonal transforms and isotropic scaling.
+ * @throws NRCInputError on mismatched rows, fewer than 2 samples (4 when debiased), NaN/±Infinity
+ *   or zero variance.
  * @example
  * ```ts
  * import { linearCKA } from "deep-nrc";
  * await linearCKA([[1, 0], [0, 1], [2, 1]], [[1], [0], [2]]);
+ * await linearCKA(X, Y, { debiased: true }); // Song et al. 2012's unbiased HSIC
  * ```
  */
 export async function linearCKA(
   X: MatrixInput,
   Y: MatrixInput,
-  options: MetricOptions = {},
+  options: CKAOptions = {},
 ): Promise<number> {
   const fn = "linearCKA";
   checkOptions(fn, options);
@@ -100,6 +223,10 @@ export async function linearCKA(
   const yc = center(y).centered;
   checkVariance(fn, "x", frobeniusSq(xc), x);
   checkVariance(fn, "y", frobeniusSq(yc), y);
+  if (checkDebiased(fn, options.debiased, x.rows))
+    return withKernels(fn, options.backend, workOf(xc, yc), (k) =>
+      ckaDebiasedCentered(k, fn, xc, yc),
+    );
   return withKernels(fn, options.backend, workOf(xc, yc), (k) => ckaCentered(k, xc, yc));
 }
 
@@ -107,6 +234,11 @@ export async function linearCKA(
 export interface AlignmentOptions extends MetricOptions {
   /** `paper` (default) projects onto the top-t subspace; `reference-code` uses H[:, :t]. */
   preset?: Preset;
+  /**
+   * Debiased CKA (unbiased HSIC, see {@link linearCKA}) of the same two representations; with
+   * `reference-code`, of H[:, :t] and Y without the authors' guard. N ≥ 4.
+   */
+  debiased?: boolean;
 }
 
 /**
@@ -146,6 +278,20 @@ export async function signalTargetAlignment(
     y = pow2Scaled(y);
   }
   const yc = center(y).centered;
+  if (checkDebiased(fn, options.debiased, h.rows)) {
+    checkVariance(fn, "Y", frobeniusSq(yc), y);
+    return withKernels(fn, options.backend, workOf(h, y), async (k) => {
+      let xc: Mat;
+      if (preset === "reference-code") {
+        xc = center(leadingColumns(h, t)).centered;
+        checkVariance(fn, "H[:, :t]", frobeniusSq(xc), h);
+      } else {
+        const { hc, spectrum } = await featureSpectrum(k, fn, "H", h, t);
+        xc = projectOnto(hc, spectrum, t);
+      }
+      return ckaDebiasedCentered(k, fn, xc, yc);
+    });
+  }
   if (preset === "reference-code") {
     return withKernels(fn, options.backend, workOf(h, y), (k) =>
       ckaGuarded(k, center(leadingColumns(h, t)).centered, yc),
@@ -159,4 +305,58 @@ export async function signalTargetAlignment(
     const yyF = scaledNorm((await k.gram(yc)).data);
     return nrc2FromParts(spectrum, c, yyF, h.rows, t);
   });
+}
+
+/** Hc·U_t (N×t): the features' coordinates in their top-t eigenvectors. @internal */
+export function projectOnto(hc: Mat, s: Spectrum, t: number): Mat {
+  const { rows: n, cols: d } = hc;
+  const U = s.vectors;
+  const out = new Float64Array(n * t);
+  for (let i = 0; i < n; i++)
+    for (let a = 0; a < t; a++) {
+      let v = 0;
+      for (let j = 0; j < d; j++) v += hc.data[i * d + j] * U.data[j * U.cols + a];
+      out[i * t + a] = v;
+    }
+  return { rows: n, cols: t, data: out };
+}
+
+/**
+ * Debiased NRC2 of one layer, for `measureNRC` and the accumulator: from the layer's data (the
+ * paper's Hc·U_t, or H[:, :t] for `reference-code`, against Yc), or from the accumulator's running
+ * sums (`reference-code` only: the paper's projection is known only at the end).
+ * @internal
+ */
+export async function debiasedNRC2(
+  k: CompleteKernels,
+  fn: string,
+  s: { meanH: Float64Array; meanY: Float64Array },
+  spec: Spectrum,
+  t: number,
+  preset: Preset,
+  src: { data?: { h: Mat; y: Mat }; hsic?: DebiasedSums },
+): Promise<number> {
+  if (src.hsic) {
+    const v = debiasedFromSums(src.hsic);
+    if (v === null)
+      throw new NRCInputError(
+        fn,
+        "debiased",
+        `the unbiased HSIC estimate of H[:, :t] or Y with itself is ≤ 0 at N = ${src.hsic.n}: too few samples for debiased CKA`,
+      );
+    return v;
+  }
+  if (!src.data) throw new Error("debiasedNRC2: neither the data nor the running sums");
+  const { h, y } = src.data;
+  const hc = centerCols(h, s.meanH, preset === "paper" ? h.cols : t);
+  const xc = preset === "paper" ? projectOnto(hc, spec, t) : hc;
+  return ckaDebiasedCentered(k, fn, xc, centerCols(y, s.meanY, y.cols));
+}
+
+/** The first `cols` columns of m minus their means. */
+function centerCols(m: Mat, mean: Float64Array, cols: number): Mat {
+  const out = new Float64Array(m.rows * cols);
+  for (let i = 0; i < m.rows; i++)
+    for (let j = 0; j < cols; j++) out[i * cols + j] = m.data[i * m.cols + j] - mean[j];
+  return { rows: m.rows, cols, data: out };
 }

@@ -1,0 +1,234 @@
+/**
+ * `deep-nrc accumulate <file.safetensors | folder …> --state shard.nrc.safetensors`: one shard of a
+ * sharded measurement. Reads the shard's samples in batches (memory independent of N), keeps the
+ * accumulator's statistics with a TSQR factor (so states from many machines merge exactly) and
+ * writes them as a binary state file. `--shard k/n` or `--rows a:b` take a part of one data set.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { createNRCAccumulator, type NRCAccumulator } from "../accumulator.js";
+import type { AccumulatorBatch } from "../accumulator.js";
+import type { MatrixInput } from "../linalg/matrix.js";
+import type { TensorInput } from "../io/conv.js";
+import type { Preset } from "../report.js";
+import { writeStateFile } from "../state/node-file.js";
+import { NRCInputError } from "../errors.js";
+import { ProgressBar } from "./progress.js";
+import { autoBatchRows, loadWeights, openNetwork, toInput, type NetworkFiles } from "./load.js";
+import { backendOption, intOption, numOption, UsageError, type CliIO } from "./main.js";
+import { megabytes, parseError, sharedBackend } from "./output.js";
+
+const HELP = `Usage: deep-nrc accumulate <file.safetensors | folder> [more …] --state <out.nrc.safetensors> [options]
+
+Measures one shard: reads features.k / weight.k / targets as 'deep-nrc measure' does, from each
+path in turn, and writes the statistics (exact, float64) to a binary state file. Combine shards
+with 'deep-nrc merge a.nrc.safetensors b.nrc.safetensors … [--state out] [--json …]', read one
+with 'deep-nrc report state.nrc.safetensors'. States merge only when they were made with the same
+t, r, preset, layer widths and weights.
+
+Options:
+      --state <file>     the state file to write (required)
+      --shard <k/n>      only the k-th of n equal parts of the samples (k = 0 … n−1; one path)
+      --rows <a:b>       only samples a … b−1 (one path)
+      --samples <n>      only the first n samples (one path)
+  -t, --t <n>            signal dimension t (default: the number of target columns)
+  -r, --r <n>            intrinsic dimension r
+      --preset <name>    paper (default) | reference-code
+      --backend <name>   auto (default) | js | wasm | webgpu
+      --model-mse <x>    the model's train MSE (kept in the state for the report)
+      --threshold <x>    NRC1 threshold for "collapsed" (kept in the state)
+      --batch <rows>     rows per batch (default: ~64 MB of features)
+      --debiased         NRC2 as debiased CKA (unbiased HSIC); needs --preset reference-code
+  -q, --quiet            no progress bar and no notes on stderr
+  -h, --help             this help
+
+Exit status: 0 success, 1 bad input file or failure, 2 usage error.`;
+
+const OPTIONS = {
+  state: { type: "string" },
+  shard: { type: "string" },
+  rows: { type: "string" },
+  samples: { type: "string" },
+  t: { type: "string", short: "t" },
+  r: { type: "string", short: "r" },
+  preset: { type: "string" },
+  backend: { type: "string" },
+  "model-mse": { type: "string" },
+  threshold: { type: "string" },
+  batch: { type: "string" },
+  debiased: { type: "boolean" },
+  quiet: { type: "boolean", short: "q" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** The row range [a, b) asked for by --shard / --rows / --samples over n samples. */
+function rowRange(
+  o: { shard?: string; rows?: string; samples?: string },
+  n: number,
+  path: string,
+): [number, number] {
+  if (o.shard !== undefined) {
+    const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(o.shard);
+    const k = m ? Number(m[1]) : NaN;
+    const parts = m ? Number(m[2]) : NaN;
+    if (!m || !(parts >= 1) || !(k < parts))
+      throw new UsageError(`--shard must be k/n with 0 ≤ k < n; got '${o.shard}'`);
+    if (parts > n)
+      throw new UsageError(`--shard ${o.shard}: ${path} has only ${n} samples for ${parts} shards`);
+    return [Math.floor((k * n) / parts), Math.floor(((k + 1) * n) / parts)];
+  }
+  if (o.rows !== undefined) {
+    const m = /^\s*(\d+)\s*:\s*(\d+)\s*$/.exec(o.rows);
+    const a = m ? Number(m[1]) : NaN;
+    const b = m ? Number(m[2]) : NaN;
+    if (!m || !(b > a)) throw new UsageError(`--rows must be a:b with a < b; got '${o.rows}'`);
+    if (b > n) throw new UsageError(`--rows ${o.rows} runs past the ${n} samples in ${path}`);
+    return [a, b];
+  }
+  const s = intOption("samples", o.samples, 1);
+  if (s !== undefined && s > n)
+    throw new UsageError(`--samples ${s} is more than the ${n} samples in ${path}`);
+  return [0, s ?? n];
+}
+
+/** Samples a … b−1 in batches of `batchRows` (a last batch of one row joins the one before). */
+async function* rangeBatches(
+  net: NetworkFiles,
+  [a, b]: [number, number],
+  batchRows: number,
+  onProgress: (label: string, done: number, total: number) => void,
+): AsyncGenerator<AccumulatorBatch> {
+  const total = b - a;
+  for (let start = a; start < b;) {
+    let end = Math.min(b, start + batchRows);
+    if (b - end === 1) end = b;
+    onProgress(`reading samples ${start}–${end}`, start - a, total);
+    const rows: [number, number] = [start, end];
+    const [t, ...fs] = await Promise.all([net.targets, ...net.features].map((e) => e.read(rows)));
+    yield {
+      features: fs.map((f) => toInput(f)) as (MatrixInput | TensorInput)[],
+      targets: toInput(t) as MatrixInput,
+    };
+    start = end;
+    onProgress(`samples ${start - a} of ${total}`, start - a, total);
+  }
+}
+
+/** `deep-nrc accumulate`. */
+export async function accumulateCommand(argv: readonly string[], io: CliIO): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(parseError(e));
+  }
+  const { values: o, positionals: paths } = parsed;
+  if (o.help) {
+    io.stdout.write(HELP + "\n");
+    return 0;
+  }
+  if (paths.length === 0)
+    throw new UsageError("accumulate needs a path: a .safetensors file or a folder of .npy files");
+  if (o.state === undefined || o.state === "")
+    throw new UsageError("accumulate needs --state <file>: where to write the shard's state");
+  const parts = [o.shard, o.rows, o.samples].filter((x) => x !== undefined).length;
+  if (parts > 1) throw new UsageError("--shard, --rows and --samples exclude each other");
+  if (parts === 1 && paths.length > 1)
+    throw new UsageError("--shard, --rows and --samples apply to a single path");
+  const t = intOption("t", o.t, 1);
+  const r = intOption("r", o.r, 1);
+  const batch = intOption("batch", o.batch, 2);
+  const modelMSE = numOption("model-mse", o["model-mse"], (x) => x > 0, "a number > 0");
+  const threshold = numOption(
+    "threshold",
+    o.threshold,
+    (x) => x >= 0 && x <= 1,
+    "a number in [0, 1]",
+  );
+  const preset = (o.preset ?? "paper") as Preset;
+  if (preset !== "paper" && preset !== "reference-code")
+    throw new UsageError(`--preset must be paper or reference-code; got '${o.preset}'`);
+  if (o.debiased && preset !== "reference-code")
+    throw new UsageError(
+      "--debiased streams only with --preset reference-code (the paper's NRC2 needs fourth moments along the top-t eigenvectors, known only at the end)",
+    );
+  const backend = await sharedBackend(await backendOption(o.backend));
+  const quiet = o.quiet === true;
+  const bar = new ProgressBar(io.stderr, { quiet });
+  const note = (s: string) => {
+    if (!quiet) {
+      bar.clear();
+      io.stderr.write(`${s}\n`);
+    }
+  };
+  let total: NRCAccumulator | null = null;
+  try {
+    for (const path of paths) {
+      const net = await openNetwork(path);
+      let acc: NRCAccumulator | null = null;
+      try {
+        if (net.ignored.length)
+          note(
+            `note: ${path}: ignoring ${net.ignored.length} tensor(s): ${net.ignored.slice(0, 6).join(", ")}`,
+          );
+        const range = rowRange(o, net.samples, path);
+        if (range[1] - range[0] < 2 && paths.length === 1)
+          throw new UsageError(
+            `a shard needs at least 2 samples; ${path} gives ${range[1] - range[0]}`,
+          );
+        acc = createNRCAccumulator({
+          t,
+          r,
+          preset,
+          modelMSE,
+          collapseThreshold: threshold,
+          backend: backend.option,
+          weights: await loadWeights(net),
+          names: net.features.map((_, k) => `layer ${k}`),
+          nrc4: "tsqr",
+          ...(o.debiased ? { debiased: true } : {}),
+        });
+        const rows = batch ?? autoBatchRows(net);
+        await acc.addAll(
+          rangeBatches(net, range, rows, (label, done, all) =>
+            bar.update(paths.length > 1 ? `${path}: ${label}` : label, done, all),
+          ),
+        );
+      } finally {
+        await net.close();
+      }
+      if (!total) total = acc;
+      else {
+        try {
+          await total.merge(acc);
+        } catch (e) {
+          if (e instanceof NRCInputError)
+            throw new NRCInputError(
+              "deep-nrc accumulate",
+              e.arg,
+              `${path} does not match ${paths[0]}: ${e.message.replace(/^[^:]*: /, "")}`,
+            );
+          throw e;
+        } finally {
+          await acc.dispose();
+        }
+      }
+    }
+    const bytes = await writeStateFile(o.state, total!).catch((e) => {
+      if (e instanceof NRCInputError)
+        throw new NRCInputError(
+          "deep-nrc",
+          "--state",
+          `--state: ${e.message.replace(/^[^:]*: /, "")}`,
+        );
+      throw e;
+    });
+    bar.clear();
+    note(`wrote ${o.state}: ${total!.samples} samples, ${megabytes(bytes)}`);
+    return 0;
+  } finally {
+    bar.clear();
+    await total?.dispose();
+    await backend.dispose();
+  }
+}

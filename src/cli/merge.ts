@@ -1,0 +1,129 @@
+/**
+ * `deep-nrc merge a.nrc.safetensors b.nrc.safetensors … [--state out] [--json f] [--report f]`:
+ * combines shard states (pairwise, as a balanced tree) into one, written with `--state` and/or
+ * read out as the report. The merge is exact: a tree of merges gives the one-pass statistics to
+ * rounding (Chan et al.'s update for the moments, a TSQR step for the factor).
+ * @module
+ */
+import { parseArgs } from "node:util";
+import type { NRCAccumulator } from "../accumulator.js";
+import { NRCInputError } from "../errors.js";
+import { readStateFile, writeStateFile } from "../state/node-file.js";
+import { ProgressBar } from "./progress.js";
+import { backendOption, UsageError, type CliIO } from "./main.js";
+import { emitReport, megabytes, parseError, sharedBackend } from "./output.js";
+
+const HELP = `Usage: deep-nrc merge <a.nrc.safetensors> <b.nrc.safetensors> … [--state out] [--json f] [--report f]
+
+Merges state files written by 'deep-nrc accumulate' (or NRCAccumulator.toSafetensors) into one.
+With --state, writes the merged state (merge again later, or read with 'deep-nrc report');
+without it, or with --json / --report, prints the report as 'deep-nrc measure' does.
+States merge only when made with the same t, r, preset, layer widths and weights.
+
+Options:
+      --state <file>     write the merged state here
+      --json <file>      write the report as JSON ('-' for stdout, replacing the table)
+      --report <file>    write a self-contained HTML report
+      --backend <name>   auto (default) | js | wasm | webgpu
+  -q, --quiet            no progress bar and no notes on stderr
+  -h, --help             this help
+
+Exit status: 0 success, 1 bad or mismatched state file, 2 usage error.`;
+
+const OPTIONS = {
+  state: { type: "string" },
+  json: { type: "string" },
+  report: { type: "string" },
+  backend: { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** `deep-nrc merge`. */
+export async function mergeCommand(argv: readonly string[], io: CliIO): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(parseError(e));
+  }
+  const { values: o, positionals: paths } = parsed;
+  if (o.help) {
+    io.stdout.write(HELP + "\n");
+    return 0;
+  }
+  if (paths.length === 0) throw new UsageError("merge needs state files (.nrc.safetensors)");
+  const backend = await sharedBackend(await backendOption(o.backend));
+  const quiet = o.quiet === true;
+  const bar = new ProgressBar(io.stderr, { quiet });
+  const note = (s: string) => {
+    if (!quiet) {
+      bar.clear();
+      io.stderr.write(`${s}\n`);
+    }
+  };
+  const accs: { acc: NRCAccumulator; path: string }[] = [];
+  try {
+    for (let i = 0; i < paths.length; i++) {
+      bar.update(`reading ${paths[i]}`, i, paths.length);
+      accs.push({
+        acc: await readStateFile(paths[i], { backend: backend.option }),
+        path: paths[i],
+      });
+    }
+    // A balanced tree: each level merges neighbours (the rounding grows with the depth, log n).
+    let level = accs.slice();
+    let merged = 0;
+    while (level.length > 1) {
+      const next: typeof level = [];
+      for (let i = 0; i < level.length; i += 2) {
+        if (i + 1 === level.length) {
+          next.push(level[i]);
+          continue;
+        }
+        const [a, b] = [level[i], level[i + 1]];
+        try {
+          await a.acc.merge(b.acc);
+        } catch (e) {
+          if (e instanceof NRCInputError)
+            throw new NRCInputError(
+              "deep-nrc merge",
+              e.arg,
+              `${b.path} cannot be merged with ${a.path}: ${e.message.replace(/^[^:]*: /, "").replace(/^other /, "it ")}`,
+            );
+          throw e;
+        }
+        bar.update("merging", ++merged, paths.length - 1);
+        next.push(a);
+      }
+      level = next;
+    }
+    const total = level[0].acc;
+    bar.clear();
+    if (o.state !== undefined) {
+      const bytes = await writeStateFile(o.state, total).catch((e) => {
+        if (e instanceof NRCInputError)
+          throw new NRCInputError(
+            "deep-nrc",
+            "--state",
+            `--state: ${e.message.replace(/^[^:]*: /, "")}`,
+          );
+        throw e;
+      });
+      note(
+        `wrote ${o.state}: ${paths.length} states, ${total.samples} samples, ${megabytes(bytes)}`,
+      );
+    }
+    if (o.state === undefined || o.json !== undefined || o.report !== undefined) {
+      bar.update("finalizing", 0, 1);
+      const report = await total.finalize();
+      bar.clear();
+      await emitReport(report, o, `deep-nrc: ${paths.length} merged states`, io, note);
+    }
+    return 0;
+  } finally {
+    bar.clear();
+    for (const a of accs) await a.acc.dispose();
+    await backend.dispose();
+  }
+}
