@@ -900,6 +900,7 @@ const ACCUMULATOR_KEYS = [
   "collapseThreshold",
   "backend",
   "nrc4",
+  "debiased",
 ];
 
 /** {@link createNRCAccumulator}'s checks and construction, errors naming `fn`. */

@@ -55,6 +55,7 @@ export const MEASURE_KEYS = [
   "collapseThreshold",
   "backend",
   "onProgress",
+  "debiased",
 ] as const;
 
 /** The keys of one {@link LayerInput}. @internal */

@@ -13,7 +13,7 @@ import type { Mat } from "../backends/types.js";
 import type { LayerStats } from "../stats.js";
 
 /** The option keys a state holds. */
-const OPTION_KEYS = ["t", "r", "preset", "modelMSE", "collapseThreshold", "nrc4"];
+const OPTION_KEYS = ["t", "r", "preset", "modelMSE", "collapseThreshold", "nrc4", "debiased"];
 
 /**
  * Relative tolerance of the consistency checks, against each entry's Cauchy–Schwarz scale:
@@ -57,6 +57,8 @@ export function checkStateShape(fn: string, s: Record<string, unknown>): void {
     collapseThreshold >= 0
   ))
     bad("options.collapseThreshold", "a finite number ≥ 0", collapseThreshold);
+  if (o!.debiased !== undefined && typeof o!.debiased !== "boolean")
+    bad("options.debiased", "absent or a boolean", o!.debiased);
   if (nrc4 !== undefined && nrc4 !== "tsqr" && nrc4 !== "rescan")
     bad("options.nrc4", '"tsqr" or "rescan" (or absent)', nrc4);
   const layers = s.layers;

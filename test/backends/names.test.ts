@@ -1,7 +1,7 @@
 /**
  * Backends by name, the shared default backend and backend-option errors (issue 13 items 4–5).
  */
-import { describe, expect, it, afterAll } from "vitest";
+import { describe, expect, it, afterAll, vi } from "vitest";
 import { spawnSync } from "node:child_process";
 import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +16,7 @@ import {
   NRCInputError,
   releaseSharedBackends,
   AUTO_BACKEND_MIN_WORK,
+  SHARED_BACKEND_IDLE_MS,
 } from "../../src/index.js";
 import { sharedBackendStarted } from "../../src/backends/registry.js";
 
@@ -72,6 +73,30 @@ describe("backend names", () => {
     expect(sharedBackendStarted("wasm")).toBe(true);
     await releaseSharedBackends();
     expect(sharedBackendStarted("auto")).toBe(false);
+  });
+});
+
+describe("idle release", () => {
+  it(`a shared backend is disposed after ${SHARED_BACKEND_IDLE_MS} ms without a call, and restarts on the next`, async () => {
+    await releaseSharedBackends();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      await measureNRC({ layers, targets: net.targets, backend: "wasm" });
+      expect(sharedBackendStarted("wasm")).toBe(true);
+      vi.advanceTimersByTime(SHARED_BACKEND_IDLE_MS - 1);
+      expect(sharedBackendStarted("wasm")).toBe(true);
+      // A call within the idle time restarts the clock.
+      await measureNRC({ layers, targets: net.targets, backend: "wasm" });
+      vi.advanceTimersByTime(SHARED_BACKEND_IDLE_MS - 1);
+      expect(sharedBackendStarted("wasm")).toBe(true);
+      vi.advanceTimersByTime(1);
+      expect(sharedBackendStarted("wasm")).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+    const r = await measureNRC({ layers, targets: net.targets, backend: "wasm" });
+    expect(r.backend).toBe("wasm");
+    expect(sharedBackendStarted("wasm")).toBe(true);
   });
 });
 
