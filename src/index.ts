@@ -42,6 +42,7 @@ export type {
   SvdResult,
   SvdPartsOptions,
   SvdPartsResult,
+  ProjectedTailResult,
   QrResult,
   NormalStepResult,
   ShiftedMomentsResult,
