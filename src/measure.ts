@@ -27,7 +27,7 @@ import {
   findReduction,
   reduceGram,
   reduceRows,
-  reducedColumns,
+  reducedAugmented,
   type ColumnReduction,
 } from "./linalg/reduce.js";
 import { withKernels, type BackendOption } from "./backends/registry.js";
@@ -481,9 +481,9 @@ async function layerResidual(
       data: reduceRows(red, s.cross, s.q),
     });
     if (refined !== null) return refined;
-    const hr = reducedColumns(red, data.h, true);
-    const r = (await k.qr(augmented(hr, data.y))).R;
-    return nrc4Residual(k, { ...s, d: hr.cols, r }, rtol);
+    const { a, d: width } = reducedAugmented(red, data.h, data.y);
+    const r = (await k.qr(a)).R;
+    return nrc4Residual(k, { ...s, d: width, r }, rtol);
   }
   refined = await refinedResidualSq(k, data.h, yc, await layerGramSolver(k, s, spec), rtol, cross);
   if (refined !== null) return refined;

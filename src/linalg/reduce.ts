@@ -208,14 +208,17 @@ export function expandVectors(red: ColumnReduction, v: Mat, complete = false): M
 }
 
 /**
- * The reduced, scaled columns as a matrix N×(d' + 1 when `withOnes` and there are nonzero
- * constants): `[H[:, keep]·S | √constSq·1]` — same nonzero singular values and left singular
- * vectors as H, hence the same pinv projection.
+ * `[Hr | Y | 1]` in one pass: the reduced, scaled columns `H[:, keep]·S`, then `√constSq·1` where
+ * nonzero constants put 1 in span(H), then the targets and a ones column — the matrix whose QR
+ * gives NRC4's residual ({@link nrc4Residual}); `Hr` has the same nonzero singular values and
+ * left singular vectors as H, hence the same pinv projection. Returns the matrix and Hr's width.
  */
-export function reducedColumns(red: ColumnReduction, h: Mat, withOnes: boolean): Mat {
+export function reducedAugmented(red: ColumnReduction, h: Mat, y: Mat): { a: Mat; d: number } {
   const { keep, scale } = red;
-  const ones = withOnes && red.constSq > 0;
-  const w = keep.length + (ones ? 1 : 0);
+  const ones = red.constSq > 0;
+  const dr = keep.length + (ones ? 1 : 0);
+  const q = y.cols;
+  const w = dr + q + 1;
   const n = h.rows;
   const out = new Float64Array(n * w);
   const c1 = Math.sqrt(red.constSq);
@@ -223,7 +226,9 @@ export function reducedColumns(red: ColumnReduction, h: Mat, withOnes: boolean):
     const src = i * h.cols;
     const dst = i * w;
     for (let a = 0; a < keep.length; a++) out[dst + a] = scale[a] * h.data[src + keep[a]];
-    if (ones) out[dst + w - 1] = c1;
+    if (ones) out[dst + dr - 1] = c1;
+    for (let c = 0; c < q; c++) out[dst + dr + c] = y.data[i * q + c];
+    out[dst + w - 1] = 1;
   }
-  return { rows: n, cols: w, data: out };
+  return { a: { rows: n, cols: w, data: out }, d: dr };
 }
