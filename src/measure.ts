@@ -342,6 +342,12 @@ export interface LayerExtras {
   residual?: number;
   /** Debiased NRC2's sums when there is no data (the accumulator, preset reference-code). */
   hsic?: DebiasedSums;
+  /**
+   * Called before NRC4's fallback factorises the data, so the backend's threads are free for it:
+   * `measureNRC` completes the next layer's background moments there (the QR would otherwise run
+   * on the calling thread alone while the workers take those moments).
+   */
+  beforeFactor?: () => Promise<unknown>;
 }
 
 /** Every metric of one layer from its sufficient statistics (and `extra`). @internal */
@@ -391,7 +397,9 @@ export async function finalizeLayer(
   if (ctx.debiased) nrc2 = await debiasedNRC2(k, "NRC2", s, spec, t, preset, extra);
   const rtol = nrc4Rtol(preset, n, d);
   const nrc4 =
-    (extra.residual ?? (await layerResidual(k, s, spec, rtol, extra.data, reduced))) / (n * q);
+    (extra.residual ??
+      (await layerResidual(k, s, spec, rtol, extra.data, reduced, extra.beforeFactor))) /
+    (n * q);
   let nrc3: number | null = null;
   let stableRankWeight: number | null = null;
   let ws: TopEigResult | null = null;
@@ -459,6 +467,7 @@ async function layerResidual(
   rtol: number,
   data: { h: Mat; y: Mat } | undefined,
   reduced?: ReducedSpectrum,
+  beforeFactor?: () => Promise<unknown>,
 ): Promise<number> {
   if (s.r) return nrc4Residual(k, { ...s, r: s.r }, rtol);
   if (!data) throw new Error("finalizeLayer: neither a TSQR factor, the data nor the residual");
@@ -481,12 +490,14 @@ async function layerResidual(
       data: reduceRows(red, s.cross, s.q),
     });
     if (refined !== null) return refined;
+    await beforeFactor?.();
     const { a, d: width } = reducedAugmented(red, data.h, data.y);
     const r = (await k.qr(a)).R;
     return nrc4Residual(k, { ...s, d: width, r }, rtol);
   }
   refined = await refinedResidualSq(k, data.h, yc, await layerGramSolver(k, s, spec), rtol, cross);
   if (refined !== null) return refined;
+  await beforeFactor?.();
   const r = (await k.qr(augmented(data.h, data.y))).R;
   return nrc4Residual(k, { ...s, r }, rtol);
 }
@@ -684,7 +695,16 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
         const { stats, rows } = await pending.finish();
         if (!momentsFinite(stats)) assertFinite(fn, `${arg}.features`, p.h);
         if (i + 1 < layers.length) next = prepare(i + 1);
-        out.push(await finalizeLayer(k, i, p, stats, ctx, { data: { h: rows, y: yr } }));
+        const upcoming = next;
+        out.push(
+          await finalizeLayer(k, i, p, stats, ctx, {
+            data: { h: rows, y: yr },
+            // An error of the next layer surfaces when its turn comes (finish() is memoised).
+            beforeFactor: upcoming
+              ? () => upcoming.stats.finish().catch(() => undefined)
+              : undefined,
+          }),
+        );
         options.onProgress?.(i + 1, layers.length);
       }
     } finally {

@@ -109,10 +109,15 @@ export function startBatchStats(
   const inp = statsInputs(h, y);
   const pending = k.startShiftedMoments(h, inp.shift, inp.yc);
   const again = (s: Float64Array) => k.shiftedMoments(h, s, inp.yc, scratch);
+  let done: Promise<{ stats: LayerStats; rows: Mat }> | undefined;
   return {
-    async finish() {
-      const first = await pending.join();
-      return { stats: await momentsStats(k, h, inp, first, again), rows: first.rows ?? h };
+    // Memoised: a caller may complete the moments early (to free the backend's threads) and
+    // read them later.
+    finish() {
+      return (done ??= (async () => {
+        const first = await pending.join();
+        return { stats: await momentsStats(k, h, inp, first, again), rows: first.rows ?? h };
+      })());
     },
   };
 }
