@@ -15,7 +15,6 @@ import { measureNRC, DEFAULT_COLLAPSE_THRESHOLD, type LayerInput } from "../meas
 import type { MatrixInput } from "../linalg/matrix.js";
 import type { BackendOption } from "../backends/registry.js";
 import { jsBackend } from "../backends/js/index.js";
-import { formatReport } from "../format.js";
 import type { NRCReport, Preset } from "../report.js";
 import { ProgressBar, type ProgressStream } from "./progress.js";
 import {
@@ -31,6 +30,7 @@ import { DEMO, demoNetwork } from "./demo.js";
 import { isONNXPath, measureONNXFile } from "./onnx.js";
 import { listLayersText } from "./layers.js";
 import { stateVerb } from "./state-verbs.js";
+import { emitReport } from "./output.js";
 import pkg from "../../package.json" with { type: "json" };
 
 /** Where the CLI writes: stdout for results, stderr for progress, notes and errors. */
@@ -367,33 +367,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
       title = `deep-nrc demo (synthetic network, seed ${seed ?? DEMO.seed})`;
     }
     bar.clear();
-
-    if (o.json === "-") io.stdout.write(JSON.stringify(report, null, 2) + "\n");
-    else {
-      io.stdout.write(formatReport(report) + "\n");
-      if (o.json !== undefined)
-        await writeOut(o.json, JSON.stringify(report, null, 2) + "\n", "--json");
-    }
-    if (o.report !== undefined) {
-      let html: string;
-      try {
-        const viz = await import("../viz/index.js");
-        html = await viz.renderReportHTML(report, { title });
-      } catch (e) {
-        if (e instanceof NRCInputError) throw e;
-        const msg = (e as Error).message ?? String(e);
-        throw new NRCInputError(
-          "deep-nrc",
-          "--report",
-          /vega/i.test(msg) && /(find|resolve|module)/i.test(msg)
-            ? "--report needs the optional packages vega and vega-lite (npm i vega vega-lite)"
-            : `--report: the HTML report is not available: ${msg}`,
-        );
-      }
-      await writeOut(o.report, html, "--report");
-      note(`wrote ${o.report}`);
-    }
-    if (o.json !== undefined && o.json !== "-") note(`wrote ${o.json}`);
+    await emitReport(report, o, title, io, note);
     return 0;
   } catch (e) {
     bar.clear();
