@@ -175,16 +175,32 @@ export class SyntheticNet {
 
   /** Writes `Y.npy`, `H{l}.npy`, `W{l}.npy` (float64) to `dir`. */
   writeTo(dir: string): Workload {
-    mkdirSync(dir, { recursive: true });
-    writeNpyF64(join(dir, "Y.npy"), this.y);
-    for (let l = 0; l < this.L; l++) {
-      writeNpyF64(join(dir, `H${l}.npy`), this.features(l));
-      writeNpyF64(join(dir, `W${l}.npy`), this.weight(l));
-    }
-    const w: Workload = { dir, N: this.N, d: this.d, layers: this.L, t: this.t };
-    writeFileSync(join(dir, "workload.json"), JSON.stringify(w));
-    return w;
+    return writeWorkload(dir, this);
   }
+}
+
+/** A network whose layers can be written as a workload. */
+export interface WorkloadNet {
+  readonly y: M;
+  readonly N: number;
+  readonly d: number;
+  readonly L: number;
+  readonly t: number;
+  features(l: number): M;
+  weight(l: number): M;
+}
+
+/** Writes a network as `Y.npy`, `H{l}.npy`, `W{l}.npy` (float64) and `workload.json` in `dir`. */
+export function writeWorkload(dir: string, net: WorkloadNet): Workload {
+  mkdirSync(dir, { recursive: true });
+  writeNpyF64(join(dir, "Y.npy"), net.y);
+  for (let l = 0; l < net.L; l++) {
+    writeNpyF64(join(dir, `H${l}.npy`), net.features(l));
+    writeNpyF64(join(dir, `W${l}.npy`), net.weight(l));
+  }
+  const w: Workload = { dir, N: net.N, d: net.d, layers: net.L, t: net.t };
+  writeFileSync(join(dir, "workload.json"), JSON.stringify(w));
+  return w;
 }
 
 /** Result of a child process run with a time limit. */

@@ -14,10 +14,8 @@
  * workload (`Y.npy`, `H{l}.npy`, `W{l}.npy`, `workload.json`).
  * @module
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { makeRng } from "../src/synthetic.js";
-import { writeNpyF64, type M, type Workload } from "./common.js";
+import { writeWorkload, type M, type Workload } from "./common.js";
 
 type Rng = ReturnType<typeof makeRng>;
 
@@ -167,14 +165,6 @@ export class TrainedLikeNet {
 
   /** Writes `Y.npy`, `H{l}.npy`, `W{l}.npy` (float64) and `workload.json` to `dir`. */
   writeTo(dir: string): Workload {
-    mkdirSync(dir, { recursive: true });
-    writeNpyF64(join(dir, "Y.npy"), this.y);
-    for (let l = 0; l < this.L; l++) {
-      writeNpyF64(join(dir, `H${l}.npy`), this.features(l));
-      writeNpyF64(join(dir, `W${l}.npy`), this.weight(l));
-    }
-    const w: Workload = { dir, N: this.N, d: this.d, layers: this.L, t: this.t };
-    writeFileSync(join(dir, "workload.json"), JSON.stringify(w));
-    return w;
+    return writeWorkload(dir, this);
   }
 }
