@@ -5,7 +5,6 @@
  * writes them as a binary state file. `--shard k/n` or `--rows a:b` take a part of one data set.
  * @module
  */
-import { parseArgs } from "node:util";
 import { createNRCAccumulator, type NRCAccumulator } from "../accumulator.js";
 import type { AccumulatorBatch } from "../accumulator.js";
 import type { MatrixInput } from "../linalg/matrix.js";
@@ -16,7 +15,7 @@ import { NRCInputError } from "../errors.js";
 import { ProgressBar } from "./progress.js";
 import { autoBatchRows, loadWeights, openNetwork, toInput, type NetworkFiles } from "./load.js";
 import { backendOption, intOption, numOption, UsageError, type CliIO } from "./main.js";
-import { megabytes, parseError, sharedBackend } from "./output.js";
+import { megabytes, parseVerb, sharedBackend } from "./output.js";
 
 const HELP = `Usage: deep-nrc accumulate <file.safetensors | folder> [more …] --state <out.nrc.safetensors> [options]
 
@@ -116,17 +115,9 @@ async function* rangeBatches(
 
 /** `deep-nrc accumulate`. */
 export async function accumulateCommand(argv: readonly string[], io: CliIO): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(parseError(e));
-  }
+  const parsed = parseVerb(argv, OPTIONS, HELP, io);
+  if (!parsed) return 0;
   const { values: o, positionals: paths } = parsed;
-  if (o.help) {
-    io.stdout.write(HELP + "\n");
-    return 0;
-  }
   if (paths.length === 0)
     throw new UsageError("accumulate needs a path: a .safetensors file or a folder of .npy files");
   if (o.state === undefined || o.state === "")

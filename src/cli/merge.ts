@@ -5,13 +5,12 @@
  * rounding (Chan et al.'s update for the moments, a TSQR step for the factor).
  * @module
  */
-import { parseArgs } from "node:util";
 import type { NRCAccumulator } from "../accumulator.js";
 import { NRCInputError } from "../errors.js";
 import { readStateFile, writeStateFile } from "../state/node-file.js";
 import { ProgressBar } from "./progress.js";
 import { backendOption, UsageError, type CliIO } from "./main.js";
-import { emitReport, megabytes, parseError, sharedBackend } from "./output.js";
+import { emitReport, megabytes, parseVerb, sharedBackend } from "./output.js";
 
 const HELP = `Usage: deep-nrc merge <a.nrc.safetensors> <b.nrc.safetensors> … [--state out] [--json f] [--report f]
 
@@ -41,17 +40,9 @@ const OPTIONS = {
 
 /** `deep-nrc merge`. */
 export async function mergeCommand(argv: readonly string[], io: CliIO): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(parseError(e));
-  }
+  const parsed = parseVerb(argv, OPTIONS, HELP, io);
+  if (!parsed) return 0;
   const { values: o, positionals: paths } = parsed;
-  if (o.help) {
-    io.stdout.write(HELP + "\n");
-    return 0;
-  }
   if (paths.length === 0) throw new UsageError("merge needs state files (.nrc.safetensors)");
   const backend = await sharedBackend(await backendOption(o.backend));
   const quiet = o.quiet === true;

@@ -6,7 +6,8 @@
 import { NRCInputError } from "../errors.js";
 import { formatReport } from "../format.js";
 import type { NRCReport } from "../report.js";
-import { writeOut, type CliIO } from "./main.js";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { UsageError, writeOut, type CliIO } from "./main.js";
 import { initBackend, type BackendOption } from "../backends/registry.js";
 import type { Kernels } from "../backends/types.js";
 
@@ -44,6 +45,29 @@ export async function emitReport(
     note(`wrote ${o.report}`);
   }
   if (o.json !== undefined && o.json !== "-") note(`wrote ${o.json}`);
+}
+
+/**
+ * A verb's arguments: `parseArgs` (strict, with positionals), its errors as a UsageError; null
+ * when `--help` was asked for (the help is printed).
+ */
+export function parseVerb<T extends NonNullable<ParseArgsConfig["options"]>>(
+  argv: readonly string[],
+  options: T,
+  help: string,
+  io: CliIO,
+): ReturnType<typeof parseArgs<{ options: T; allowPositionals: true; strict: true }>> | null {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(parseError(e));
+  }
+  if ((parsed.values as { help?: boolean }).help) {
+    io.stdout.write(help + "\n");
+    return null;
+  }
+  return parsed;
 }
 
 /** parseArgs with Node's wording minus its advice about '--', as a UsageError. */

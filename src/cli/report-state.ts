@@ -3,10 +3,9 @@
  * as `deep-nrc measure` prints it (the weights come from the state file).
  * @module
  */
-import { parseArgs } from "node:util";
 import { readStateFile } from "../state/node-file.js";
 import { backendOption, UsageError, type CliIO } from "./main.js";
-import { emitReport, parseError } from "./output.js";
+import { emitReport, parseVerb } from "./output.js";
 
 const HELP = `Usage: deep-nrc report <state.nrc.safetensors> [--json f] [--report f]
 
@@ -31,17 +30,9 @@ const OPTIONS = {
 
 /** `deep-nrc report`. */
 export async function reportCommand(argv: readonly string[], io: CliIO): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(parseError(e));
-  }
+  const parsed = parseVerb(argv, OPTIONS, HELP, io);
+  if (!parsed) return 0;
   const { values: o, positionals: paths } = parsed;
-  if (o.help) {
-    io.stdout.write(HELP + "\n");
-    return 0;
-  }
   if (paths.length !== 1)
     throw new UsageError(
       paths.length === 0
