@@ -294,6 +294,73 @@ function suite(name: string, getKernels: () => CompleteKernels, relAccurate: boo
     });
   });
 
+  if (relAccurate)
+    it(`${name}: 800×800 with known singular values (large enough for the threaded reduction)`, async () => {
+      // A = H1·H2·diag(s)·H3·H4 with Householder reflectors Hi = I − 2·wi·wiᵀ (orthogonal, dense
+      // product, O(n²) to form): its singular values are s exactly up to the rounding of A.
+      const n = 800;
+      const rnd = (() => {
+        let x = 12345;
+        return () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+      })();
+      const unit = () => {
+        const w = Float64Array.from({ length: n }, rnd);
+        const nr = Math.hypot(...w);
+        return w.map((v) => v / nr);
+      };
+      const s = Float64Array.from({ length: n }, (_, i) => Math.pow(10, (-6 * i) / (n - 1)));
+      const a = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) a[i * n + i] = s[i];
+      const left = (w: Float64Array) => {
+        // a ← (I − 2wwᵀ)·a
+        const t = new Float64Array(n);
+        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) t[j] += w[i] * a[i * n + j];
+        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] -= 2 * w[i] * t[j];
+      };
+      const right = (w: Float64Array) => {
+        for (let i = 0; i < n; i++) {
+          let d = 0;
+          for (let j = 0; j < n; j++) d += a[i * n + j] * w[j];
+          for (let j = 0; j < n; j++) a[i * n + j] -= 2 * d * w[j];
+        }
+      };
+      left(unit());
+      left(unit());
+      right(unit());
+      right(unit());
+      const A = mat(n, n, a);
+      const b = mat(n, 2, Array.from({ length: 2 * n }, rnd));
+      const k = getKernels();
+      const p = await k.svdParts(A, { rightVectors: 3, b });
+      for (let j = 0; j < n; j++)
+        expect(Math.abs(p.S[j] - s[j])).toBeLessThanOrEqual(20 * n * EPS * s[0]);
+      // The right vectors: ‖A·v_j‖ = s_j; Uᵀ·B: rows j < 3 are (A·v_j/s_j)ᵀ·B, and U being square
+      // the columns of Uᵀ·B keep B's norms.
+      const V = p.V as Mat;
+      const UtB = p.UtB as Mat;
+      for (let j = 0; j < 3; j++) {
+        const av = new Float64Array(n);
+        for (let i = 0; i < n; i++) {
+          let d = 0;
+          for (let t = 0; t < n; t++) d += a[i * n + t] * V.data[t * 3 + j];
+          av[i] = d;
+        }
+        expect(Math.abs(Math.hypot(...av) - s[j])).toBeLessThanOrEqual(1e-12);
+        for (let c = 0; c < 2; c++) {
+          let d = 0;
+          for (let i = 0; i < n; i++) d += (av[i] / s[j]) * b.data[i * 2 + c];
+          expect(Math.abs(UtB.data[j * 2 + c] - d)).toBeLessThanOrEqual(1e-9);
+        }
+      }
+      for (let c = 0; c < 2; c++) {
+        let nb = 0;
+        let nu = 0;
+        for (let i = 0; i < n; i++) nb += b.data[i * 2 + c] ** 2;
+        for (let j = 0; j < n; j++) nu += UtB.data[j * 2 + c] ** 2;
+        expect(Math.abs(nu - nb)).toBeLessThanOrEqual(1e-11 * nb);
+      }
+    });
+
   describe(`${name}: svdParts errors`, () => {
     it("rejects bad rightVectors and b", () => {
       const k = getKernels();

@@ -108,11 +108,14 @@ export function svdWith(ops: SvdOps): (a: Mat) => SvdResult {
     const S = new Float64Array(n);
     const U = new Float64Array(m * n);
     const Vj = new Float64Array(n * n); // row-major n×n, Jacobi rotations only
+    // Columns at Jacobi's zero floor (never rotated: their direction is rounding noise) give no
+    // left vector; normalising them would return a unit vector not orthogonal to the others.
+    const uFloor = (sig[order[0]] ?? 0) * EPS * 1e-2;
     for (let c = 0; c < n; c++) {
       const src = order[c];
       const s = sig[src];
       S[c] = s;
-      if (s > 0) for (let r = 0; r < m; r++) U[r * n + c] = Bc[src * m + r] / s;
+      if (s > uFloor && s > 0) for (let r = 0; r < m; r++) U[r * n + c] = Bc[src * m + r] / s;
       for (let r = 0; r < n; r++) Vj[r * n + c] = Vc[src * n + r];
     }
     const Vm: Mat = { rows: n, cols: n, data: Vj };
@@ -133,5 +136,8 @@ export function svdWith(ops: SvdOps): (a: Mat) => SvdResult {
   return svdOf;
 }
 
-/** Thin SVD `A = U·diag(S)·Vᵀ`, singular values descending. Columns of U for σ = 0 are zero. */
+/**
+ * Thin SVD `A = U·diag(S)·Vᵀ`, singular values descending. Columns of U for σ = 0, or at the
+ * Jacobi zero floor σ ≤ 1e-2·ε·σ_max, are zero.
+ */
 export const svd: (a: Mat) => SvdResult = svdWith({ gram, symEig, matmul, qr, jacobi });

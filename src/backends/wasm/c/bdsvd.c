@@ -145,7 +145,7 @@ static void pass_left_then_dot(double *A, int n, int r0, int r1, int c0, double 
 /* Rows are dealt to the threads in blocks of BD_RB, cyclically, so every thread keeps a share of
  * the shrinking trailing matrix. */
 #define BD_RB 16
-#define BD_PAR_MIN (160.0 * 160.0)
+#define BD_PAR_MIN (768.0 * 768.0)
 #define BD_MAXT 64
 
 typedef struct {
@@ -288,7 +288,10 @@ static void bidiag(double *A, int m, int n, double *d, double *e, double *tauq, 
   g.wpart = (double *)arena_alloc(sizeof(double) * (size_t)nt * (size_t)(n + q));
   g.sspart = (double *)arena_alloc(sizeof(double) * (size_t)nt);
   g.priv = (double *)arena_alloc(sizeof(double) * (size_t)nt * (2 * (size_t)n + q + 4));
-  /* Threads pay from a trailing matrix of about 128×128 on (barriers cost µs each). */
+  /* Threads only from a 768×768 matrix on: each column costs two barriers, and on a shared
+ * machine a preempted thread stalls every one of them (2-core VM with a neighbour holding a core:
+ * 512×512 singular values 73 ms with 2 threads against 37 with one; symEig's tridiagonalisation,
+ * one barrier a column, 92 against 65 there). */
   if (nt > 1 && (double)m * n >= BD_PAR_MIN)
     par_run(bidiag_task, &g);
   else
@@ -497,14 +500,30 @@ static void replay(const rotlog_t *L, double *X, int ld, int c0, int c1) {
 
 typedef struct {
   const rotlog_t *L;
+  volatile int32_t next; /* strips are claimed one at a time: a thread the OS preempts holds up
+                            no one but for the strip in its hands */
 } replay_arg;
 
+static int claim(volatile int32_t *next) {
+#ifdef NRC_THREADS
+  return __atomic_fetch_add(next, 1, __ATOMIC_SEQ_CST);
+#else
+  return (*next)++;
+#endif
+}
+
 static void replay_task(int tid, int nt, void *arg) {
-  const rotlog_t *L = ((replay_arg *)arg)->L;
-  for (int t = 0; t < L->nx; t++) {
-    int lo, hi;
-    split_range(L->len[t], tid, nt, STRIP_W, &lo, &hi);
-    if (hi > lo) replay(L, L->X[t], L->len[t], lo, hi);
+  replay_arg *ra = (replay_arg *)arg;
+  const rotlog_t *L = ra->L;
+  int strips[2], total = 0;
+  for (int t = 0; t < L->nx; t++) total += strips[t] = (L->len[t] + STRIP_W - 1) / STRIP_W;
+  for (;;) {
+    int c = claim(&ra->next);
+    if (c >= total) return;
+    int t = 0;
+    while (c >= strips[t]) c -= strips[t++];
+    int lo = c * STRIP_W, hi = MIN(L->len[t], lo + STRIP_W);
+    replay(L, L->X[t], L->len[t], lo, hi);
   }
 }
 
@@ -512,7 +531,7 @@ static void log_flush(rotlog_t *L) {
   if (L->nsw == 0) return;
   long work = 0;
   for (int t = 0; t < L->nx; t++) work += (long)L->len[t];
-  replay_arg ra = {L};
+  replay_arg ra = {L, 0};
   if ((long)L->nrot * work >= 200000)
     par_run(replay_task, &ra);
   else
