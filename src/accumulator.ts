@@ -17,7 +17,8 @@
  *   refinement safe. Moments and refinement sums both merge, so shards still combine.
  * @module
  */
-import type { CompleteKernels, Mat } from "./backends/types.js";
+import type { CompleteKernels, Mat, MatF32 } from "./backends/types.js";
+import { widenMat } from "./linalg/center.js";
 import {
   initBackend,
   autoBackend,
@@ -262,8 +263,21 @@ export class NRCAccumulator {
     let work = 0;
     for (const f of batch.features) work += roughWork(f);
     const k = await this.k(work);
+    // Float32 features stay float32 (no widened copy) where the kernels take them: the moments
+    // run of `rescan` mode and its refinement passes; elsewhere they are widened on first use.
     const prepared: PreparedLayer[] = batch.features.map((f, i) =>
-      prepareLayer(fn, `features[${i}]`, i, f, null, this.names?.[i], this.opts.preset, y.rows),
+      prepareLayer(
+        fn,
+        `features[${i}]`,
+        i,
+        f,
+        null,
+        this.names?.[i],
+        this.opts.preset,
+        y.rows,
+        false,
+        true,
+      ),
     );
     prepared.forEach((p, i) => {
       const w = this.weights?.[i];
@@ -292,7 +306,7 @@ export class NRCAccumulator {
       for (let i = 0; i < L; i++) {
         const p = prepared[i];
         const run = (this.runs[i] ??= new MomentsAccumulation(k, this.stats[i], this.scratch));
-        await run.add(p.h, repeatRows(y, p.repeat));
+        await run.add(p.h32 ?? p.h, repeatRows(y, p.repeat));
         if (run.drifted()) this.settleLayer(i);
         await turnEventLoop();
       }
@@ -678,7 +692,7 @@ export class NRCAccumulator {
      * throws instead of changing NRC4 silently.
      */
     let verified = false;
-    const pass = async (each: (i: number, h: Mat, y: Mat) => Promise<void>) => {
+    const pass = async (each: (i: number, h: Mat | MatF32, y: Mat) => Promise<void>) => {
       const check = verified ? null : stats.map((s) => new RescanCheck(s));
       verified = true;
       let rows = 0;
@@ -703,16 +717,19 @@ export class NRCAccumulator {
             undefined,
             this.opts.preset,
             y.rows,
+            false,
+            true,
           );
-          if (p.h.cols !== stats[i].d)
+          const h = p.h32 ?? p.h;
+          if (h.cols !== stats[i].d)
             throw new NRCInputError(
               fn,
               "rescan",
-              `rescan features[${i}] must have ${stats[i].d} columns; got ${p.h.cols}`,
+              `rescan features[${i}] must have ${stats[i].d} columns; got ${h.cols}`,
             );
           const yr = repeatRows(y, p.repeat);
-          check?.[i].add(p.h, yr);
-          await each(i, p.h, yr);
+          check?.[i].add(h, yr);
+          await each(i, h, yr);
         }
       }
       if (rows !== this.sampleCount)
@@ -758,7 +775,7 @@ export class NRCAccumulator {
       const factors: (Mat | null)[] = stats.map(() => null);
       await pass(async (i, h, y) => {
         if (!pending[i]) return;
-        const f = (await k.qr(augmented(h, y))).R;
+        const f = (await k.qr(augmented(widenMat(h), y))).R;
         const prev = factors[i];
         factors[i] = prev ? (await k.qr(stackRows(prev, f))).R : f;
       });
@@ -802,7 +819,7 @@ class RescanCheck {
     this.sqY = new Float64Array(s.q);
   }
 
-  add(h: Mat, y: Mat): void {
+  add(h: Mat | MatF32, y: Mat): void {
     const { d, q, meanH, meanY } = this.s;
     for (let i = 0; i < h.rows; i++) {
       let ys = 0;

@@ -4,7 +4,7 @@
  * throws one error that lists every failure (as onnxruntime-web does).
  * @module
  */
-import type { Backend, CompleteKernels, Kernels } from "./types.js";
+import type { Backend, CompleteKernels, Kernels, Mat, MatF32 } from "./types.js";
 import { NRCInputError } from "../errors.js";
 import { jsBackend, jsKernels } from "./js/index.js";
 import { wasmBackend } from "./wasm/index.js";
@@ -17,7 +17,12 @@ import {
   topEigFromSymEig,
 } from "./scaled.js";
 import { projectedTailJS } from "../linalg/tail.js";
-import { composedMomentsRun, composedShiftedMoments, eagerMomentsStart } from "../linalg/center.js";
+import {
+  composedMomentsRun,
+  composedShiftedMoments,
+  eagerMomentsStart,
+  widenMat,
+} from "../linalg/center.js";
 
 /** The backends that can be named by a string. */
 export const BACKEND_NAMES = ["auto", "wasm", "js", "webgpu", "tfjs"] as const;
@@ -112,10 +117,59 @@ function namedBackend(name: BackendName): Backend {
   }
 }
 
-/** Fills every kernel a backend lacks from the JS kernels. */
+/**
+ * A backend's kernels with a float32 A widened before the kernels that read the data matrix
+ * (for a backend that does not take {@link MatF32} itself).
+ */
+function widening(k: Kernels): Kernels {
+  const w: Kernels = Object.create(k) as Kernels;
+  const sm = k.shiftedMoments;
+  if (sm)
+    (w as { shiftedMoments: unknown }).shiftedMoments = (
+      a: Mat | MatF32,
+      s: Float64Array,
+      b: Mat,
+      sc?: (l: number) => Float64Array,
+    ) => sm.call(k, widenMat(a), s, b, sc);
+  const st = k.startShiftedMoments;
+  if (st)
+    (w as { startShiftedMoments: unknown }).startShiftedMoments = (
+      a: Mat | MatF32,
+      s: Float64Array,
+      b: Mat,
+    ) => st.call(k, widenMat(a), s, b);
+  const ns = k.normalStep;
+  if (ns)
+    (w as { normalStep: unknown }).normalStep = (a: Mat | MatF32, b: Mat, x?: Mat) =>
+      ns.call(k, widenMat(a), b, x);
+  const mr = k.momentsRun;
+  if (mr)
+    (w as { momentsRun: unknown }).momentsRun = (
+      n: number,
+      q: number,
+      s: Float64Array,
+      sc?: (l: number) => Float64Array,
+    ) => {
+      const run = mr.call(k, n, q, s, sc);
+      return {
+        add: (a: Mat | MatF32, b: Mat) => run.add(widenMat(a), b),
+        probe: () => run.probe(),
+        result: () => run.result(),
+        dispose: () => run.dispose(),
+      };
+    };
+  return w;
+}
+
+/**
+ * Fills every kernel a backend lacks from the JS kernels. A backend that does not declare
+ * `float32Inputs` gets float32 matrices widened to float64 before its own `shiftedMoments`,
+ * `startShiftedMoments`, `momentsRun().add` and `normalStep` see them.
+ */
 export function completeKernels(k: Kernels): CompleteKernels {
   const gram = k.gram ? k.gram.bind(k) : jsKernels.gram;
   const crossProd = k.crossProd ? k.crossProd.bind(k) : jsKernels.crossProd;
+  k = k.float32Inputs ? k : widening(k);
   const shiftedMoments = k.shiftedMoments
     ? k.shiftedMoments.bind(k)
     : composedShiftedMoments(gram, crossProd);
@@ -123,6 +177,7 @@ export function completeKernels(k: Kernels): CompleteKernels {
   const svd = k.svd ? scaledSvd(k.svd.bind(k)) : jsKernels.svd;
   return {
     name: k.name,
+    float32Inputs: true,
     gram,
     crossProd,
     shiftedMoments,
