@@ -281,17 +281,18 @@ export class NRCAccumulator {
     );
     prepared.forEach((p, i) => {
       const w = this.weights?.[i];
-      if (w && w.cols !== p.h.cols)
+      const cols = (p.h32 ?? p.h).cols; // p.h of float32 features would widen them
+      if (w && w.cols !== cols)
         throw new NRCInputError(
           fn,
           `features[${i}]`,
-          `features[${i}] must have ${w.cols} columns (weight ${i} is ${w.rows}×${w.cols}); got ${p.h.cols}`,
+          `features[${i}] must have ${w.cols} columns (weight ${i} is ${w.rows}×${w.cols}); got ${cols}`,
         );
-      if (this.stats && this.stats[i].d !== p.h.cols)
+      if (this.stats && this.stats[i].d !== cols)
         throw new NRCInputError(
           fn,
           `features[${i}]`,
-          `features[${i}] must have ${this.stats[i].d} columns like earlier batches; got ${p.h.cols}`,
+          `features[${i}] must have ${this.stats[i].d} columns like earlier batches; got ${cols}`,
         );
     });
     if (this.opts.debiased) {

@@ -186,7 +186,8 @@ export interface ElementType {
   littleEndian: boolean;
 }
 
-const PLATFORM_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Whether this platform stores numbers little-endian. @internal */
+export const PLATFORM_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 let HALF_TABLE: Float64Array | null = null;
 

@@ -23,13 +23,14 @@ import {
   boundedProduct,
   decodeF32Into,
   keepsFloat32,
+  PLATFORM_LE,
   checkAllocation,
   checkRows,
   chunkBytesOption,
   outputBuffer,
   decodeInto,
 } from "./common.js";
-import { type ByteSource, checkSource, readExact, sourceName } from "./source.js";
+import { type ByteSource, checkSource, readExact, readExactInto, sourceName } from "./source.js";
 
 /** The parsed header of a `.npy` file. */
 export interface NpyHeader {
@@ -454,13 +455,14 @@ export async function readNpy(
     const rowsPerChunk = Math.max(1, Math.floor(chunkBytes / rowBytes));
     for (let r = 0; r < nRows; r += rowsPerChunk) {
       const nr = Math.min(rowsPerChunk, nRows - r);
-      const bytes = await readExact(
-        fn,
-        src,
-        h.dataOffset + (s + r) * rowBytes,
-        nr * rowBytes,
-        "array data",
-      );
+      const at = h.dataOffset + (s + r) * rowBytes;
+      if (f32 && h.element.littleEndian === PLATFORM_LE) {
+        // The stored bytes are the output: read them in place (no buffer, no copy).
+        const target = new Uint8Array(data.buffer, data.byteOffset + r * rowBytes, nr * rowBytes);
+        await readExactInto(fn, src, at, target, "array data");
+        continue;
+      }
+      const bytes = await readExact(fn, src, at, nr * rowBytes, "array data");
       decode(bytes, nr * R, data, r * R);
     }
     return out;

@@ -24,13 +24,14 @@ import {
   boundedProduct,
   decodeF32Into,
   keepsFloat32,
+  PLATFORM_LE,
   checkAllocation,
   checkRows,
   chunkBytesOption,
   outputBuffer,
   decodeInto,
 } from "./common.js";
-import { type ByteSource, checkSource, readExact, sourceName } from "./source.js";
+import { type ByteSource, checkSource, readExact, readExactInto, sourceName } from "./source.js";
 
 /** The safetensors dtypes this reader decodes. */
 export type SafetensorsDtype =
@@ -338,6 +339,12 @@ export async function readSafetensor(
   const rowsPerChunk = Math.max(1, Math.floor(chunkBytes / rowBytes));
   for (let r = 0; r < nRows; r += rowsPerChunk) {
     const nr = Math.min(rowsPerChunk, nRows - r);
+    if (f32 && et.littleEndian === PLATFORM_LE) {
+      // The stored bytes are the output: read them in place (no buffer, no copy).
+      const target = new Uint8Array(data.buffer, data.byteOffset + r * rowBytes, nr * rowBytes);
+      await readExactInto(fn, src, base + r * rowBytes, target, `tensor ${JSON.stringify(name)}`);
+      continue;
+    }
     const bytes = await readExact(
       fn,
       src,
