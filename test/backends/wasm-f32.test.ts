@@ -289,6 +289,25 @@ describe("accumulator over float32 batches", () => {
     }
   });
 
+  it("a float32 second read that differs from the first is refused (rescan check)", async () => {
+    const acc = createNRCAccumulator({ t: 3, nrc4: "rescan" });
+    for (const b of batches(false, 256)) await acc.add(b);
+    // One entry of layer 1 changed by ~1 in the second read (a different file, say).
+    const other = batches(false, 256).map((b, i) => {
+      if (i !== 2) return b;
+      const f = b.features[1] as MatF32;
+      const data = f.data.slice();
+      data[17 * f.cols + 4] += 1;
+      return { ...b, features: [b.features[0], { rows: f.rows, cols: f.cols, data }] };
+    });
+    const err = await acc.finalize({ rescan: () => other }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NRCInputError);
+    expect((err as Error).message).toMatch(
+      /layer 1's second read differs from the first \(feature column 4's/,
+    );
+    await acc.dispose();
+  });
+
   it("a float32 batch whose data length does not match its shape is refused", async () => {
     const acc = createNRCAccumulator({ t: 3, nrc4: "rescan" });
     const err = await acc
