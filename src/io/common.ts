@@ -28,7 +28,17 @@ export interface TensorF32 {
   data: Float32Array;
 }
 
-/** Whether a dtype spelling (`.npy` descr or safetensors dtype) is float32. */
+/**
+ * Whether a dtype spelling — a `.npy` descr (`"<f4"`, `">f4"`) or a safetensors dtype (`"F32"`) —
+ * is float32: the tensors a `{ float32: true }` read returns as a Float32Array.
+ * @param dtype - The spelling, e.g. a header's `descr` or a tensor info's `dtype`.
+ * @returns true for float32 in either byte order.
+ * @example
+ * ```ts
+ * const h = await readNpyHeader(src);
+ * const f32 = isFloat32Dtype(h.descr); // then read with { float32: true, into: new Float32Array(…) }
+ * ```
+ */
 export function isFloat32Dtype(dtype: string): boolean {
   return dtype === "F32" || dtype === "<f4" || dtype === ">f4" || dtype === "|f4";
 }
