@@ -121,44 +121,26 @@ function namedBackend(name: BackendName): Backend {
  * A backend's kernels with a float32 A widened before the kernels that read the data matrix
  * (for a backend that does not take {@link MatF32} itself).
  */
-function widening(k: Kernels): Kernels {
-  const w: Kernels = Object.create(k) as Kernels;
-  const sm = k.shiftedMoments;
-  if (sm)
-    (w as { shiftedMoments: unknown }).shiftedMoments = (
-      a: Mat | MatF32,
-      s: Float64Array,
-      b: Mat,
-      sc?: (l: number) => Float64Array,
-    ) => sm.call(k, widenMat(a), s, b, sc);
-  const st = k.startShiftedMoments;
-  if (st)
-    (w as { startShiftedMoments: unknown }).startShiftedMoments = (
-      a: Mat | MatF32,
-      s: Float64Array,
-      b: Mat,
-    ) => st.call(k, widenMat(a), s, b);
-  const ns = k.normalStep;
-  if (ns)
-    (w as { normalStep: unknown }).normalStep = (a: Mat | MatF32, b: Mat, x?: Mat) =>
-      ns.call(k, widenMat(a), b, x);
-  const mr = k.momentsRun;
-  if (mr)
-    (w as { momentsRun: unknown }).momentsRun = (
-      n: number,
-      q: number,
-      s: Float64Array,
-      sc?: (l: number) => Float64Array,
-    ) => {
-      const run = mr.call(k, n, q, s, sc);
-      return {
-        add: (a: Mat | MatF32, b: Mat) => run.add(widenMat(a), b),
-        probe: () => run.probe(),
-        result: () => run.result(),
-        dispose: () => run.dispose(),
-      };
-    };
-  return w;
+function widening(
+  k: Kernels,
+): Pick<Kernels, "shiftedMoments" | "startShiftedMoments" | "normalStep" | "momentsRun"> {
+  const { shiftedMoments: sm, startShiftedMoments: st, normalStep: ns, momentsRun: mr } = k;
+  return {
+    shiftedMoments: sm && ((a, s, b, sc) => sm.call(k, widenMat(a), s, b, sc)),
+    startShiftedMoments: st && ((a, s, b) => st.call(k, widenMat(a), s, b)),
+    normalStep: ns && ((a, b, x) => ns.call(k, widenMat(a), b, x)),
+    momentsRun:
+      mr &&
+      ((n, q, s, sc) => {
+        const run = mr.call(k, n, q, s, sc);
+        return {
+          add: (a: Mat | MatF32, b: Mat) => run.add(widenMat(a), b),
+          probe: () => run.probe(),
+          result: () => run.result(),
+          dispose: () => run.dispose(),
+        };
+      }),
+  };
 }
 
 /**
@@ -169,10 +151,16 @@ function widening(k: Kernels): Kernels {
 export function completeKernels(k: Kernels): CompleteKernels {
   const gram = k.gram ? k.gram.bind(k) : jsKernels.gram;
   const crossProd = k.crossProd ? k.crossProd.bind(k) : jsKernels.crossProd;
-  k = k.float32Inputs ? k : widening(k);
-  const shiftedMoments = k.shiftedMoments
-    ? k.shiftedMoments.bind(k)
-    : composedShiftedMoments(gram, crossProd);
+  // The data-reading kernels as called: widening a float32 A first where k does not take it.
+  const own = k.float32Inputs
+    ? {
+        shiftedMoments: k.shiftedMoments?.bind(k),
+        startShiftedMoments: k.startShiftedMoments?.bind(k),
+        normalStep: k.normalStep?.bind(k),
+        momentsRun: k.momentsRun?.bind(k),
+      }
+    : widening(k);
+  const shiftedMoments = own.shiftedMoments ?? composedShiftedMoments(gram, crossProd);
   const symEig = k.symEig ? scaledSymEig(k.symEig.bind(k)) : jsKernels.symEig;
   const svd = k.svd ? scaledSvd(k.svd.bind(k)) : jsKernels.svd;
   return {
@@ -181,12 +169,10 @@ export function completeKernels(k: Kernels): CompleteKernels {
     gram,
     crossProd,
     shiftedMoments,
-    startShiftedMoments: k.startShiftedMoments
-      ? k.startShiftedMoments.bind(k)
-      : eagerMomentsStart(shiftedMoments),
-    momentsRun: k.momentsRun ? k.momentsRun.bind(k) : composedMomentsRun(shiftedMoments),
+    startShiftedMoments: own.startShiftedMoments ?? eagerMomentsStart(shiftedMoments),
+    momentsRun: own.momentsRun ?? composedMomentsRun(shiftedMoments),
     matmul: k.matmul ? k.matmul.bind(k) : jsKernels.matmul,
-    normalStep: k.normalStep ? k.normalStep.bind(k) : jsKernels.normalStep,
+    normalStep: own.normalStep ?? jsKernels.normalStep,
     cholesky: k.cholesky ? k.cholesky.bind(k) : jsKernels.cholesky,
     symEig,
     topEig: k.topEig ? scaledTopEig(k.topEig.bind(k)) : topEigFromSymEig(symEig),

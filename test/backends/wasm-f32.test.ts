@@ -187,17 +187,26 @@ describe("float32 inputs, js kernels", () => {
 describe("float32 inputs to a backend that does not take them", () => {
   it("completeKernels widens them before the backend's own kernels", async () => {
     const seen: string[] = [];
-    const custom: Kernels = {
-      name: "custom",
-      shiftedMoments(a, s, b) {
+    // A class with a private field: every kernel must still run with `this` the instance.
+    class Custom implements Kernels {
+      readonly name = "custom";
+      #calls = 0;
+      shiftedMoments(a: Mat | MatF32, s: Float64Array, b: Mat) {
+        this.#calls++;
         seen.push(a.data.constructor.name);
         return jsKernels.shiftedMoments(a as Mat, s, b);
-      },
-      normalStep(a, b, x) {
+      }
+      normalStep(a: Mat | MatF32, b: Mat, x?: Mat) {
+        this.#calls++;
         seen.push(a.data.constructor.name);
         return jsKernels.normalStep(a as Mat, b, x);
-      },
-    };
+      }
+      cholesky(a: Mat) {
+        this.#calls++;
+        return jsKernels.cholesky(a);
+      }
+    }
+    const custom = new Custom();
     const k = completeKernels(custom);
     expect(k.float32Inputs).toBe(true);
     const a = f32Mat(20, 7, 3);
@@ -214,6 +223,8 @@ describe("float32 inputs to a backend that does not take them", () => {
     await k.startShiftedMoments(a, sh, b).join();
     expect(seen).toEqual(Array(seen.length).fill("Float64Array"));
     expect(seen.length).toBe(4);
+    const l = await k.cholesky({ rows: 1, cols: 1, data: Float64Array.of(4) });
+    expect(l?.data[0]).toBe(2);
   });
 });
 
