@@ -25,6 +25,11 @@ interface Spec {
   gramEvery: number;
   /** The accumulator's NRC4 mode (default tsqr). */
   nrc4?: "tsqr" | "rescan";
+  /**
+   * How float32 features reach the accumulator: `"f32"` (default, as the CLI: kept float32, the
+   * kernels widen while packing) or `"f64"` (decoded to float64 in JS first, the earlier path).
+   */
+  decode?: "f32" | "f64";
 }
 
 function backend(name: string): Backend {
@@ -61,17 +66,21 @@ async function main(): Promise<void> {
   let readMs = 0;
   let rescans = 0;
   // As the CLI's fileBatches: headers parsed once, every file's rows requested at once, decoded
-  // into two alternating sets of buffers.
-  const sets: Float64Array[][] = [];
+  // into two alternating sets of buffers; float32 features kept float32 (decode "f32").
+  const keep = (spec.decode ?? "f32") === "f32";
+  const sets: (Float64Array | Float32Array)[][] = [];
   let slot = 0;
   const readRows = (rows: [number, number]) => {
-    const bufs = (sets[slot] ??= [yHeader, ...hHeaders].map(
-      (h) => new Float64Array(spec.batch * h.shape.slice(1).reduce((a, x) => a * x, 1)),
-    ));
+    const bufs = (sets[slot] ??= [yHeader, ...hHeaders].map((h, j) => {
+      const len = spec.batch * h.shape.slice(1).reduce((a, x) => a * x, 1);
+      return keep && j > 0 && h.descr === "<f4" ? new Float32Array(len) : new Float64Array(len);
+    }));
     slot ^= 1;
     const p = Promise.all([
-      readNpy(ysrc, { rows, header: yHeader, into: bufs[0] }),
-      ...srcs.map((s, l) => readNpy(s, { rows, header: hHeaders[l], into: bufs[l + 1] })),
+      readNpy(ysrc, { rows, header: yHeader, into: bufs[0] as Float64Array }),
+      ...srcs.map((s, l) =>
+        readNpy(s, { rows, header: hHeaders[l], into: bufs[l + 1], float32: true }),
+      ),
     ]).then(([y, ...hs]) => ({
       features: hs.map((h) => tensorToMatrix(h)),
       targets: tensorToMatrix(y),
@@ -140,6 +149,7 @@ async function main(): Promise<void> {
       batch: spec.batch,
       backend: spec.backend,
       nrc4Mode: nrc4,
+      decode: keep ? "f32" : "f64",
       rescans,
       streamMs,
       accumulateMs,

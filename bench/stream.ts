@@ -7,6 +7,12 @@
  *
  *   npm run bench:stream -- [--scale 1] [--batch 2048] [--backend wasm1|wasm2|js] [--nrc4 tsqr|rescan]
  *                           [--dir DIR] [--keep] [--gram-every K] [--json out.json] [--limit s]
+ *                           [--decode f32|f64] [--repeat K]
+ *
+ * `--decode f64` streams the features decoded to float64 in JS (the path before float32 batches
+ * reached the kernels); `--repeat K` runs the measured child K times on the same files, and with
+ * `--decode both` alternates f32 and f64 children (interleaved, so a shared machine's load
+ * affects both alike).
  *
  * The disk is checked first; when the files would not fit (with 20 % to spare) the sample count
  * is scaled down and the factor is printed.
@@ -46,6 +52,7 @@ interface StreamOut {
   batch: number;
   backend: string;
   nrc4Mode: string;
+  decode: string;
   rescans: number;
   streamMs: number;
   accumulateMs: number;
@@ -73,6 +80,8 @@ function args(argv: string[]) {
     json: "",
     limitS: 3600,
     nrc4: "tsqr",
+    decode: "f32",
+    repeat: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -85,6 +94,8 @@ function args(argv: string[]) {
     else if (a === "--json") o.json = argv[++i];
     else if (a === "--limit") o.limitS = Number(argv[++i]);
     else if (a === "--nrc4") o.nrc4 = argv[++i];
+    else if (a === "--decode") o.decode = argv[++i];
+    else if (a === "--repeat") o.repeat = Number(argv[++i]);
     else if (a === "--help" || a === "-h") {
       console.log(
         "npm run bench:stream -- [--scale 1] [--batch 2048] [--backend wasm1|wasm2|js] [--nrc4 tsqr|rescan] [--dir DIR] [--keep] [--gram-every K] [--json out.json] [--limit s]",
@@ -94,6 +105,9 @@ function args(argv: string[]) {
   }
   if (!(o.scale > 0 && o.scale <= 1)) throw new Error("--scale must be in (0, 1]");
   if (o.nrc4 !== "tsqr" && o.nrc4 !== "rescan") throw new Error("--nrc4 must be tsqr or rescan");
+  if (!["f32", "f64", "both"].includes(o.decode))
+    throw new Error("--decode must be f32, f64 or both");
+  if (!(Number.isInteger(o.repeat) && o.repeat >= 1)) throw new Error("--repeat must be ≥ 1");
   return o;
 }
 
@@ -149,102 +163,113 @@ async function main(): Promise<void> {
       writeMs = performance.now() - t0;
     }
 
-    const spec = {
-      dir,
-      layers: LAYERS,
-      batch: o.batch,
-      backend: o.backend,
-      gramEvery,
-      nrc4: o.nrc4,
-    };
-    const nodeArgs = ["--import", "tsx", join(HERE, "stream-child.ts"), JSON.stringify(spec)];
-    const useTime = existsSync("/usr/bin/time");
-    const c = await runChild(
-      useTime ? "/usr/bin/time" : process.execPath,
-      useTime ? ["-v", process.execPath, ...nodeArgs] : nodeArgs,
-      o.limitS * 1000,
-    );
-    const r = lastJson<StreamOut>(c.stdout);
-    const timeRss = /Maximum resident set size \(kbytes\): (\d+)/.exec(c.stderr)?.[1];
-    if (c.status !== "ok" || !r) {
-      const cut = c.stderr.indexOf("\tCommand being timed");
-      log(
-        `child ${c.status} (exit ${c.code}): ${(cut >= 0 ? c.stderr.slice(0, cut) : c.stderr).slice(-3000)}`,
-      );
-      process.exitCode = 1;
-      return;
-    }
-    const ratio = r.streamMs / r.gramMs;
-    const gbs = (bytesFor(N) / 1e9 / (r.streamMs / 1000)).toFixed(2);
-    const rows = [
-      [
-        "samples × features × layers",
-        `${N} × ${D} × ${LAYERS} (scale ${o.scale}${diskFactor < 1 ? `, disk factor ${diskFactor.toFixed(3)}` : ""})`,
-      ],
-      [
-        "data on disk (float32 .npy)",
-        `${(bytesFor(N) / 1e9).toFixed(2)} GB${writeMs ? `, written in ${fmtMs(writeMs)}` : " (reused)"}`,
-      ],
-      ["backend, batch rows", `${r.backend}, ${r.batch} (${r.batches} batches)`],
-      [
-        "accumulator nrc4 mode",
-        r.nrc4Mode === "rescan"
-          ? `rescan (moments, then ${r.rescans} more read pass${r.rescans === 1 ? "" : "es"} in finalize)`
-          : "tsqr (one pass)",
-      ],
-      [
-        "stream time (read + accumulate + finalize)",
-        `${fmtMs(r.streamMs)} (${gbs} GB/s; reads ${fmtMs(r.readMs)})`,
-      ],
-      [
-        "Gram kernel time, same data",
-        `${fmtMs(r.gramMs)}${r.gramBatchesTimed < r.batches ? ` (timed on ${r.gramBatchesTimed} of ${r.batches} batches, scaled)` : ""}`,
-      ],
-      ["  of which: read + accumulate (all batches)", fmtMs(r.accumulateMs)],
-      [
-        "  of which: finalize()",
-        r.finalizeError
-          ? `FAILED after ${fmtMs(r.streamMs - r.accumulateMs)}: ${r.finalizeError}`
-          : fmtMs(r.streamMs - r.accumulateMs),
-      ],
-      ["stream / Gram (target ≤ 1.5)", ratio.toFixed(2)],
-      ["accumulate / Gram", (r.accumulateMs / r.gramMs).toFixed(2)],
-      [
-        "peak RSS (target < 300 MB)",
-        `${r.peakRssMB.toFixed(0)} MB (process.resourceUsage)${timeRss ? `, ${(Number(timeRss) / 1024).toFixed(0)} MB (/usr/bin/time -v)` : ""}; ${r.rssAfterStartMB.toFixed(0)} MB after start-up`,
-      ],
-      ["NRC1 per layer", r.nrc1.map((x) => (x === null ? "null" : x.toExponential(3))).join(", ")],
-      [
-        "load average start → end",
-        `${startLoad.map((x) => x.toFixed(2)).join(" ")} → ${loadavg()
-          .map((x) => x.toFixed(2))
-          .join(" ")}`,
-      ],
-    ];
-    const w0 = Math.max(...rows.map((x) => x[0].length));
-    const w1 = Math.max(...rows.map((x) => x[1].length));
-    console.log(`| ${"streaming".padEnd(w0)} | ${"".padEnd(w1)} |`);
-    console.log(`|${"-".repeat(w0 + 2)}|${"-".repeat(w1 + 2)}|`);
-    for (const [a, b] of rows) console.log(`| ${a.padEnd(w0)} | ${b.padEnd(w1)} |`);
-    if (o.json)
-      writeFileSync(
-        o.json,
-        JSON.stringify(
-          {
-            machine: machine(),
-            options: o,
-            N,
-            diskFactor,
-            writeMs,
-            result: r,
-            timeRssKB: timeRss ?? null,
-            loadStart: startLoad,
-            loadEnd: loadavg(),
-          },
-          null,
-          1,
-        ),
-      );
+    const results: unknown[] = [];
+    const summary: string[] = [];
+    const modes = o.decode === "both" ? ["f32", "f64"] : [o.decode];
+    for (let rep = 0; rep < o.repeat; rep++)
+      for (const decode of modes) {
+        const spec = {
+          dir,
+          layers: LAYERS,
+          batch: o.batch,
+          backend: o.backend,
+          gramEvery,
+          nrc4: o.nrc4,
+          decode,
+        };
+        const nodeArgs = ["--import", "tsx", join(HERE, "stream-child.ts"), JSON.stringify(spec)];
+        const useTime = existsSync("/usr/bin/time");
+        const c = await runChild(
+          useTime ? "/usr/bin/time" : process.execPath,
+          useTime ? ["-v", process.execPath, ...nodeArgs] : nodeArgs,
+          o.limitS * 1000,
+        );
+        const r = lastJson<StreamOut>(c.stdout);
+        const timeRss = /Maximum resident set size \(kbytes\): (\d+)/.exec(c.stderr)?.[1];
+        if (c.status !== "ok" || !r) {
+          const cut = c.stderr.indexOf("\tCommand being timed");
+          log(
+            `child ${c.status} (exit ${c.code}): ${(cut >= 0 ? c.stderr.slice(0, cut) : c.stderr).slice(-3000)}`,
+          );
+          process.exitCode = 1;
+          return;
+        }
+        summary.push(
+          `${decode} features: stream / Gram ${(r.streamMs / r.gramMs).toFixed(2)} (stream ${fmtMs(r.streamMs)}, Gram ${fmtMs(r.gramMs)}, accumulate / Gram ${(r.accumulateMs / r.gramMs).toFixed(2)}, peak RSS ${r.peakRssMB.toFixed(0)} MB${timeRss ? ` / ${(Number(timeRss) / 1024).toFixed(0)} MB time -v` : ""})`,
+        );
+        const ratio = r.streamMs / r.gramMs;
+        const gbs = (bytesFor(N) / 1e9 / (r.streamMs / 1000)).toFixed(2);
+        const rows = [
+          [
+            "samples × features × layers",
+            `${N} × ${D} × ${LAYERS} (scale ${o.scale}${diskFactor < 1 ? `, disk factor ${diskFactor.toFixed(3)}` : ""})`,
+          ],
+          [
+            "data on disk (float32 .npy)",
+            `${(bytesFor(N) / 1e9).toFixed(2)} GB${writeMs ? `, written in ${fmtMs(writeMs)}` : " (reused)"}`,
+          ],
+          ["backend, batch rows", `${r.backend}, ${r.batch} (${r.batches} batches)`],
+          [
+            "features into the accumulator as",
+            r.decode === "f32" ? "float32 (widened in the kernels)" : "float64 (decoded in JS)",
+          ],
+          [
+            "accumulator nrc4 mode",
+            r.nrc4Mode === "rescan"
+              ? `rescan (moments, then ${r.rescans} more read pass${r.rescans === 1 ? "" : "es"} in finalize)`
+              : "tsqr (one pass)",
+          ],
+          [
+            "stream time (read + accumulate + finalize)",
+            `${fmtMs(r.streamMs)} (${gbs} GB/s; reads ${fmtMs(r.readMs)})`,
+          ],
+          [
+            "Gram kernel time, same data",
+            `${fmtMs(r.gramMs)}${r.gramBatchesTimed < r.batches ? ` (timed on ${r.gramBatchesTimed} of ${r.batches} batches, scaled)` : ""}`,
+          ],
+          ["  of which: read + accumulate (all batches)", fmtMs(r.accumulateMs)],
+          [
+            "  of which: finalize()",
+            r.finalizeError
+              ? `FAILED after ${fmtMs(r.streamMs - r.accumulateMs)}: ${r.finalizeError}`
+              : fmtMs(r.streamMs - r.accumulateMs),
+          ],
+          ["stream / Gram (target ≤ 1.5)", ratio.toFixed(2)],
+          ["accumulate / Gram", (r.accumulateMs / r.gramMs).toFixed(2)],
+          [
+            "peak RSS (target < 300 MB)",
+            `${r.peakRssMB.toFixed(0)} MB (process.resourceUsage)${timeRss ? `, ${(Number(timeRss) / 1024).toFixed(0)} MB (/usr/bin/time -v)` : ""}; ${r.rssAfterStartMB.toFixed(0)} MB after start-up`,
+          ],
+          [
+            "NRC1 per layer",
+            r.nrc1.map((x) => (x === null ? "null" : x.toExponential(3))).join(", "),
+          ],
+          [
+            "load average start → end",
+            `${startLoad.map((x) => x.toFixed(2)).join(" ")} → ${loadavg()
+              .map((x) => x.toFixed(2))
+              .join(" ")}`,
+          ],
+        ];
+        const w0 = Math.max(...rows.map((x) => x[0].length));
+        const w1 = Math.max(...rows.map((x) => x[1].length));
+        console.log(`| ${"streaming".padEnd(w0)} | ${"".padEnd(w1)} |`);
+        console.log(`|${"-".repeat(w0 + 2)}|${"-".repeat(w1 + 2)}|`);
+        for (const [a, b] of rows) console.log(`| ${a.padEnd(w0)} | ${b.padEnd(w1)} |`);
+        results.push({
+          machine: machine(),
+          options: o,
+          N,
+          diskFactor,
+          writeMs,
+          result: r,
+          timeRssKB: timeRss ?? null,
+          loadStart: startLoad,
+          loadEnd: loadavg(),
+        });
+      }
+    if (summary.length > 1) for (const line of summary) console.log(line);
+    if (o.json) writeFileSync(o.json, JSON.stringify(results, null, 1));
   } finally {
     if (!o.keep && !userDir) rmSync(dir, { recursive: true, force: true });
   }

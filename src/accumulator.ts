@@ -17,7 +17,8 @@
  *   refinement safe. Moments and refinement sums both merge, so shards still combine.
  * @module
  */
-import type { CompleteKernels, Mat } from "./backends/types.js";
+import type { CompleteKernels, Mat, MatF32 } from "./backends/types.js";
+import { widenMat } from "./linalg/center.js";
 import {
   initBackend,
   autoBackend,
@@ -262,22 +263,36 @@ export class NRCAccumulator {
     let work = 0;
     for (const f of batch.features) work += roughWork(f);
     const k = await this.k(work);
+    // Float32 features stay float32 (no widened copy) where the kernels take them: the moments
+    // run of `rescan` mode and its refinement passes; elsewhere they are widened on first use.
     const prepared: PreparedLayer[] = batch.features.map((f, i) =>
-      prepareLayer(fn, `features[${i}]`, i, f, null, this.names?.[i], this.opts.preset, y.rows),
+      prepareLayer(
+        fn,
+        `features[${i}]`,
+        i,
+        f,
+        null,
+        this.names?.[i],
+        this.opts.preset,
+        y.rows,
+        false,
+        true,
+      ),
     );
     prepared.forEach((p, i) => {
       const w = this.weights?.[i];
-      if (w && w.cols !== p.h.cols)
+      const cols = (p.h32 ?? p.h).cols; // p.h of float32 features would widen them
+      if (w && w.cols !== cols)
         throw new NRCInputError(
           fn,
           `features[${i}]`,
-          `features[${i}] must have ${w.cols} columns (weight ${i} is ${w.rows}×${w.cols}); got ${p.h.cols}`,
+          `features[${i}] must have ${w.cols} columns (weight ${i} is ${w.rows}×${w.cols}); got ${cols}`,
         );
-      if (this.stats && this.stats[i].d !== p.h.cols)
+      if (this.stats && this.stats[i].d !== cols)
         throw new NRCInputError(
           fn,
           `features[${i}]`,
-          `features[${i}] must have ${this.stats[i].d} columns like earlier batches; got ${p.h.cols}`,
+          `features[${i}] must have ${this.stats[i].d} columns like earlier batches; got ${cols}`,
         );
     });
     if (this.opts.debiased) {
@@ -292,7 +307,7 @@ export class NRCAccumulator {
       for (let i = 0; i < L; i++) {
         const p = prepared[i];
         const run = (this.runs[i] ??= new MomentsAccumulation(k, this.stats[i], this.scratch));
-        await run.add(p.h, repeatRows(y, p.repeat));
+        await run.add(p.h32 ?? p.h, repeatRows(y, p.repeat));
         if (run.drifted()) this.settleLayer(i);
         await turnEventLoop();
       }
@@ -678,7 +693,7 @@ export class NRCAccumulator {
      * throws instead of changing NRC4 silently.
      */
     let verified = false;
-    const pass = async (each: (i: number, h: Mat, y: Mat) => Promise<void>) => {
+    const pass = async (each: (i: number, h: Mat | MatF32, y: Mat) => Promise<void>) => {
       const check = verified ? null : stats.map((s) => new RescanCheck(s));
       verified = true;
       let rows = 0;
@@ -703,16 +718,19 @@ export class NRCAccumulator {
             undefined,
             this.opts.preset,
             y.rows,
+            false,
+            true,
           );
-          if (p.h.cols !== stats[i].d)
+          const h = p.h32 ?? p.h;
+          if (h.cols !== stats[i].d)
             throw new NRCInputError(
               fn,
               "rescan",
-              `rescan features[${i}] must have ${stats[i].d} columns; got ${p.h.cols}`,
+              `rescan features[${i}] must have ${stats[i].d} columns; got ${h.cols}`,
             );
           const yr = repeatRows(y, p.repeat);
-          check?.[i].add(p.h, yr);
-          await each(i, p.h, yr);
+          check?.[i].add(h, yr);
+          await each(i, h, yr);
         }
       }
       if (rows !== this.sampleCount)
@@ -758,7 +776,7 @@ export class NRCAccumulator {
       const factors: (Mat | null)[] = stats.map(() => null);
       await pass(async (i, h, y) => {
         if (!pending[i]) return;
-        const f = (await k.qr(augmented(h, y))).R;
+        const f = (await k.qr(augmented(widenMat(h), y))).R;
         const prev = factors[i];
         factors[i] = prev ? (await k.qr(stackRows(prev, f))).R : f;
       });
@@ -802,25 +820,59 @@ class RescanCheck {
     this.sqY = new Float64Array(s.q);
   }
 
-  add(h: Mat, y: Mat): void {
-    const { d, q, meanH, meanY } = this.s;
-    for (let i = 0; i < h.rows; i++) {
-      let ys = 0;
+  add(h: Mat | MatF32, y: Mat): void {
+    const { d, q, meanY } = this.s;
+    const m = h.rows;
+    const ys = new Float64Array(m);
+    for (let i = 0; i < m; i++) {
+      let t = 0;
       for (let c = 0; c < q; c++) {
         const v = y.data[i * q + c] - meanY[c];
         this.sumY[c] += v;
         this.sqY[c] += v * v;
-        ys += v;
+        t += v;
       }
+      ys[i] = t;
+    }
+    this.addRows(h.data, d, m, ys);
+    this.n += m;
+  }
+
+  /**
+   * The feature sums over rows, four at a time (each column's three running sums are loaded and
+   * stored once per four rows instead of once per row).
+   */
+  private addRows(data: Float64Array | Float32Array, d: number, m: number, ys: Float64Array) {
+    const { meanH } = this.s;
+    const { sumH, sqH, crossOnes } = this;
+    let i = 0;
+    for (; i + 4 <= m; i += 4) {
       const o = i * d;
+      const y0 = ys[i],
+        y1 = ys[i + 1],
+        y2 = ys[i + 2],
+        y3 = ys[i + 3];
       for (let j = 0; j < d; j++) {
-        const v = h.data[o + j] - meanH[j];
-        this.sumH[j] += v;
-        this.sqH[j] += v * v;
-        this.crossOnes[j] += v * ys;
+        const mu = meanH[j];
+        const v0 = data[o + j] - mu;
+        const v1 = data[o + d + j] - mu;
+        const v2 = data[o + 2 * d + j] - mu;
+        const v3 = data[o + 3 * d + j] - mu;
+        sumH[j] += v0 + v1 + (v2 + v3);
+        sqH[j] += v0 * v0 + v1 * v1 + (v2 * v2 + v3 * v3);
+        crossOnes[j] += v0 * y0 + v1 * y1 + (v2 * y2 + v3 * y3);
       }
     }
-    this.n += h.rows;
+    for (; i < m; i++) {
+      const o = i * d;
+      const yi = ys[i];
+      for (let j = 0; j < d; j++) {
+        const v = data[o + j] - meanH[j];
+        sumH[j] += v;
+        sqH[j] += v * v;
+        crossOnes[j] += v * yi;
+      }
+    }
   }
 
   /** What differs beyond rounding, or null. */

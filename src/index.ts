@@ -36,6 +36,7 @@ export type {
   Kernels,
   CompleteKernels,
   Mat,
+  MatF32,
   SymEigResult,
   TopEigResult,
   SymEigOptions,
@@ -72,10 +73,12 @@ export {
   readNpy,
   readSafetensorsHeader,
   readSafetensor,
+  isFloat32Dtype,
 } from "./io/index.js";
 export type {
   ByteSource,
   Tensor,
+  TensorF32,
   ReadTensorOptions,
   ElementType,
   ElementKind,

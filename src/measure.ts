@@ -10,9 +10,9 @@
  * is formed.
  * @module
  */
-import type { CompleteKernels, Mat, TopEigResult } from "./backends/types.js";
-import { assertFinite, toMat, type MatrixInput } from "./linalg/matrix.js";
-import { center, frobeniusSq } from "./linalg/center.js";
+import type { CompleteKernels, Mat, MatF32, TopEigResult } from "./backends/types.js";
+import { assertFinite, toMat, toMatKeepF32, type MatrixInput } from "./linalg/matrix.js";
+import { center, frobeniusSq, widenMat } from "./linalg/center.js";
 import { psdSpectrum, tailSum, type Spectrum } from "./linalg/spectrum.js";
 import {
   centeredGramSolver,
@@ -139,9 +139,26 @@ export function asMatrix(
   fn: string,
   arg: string,
   x: unknown,
+  minRows?: number,
+  skipFinite?: boolean,
+): Mat;
+export function asMatrix(
+  fn: string,
+  arg: string,
+  x: unknown,
+  minRows: number,
+  skipFinite: boolean,
+  keepFloat32: boolean,
+): Mat | MatF32;
+export function asMatrix(
+  fn: string,
+  arg: string,
+  x: unknown,
   minRows = 1,
   skipFinite = false,
-): Mat {
+  keepFloat32 = false,
+): Mat | MatF32 {
+  const conv = keepFloat32 ? toMatKeepF32 : toMat;
   if (x !== null && typeof x === "object" && Array.isArray((x as TensorInput).shape)) {
     const s = (x as TensorInput).shape;
     if (s.length !== 2)
@@ -150,14 +167,14 @@ export function asMatrix(
         arg,
         `${arg} must be a matrix or a 4-D conv tensor; got a tensor of shape [${s.join(", ")}]`,
       );
-    return toMat(
+    return conv(
       fn,
       arg,
       { rows: s[0], cols: s[1], data: (x as TensorInput).data },
       { minRows, skipFinite },
     );
   }
-  return toMat(fn, arg, x, { minRows, skipFinite });
+  return conv(fn, arg, x, { minRows, skipFinite });
 }
 
 const emptyLayer = (
@@ -201,7 +218,13 @@ export interface Ctx {
 export interface PreparedLayer {
   name: string;
   kind: "dense" | "conv";
+  /** The features in float64 (for float32 features given with `keepFloat32`: widened on first read). */
   h: Mat;
+  /**
+   * With `keepFloat32`, float32 dense features as given (no copy): for the kernels that take
+   * {@link MatF32} and widen as they read. Absent otherwise.
+   */
+  h32?: MatF32;
   /** Target rows repeated this many times per sample (h·w for flattened conv maps, else 1). */
   repeat: number;
   w: Mat | null;
@@ -223,19 +246,20 @@ export function prepareLayer(
   preset: Preset,
   samples: number,
   deferFinite = false,
+  keepFloat32 = false,
 ): PreparedLayer {
   const label = name ?? `layer ${index}`;
   if (typeof label !== "string")
     throw new NRCInputError(fn, `${arg}.name`, `${arg}.name must be a string; got ${typeof label}`);
   const conv = isTensor4(features);
-  let h: Mat;
+  let h: Mat | MatF32;
   let repeat = 1;
   if (conv) {
     const f = features as TensorInput;
     const mode = preset === "paper" ? "flatten" : "gap";
     h = convFeaturesToMatrix(f, { mode });
     if (mode === "flatten") repeat = f.shape[2] * f.shape[3];
-  } else h = asMatrix(fn, `${arg}.features`, features, 1, deferFinite);
+  } else h = asMatrix(fn, `${arg}.features`, features, 1, deferFinite, keepFloat32);
   if (h.rows !== samples * repeat)
     throw new NRCInputError(
       fn,
@@ -254,7 +278,20 @@ export function prepareLayer(
         `${arg}.weight must be out×in with in = ${h.cols} (the features' column count); got ${fmtShape(w.rows, w.cols)}`,
       );
   }
-  return { name: label, kind: conv ? "conv" : "dense", h, repeat, w };
+  const kind = conv ? "conv" : "dense";
+  if (!(h.data instanceof Float32Array)) return { name: label, kind, h: h as Mat, repeat, w };
+  const h32 = h as MatF32;
+  let wide: Mat | null = null;
+  return {
+    name: label,
+    kind,
+    get h() {
+      return (wide ??= widenMat(h32));
+    },
+    h32,
+    repeat,
+    w,
+  };
 }
 
 /** Repeats each row of m `times` times (an image's targets for each of its spatial positions). @internal */

@@ -22,6 +22,7 @@
 import type {
   CompleteKernels,
   Mat,
+  MatF32,
   MaybePromise,
   MomentsRun,
   ShiftedMomentsResult,
@@ -116,7 +117,9 @@ export function startBatchStats(
     finish() {
       return (done ??= (async () => {
         const first = await pending.join();
-        return { stats: await momentsStats(k, h, inp, first, again), rows: first.rows ?? h };
+        // `rows` is H itself (float64 here), as the backend holds it.
+        const rows = (first.rows as Mat | undefined) ?? h;
+        return { stats: await momentsStats(k, h, inp, first, again), rows };
       })());
     },
   };
@@ -300,8 +303,8 @@ export class MomentsAccumulation {
     this.run = k.momentsRun(this.d, this.q, this.shiftH, scratch);
   }
 
-  /** Adds a batch (rows of H and Y are the same samples). */
-  async add(h: Mat, y: Mat): Promise<void> {
+  /** Adds a batch (rows of H and Y are the same samples; H float64 or float32). */
+  async add(h: Mat | MatF32, y: Mat): Promise<void> {
     const { q } = this;
     const m = y.rows;
     const yc = new Float64Array(m * q);

@@ -4,7 +4,7 @@
  * throws one error that lists every failure (as onnxruntime-web does).
  * @module
  */
-import type { Backend, CompleteKernels, Kernels } from "./types.js";
+import type { Backend, CompleteKernels, Kernels, Mat, MatF32 } from "./types.js";
 import { NRCInputError } from "../errors.js";
 import { jsBackend, jsKernels } from "./js/index.js";
 import { wasmBackend } from "./wasm/index.js";
@@ -17,7 +17,12 @@ import {
   topEigFromSymEig,
 } from "./scaled.js";
 import { projectedTailJS } from "../linalg/tail.js";
-import { composedMomentsRun, composedShiftedMoments, eagerMomentsStart } from "../linalg/center.js";
+import {
+  composedMomentsRun,
+  composedShiftedMoments,
+  eagerMomentsStart,
+  widenMat,
+} from "../linalg/center.js";
 
 /** The backends that can be named by a string. */
 export const BACKEND_NAMES = ["auto", "wasm", "js", "webgpu", "tfjs"] as const;
@@ -112,26 +117,62 @@ function namedBackend(name: BackendName): Backend {
   }
 }
 
-/** Fills every kernel a backend lacks from the JS kernels. */
+/**
+ * A backend's kernels with a float32 A widened before the kernels that read the data matrix
+ * (for a backend that does not take {@link MatF32} itself).
+ */
+function widening(
+  k: Kernels,
+): Pick<Kernels, "shiftedMoments" | "startShiftedMoments" | "normalStep" | "momentsRun"> {
+  const { shiftedMoments: sm, startShiftedMoments: st, normalStep: ns, momentsRun: mr } = k;
+  return {
+    shiftedMoments: sm && ((a, s, b, sc) => sm.call(k, widenMat(a), s, b, sc)),
+    startShiftedMoments: st && ((a, s, b) => st.call(k, widenMat(a), s, b)),
+    normalStep: ns && ((a, b, x) => ns.call(k, widenMat(a), b, x)),
+    momentsRun:
+      mr &&
+      ((n, q, s, sc) => {
+        const run = mr.call(k, n, q, s, sc);
+        return {
+          add: (a: Mat | MatF32, b: Mat) => run.add(widenMat(a), b),
+          probe: () => run.probe(),
+          result: () => run.result(),
+          dispose: () => run.dispose(),
+        };
+      }),
+  };
+}
+
+/**
+ * Fills every kernel a backend lacks from the JS kernels. A backend that does not declare
+ * `float32Inputs` gets float32 matrices widened to float64 before its own `shiftedMoments`,
+ * `startShiftedMoments`, `momentsRun().add` and `normalStep` see them.
+ */
 export function completeKernels(k: Kernels): CompleteKernels {
   const gram = k.gram ? k.gram.bind(k) : jsKernels.gram;
   const crossProd = k.crossProd ? k.crossProd.bind(k) : jsKernels.crossProd;
-  const shiftedMoments = k.shiftedMoments
-    ? k.shiftedMoments.bind(k)
-    : composedShiftedMoments(gram, crossProd);
+  // The data-reading kernels as called: widening a float32 A first where k does not take it.
+  const own = k.float32Inputs
+    ? {
+        shiftedMoments: k.shiftedMoments?.bind(k),
+        startShiftedMoments: k.startShiftedMoments?.bind(k),
+        normalStep: k.normalStep?.bind(k),
+        momentsRun: k.momentsRun?.bind(k),
+      }
+    : widening(k);
+  const shiftedMoments = own.shiftedMoments ?? composedShiftedMoments(gram, crossProd);
   const symEig = k.symEig ? scaledSymEig(k.symEig.bind(k)) : jsKernels.symEig;
   const svd = k.svd ? scaledSvd(k.svd.bind(k)) : jsKernels.svd;
   return {
     name: k.name,
+    float32Inputs: true,
     gram,
     crossProd,
     shiftedMoments,
-    startShiftedMoments: k.startShiftedMoments
-      ? k.startShiftedMoments.bind(k)
-      : eagerMomentsStart(shiftedMoments),
-    momentsRun: k.momentsRun ? k.momentsRun.bind(k) : composedMomentsRun(shiftedMoments),
+    startShiftedMoments: own.startShiftedMoments ?? eagerMomentsStart(shiftedMoments),
+    momentsRun: own.momentsRun ?? composedMomentsRun(shiftedMoments),
     matmul: k.matmul ? k.matmul.bind(k) : jsKernels.matmul,
-    normalStep: k.normalStep ? k.normalStep.bind(k) : jsKernels.normalStep,
+    normalStep: own.normalStep ?? jsKernels.normalStep,
     cholesky: k.cholesky ? k.cholesky.bind(k) : jsKernels.cholesky,
     symEig,
     topEig: k.topEig ? scaledTopEig(k.topEig.bind(k)) : topEigFromSymEig(symEig),

@@ -16,6 +16,21 @@ export interface Mat {
   readonly data: Float64Array;
 }
 
+/**
+ * A dense row-major matrix of float32 values (e.g. a batch read from a float32 `.npy` file
+ * without converting it). Accepted as the data argument A of {@link Kernels.shiftedMoments},
+ * {@link Kernels.startShiftedMoments}, {@link MomentsRun.add} and {@link Kernels.normalStep}:
+ * its entries are widened to float64 exactly where they are read and every product and sum is
+ * float64, so the results are bit for bit those of the same call on the widened matrix. (The
+ * wasm backend copies the float32 rows into its memory as they are, half the bytes, and widens
+ * them in its kernels' packing; the JS kernels read the entries as numbers.)
+ */
+export interface MatF32 {
+  readonly rows: number;
+  readonly cols: number;
+  readonly data: Float32Array;
+}
+
 /** A value or a promise of it. */
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -85,7 +100,7 @@ export interface PendingMoments {
    * `normalStep` reads from that copy instead of copying A again — valid until the next
    * `startShiftedMoments` is joined, and only while A's data is left unchanged.
    */
-  join(): MaybePromise<ShiftedMomentsResult & { rows?: Mat }>;
+  join(): MaybePromise<ShiftedMomentsResult & { rows?: Mat | MatF32 }>;
 }
 
 /** What {@link Kernels.shiftedMoments} returns. */
@@ -105,8 +120,11 @@ export interface ShiftedMomentsResult {
  * `shiftedMoments` call over all rows added.
  */
 export interface MomentsRun {
-  /** Adds the rows of A (m×n, about the shift) and of B (m×q, as given). */
-  add(a: Mat, b: Mat): MaybePromise<void>;
+  /**
+   * Adds the rows of A (m×n, about the shift; float64, or float32 as a {@link MatF32}) and of B
+   * (m×q, as given).
+   */
+  add(a: Mat | MatF32, b: Mat): MaybePromise<void>;
   /** `Σ(aᵢ − s)` and the diagonal of `Σ(aᵢ − s)(aᵢ − s)ᵀ` so far (O(n) to read). */
   probe(): { sums: Float64Array; diag: Float64Array };
   /** Everything added so far (the run goes on). */
@@ -177,18 +195,19 @@ export interface Kernels {
   /**
    * One pass of a refined least-squares solve: with `R = B − A·X` (`R = B` when `x` is absent),
    * `g = AᵀR` (n×q) and `rss[c] = Σᵢ R[i][c]²`, R never stored. Also the fast path for AᵀB with
-   * few columns.
+   * few columns. A may be a {@link MatF32}.
    */
-  normalStep?(a: Mat, b: Mat, x?: Mat): MaybePromise<NormalStepResult>;
+  normalStep?(a: Mat | MatF32, b: Mat, x?: Mat): MaybePromise<NormalStepResult>;
   /**
    * Moments about a shift `s` (a guess of A's column means) in one pass over the m×n A, with rows
    * aᵢ: `gram = Σ(aᵢ − s)(aᵢ − s)ᵀ`, `cross = Σ(aᵢ − s)·bᵢᵀ` (B m×q) and `sums = Σ(aᵢ − s)`, all
    * accumulated in float64. With δ = sums/m the centered Gram is `gram − m·δδᵀ` (a tiny correction
    * when s is close to the mean). Where an implementation needs A − 1sᵀ as a copy it may ask
    * `scratch(m·n)` for a reusable buffer (of at least that length) instead of allocating.
+   * A may be a {@link MatF32}.
    */
   shiftedMoments?(
-    a: Mat,
+    a: Mat | MatF32,
     shift: Float64Array,
     b: Mat,
     scratch?: (length: number) => Float64Array,
@@ -201,7 +220,7 @@ export interface Kernels {
    * `rows`), so callers sharing one backend may interleave. `measureNRC` uses it to take a
    * layer's moments while it finishes the previous layer. Backends without it compute at once.
    */
-  startShiftedMoments?(a: Mat, shift: Float64Array, b: Mat): PendingMoments;
+  startShiftedMoments?(a: Mat | MatF32, shift: Float64Array, b: Mat): PendingMoments;
   /**
    * Starts a {@link MomentsRun} for n feature columns and q columns of B about `shift` (length
    * n); `scratch` as for `shiftedMoments`.
@@ -225,6 +244,12 @@ export interface Kernels {
   projectedTail?(a: Mat, mean: Float64Array, v: Mat): MaybePromise<ProjectedTailResult>;
   /** Householder QR with optional right-hand sides. */
   qr?(a: Mat, b?: Mat, opts?: { wantQ?: boolean }): MaybePromise<QrResult>;
+  /**
+   * Whether `shiftedMoments`, `startShiftedMoments`, `momentsRun().add` and `normalStep` take a
+   * {@link MatF32} A themselves. Where a backend does not say so, {@link completeKernels} widens
+   * such an A to float64 before calling them (the built-in `js` and `wasm` backends say so).
+   */
+  readonly float32Inputs?: boolean;
   /** Release workers, GPU buffers, … */
   dispose?(): MaybePromise<void>;
 }

@@ -12,7 +12,7 @@ import type { LayerInput } from "../measure.js";
 import type { AccumulatorBatch } from "../accumulator.js";
 import type { MatrixInput } from "../linalg/matrix.js";
 import type { TensorInput } from "../io/conv.js";
-import { type Tensor } from "../io/common.js";
+import { isFloat32Dtype, type Tensor, type TensorF32 } from "../io/common.js";
 import { readNpy, readNpyHeader } from "../io/npy.js";
 import {
   readSafetensor,
@@ -30,6 +30,8 @@ interface Entry {
   bytes: number;
   /** `into`: decode into this buffer (see ReadTensorOptions.into). */
   read(rows?: [number, number], into?: Float64Array): Promise<Tensor>;
+  /** The same, float32 tensors' values kept as float32 (`into` of the matching type). */
+  readKeep(rows: [number, number], into?: Float64Array | Float32Array): Promise<Tensor | TensorF32>;
 }
 
 /** What {@link openNetwork} found. */
@@ -154,6 +156,8 @@ async function openSafetensors(path: string): Promise<NetworkFiles> {
         dtype: info.dtype,
         bytes: info.dataOffsets[1] - info.dataOffsets[0],
         read: (rows, into) => readSafetensor(src, info.name, { header, rows, into }),
+        readKeep: (rows, into) =>
+          readSafetensor(src, info.name, { header, rows, into, float32: true }),
       });
     return assemble("safetensors", path, entries, () => src.close());
   } catch (e) {
@@ -179,6 +183,7 @@ async function openNpyFolder(path: string): Promise<NetworkFiles> {
           dtype: "",
           bytes: 0,
           read: () => Promise.reject(new Error("unused")),
+          readKeep: () => Promise.reject(new Error("unused")),
         });
         continue;
       }
@@ -191,6 +196,7 @@ async function openNpyFolder(path: string): Promise<NetworkFiles> {
         dtype: h.descr,
         bytes: h.dataBytes,
         read: (rows, into) => readNpy(src, { rows, header: h, into }),
+        readKeep: (rows, into) => readNpy(src, { rows, header: h, into, float32: true }),
       });
     }
     return assemble("npy folder", path, entries, closeAll);
@@ -224,7 +230,7 @@ export async function openNetwork(path: string): Promise<NetworkFiles> {
 }
 
 /** A read tensor as the library's input: 2-D → `{ rows, cols, data }`, 4-D → `{ shape, data }`. */
-export function toInput(t: Tensor): MatrixInput | TensorInput {
+export function toInput(t: Tensor | TensorF32): MatrixInput | TensorInput {
   if (t.shape.length === 4) return { shape: t.shape, data: t.data };
   if (t.shape.length === 1) return { rows: t.shape[0], cols: 1, data: t.data };
   return { rows: t.shape[0], cols: t.shape[1], data: t.data };
@@ -321,15 +327,24 @@ export async function* fileBatches(
   // Two sets of output buffers, alternating: batch i is decoded into set i % 2, so the batch
   // being read (i + 1) never overwrites the one the caller holds (i); a fresh buffer per batch
   // would cost page faults and leave ~the batch's size to the garbage collector each time.
+  // Float32 features stay float32 (the accumulator's kernels widen them as they pack them: no
+  // conversion pass here and half the bytes to copy); the targets are converted.
   const tensors = [net.targets, ...net.features];
   const rowSize = tensors.map((e) => e.shape.slice(1).reduce((a, x) => a * x, 1));
+  const keep = tensors.map((e, j) => j > 0 && isFloat32Dtype(e.dtype));
   const most = ranges.reduce((m, [s, e]) => Math.max(m, e - s), 0);
-  const sets: Float64Array[][] = [];
+  const sets: (Float64Array | Float32Array)[][] = [];
   const read = (rows: [number, number], slot: number): Promise<AccumulatorBatch> => {
-    const bufs = (sets[slot] ??= rowSize.map((r) => new Float64Array(r * most)));
+    const bufs = (sets[slot] ??= rowSize.map((r, j) =>
+      keep[j] ? new Float32Array(r * most) : new Float64Array(r * most),
+    ));
     // Every tensor's rows are requested at once: the reads proceed in the I/O threads while the
     // caller computes, instead of one file at a time between its computations.
-    const p = Promise.all(tensors.map((e, j) => e.read(rows, bufs[j]))).then(([t, ...fs]) => ({
+    const p = Promise.all(
+      tensors.map((e, j) =>
+        keep[j] ? e.readKeep(rows, bufs[j]) : e.read(rows, bufs[j] as Float64Array),
+      ),
+    ).then(([t, ...fs]) => ({
       features: fs.map((f) => toInput(f)) as (MatrixInput | TensorInput)[],
       targets: toInput(t) as MatrixInput,
     }));

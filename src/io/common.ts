@@ -16,6 +16,33 @@ export interface Tensor {
   data: Float64Array;
 }
 
+/**
+ * A tensor whose values were stored as float32 and kept so (a read with
+ * {@link ReadTensorOptions.float32}): `data` holds them as they are in the file, half the bytes
+ * of float64. The library's streaming path takes such data without converting it (the wasm
+ * kernels widen each value to float64 as they pack it; see `MatF32`).
+ */
+export interface TensorF32 {
+  shape: number[];
+  dtype: string;
+  data: Float32Array;
+}
+
+/**
+ * Whether a dtype spelling — a `.npy` descr (`"<f4"`, `">f4"`) or a safetensors dtype (`"F32"`) —
+ * is float32: the tensors a `{ float32: true }` read returns as a Float32Array.
+ * @param dtype - The spelling, e.g. a header's `descr` or a tensor info's `dtype`.
+ * @returns true for float32 in either byte order.
+ * @example
+ * ```ts
+ * const h = await readNpyHeader(src);
+ * const f32 = isFloat32Dtype(h.descr); // then read with { float32: true, into: new Float32Array(…) }
+ * ```
+ */
+export function isFloat32Dtype(dtype: string): boolean {
+  return dtype === "F32" || dtype === "<f4" || dtype === ">f4" || dtype === "|f4";
+}
+
 /** Options shared by the tensor readers. */
 export interface ReadTensorOptions {
   /**
@@ -36,9 +63,17 @@ export interface ReadTensorOptions {
   /**
    * Decode into this buffer (its first prod(shape) entries; the tensor's `data` is a view of
    * them) instead of allocating: a stream of batches can reuse two buffers instead of leaving a
-   * fresh one to the garbage collector per batch.
+   * fresh one to the garbage collector per batch. A Float32Array only for a float32 tensor read
+   * with `float32: true`.
    */
-  into?: Float64Array;
+  into?: Float64Array | Float32Array;
+  /**
+   * Keep float32 values as float32: when the tensor's element type is float32, `data` is a
+   * Float32Array of the stored values (a {@link TensorF32}; byte-swapped where the file's order
+   * is not the platform's) instead of their float64 conversion, unless `into` is a
+   * Float64Array. Other element types are converted to float64 as usual.
+   */
+  float32?: boolean;
 }
 
 /**
@@ -49,16 +84,83 @@ export interface ReadTensorOptions {
 export function outputBuffer(
   fn: string,
   count: number,
-  into: Float64Array | undefined,
-): Float64Array {
+  into: Float64Array | Float32Array | undefined,
+  f32?: false,
+): Float64Array;
+export function outputBuffer(
+  fn: string,
+  count: number,
+  into: Float64Array | Float32Array | undefined,
+  f32: boolean,
+): Float64Array | Float32Array;
+export function outputBuffer(
+  fn: string,
+  count: number,
+  into: Float64Array | Float32Array | undefined,
+  f32 = false,
+): Float64Array | Float32Array {
+  if (f32) {
+    if (into === undefined) return new Float32Array(count);
+    if (!(into instanceof Float32Array) || into.length < count)
+      throw new NRCInputError(
+        fn,
+        "into",
+        `into must be a Float32Array with room for ${count} values (a float32 tensor read with float32: true); got ${into instanceof Float32Array ? `length ${into.length}` : describeBuffer(into)}`,
+      );
+    return into.subarray(0, count);
+  }
   if (into === undefined) return new Float64Array(count);
   if (!(into instanceof Float64Array) || into.length < count)
     throw new NRCInputError(
       fn,
       "into",
-      `into must be a Float64Array with room for ${count} values; got ${into instanceof Float64Array ? `length ${into.length}` : typeof into}`,
+      `into must be a Float64Array with room for ${count} values; got ${into instanceof Float64Array ? `length ${into.length}` : describeBuffer(into)}`,
     );
   return into.subarray(0, count);
+}
+
+function describeBuffer(x: unknown): string {
+  return x instanceof Float32Array
+    ? "a Float32Array (only for float32 tensors read with float32: true)"
+    : typeof x;
+}
+
+/**
+ * Whether a read returns float32: asked for (`float32`), a float32 element type, and no
+ * Float64Array `into`.
+ * @internal
+ */
+export function keepsFloat32(
+  et: ElementType,
+  opts: { float32?: boolean; into?: Float64Array | Float32Array },
+): boolean {
+  return !!opts.float32 && et.kind === "f" && et.size === 4 && !(opts.into instanceof Float64Array);
+}
+
+/**
+ * Decodes `count` float32 elements from `bytes` into `out[outOffset …]` as float32 (a copy of the
+ * stored values, byte-swapped where the file's order is not the platform's).
+ * @internal
+ */
+export function decodeF32Into(
+  bytes: Uint8Array,
+  littleEndian: boolean,
+  count: number,
+  out: Float32Array,
+  outOffset: number,
+): void {
+  if (count === 0) return;
+  if (littleEndian === PLATFORM_LE) {
+    if (bytes.byteOffset % 4 === 0)
+      out.set(new Float32Array(bytes.buffer, bytes.byteOffset, count), outOffset);
+    else
+      new Uint8Array(out.buffer, out.byteOffset + 4 * outOffset, 4 * count).set(
+        bytes.subarray(0, 4 * count),
+      );
+    return;
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, count * 4);
+  for (let i = 0; i < count; i++) out[outOffset + i] = dv.getFloat32(4 * i, littleEndian);
 }
 
 /** Default for {@link ReadTensorOptions.chunkBytes}. */
@@ -94,7 +196,8 @@ export interface ElementType {
   littleEndian: boolean;
 }
 
-const PLATFORM_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Whether this platform stores numbers little-endian. @internal */
+export const PLATFORM_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 let HALF_TABLE: Float64Array | null = null;
 
@@ -313,8 +416,20 @@ export function checkAllocation(
  */
 export function tensorToMatrix(
   t: Tensor,
+  what?: string,
+): { rows: number; cols: number; data: Float64Array };
+export function tensorToMatrix(
+  t: TensorF32,
+  what?: string,
+): { rows: number; cols: number; data: Float32Array };
+export function tensorToMatrix(
+  t: Tensor | TensorF32,
+  what?: string,
+): { rows: number; cols: number; data: Float64Array | Float32Array };
+export function tensorToMatrix(
+  t: Tensor | TensorF32,
   what = "tensor",
-): { rows: number; cols: number; data: Float64Array } {
+): { rows: number; cols: number; data: Float64Array | Float32Array } {
   if (t.shape.length === 1) return { rows: t.shape[0], cols: 1, data: t.data };
   if (t.shape.length === 2) return { rows: t.shape[0], cols: t.shape[1], data: t.data };
   throw new NRCInputError(

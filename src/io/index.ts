@@ -6,7 +6,9 @@
 export { type ByteSource, memorySource } from "./source.js";
 export {
   type Tensor,
+  type TensorF32,
   type ReadTensorOptions,
+  isFloat32Dtype,
   type ElementType,
   type ElementKind,
   DEFAULT_MAX_ELEMENTS,

@@ -58,26 +58,31 @@ export async function openFileSource(path: string): Promise<FileSource> {
     throw new NRCInputError("openFileSource", "path", `${path} is not a regular file`);
   }
   let closed = false;
+  const readInto = async (offset: number, buf: Uint8Array): Promise<void> => {
+    if (closed) throw new NRCInputError("FileSource.read", "source", `${path} is closed`);
+    const length = buf.byteLength;
+    let got = 0;
+    while (got < length) {
+      const n = Math.min(MAX_READ, length - got);
+      const { bytesRead } = await fh.read(buf, got, n, offset + got);
+      if (bytesRead === 0)
+        throw new NRCInputError(
+          "FileSource.read",
+          "source",
+          `${path}: unexpected end of file at byte ${offset + got} (file shrank while reading?)`,
+        );
+      got += bytesRead;
+    }
+  };
   return {
     size: st.size,
     name: path,
     async read(offset: number, length: number): Promise<Uint8Array> {
-      if (closed) throw new NRCInputError("FileSource.read", "source", `${path} is closed`);
       const buf = new Uint8Array(length);
-      let got = 0;
-      while (got < length) {
-        const n = Math.min(MAX_READ, length - got);
-        const { bytesRead } = await fh.read(buf, got, n, offset + got);
-        if (bytesRead === 0)
-          throw new NRCInputError(
-            "FileSource.read",
-            "source",
-            `${path}: unexpected end of file at byte ${offset + got} (file shrank while reading?)`,
-          );
-        got += bytesRead;
-      }
+      await readInto(offset, buf);
       return buf;
     },
+    readInto,
     async close(): Promise<void> {
       if (closed) return;
       closed = true;

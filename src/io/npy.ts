@@ -19,14 +19,18 @@ import {
   type ElementType,
   type ReadTensorOptions,
   type Tensor,
+  type TensorF32,
   boundedProduct,
+  decodeF32Into,
+  keepsFloat32,
+  PLATFORM_LE,
   checkAllocation,
   checkRows,
   chunkBytesOption,
   outputBuffer,
   decodeInto,
 } from "./common.js";
-import { type ByteSource, checkSource, readExact, sourceName } from "./source.js";
+import { type ByteSource, checkSource, readExact, readExactInto, sourceName } from "./source.js";
 
 /** The parsed header of a `.npy` file. */
 export interface NpyHeader {
@@ -388,7 +392,8 @@ export async function readNpyHeader(
  *
  * @param src - The file as a {@link ByteSource}.
  * @param opts - `rows: [start, end)` along the first axis; `maxElements` (default 2²⁸);
- *   `maxHeaderBytes`.
+ *   `maxHeaderBytes`; `into` (a buffer to decode into); `float32: true` to get a float32
+ *   array's values as a Float32Array ({@link TensorF32}: no conversion, half the memory).
  * @returns `{ shape, dtype, data }` where `shape[0]` is `end − start` when `rows` was given.
  * @throws NRCInputError naming `readNpy` for a malformed file, a short read, a bad row range, or
  *   more than `maxElements` values.
@@ -399,7 +404,15 @@ export async function readNpyHeader(
  * const H = tensorToMatrix(batch);                       // { rows: 512, cols, data }
  * ```
  */
-export async function readNpy(src: ByteSource, opts: ReadNpyOptions = {}): Promise<Tensor> {
+export async function readNpy(
+  src: ByteSource,
+  opts: ReadNpyOptions & { float32: true },
+): Promise<Tensor | TensorF32>;
+export async function readNpy(src: ByteSource, opts?: ReadNpyOptions): Promise<Tensor>;
+export async function readNpy(
+  src: ByteSource,
+  opts: ReadNpyOptions = {},
+): Promise<Tensor | TensorF32> {
   const fn = "readNpy";
   checkSource(fn, src);
   const h = opts.header ?? (await parseNpyHeader(fn, src, opts));
@@ -420,9 +433,19 @@ export async function readNpy(src: ByteSource, opts: ReadNpyOptions = {}): Promi
     opts.maxElements,
     `the requested array of shape (${shape.join(", ")})`,
   );
-  const data = outputBuffer(fn, count, opts.into);
-  const out: Tensor = { shape, dtype: h.descr, data };
+  const f32 = keepsFloat32(h.element, opts);
+  const data = outputBuffer(fn, count, opts.into, f32);
+  const out = { shape, dtype: h.descr, data } as Tensor | TensorF32;
   if (count === 0) return out;
+  const decode = (
+    bytes: Uint8Array,
+    n: number,
+    into: Float64Array | Float32Array,
+    offset: number,
+  ): void =>
+    f32
+      ? decodeF32Into(bytes, h.element.littleEndian, n, into as Float32Array, offset)
+      : decodeInto(bytes, h.element, n, into as Float64Array, offset);
   const size = h.element.size;
   const nRows = e - s;
   const R = count / nRows; // elements per row (prod(rest)); nRows > 0 here
@@ -432,14 +455,15 @@ export async function readNpy(src: ByteSource, opts: ReadNpyOptions = {}): Promi
     const rowsPerChunk = Math.max(1, Math.floor(chunkBytes / rowBytes));
     for (let r = 0; r < nRows; r += rowsPerChunk) {
       const nr = Math.min(rowsPerChunk, nRows - r);
-      const bytes = await readExact(
-        fn,
-        src,
-        h.dataOffset + (s + r) * rowBytes,
-        nr * rowBytes,
-        "array data",
-      );
-      decodeInto(bytes, h.element, nr * R, data, r * R);
+      const at = h.dataOffset + (s + r) * rowBytes;
+      if (f32 && h.element.littleEndian === PLATFORM_LE) {
+        // The stored bytes are the output: read them in place (no buffer, no copy).
+        const target = new Uint8Array(data.buffer, data.byteOffset + r * rowBytes, nr * rowBytes);
+        await readExactInto(fn, src, at, target, "array data");
+        continue;
+      }
+      const bytes = await readExact(fn, src, at, nr * rowBytes, "array data");
+      decode(bytes, nr * R, data, r * R);
     }
     return out;
   }
@@ -470,7 +494,7 @@ export async function readNpy(src: ByteSource, opts: ReadNpyOptions = {}): Promi
   // Columns are decoded `sub` at a time into tmp (column-major), then written out in 64-row tiles
   // so that the strided writes into the C-order output stay in cache.
   const sub = Math.max(1, Math.min(32, Math.floor((1 << 22) / nRows)));
-  const tmp = new Float64Array(sub * nRows);
+  const tmp = f32 ? new Float32Array(sub * nRows) : new Float64Array(sub * nRows);
   // Dense request (≥ 1/4 of each column): read spans of whole columns; sparse: one read per column.
   const colsPerRead = nRows * 4 >= d0 ? Math.max(1, Math.floor(chunkBytes / colBytes)) : 1;
   for (let j0 = 0; j0 < R; j0 += colsPerRead) {
@@ -482,7 +506,7 @@ export async function readNpy(src: ByteSource, opts: ReadNpyOptions = {}): Promi
       const m = Math.min(sub, nc - g);
       for (let q = 0; q < m; q++) {
         const b0 = (g + q) * colBytes;
-        decodeInto(bytes.subarray(b0, b0 + nRows * size), h.element, nRows, tmp, q * nRows);
+        decode(bytes.subarray(b0, b0 + nRows * size), nRows, tmp, q * nRows);
       }
       for (let i0 = 0; i0 < nRows; i0 += 64) {
         const i1 = Math.min(nRows, i0 + 64);

@@ -20,14 +20,18 @@ import {
   type ElementType,
   type ReadTensorOptions,
   type Tensor,
+  type TensorF32,
   boundedProduct,
+  decodeF32Into,
+  keepsFloat32,
+  PLATFORM_LE,
   checkAllocation,
   checkRows,
   chunkBytesOption,
   outputBuffer,
   decodeInto,
 } from "./common.js";
-import { type ByteSource, checkSource, readExact, sourceName } from "./source.js";
+import { type ByteSource, checkSource, readExact, readExactInto, sourceName } from "./source.js";
 
 /** The safetensors dtypes this reader decodes. */
 export type SafetensorsDtype =
@@ -263,7 +267,9 @@ export async function readSafetensorsHeader(
  * @param src - The file as a {@link ByteSource}.
  * @param name - The tensor's name, e.g. `"features.0"`.
  * @param opts - `rows: [start, end)` along the first axis; `maxElements` (default 2²⁸);
- *   `header` from {@link readSafetensorsHeader} to skip re-reading it.
+ *   `header` from {@link readSafetensorsHeader} to skip re-reading it; `into` (a buffer to
+ *   decode into); `float32: true` to get an F32 tensor's values as a Float32Array
+ *   ({@link TensorF32}: no conversion, half the memory).
  * @returns `{ shape, dtype, data }`.
  * @throws NRCInputError naming `readSafetensor` for a malformed file, a missing tensor (the message
  *   lists the names present), a bad row range or more than `maxElements` values.
@@ -283,8 +289,18 @@ export async function readSafetensorsHeader(
 export async function readSafetensor(
   src: ByteSource,
   name: string,
+  opts: ReadSafetensorOptions & { float32: true },
+): Promise<Tensor | TensorF32>;
+export async function readSafetensor(
+  src: ByteSource,
+  name: string,
+  opts?: ReadSafetensorOptions,
+): Promise<Tensor>;
+export async function readSafetensor(
+  src: ByteSource,
+  name: string,
   opts: ReadSafetensorOptions = {},
-): Promise<Tensor> {
+): Promise<Tensor | TensorF32> {
   const fn = "readSafetensor";
   checkSource(fn, src);
   const h = opts.header ?? (await parseHeader(fn, src, opts));
@@ -312,8 +328,10 @@ export async function readSafetensor(
     opts.maxElements,
     `the requested tensor ${JSON.stringify(name)} of shape [${shape.join(", ")}]`,
   );
-  const data = outputBuffer(fn, count, opts.into);
-  if (count === 0) return { shape, dtype: info.dtype, data };
+  const f32 = keepsFloat32(et, opts);
+  const data = outputBuffer(fn, count, opts.into, f32);
+  const out = { shape, dtype: info.dtype, data } as Tensor | TensorF32;
+  if (count === 0) return out;
   const nRows = info.shape.length === 0 ? 1 : e - s;
   const R = count / nRows;
   const rowBytes = R * et.size;
@@ -321,6 +339,12 @@ export async function readSafetensor(
   const rowsPerChunk = Math.max(1, Math.floor(chunkBytes / rowBytes));
   for (let r = 0; r < nRows; r += rowsPerChunk) {
     const nr = Math.min(rowsPerChunk, nRows - r);
+    if (f32 && et.littleEndian === PLATFORM_LE) {
+      // The stored bytes are the output: read them in place (no buffer, no copy).
+      const target = new Uint8Array(data.buffer, data.byteOffset + r * rowBytes, nr * rowBytes);
+      await readExactInto(fn, src, base + r * rowBytes, target, `tensor ${JSON.stringify(name)}`);
+      continue;
+    }
     const bytes = await readExact(
       fn,
       src,
@@ -328,7 +352,8 @@ export async function readSafetensor(
       nr * rowBytes,
       `tensor ${JSON.stringify(name)}`,
     );
-    decodeInto(bytes, et, nr * R, data, r * R);
+    if (f32) decodeF32Into(bytes, et.littleEndian, nr * R, data as Float32Array, r * R);
+    else decodeInto(bytes, et, nr * R, data as Float64Array, r * R);
   }
-  return { shape, dtype: info.dtype, data };
+  return out;
 }

@@ -22,6 +22,12 @@ export interface ByteSource {
   readonly name?: string;
   /** Reads `length` bytes at `offset` (0 ≤ offset, offset + length ≤ size). */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: reads `target.byteLength` bytes at `offset` straight into `target` (no buffer of
+   * its own). The readers use it where the stored bytes are the output as they are (float32 kept
+   * as float32 in the platform's byte order), so a batch costs no allocation and no copy.
+   */
+  readInto?(offset: number, target: Uint8Array): Promise<void>;
 }
 
 /**
@@ -103,6 +109,40 @@ export function checkSource(fn: string, src: unknown): ByteSource {
  * NRCInputError naming `fn` and what was being read.
  * @internal
  */
+/**
+ * Reads exactly `target.byteLength` bytes at `offset` into `target`: with the source's `readInto`
+ * where it has one, else read and copied. Errors as {@link readExact}'s.
+ * @internal
+ */
+export async function readExactInto(
+  fn: string,
+  src: ByteSource,
+  offset: number,
+  target: Uint8Array,
+  what: string,
+): Promise<void> {
+  if (typeof src.readInto !== "function") {
+    target.set(await readExact(fn, src, offset, target.byteLength, what));
+    return;
+  }
+  if (offset + target.byteLength > src.size)
+    throw new NRCInputError(
+      fn,
+      "source",
+      `${sourceName(src)}: ${what} needs bytes [${offset}, ${offset + target.byteLength}) but the file has only ${src.size} bytes (truncated file?)`,
+    );
+  try {
+    await src.readInto(offset, target);
+  } catch (e) {
+    if (e instanceof NRCInputError) throw e;
+    throw new NRCInputError(
+      fn,
+      "source",
+      `${sourceName(src)}: reading ${what} failed: ${(e as Error)?.message ?? String(e)}`,
+    );
+  }
+}
+
 export async function readExact(
   fn: string,
   src: ByteSource,

@@ -8,6 +8,7 @@
  */
 import type {
   Mat,
+  MatF32,
   MaybePromise,
   MomentsRun,
   PendingMoments,
@@ -15,6 +16,16 @@ import type {
 } from "../backends/types.js";
 
 const EPS = 2 ** -52;
+
+/**
+ * A float64 matrix with A's values: A itself, or a float32 A widened (exactly, entry by entry).
+ * @internal
+ */
+export function widenMat(a: Mat | MatF32): Mat {
+  return a.data instanceof Float32Array
+    ? { rows: a.rows, cols: a.cols, data: Float64Array.from(a.data) }
+    : (a as Mat);
+}
 
 /** Column sums of `data` (n×d) less `shift`, four rows per sweep (a quarter of the stores). */
 function shiftedColumnSums(data: Float64Array, n: number, d: number, shift: Float64Array | null) {
@@ -85,8 +96,12 @@ export function shiftDrifted(
 
 /** `startShiftedMoments` for a backend without a background of its own: computed at once. */
 export function eagerMomentsStart(
-  shiftedMoments: (a: Mat, shift: Float64Array, b: Mat) => MaybePromise<ShiftedMomentsResult>,
-): (a: Mat, shift: Float64Array, b: Mat) => PendingMoments {
+  shiftedMoments: (
+    a: Mat | MatF32,
+    shift: Float64Array,
+    b: Mat,
+  ) => MaybePromise<ShiftedMomentsResult>,
+): (a: Mat | MatF32, shift: Float64Array, b: Mat) => PendingMoments {
   return (a, shift, b) => {
     const r = shiftedMoments(a, shift, b);
     return { join: () => r };
@@ -95,13 +110,14 @@ export function eagerMomentsStart(
 
 /**
  * `shiftedMoments` for a backend without its own (see the kernel's doc): A − 1sᵀ is formed (in
- * `scratch(m·n)` when given), then the backend's own `gram` and `crossProd` run on it.
+ * `scratch(m·n)` when given), then the backend's own `gram` and `crossProd` run on it. A float32
+ * A is widened entry by entry as it is read.
  */
 export function composedShiftedMoments(
   gram: (a: Mat) => MaybePromise<Mat>,
   crossProd: (a: Mat, b: Mat) => MaybePromise<Mat>,
 ): (
-  a: Mat,
+  a: Mat | MatF32,
   shift: Float64Array,
   b: Mat,
   scratch?: (length: number) => Float64Array,
@@ -129,7 +145,7 @@ export function composedShiftedMoments(
  */
 export function composedMomentsRun(
   shiftedMoments: (
-    a: Mat,
+    a: Mat | MatF32,
     shift: Float64Array,
     b: Mat,
     scratch?: (length: number) => Float64Array,

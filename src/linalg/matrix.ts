@@ -6,9 +6,9 @@
  * @module
  */
 import { NRCInputError, fmtShape } from "../errors.js";
-import type { Mat } from "../backends/types.js";
+import type { Mat, MatF32 } from "../backends/types.js";
 
-export type { Mat };
+export type { Mat, MatF32 };
 
 /** A dense row-major matrix value: `data[i * cols + j]` is element (i, j). */
 export interface DenseMatrixInput {
@@ -101,7 +101,7 @@ export interface ToMatOptions {
  * Throws the {@link toMat} error for the first NaN/±Infinity in `m` (row-major), if any.
  * @throws NRCInputError naming the value and its position.
  */
-export function assertFinite(fn: string, arg: string, m: Mat): void {
+export function assertFinite(fn: string, arg: string, m: Mat | MatF32): void {
   const { data, cols } = m;
   // v·0 is 0 for finite v and NaN for ±Infinity/NaN: one tight pass finds whether to look
   // (four independent sums, so the pass is not one chain of dependent adds).
@@ -244,4 +244,52 @@ export function toMat(fn: string, arg: string, x: unknown, opts: ToMatOptions = 
       `${arg} must have at least ${minRows} rows (samples); got ${fmtShape(rows, cols)}`,
     );
   return { rows, cols, data };
+}
+
+/**
+ * {@link toMat} that keeps float32 values as they are: a `{ rows, cols, data }` value whose data
+ * is a Float32Array is checked exactly as {@link toMat} checks it (shape, length, NaN/±Infinity
+ * unless `skipFinite`) and returned as a {@link MatF32} sharing the caller's array (no copy, no
+ * widening: the kernels that take float32 widen entry by entry); anything else goes to toMat.
+ * @throws NRCInputError as toMat.
+ */
+export function toMatKeepF32(
+  fn: string,
+  arg: string,
+  x: unknown,
+  opts: ToMatOptions = {},
+): Mat | MatF32 {
+  const o = x as { rows?: unknown; cols?: unknown; data?: unknown } | null;
+  if (
+    o === null ||
+    typeof o !== "object" ||
+    Array.isArray(o) ||
+    !(o.data instanceof Float32Array) ||
+    typeof o.rows !== "number" ||
+    typeof o.cols !== "number"
+  )
+    return toMat(fn, arg, x, opts);
+  const { rows, cols, data } = o as { rows: number; cols: number; data: Float32Array };
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1)
+    throw new NRCInputError(
+      fn,
+      arg,
+      `${arg} must have positive integer rows and cols; got ${rows}×${cols}`,
+    );
+  if (data.length !== rows * cols)
+    throw new NRCInputError(
+      fn,
+      arg,
+      `${arg}.data must hold rows·cols = ${rows}·${cols} = ${rows * cols} values; got ${data.length}`,
+    );
+  const m: MatF32 = { rows, cols, data };
+  if (!opts.skipFinite) assertFinite(fn, arg, m);
+  const minRows = opts.minRows ?? 1;
+  if (rows < minRows)
+    throw new NRCInputError(
+      fn,
+      arg,
+      `${arg} must have at least ${minRows} rows (samples); got ${fmtShape(rows, cols)}`,
+    );
+  return m;
 }

@@ -4,7 +4,7 @@
  * contiguous dot product with four independent accumulators.
  * @module
  */
-import type { Mat, NormalStepResult } from "../types.js";
+import type { Mat, MatF32, NormalStepResult } from "../types.js";
 
 /** Column-major copy of a row-major m×n matrix: column j is `out[j*m … j*m+m)`. */
 export function toColumnMajor(a: Mat): Float64Array {
@@ -92,13 +92,13 @@ export function transpose(a: Mat): Mat {
 
 /**
  * One pass of a refined least-squares solve: R = B − A·X (R = B without X), returns AᵀR and the
- * squared column norms of R, row by row (R is never stored).
+ * squared column norms of R, row by row (R is never stored). A float32 A is widened first.
  */
-export function normalStep(a: Mat, b: Mat, x?: Mat): NormalStepResult {
+export function normalStep(a: Mat | MatF32, b: Mat, x?: Mat): NormalStepResult {
   const m = a.rows;
   const n = a.cols;
   const q = b.cols;
-  const ad = a.data;
+  const ad = a.data instanceof Float32Array ? Float64Array.from(a.data) : a.data;
   const bd = b.data;
   // X column-major so each residual entry is a contiguous dot product.
   const xt = x ? toColumnMajor(x) : null;

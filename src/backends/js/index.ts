@@ -28,6 +28,7 @@ const shiftedMoments = composedShiftedMoments(gram, crossProd);
 /** The plain TypeScript kernels (synchronous, float64). */
 export const jsKernels: CompleteKernels = Object.freeze({
   name: "js",
+  float32Inputs: true,
   gram,
   crossProd,
   matmul,

@@ -14,6 +14,7 @@ import type {
   Backend,
   Kernels,
   Mat,
+  MatF32,
   MomentsRun,
   NormalStepResult,
   PendingMoments,
@@ -89,6 +90,18 @@ interface Exports {
   k_chol(a: number, n: number): number;
   mom_begin(n: number, q: number, m: number): number;
   mom_add(acc: number, a: number, sh: number, b: number, m: number, n: number, q: number): void;
+  mom_add_f32(acc: number, a: number, sh: number, b: number, m: number, n: number, q: number): void;
+  mom_add_bg_f32(
+    acc: number,
+    a: number,
+    sh: number,
+    b: number,
+    m: number,
+    n: number,
+    q: number,
+    avail: number,
+  ): void;
+  ns_add_f32(acc: number, a: number, b: number, xt: number, m: number, n: number, q: number): void;
   mom_end(acc: number, g: number, x: number, s: number, n: number, q: number): void;
   mom_init(acc: number, n: number, q: number, parts: number): void;
   mom_add_bg(
@@ -277,6 +290,11 @@ class Runtime {
     return new Float64Array(this.memory.buffer);
   }
 
+  /** Float32 view of the whole memory. */
+  f32(): Float32Array {
+    return new Float32Array(this.memory.buffer);
+  }
+
   begin(fn: string): void {
     if (this.disposed) throw new Error(`wasm ${fn}: the backend was disposed`);
     this.ex.arena_reset(this.heapStart);
@@ -460,7 +478,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
    * the copy costs the host's time, not the workers'.
    */
   const streamRows = (
-    a: Mat,
+    a: Mat | MatF32,
     b: Mat | undefined,
     minRows: number,
     start: (pa: number, pb: number, rows: number) => void,
@@ -468,18 +486,23 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     const m = a.rows;
     const n = a.cols;
     const q = b ? b.cols : 0;
+    // Float32 rows are copied as they are (4 bytes an entry; the kernel widens them).
+    const f32 = a.data instanceof Float32Array;
     const chunk = Math.max(minRows, Math.min(m, Math.floor(CHUNK_DOUBLES / (n + q))));
     const bufs = [0, 1]
       .slice(0, chunk < m ? 2 : 1)
-      .map(() => [rt.alloc(chunk * n), b ? rt.alloc(Math.max(1, chunk * q)) : 0]);
+      .map(() => [
+        f32 ? rt.allocBytes(chunk * n * 4) : rt.alloc(chunk * n),
+        b ? rt.alloc(Math.max(1, chunk * q)) : 0,
+      ]);
     let pending = false;
     try {
       for (let r = 0, i = 0; r < m; r += chunk, i++) {
         const rows = Math.min(chunk, m - r);
         const [pa, pb] = bufs[i % bufs.length];
-        const heap = rt.f64();
-        heap.set(a.data.subarray(r * n, (r + rows) * n), pa / 8);
-        if (b) heap.set(b.data.subarray(r * q, (r + rows) * q), pb / 8);
+        if (f32) rt.f32().set(a.data.subarray(r * n, (r + rows) * n), pa / 4);
+        else rt.f64().set(a.data.subarray(r * n, (r + rows) * n), pa / 8);
+        if (b) rt.f64().set(b.data.subarray(r * q, (r + rows) * q), pb / 8);
         if (pending) ex.par_join();
         pending = false;
         start(pa, pb, rows);
@@ -509,8 +532,16 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     ex.acc_end(acc, pc, n, q, b ? 0 : 1);
     return rt.take(pc, n, q);
   };
-  /** One refinement pass (nstep.c): g = Aᵀ(B − A·X) and the residual's column norms². */
-  const normalStep = (fn: string, a: Mat, b: Mat, x: Mat | undefined): NormalStepResult => {
+  /**
+   * One refinement pass (nstep.c): g = Aᵀ(B − A·X) and the residual's column norms². A float32
+   * A is copied as float32 and widened entry by entry in the pass (ns_add_f32).
+   */
+  const normalStep = (
+    fn: string,
+    a: Mat | MatF32,
+    b: Mat,
+    x: Mat | undefined,
+  ): NormalStepResult => {
     rt.begin(fn);
     const n = a.cols;
     const q = b.cols;
@@ -523,12 +554,13 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     }
     const pg = rt.alloc(n * q);
     const ps = rt.alloc(q);
+    const add = a.data instanceof Float32Array ? ex.ns_add_f32 : ex.ns_add;
     if (resident && a === resident.mat) {
       // A is already in memory (startShiftedMoments' copy): one pass, only B copied.
       const pb = rt.put(b.data);
-      ex.ns_add(acc, resident.p, pb, pxt, a.rows, n, q);
+      add(acc, resident.p, pb, pxt, a.rows, n, q);
       ex.par_join();
-    } else streamRows(a, b, 2, (pa, pb, rows) => ex.ns_add(acc, pa, pb, pxt, rows, n, q));
+    } else streamRows(a, b, 2, (pa, pb, rows) => add(acc, pa, pb, pxt, rows, n, q));
     ex.ns_end(acc, pg, ps, n, q);
     const heap = rt.f64();
     const gc = heap.subarray(pg / 8, pg / 8 + n * q);
@@ -612,8 +644,8 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     done?: ShiftedMomentsResult;
   }
   let background: BackgroundJob | null = null;
-  /** The last joined job's copy of A, which normalStep reads for the matrix `mat`. */
-  let resident: { mat: Mat; p: number } | null = null;
+  /** The last joined job's copy of A (float32 when A was), which normalStep reads for `mat`. */
+  let resident: { mat: Mat | MatF32; p: number } | null = null;
   const dropResident = (): void => {
     if (resident) rt.release(resident.p);
     resident = null;
@@ -632,6 +664,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
   };
   const kernels = {
     name: "wasm",
+    float32Inputs: true,
     threads: rt.threads,
     singleThreadReason: reason,
     fma: rt.fma,
@@ -640,7 +673,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
     },
     /** One pass over A: the shift is subtracted while packing, cross products and sums read off the packed panels. */
     shiftedMoments(
-      a: Mat,
+      a: Mat | MatF32,
       shift: Float64Array,
       b: Mat,
       scratch?: (length: number) => Float64Array,
@@ -656,7 +689,8 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       rt.begin("shiftedMoments");
       const acc = ex.mom_begin(n, q, a.rows) >>> 0;
       const psh = rt.put(shift);
-      streamRows(a, b, 1, (pa, pb, rows) => ex.mom_add(acc, pa, psh, pb, rows, n, q));
+      const add = a.data instanceof Float32Array ? ex.mom_add_f32 : ex.mom_add;
+      streamRows(a, b, 1, (pa, pb, rows) => add(acc, pa, psh, pb, rows, n, q));
       return momentsOf(acc, n, q);
     },
     /**
@@ -667,7 +701,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
      * which stays (with the previous job's A dropped) for `normalStep` on the returned `rows`.
      * Kernels called meanwhile run on the calling thread alone.
      */
-    startShiftedMoments(a: Mat, shift: Float64Array, b: Mat): PendingMoments {
+    startShiftedMoments(a: Mat | MatF32, shift: Float64Array, b: Mat): PendingMoments {
       if (a.rows !== b.rows || shift.length !== a.cols)
         throw new Error(
           `wasm startShiftedMoments: shapes do not fit (A ${a.rows}×${a.cols}, B ${b.rows}×${b.cols}, shift ${shift.length})`,
@@ -676,7 +710,13 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       const n = a.cols;
       const q = b.cols;
       settleBackground();
-      if (rt.threads === 1 || n > ex.mom_max_cols() || 8 * m * (n + q) > BACKGROUND_MAX_BYTES) {
+      const f32 = a.data instanceof Float32Array;
+      const size = f32 ? 4 : 8;
+      if (
+        rt.threads === 1 ||
+        n > ex.mom_max_cols() ||
+        size * m * n + 8 * m * q > BACKGROUND_MAX_BYTES
+      ) {
         const r = kernels.shiftedMoments(a, shift, b);
         return { join: () => r };
       }
@@ -685,28 +725,31 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       const parts = ex.mom_parts(n, q, m);
       const acc = rt.persist((2 + parts * per) * 8);
       const psh = rt.persist(n * 8);
-      const pa = rt.persist(m * n * 8);
+      const pa = rt.persist(m * n * size);
       const pb = rt.persist(Math.max(1, m * q) * 8);
       const heap = rt.f64();
       heap.set(b.data, pb / 8);
       heap.set(shift, psh / 8);
       rt.begin("startShiftedMoments");
       ex.mom_init(acc, n, q, parts);
-      // The workers start on A's first rows while the rest is copied, 1 MiB at a time.
+      // The workers start on A's first rows while the rest is copied, 1 MiB at a time (float32
+      // rows as they are: the kernel widens them).
       const piece = Math.max(1, Math.floor(2 ** 17 / n));
+      const aHeap = f32 ? rt.f32() : heap;
+      const at = pa / size;
       let copied = Math.min(m, piece);
-      heap.set(a.data.subarray(0, copied * n), pa / 8);
-      ex.mom_add_bg(acc, pa, psh, pb, m, n, q, copied);
+      aHeap.set(a.data.subarray(0, copied * n), at);
+      (f32 ? ex.mom_add_bg_f32 : ex.mom_add_bg)(acc, pa, psh, pb, m, n, q, copied);
       for (; copied < m;) {
         const next = Math.min(m, copied + piece);
-        heap.set(a.data.subarray(copied * n, next * n), pa / 8 + copied * n);
+        aHeap.set(a.data.subarray(copied * n, next * n), at + copied * n);
         ex.mom_bg_avail((copied = next));
       }
       const job: BackgroundJob = { blocks: [acc, psh, pa, pb], n, q };
       background = job;
       let joined = false;
       return {
-        join(): ShiftedMomentsResult & { rows?: Mat } {
+        join(): ShiftedMomentsResult & { rows?: Mat | MatF32 } {
           if (joined) throw new Error("wasm startShiftedMoments: this job was already joined");
           joined = true;
           // Completed early by another caller's start (or dispose()): its moments were kept.
@@ -722,7 +765,9 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
           }
           // A's copy stays for normalStep's pass over the same rows (the previous one goes).
           dropResident();
-          const rows: Mat = { rows: m, cols: n, data: a.data };
+          const rows: Mat | MatF32 = f32
+            ? { rows: m, cols: n, data: a.data as Float32Array }
+            : { rows: m, cols: n, data: a.data as Float64Array };
           resident = { mat: rows, p: pa };
           return { ...r, rows };
         },
@@ -761,14 +806,15 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
         if (!open) throw new Error(`wasm momentsRun.${fn}: the run was disposed`);
       };
       return {
-        add(a: Mat, b: Mat): void {
+        add(a: Mat | MatF32, b: Mat): void {
           check("add");
           if (a.cols !== n || b.cols !== q || a.rows !== b.rows)
             throw new Error(
               `wasm momentsRun.add: expected A m×${n} and B m×${q}; got ${a.rows}×${a.cols} and ${b.rows}×${b.cols}`,
             );
           rt.begin("momentsRun.add");
-          streamRows(a, b, 1, (pa, pb, rows) => ex.mom_add(base, pa, psh, pb, rows, n, q));
+          const add = a.data instanceof Float32Array ? ex.mom_add_f32 : ex.mom_add;
+          streamRows(a, b, 1, (pa, pb, rows) => add(base, pa, psh, pb, rows, n, q));
         },
         probe() {
           check("probe");
@@ -813,7 +859,7 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       if (b.cols <= 8) return normalStep("crossProd", a, b, undefined).g;
       return accumulate("crossProd", a, b);
     },
-    normalStep(a: Mat, b: Mat, x?: Mat): NormalStepResult {
+    normalStep(a: Mat | MatF32, b: Mat, x?: Mat): NormalStepResult {
       if (a.rows !== b.rows || (x && (x.rows !== a.cols || x.cols !== b.cols)))
         throw new Error(
           `wasm normalStep: shapes do not fit (A ${a.rows}×${a.cols}, B ${b.rows}×${b.cols}${x ? `, X ${x.rows}×${x.cols}` : ""})`,
@@ -833,8 +879,11 @@ function makeKernels(rt: Runtime, reason: string | undefined): WasmKernels {
       const pmu = rt.put(mean);
       const pvt = rt.put(vt);
       const pout = rt.alloc(k + 1);
-      // A is read in place where startShiftedMoments left its copy, else copied in.
-      const pa = resident && a === resident.mat ? resident.p : rt.put(a.data);
+      // A is read in place where startShiftedMoments left its (float64) copy, else copied in.
+      const pa =
+        resident && a === resident.mat && !(resident.mat.data instanceof Float32Array)
+          ? resident.p
+          : rt.put(a.data);
       ex.k_projtail(pa, m, n, pmu, pvt, k, pout);
       const out = rt.f64().slice(pout / 8, pout / 8 + k + 1);
       return { tail: out[k], energy: out.subarray(0, k) };

@@ -355,6 +355,25 @@ static void gram_blocked(const double *A, int lda, int n, int k, double *C, int 
  * S += Σ rows of (A − 1sᵀ). The shift is subtracted while packing (the packing copies anyway), the
  * cross product and the sums are read off the packed panel, so A is read from memory once. */
 
+/* Adds the packed panel's column sums (kc rows, sliver by sliver: contiguous) to S. */
+static void panel_sums(const double *P, int kc, int n, double *S) {
+  int nq = (n + GW - 1) / GW;
+  for (int q = 0; q < nq; q++) {
+    const double *t = P + (size_t)q * kc * GW;
+    f2 a0 = wasm_f64x2_splat(0.0), a1 = a0, a2 = a0;
+    for (int l = 0; l < kc; l++, t += GW) {
+      a0 = wasm_f64x2_add(a0, wasm_v128_load(t));
+      a1 = wasm_f64x2_add(a1, wasm_v128_load(t + 2));
+      a2 = wasm_f64x2_add(a2, wasm_v128_load(t + 4));
+    }
+    double tmp[GW];
+    wasm_v128_store(tmp, a0);
+    wasm_v128_store(tmp + 2, a1);
+    wasm_v128_store(tmp + 4, a2);
+    for (int c = 0; c < GW && q * GW + c < n; c++) S[q * GW + c] += tmp[c];
+  }
+}
+
 /* pack_rows with the shift subtracted; padded columns stay zero. Adds the panel's shifted column
  * sums to S. */
 static void pack_rows_shift(const double *A, int lda, int kc, int n, const double *sh, double *P,
@@ -377,21 +396,35 @@ static void pack_rows_shift(const double *A, int lda, int kc, int n, const doubl
       for (; c < GW; c++) e[c] = 0.0;
     }
   }
-  /* Column sums sliver by sliver (contiguous). */
-  for (int q = 0; q < nq; q++) {
-    const double *t = P + (size_t)q * kc * GW;
-    f2 a0 = wasm_f64x2_splat(0.0), a1 = a0, a2 = a0;
-    for (int l = 0; l < kc; l++, t += GW) {
-      a0 = wasm_f64x2_add(a0, wasm_v128_load(t));
-      a1 = wasm_f64x2_add(a1, wasm_v128_load(t + 2));
-      a2 = wasm_f64x2_add(a2, wasm_v128_load(t + 4));
+  panel_sums(P, kc, n, S);
+}
+
+/* The same for float32 rows of A: each pair of entries is widened to float64 (exactly) as it is
+ * loaded, then the shift subtracted, so the packed panel is bit for bit what pack_rows_shift
+ * makes of the widened rows, and everything after it (products and sums in float64) the same. */
+static void pack_rows_shift_f32(const float *A, int lda, int kc, int n, const double *sh,
+                                double *P, double *S) {
+  int nq = (n + GW - 1) / GW, full = n / GW;
+  for (int l = 0; l < kc; l++) {
+    const float *src = A + (size_t)l * lda;
+    double *d = P + (size_t)l * GW;
+    for (int q = 0; q < full; q++) {
+      const float *s = src + q * GW;
+      const double *h = sh + q * GW;
+      double *t = d + (size_t)q * kc * GW;
+      for (int c = 0; c < GW; c += 2)
+        wasm_v128_store(t + c, wasm_f64x2_sub(wasm_f64x2_promote_low_f32x4(
+                                                  wasm_v128_load64_zero(s + c)),
+                                              wasm_v128_load(h + c)));
     }
-    double tmp[GW];
-    wasm_v128_store(tmp, a0);
-    wasm_v128_store(tmp + 2, a1);
-    wasm_v128_store(tmp + 4, a2);
-    for (int c = 0; c < GW && q * GW + c < n; c++) S[q * GW + c] += tmp[c];
+    if (full < nq) {
+      double *e = d + (size_t)full * kc * GW;
+      int c = 0;
+      for (; c < n - full * GW; c++) e[c] = (double)src[full * GW + c] - sh[full * GW + c];
+      for (; c < GW; c++) e[c] = 0.0;
+    }
   }
+  panel_sums(P, kc, n, S);
 }
 
 /* X (n×q) += Pᵀ B for a packed panel P (kc rows) and B (kc×q, row stride q). */
@@ -417,11 +450,15 @@ static void panel_cross(const double *P, int kc, int n, const double *B, int q, 
   }
 }
 
-static void moments_blocked(const double *A, int n, int k, const double *sh, const double *B,
-                            int q, double *G, double *X, double *S, double *P) {
+/* Af (float32 rows) is read instead of A where it is not null. */
+static void moments_blocked(const double *A, const float *Af, int n, int k, const double *sh,
+                            const double *B, int q, double *G, double *X, double *S, double *P) {
   for (int pc = 0; pc < k; pc += GKC) {
     int kc = MIN(GKC, k - pc);
-    pack_rows_shift(A + (size_t)pc * n, n, kc, n, sh, P, S);
+    if (Af)
+      pack_rows_shift_f32(Af + (size_t)pc * n, n, kc, n, sh, P, S);
+    else
+      pack_rows_shift(A + (size_t)pc * n, n, kc, n, sh, P, S);
     if (q > 0) panel_cross(P, kc, n, B + (size_t)pc * q, q, X);
     gram_panel(P, kc, n, G, n);
   }
@@ -464,6 +501,7 @@ typedef struct {
   int m, n, q;
   double *acc;
   claims_t cl;
+  const float *Af; /* float32 rows instead of A (the *_f32 entries), else 0 */
 } mom_args;
 
 static void mom_task(int tid, int nt, void *p) {
@@ -471,8 +509,9 @@ static void mom_task(int tid, int nt, void *p) {
   size_t n = g->n, q = g->q, per = n * n + n * q + n;
   for (int lo, hi, part, c; claims_next(&g->cl, GKC, &lo, &hi, &part, &c);) {
     double *G = slot_at(g->acc, per, part);
-    moments_blocked(g->A + lo * n, g->n, hi - lo, g->sh, g->B ? g->B + lo * q : 0, g->q, G,
-                    G + n * n, G + n * n + n * q, thread_gemm_work(tid));
+    moments_blocked(g->Af ? 0 : g->A + lo * n, g->Af ? g->Af + lo * n : 0, g->n, hi - lo, g->sh,
+                    g->B ? g->B + lo * q : 0, g->q, G, G + n * n, G + n * n + n * q,
+                    thread_gemm_work(tid));
     claims_done(&g->cl, c);
   }
 }
@@ -482,7 +521,16 @@ static void mom_task(int tid, int nt, void *p) {
 static mom_args g_mom;
 EXPORT(mom_add) void mom_add(double *acc, const double *A, const double *sh, const double *B,
                              int m, int n, int q) {
-  g_mom = (mom_args){A, sh, B, m, n, q, acc, {0}};
+  g_mom = (mom_args){A, sh, B, m, n, q, acc, {0}, 0};
+  claims_init(&g_mom.cl, m, slots_parts(acc));
+  par_start(mom_task, &g_mom, (double)m * n * n < 1.0e5);
+}
+
+/* mom_add for float32 rows A (m×n): widened to float64 while packing, so the moments are bit for
+ * bit those of mom_add on the widened rows (same parts, same order of every sum). */
+EXPORT(mom_add_f32) void mom_add_f32(double *acc, const float *A, const double *sh,
+                                     const double *B, int m, int n, int q) {
+  g_mom = (mom_args){0, sh, B, m, n, q, acc, {0}, A};
   claims_init(&g_mom.cl, m, slots_parts(acc));
   par_start(mom_task, &g_mom, (double)m * n * n < 1.0e5);
 }
@@ -494,7 +542,16 @@ EXPORT(mom_add) void mom_add(double *acc, const double *A, const double *sh, con
 static mom_args g_mom_bg;
 EXPORT(mom_add_bg) void mom_add_bg(double *acc, const double *A, const double *sh, const double *B,
                                    int m, int n, int q, int avail) {
-  g_mom_bg = (mom_args){A, sh, B, m, n, q, acc, {0}};
+  g_mom_bg = (mom_args){A, sh, B, m, n, q, acc, {0}, 0};
+  claims_init(&g_mom_bg.cl, m, slots_parts(acc));
+  g_mom_bg.cl.avail = avail;
+  par_bg_start(mom_task, &g_mom_bg);
+}
+
+/* mom_add_bg for float32 rows A (see mom_add_f32). */
+EXPORT(mom_add_bg_f32) void mom_add_bg_f32(double *acc, const float *A, const double *sh,
+                                           const double *B, int m, int n, int q, int avail) {
+  g_mom_bg = (mom_args){0, sh, B, m, n, q, acc, {0}, A};
   claims_init(&g_mom_bg.cl, m, slots_parts(acc));
   g_mom_bg.cl.avail = avail;
   par_bg_start(mom_task, &g_mom_bg);
