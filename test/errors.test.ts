@@ -20,29 +20,7 @@ import {
   jsBackend,
   wasmBackend,
 } from "../src/index.js";
-
-const H = [
-  [1, 2, 0],
-  [2, 1, 1],
-  [3, 5, 1],
-  [4, 3, 2],
-  [0, 1, 0],
-  [5, 4, 3],
-];
-const Y = [
-  [1, 0],
-  [0, 1],
-  [2, 1],
-  [1, 3],
-  [0, 0],
-  [3, 1],
-];
-const W = [
-  [1, 0, 2],
-  [0, 1, -1],
-  [1, 1, 1],
-  [2, -1, 0],
-];
+import { H, Y, W } from "./helpers/spec-example.js";
 
 async function rejects(p: Promise<unknown> | (() => unknown), re: RegExp): Promise<void> {
   const run = typeof p === "function" ? Promise.resolve().then(p) : p;

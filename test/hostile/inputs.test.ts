@@ -17,30 +17,9 @@ import {
   wasmBackend,
   type AccumulatorBatch,
 } from "../../src/index.js";
+import { H, Y, W } from "../helpers/spec-example.js";
 
 // SPEC's small example (numpy reference values in SPEC.md).
-const H = [
-  [1, 2, 0],
-  [2, 1, 1],
-  [3, 5, 1],
-  [4, 3, 2],
-  [0, 1, 0],
-  [5, 4, 3],
-];
-const Y = [
-  [1, 0],
-  [0, 1],
-  [2, 1],
-  [1, 3],
-  [0, 0],
-  [3, 1],
-];
-const W = [
-  [1, 0, 2],
-  [0, 1, -1],
-  [1, 1, 1],
-  [2, -1, 0],
-];
 const NRC1 = 0.004758239938369435;
 
 const rejects = async (p: Promise<unknown> | (() => unknown), re: RegExp) => {
