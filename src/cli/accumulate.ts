@@ -9,12 +9,18 @@ import { createNRCAccumulator, type NRCAccumulator } from "../accumulator.js";
 import type { AccumulatorBatch } from "../accumulator.js";
 import type { MatrixInput } from "../linalg/matrix.js";
 import type { TensorInput } from "../io/conv.js";
-import type { Preset } from "../report.js";
 import { writeStateFile } from "../state/node-file.js";
 import { NRCInputError } from "../errors.js";
 import { ProgressBar } from "./progress.js";
 import { autoBatchRows, loadWeights, openNetwork, toInput, type NetworkFiles } from "./load.js";
-import { backendOption, intOption, numOption, UsageError, type CliIO } from "./main.js";
+import {
+  backendOption,
+  intOption,
+  measureOptions,
+  numOption,
+  UsageError,
+  type CliIO,
+} from "./main.js";
 import { megabytes, parseVerb, sharedBackend } from "./output.js";
 
 const HELP = `Usage: deep-nrc accumulate <file.safetensors | folder> [more …] --state <out.nrc.safetensors> [options]
@@ -126,19 +132,8 @@ export async function accumulateCommand(argv: readonly string[], io: CliIO): Pro
   if (parts > 1) throw new UsageError("--shard, --rows and --samples exclude each other");
   if (parts === 1 && paths.length > 1)
     throw new UsageError("--shard, --rows and --samples apply to a single path");
-  const t = intOption("t", o.t, 1);
-  const r = intOption("r", o.r, 1);
-  const batch = intOption("batch", o.batch, 2);
+  const { t, r, batch, threshold, preset } = measureOptions(o);
   const modelMSE = numOption("model-mse", o["model-mse"], (x) => x > 0, "a number > 0");
-  const threshold = numOption(
-    "threshold",
-    o.threshold,
-    (x) => x >= 0 && x <= 1,
-    "a number in [0, 1]",
-  );
-  const preset = (o.preset ?? "paper") as Preset;
-  if (preset !== "paper" && preset !== "reference-code")
-    throw new UsageError(`--preset must be paper or reference-code; got '${o.preset}'`);
   if (o.debiased && preset !== "reference-code")
     throw new UsageError(
       "--debiased streams only with --preset reference-code (the paper's NRC2 needs fourth moments along the top-t eigenvectors, known only at the end)",

@@ -132,6 +132,26 @@ function regexOption(v: string | undefined): RegExp | undefined {
   }
 }
 
+/** The options `measure` and `accumulate` share: -t, -r, --batch, --threshold, --preset. */
+export function measureOptions(o: {
+  t?: string;
+  r?: string;
+  batch?: string;
+  threshold?: string;
+  preset?: string;
+}): { t?: number; r?: number; batch?: number; threshold?: number; preset: Preset } {
+  const preset = (o.preset ?? "paper") as Preset;
+  if (preset !== "paper" && preset !== "reference-code")
+    throw new UsageError(`--preset must be paper or reference-code; got '${o.preset}'`);
+  return {
+    t: intOption("t", o.t, 1),
+    r: intOption("r", o.r, 1),
+    batch: intOption("batch", o.batch, 2),
+    threshold: numOption("threshold", o.threshold, (x) => x >= 0 && x <= 1, "a number in [0, 1]"),
+    preset,
+  };
+}
+
 export function intOption(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -249,21 +269,10 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
     if (o.batch !== undefined && cmd === "demo")
       throw new UsageError("--batch applies to measure only");
 
-    const t = intOption("t", o.t, 1);
-    const r = intOption("r", o.r, 1);
+    const { t, r, batch, threshold, preset } = measureOptions(o);
     const samples = intOption("samples", o.samples, 2);
     const seed = intOption("seed", o.seed, 0);
-    const batch = intOption("batch", o.batch, 2);
     const modelMSE = numOption("model-mse", o["model-mse"], (x) => x >= 0, "a number ≥ 0");
-    const threshold = numOption(
-      "threshold",
-      o.threshold,
-      (x) => x >= 0 && x <= 1,
-      "a number in [0, 1]",
-    );
-    const preset = (o.preset ?? "paper") as Preset;
-    if (preset !== "paper" && preset !== "reference-code")
-      throw new UsageError(`--preset must be paper or reference-code; got '${o.preset}'`);
     const backend = await backendOption(o.backend);
     const quiet = o.quiet === true;
     const note = (s: string) => {
