@@ -436,17 +436,7 @@ export class NRCAccumulator {
       throw new NRCInputError(fn, "extra", "extra must be { weights?, backend? }");
     checkKeys(fn, "extra", extra, ["weights", "backend"]);
     checkStateShape(fn, s as unknown as Record<string, unknown>);
-    const acc = buildAccumulator(fn, {
-      ...extra,
-      t: s.options.t ?? undefined,
-      r: s.options.r ?? undefined,
-      preset: s.options.preset,
-      modelMSE: s.options.modelMSE ?? undefined,
-      collapseThreshold: s.options.collapseThreshold,
-      names: s.names ?? undefined,
-      nrc4: s.options.nrc4 ?? "tsqr",
-      debiased: s.options.debiased,
-    });
+    const acc = buildAccumulator(fn, { ...extra, ...optionsOfState(s) });
     if (s.layers && s.options.debiased) acc.hsic = hsicFromJSON(fn, s.hsic, s.layers.length);
     if (s.layers) {
       try {
@@ -541,17 +531,10 @@ export class NRCAccumulator {
     if (extra === null || typeof extra !== "object")
       throw new NRCInputError(fn, "extra", "extra must be an object { weights?, backend? }");
     const s = await decodeState(fn, bytes);
-    const acc = createNRCAccumulator({
+    const acc = buildAccumulator(fn, {
       backend: extra.backend,
       weights: extra.weights ?? s.weights ?? undefined,
-      t: s.options.t ?? undefined,
-      r: s.options.r ?? undefined,
-      preset: s.options.preset,
-      modelMSE: s.options.modelMSE ?? undefined,
-      collapseThreshold: s.options.collapseThreshold,
-      names: s.names ?? undefined,
-      nrc4: s.options.nrc4 ?? "tsqr",
-      debiased: s.options.debiased,
+      ...optionsOfState(s),
     });
     acc.hsic = s.hsic ?? null;
     // Weights passed must be the state's where it recorded some; where it recorded none (the
@@ -954,6 +937,24 @@ const ACCUMULATOR_KEYS = [
   "nrc4",
   "debiased",
 ];
+
+/** The accumulator options a saved state (JSON or binary) records. */
+function optionsOfState(s: {
+  options: AccumulatorState["options"];
+  names?: string[] | null;
+}): AccumulatorOptions {
+  const o = s.options;
+  return {
+    t: o.t ?? undefined,
+    r: o.r ?? undefined,
+    preset: o.preset,
+    modelMSE: o.modelMSE ?? undefined,
+    collapseThreshold: o.collapseThreshold,
+    names: s.names ?? undefined,
+    nrc4: o.nrc4 ?? "tsqr",
+    debiased: o.debiased,
+  };
+}
 
 /** {@link createNRCAccumulator}'s checks and construction, errors naming `fn`. */
 function buildAccumulator(fn: string, options: AccumulatorOptions): NRCAccumulator {

@@ -150,6 +150,12 @@ export async function refinedResidualSq(
   if (!ref) return null;
   const red = eig.columns;
   const q = yc.cols;
+  // 1ᵀYc (zero up to rounding), for the centered solve's gradient below.
+  let ys: Float64Array | null = null;
+  if (red && red.constSq > 0) {
+    ys = new Float64Array(q);
+    for (let o = 0; o < yc.data.length; o += q) for (let c = 0; c < q; c++) ys[c] += yc.data[o + c];
+  }
   const step = async (x?: Mat): Promise<NormalStepResult> => {
     if (!red) return k.normalStep(h, yc, x);
     let b = yc;
@@ -166,13 +172,9 @@ export async function refinedResidualSq(
     const r = await k.normalStep(h, b, xf);
     // Hr_cᵀR = HrᵀR − μ·(1ᵀR), and 1ᵀR = 1ᵀYc (zero up to rounding) when centered.
     const g = reduceRows(red, r.g.data, q);
-    if (red.constSq > 0) {
-      const ys = new Float64Array(q);
-      for (let o = 0; o < yc.data.length; o += q)
-        for (let c = 0; c < q; c++) ys[c] += yc.data[o + c];
+    if (ys)
       for (let a = 0; a < red.keep.length; a++)
         for (let c = 0; c < q; c++) g[a * q + c] -= eig.mean[a] * ys[c];
-    }
     return { g: { rows: red.keep.length, cols: q, data: g }, rss: r.rss };
   };
   ref.begin(start ? start.data : (await step()).g.data);
