@@ -5,7 +5,7 @@ export default defineConfig({
     index: "src/index.ts",
     report: "src/viz/index.ts",
     cli: "src/cli/bin.ts",
-    node: "src/node.ts",
+    node: "src/node/index.ts",
     webgpu: "src/backends/webgpu/index.ts",
     tfjs: "src/backends/tfjs/index.ts",
     onnx: "src/onnx/index.ts",

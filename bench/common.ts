@@ -8,7 +8,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { makeRng } from "../src/synthetic.js";
+import { makeRng } from "../src/io/synthetic.js";
 
 /** A dense row-major float64 matrix (the library's `Mat`). */
 export interface M {

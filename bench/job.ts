@@ -18,7 +18,7 @@ import { measureNRC, completeKernels, jsBackend } from "../src/index.js";
 import type { Backend, CompleteKernels, NRCReport } from "../src/index.js";
 import { wasmBackend } from "../src/backends/wasm/index.js";
 import { readNpy } from "../src/io/npy.js";
-import { openFileSource } from "../src/io/node-file.js";
+import { openFileSource } from "../src/node/file-source.js";
 import type { M, Workload } from "./common.js";
 import { mlGram, mlLayer, mlSymEig, toML } from "./mlmatrix.js";
 

@@ -13,7 +13,7 @@ import { completeKernels, createNRCAccumulator, jsBackend } from "../src/index.j
 import type { Backend, Mat, NRCReport } from "../src/index.js";
 import { wasmBackend } from "../src/backends/wasm/index.js";
 import { readNpy, readNpyHeader } from "../src/io/npy.js";
-import { openFileSource, type FileSource } from "../src/io/node-file.js";
+import { openFileSource, type FileSource } from "../src/node/file-source.js";
 import { tensorToMatrix } from "../src/io/common.js";
 
 interface Spec {

@@ -28,8 +28,8 @@ import { wasmBackend, WASM_JACOBI_SVD } from "../src/backends/wasm/index.js";
 import { completeKernels } from "../src/backends/registry.js";
 import { svdPartsFromSvd, scaledSvdParts } from "../src/backends/scaled.js";
 import type { CompleteKernels, Mat, SvdResult } from "../src/backends/types.js";
-import { augmented, nrc4Residual, type LayerStats } from "../src/stats.js";
-import { makeRng } from "../src/synthetic.js";
+import { augmented, nrc4Residual, type LayerStats } from "../src/stats/moments.js";
+import { makeRng } from "../src/io/synthetic.js";
 import { findPython, machine, median, writeNpyF64 } from "./common.js";
 
 const arg = (name: string, dflt: number): number => {

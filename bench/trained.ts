@@ -14,7 +14,7 @@
  * workload (`Y.npy`, `H{l}.npy`, `W{l}.npy`, `workload.json`).
  * @module
  */
-import { makeRng } from "../src/synthetic.js";
+import { makeRng } from "../src/io/synthetic.js";
 import { writeWorkload, type M, type Workload } from "./common.js";
 
 type Rng = ReturnType<typeof makeRng>;

@@ -3,8 +3,8 @@
  * regression networks, exactly in float64.
  * @packageDocumentation
  */
-export { measureNRC, DEFAULT_COLLAPSE_THRESHOLD } from "./measure.js";
-export type { LayerInput, MeasureOptions } from "./measure.js";
+export { measureNRC, DEFAULT_COLLAPSE_THRESHOLD } from "./engine/measure.js";
+export type { LayerInput, MeasureOptions } from "./engine/measure.js";
 export { noiseComponent } from "./metrics/noise.js";
 export type { MetricOptions } from "./metrics/noise.js";
 export { linearCKA, signalTargetAlignment } from "./metrics/cka.js";
@@ -52,19 +52,19 @@ export type {
   MaybePromise,
 } from "./backends/types.js";
 export type { MatrixInput, DenseMatrixInput, MatrixLikeObject } from "./linalg/matrix.js";
-export type { NRCReport, LayerReport, LayerReasons, IntrinsicReport, Preset } from "./report.js";
-export { formatReport } from "./format.js";
-export { makeSyntheticNetwork } from "./synthetic.js";
-export type { SyntheticNetworkOptions } from "./synthetic.js";
-export { createNRCAccumulator, NRCAccumulator } from "./accumulator.js";
+export type { NRCReport, LayerReport, LayerReasons, IntrinsicReport, Preset } from "./engine/report.js";
+export { formatReport } from "./engine/table.js";
+export { makeSyntheticNetwork } from "./io/synthetic.js";
+export type { SyntheticNetworkOptions } from "./io/synthetic.js";
+export { createNRCAccumulator, NRCAccumulator } from "./engine/accumulator.js";
 export type {
   AccumulatorOptions,
   AccumulatorBatch,
   AccumulatorState,
   FinalizeOptions,
-} from "./accumulator.js";
-export type { LayerStatsJSON } from "./stats.js";
-export type { HsicSumsJSON } from "./state/hsic.js";
+} from "./engine/accumulator.js";
+export type { LayerStatsJSON } from "./stats/moments.js";
+export type { HsicSumsJSON } from "./stats/hsic.js";
 export {
   memorySource,
   tensorToMatrix,

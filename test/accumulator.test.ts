@@ -16,7 +16,7 @@ import { fcParams } from "./properties/generators.js";
 import { initBackend } from "../src/backends/registry.js";
 import { wasmBackend } from "../src/backends/wasm/index.js";
 import { jsKernels } from "../src/backends/js/index.js";
-import { MomentsAccumulation, batchStats } from "../src/stats.js";
+import { MomentsAccumulation, batchStats } from "../src/stats/moments.js";
 
 type M = { rows: number; cols: number; data: Float64Array };
 const rowsOf = (m: M, a: number, b: number): M => ({

@@ -19,7 +19,7 @@ import {
 import { wasmBackend } from "../../src/backends/wasm/index.js";
 import { webgpuBackend } from "../../src/backends/webgpu/index.js";
 import { renderReportSVGs } from "../../src/viz/index.js";
-import { escapeHTML as esc, fmtNumber } from "../../src/viz/format.js";
+import { escapeHTML as esc, fmtNumber } from "../../src/viz/numbers.js";
 import { networkFromQuery } from "./config.js";
 
 /** One backend's outcome. */

@@ -6,7 +6,7 @@
  * @module
  */
 import { measureNRC, noiseComponent, proposition1Bound } from "../../src/index.js";
-import type { NRCReport } from "../../src/report.js";
+import type { NRCReport } from "../../src/engine/report.js";
 import type { SplitDataset } from "./data.js";
 import {
   MLP,

@@ -4,7 +4,7 @@
  * @module
  */
 import { renderReportSVGs } from "../../src/viz/index.js";
-import type { LayerReport } from "../../src/report.js";
+import type { LayerReport } from "../../src/engine/report.js";
 import type { EpochRecord, RunResult } from "./pipeline.js";
 import { lineChartSVG, type Point } from "./plots.js";
 

@@ -5,11 +5,11 @@
  * writes them as a binary state file. `--shard k/n` or `--rows a:b` take a part of one data set.
  * @module
  */
-import { createNRCAccumulator, type NRCAccumulator } from "../accumulator.js";
-import type { AccumulatorBatch } from "../accumulator.js";
+import { createNRCAccumulator, type NRCAccumulator } from "../engine/accumulator.js";
+import type { AccumulatorBatch } from "../engine/accumulator.js";
 import type { MatrixInput } from "../linalg/matrix.js";
 import type { TensorInput } from "../io/conv.js";
-import { writeStateFile } from "../state/node-file.js";
+import { writeStateFile } from "../node/state-file.js";
 import { NRCInputError } from "../errors.js";
 import { ProgressBar } from "./progress.js";
 import { autoBatchRows, loadWeights, openNetwork, toInput, type NetworkFiles } from "./load.js";

@@ -3,8 +3,8 @@
  * collapse onto the targets (the same one `npm run demo` measures, from `makeSyntheticNetwork`).
  * @module
  */
-import { makeSyntheticNetwork } from "../synthetic.js";
-import type { LayerInput } from "../measure.js";
+import { makeSyntheticNetwork } from "../io/synthetic.js";
+import type { LayerInput } from "../engine/measure.js";
 import type { MatrixInput } from "../linalg/matrix.js";
 
 /** The demo network's size, printed above its table. */

@@ -8,8 +8,8 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { NRCInputError } from "../errors.js";
-import type { LayerInput } from "../measure.js";
-import type { AccumulatorBatch } from "../accumulator.js";
+import type { LayerInput } from "../engine/measure.js";
+import type { AccumulatorBatch } from "../engine/accumulator.js";
 import type { MatrixInput } from "../linalg/matrix.js";
 import type { TensorInput } from "../io/conv.js";
 import { isFloat32Dtype, type Tensor, type TensorF32 } from "../io/common.js";
@@ -19,7 +19,7 @@ import {
   readSafetensorsHeader,
   type SafetensorsHeader,
 } from "../io/safetensors.js";
-import { openFileSource, type FileSource } from "../io/node-file.js";
+import { openFileSource, type FileSource } from "../node/file-source.js";
 
 /** One tensor the loader found: its role, name, shape and how to read it. */
 interface Entry {

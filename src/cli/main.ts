@@ -11,11 +11,11 @@
 import { parseArgs } from "node:util";
 import { writeFile } from "node:fs/promises";
 import { NRCInputError } from "../errors.js";
-import { measureNRC, DEFAULT_COLLAPSE_THRESHOLD, type LayerInput } from "../measure.js";
+import { measureNRC, DEFAULT_COLLAPSE_THRESHOLD, type LayerInput } from "../engine/measure.js";
 import type { MatrixInput } from "../linalg/matrix.js";
 import type { BackendOption } from "../backends/registry.js";
 import { jsBackend } from "../backends/js/index.js";
-import type { NRCReport, Preset } from "../report.js";
+import type { NRCReport, Preset } from "../engine/report.js";
 import { ProgressBar, type ProgressStream } from "./progress.js";
 import {
   autoBatchRows,
@@ -25,7 +25,7 @@ import {
   openNetwork,
   fileBatches,
 } from "./load.js";
-import { createNRCAccumulator } from "../accumulator.js";
+import { createNRCAccumulator } from "../engine/accumulator.js";
 import { DEMO, demoNetwork } from "./demo.js";
 import { isONNXPath, measureONNXFile } from "./onnx.js";
 import { listLayersText } from "./layers.js";

@@ -5,9 +5,9 @@
  * rounding (Chan et al.'s update for the moments, a TSQR step for the factor).
  * @module
  */
-import type { NRCAccumulator } from "../accumulator.js";
+import type { NRCAccumulator } from "../engine/accumulator.js";
 import { NRCInputError } from "../errors.js";
-import { readStateFile, writeStateFile } from "../state/node-file.js";
+import { readStateFile, writeStateFile } from "../node/state-file.js";
 import { ProgressBar } from "./progress.js";
 import { backendOption, UsageError, type CliIO } from "./main.js";
 import { emitReport, megabytes, parseVerb, sharedBackend } from "./output.js";

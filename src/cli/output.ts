@@ -4,8 +4,8 @@
  * @module
  */
 import { NRCInputError } from "../errors.js";
-import { formatReport } from "../format.js";
-import type { NRCReport } from "../report.js";
+import { formatReport } from "../engine/table.js";
+import type { NRCReport } from "../engine/report.js";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UsageError, writeOut, type CliIO } from "./main.js";
 import { initBackend, type BackendOption } from "../backends/registry.js";

@@ -3,7 +3,7 @@
  * as `deep-nrc measure` prints it (the weights come from the state file).
  * @module
  */
-import { readStateFile } from "../state/node-file.js";
+import { readStateFile } from "../node/state-file.js";
 import { backendOption, UsageError, type CliIO } from "./main.js";
 import { emitReport, parseVerb } from "./output.js";
 

@@ -1,6 +1,6 @@
 /**
  * Readers for `.npy` and `.safetensors` files (browser-safe: no Node built-ins). For files on disk
- * in Node, import `openFileSource` from `./node-file.js`.
+ * in Node, import `openFileSource` from `deep-nrc/node` (src/node/file-source.ts).
  * @module
  */
 export { type ByteSource, memorySource } from "./source.js";

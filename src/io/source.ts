@@ -3,7 +3,7 @@
  * header, one tensor or a row range can be read without loading a whole file.
  *
  * This module is browser-safe (no Node built-ins). The Node file source lives in
- * `src/io/node-file.ts`, which only Node entry points (the CLI) import.
+ * `src/node/file-source.ts`, which only Node entry points (the CLI) import.
  * @module
  */
 import { NRCInputError } from "../errors.js";

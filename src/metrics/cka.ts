@@ -30,7 +30,7 @@ import type { CompleteKernels, Mat } from "../backends/types.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { center, frobeniusSq, leadingColumns, unitScaled } from "../linalg/center.js";
 import { withKernels, workOf } from "../backends/registry.js";
-import type { Preset } from "../report.js";
+import type { Preset } from "../engine/report.js";
 import { checkDim, checkOptions, checkPreset, checkSameRows, checkVariance } from "./validate.js";
 import { featureSpectrum, type MetricOptions } from "./noise.js";
 import type { Spectrum } from "../linalg/spectrum.js";

@@ -30,9 +30,9 @@ import type { Mat } from "../backends/types.js";
 import type { BackendOption } from "../backends/registry.js";
 import type { TensorInput } from "../io/conv.js";
 import type { MatrixInput } from "../linalg/matrix.js";
-import { asMatrix } from "../measure.js";
-import { createNRCAccumulator, type AccumulatorBatch } from "../accumulator.js";
-import type { NRCReport, Preset } from "../report.js";
+import { asMatrix } from "../engine/measure.js";
+import { createNRCAccumulator, type AccumulatorBatch } from "../engine/accumulator.js";
+import type { NRCReport, Preset } from "../engine/report.js";
 import { appendGraphOutputs, decodeModel, DTYPE_NAMES, type ModelProto } from "./proto.js";
 import { analyseGraph, type GraphInfo, type LayerFilter, type ONNXLayer } from "./graph.js";
 

@@ -7,8 +7,8 @@
  */
 import type { Mat } from "../backends/types.js";
 import { NRCInputError } from "../errors.js";
-import type { LayerStats } from "../stats.js";
-import { weightHash, type StateOptions } from "./format.js";
+import type { LayerStats } from "../stats/moments.js";
+import { weightHash, type StateOptions } from "./binary.js";
 
 /** What the check reads of a state. */
 export interface StateShape {

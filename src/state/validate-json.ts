@@ -10,7 +10,7 @@
  */
 import { NRCInputError } from "../errors.js";
 import type { Mat } from "../backends/types.js";
-import type { LayerStats } from "../stats.js";
+import type { LayerStats } from "../stats/moments.js";
 
 /** The option keys a state holds. */
 const OPTION_KEYS = ["t", "r", "preset", "modelMSE", "collapseThreshold", "nrc4", "debiased"];

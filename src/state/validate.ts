@@ -7,7 +7,7 @@
  * @module
  */
 import { NRCInputError } from "../errors.js";
-import type { LayerStats } from "../stats.js";
+import type { LayerStats } from "../stats/moments.js";
 
 /** Relative slack for checks that rounding can touch (symmetry of m2Y, Cauchy–Schwarz). */
 const SLACK = 1e-9;

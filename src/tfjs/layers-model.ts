@@ -15,9 +15,9 @@ import type { Mat } from "../backends/types.js";
 import type { BackendOption } from "../backends/registry.js";
 import type { TensorInput } from "../io/conv.js";
 import type { MatrixInput } from "../linalg/matrix.js";
-import type { NRCReport, Preset } from "../report.js";
-import { createNRCAccumulator, type AccumulatorBatch } from "../accumulator.js";
-import { asMatrix } from "../measure.js";
+import type { NRCReport, Preset } from "../engine/report.js";
+import { createNRCAccumulator, type AccumulatorBatch } from "../engine/accumulator.js";
+import { asMatrix } from "../engine/measure.js";
 
 /** A tfjs tensor, structurally. */
 interface TensorLike {

@@ -3,8 +3,8 @@
  * and per-layer tables. No scripts, no network.
  * @module
  */
-import type { LayerReport } from "../report.js";
-import { escapeHTML as esc, fmtFull, fmtNumber } from "./format.js";
+import type { LayerReport } from "../engine/report.js";
+import { escapeHTML as esc, fmtFull, fmtNumber } from "./numbers.js";
 import type { ReportRun } from "./runs.js";
 import type { FigureSpec } from "./specs.js";
 

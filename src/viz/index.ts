@@ -22,7 +22,7 @@ import { buildFigureSpecs, runColors, type FigureName, type ReportOptions } from
 export type { ReportInput, ReportRun } from "./runs.js";
 export type { FigureName, FigureSpec, ReportOptions } from "./specs.js";
 export { CORE_FIGURES } from "./specs.js";
-export { escapeHTML } from "./format.js";
+export { escapeHTML } from "./numbers.js";
 
 /** The SVG of every figure: the five core ones always, `intrinsic` when some run has `r`. */
 export type ReportSVGs = Record<Exclude<FigureName, "intrinsic">, string> & { intrinsic?: string };

@@ -4,7 +4,7 @@
  * @module
  */
 import { NRCInputError } from "../errors.js";
-import type { LayerReport, NRCReport } from "../report.js";
+import type { LayerReport, NRCReport } from "../engine/report.js";
 
 /** One labelled report to draw (a run, an epoch, a weight-decay setting, ...). */
 export interface ReportRun {

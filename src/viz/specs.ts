@@ -4,8 +4,8 @@
  * here imports Vega.
  * @module
  */
-import type { LayerReport, NRCReport } from "../report.js";
-import { fmtFull, fmtNumber } from "./format.js";
+import type { LayerReport, NRCReport } from "../engine/report.js";
+import { fmtFull, fmtNumber } from "./numbers.js";
 import { metric, type ReportRun } from "./runs.js";
 
 /** The figures the report draws; `intrinsic` only when some run was measured with `r`. */

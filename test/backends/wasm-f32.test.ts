@@ -16,7 +16,7 @@ import type {
   NormalStepResult,
   ShiftedMomentsResult,
 } from "../../src/backends/types.js";
-import { createNRCAccumulator } from "../../src/accumulator.js";
+import { createNRCAccumulator } from "../../src/engine/accumulator.js";
 import { NRCInputError } from "../../src/errors.js";
 
 /** Deterministic float32 data: mean `mu`, spread `scale`, some exact zeros and tiny values. */

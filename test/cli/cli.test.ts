@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, mkdirSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.js";
-import type { NRCReport } from "../../src/report.js";
+import type { NRCReport } from "../../src/engine/report.js";
 
 const FIX = join(import.meta.dirname, "..", "fixtures", "io", "cli");
 const ROOT = join(import.meta.dirname, "..", "..");

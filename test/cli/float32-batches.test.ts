@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileBatches, openNetwork } from "../../src/cli/load.js";
-import { createNRCAccumulator } from "../../src/accumulator.js";
+import { createNRCAccumulator } from "../../src/engine/accumulator.js";
 import { npyBytes } from "../io/helpers.js";
 
 const N = 203;

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.js";
-import type { NRCReport } from "../../src/report.js";
+import type { NRCReport } from "../../src/engine/report.js";
 
 const FIX = join(import.meta.dirname, "..", "fixtures", "onnx");
 const f = (name: string) => join(FIX, name);

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { measureNRC, noiseComponent, jsKernels } from "../../src/index.js";
 import type { Kernels } from "../../src/backends/types.js";
 import { findReduction } from "../../src/linalg/reduce.js";
-import { batchStats } from "../../src/stats.js";
+import { batchStats } from "../../src/stats/moments.js";
 import { forEachWasmBuild } from "../helpers/wasm-builds.js";
 import { loadFixture, type FixtureMatrix } from "../helpers/fixtures.js";
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { readdirSync } from "node:fs";
 import { memorySource, readNpy, readNpyHeader, tensorToMatrix } from "../../src/io/index.js";
-import { openFileSource } from "../../src/io/node-file.js";
+import { openFileSource } from "../../src/node/file-source.js";
 import { NRCInputError } from "../../src/errors.js";
 import {
   FIX,

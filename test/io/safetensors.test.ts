@@ -6,7 +6,7 @@ import {
   readSafetensorsHeader,
   tensorToMatrix,
 } from "../../src/io/index.js";
-import { openFileSource } from "../../src/io/node-file.js";
+import { openFileSource } from "../../src/node/file-source.js";
 import { NRCInputError } from "../../src/errors.js";
 import {
   FIX,

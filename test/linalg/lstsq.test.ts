@@ -10,7 +10,7 @@ import { completeKernels } from "../../src/backends/registry.js";
 import type { CompleteKernels, Mat, QrResult } from "../../src/backends/types.js";
 import { defaultRtol, pinvResidualSq, refinedResidualSq } from "../../src/linalg/lstsq.js";
 import { center } from "../../src/linalg/center.js";
-import { makeRng } from "../../src/synthetic.js";
+import { makeRng } from "../../src/io/synthetic.js";
 import fc from "fast-check";
 import { fcParams } from "../properties/generators.js";
 

@@ -14,7 +14,7 @@ import {
   NRCInputError,
   signalTargetAlignment,
 } from "../../src/index.js";
-import { makeRng } from "../../src/synthetic.js";
+import { makeRng } from "../../src/io/synthetic.js";
 
 type Enc = { rows: number; cols: number; f64: string; sum: number };
 type M = { rows: number; cols: number; data: Float64Array };

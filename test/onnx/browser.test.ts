@@ -16,7 +16,7 @@ import { serveStatic } from "../../examples/browser/serve.js";
 import { measureONNX } from "../../src/onnx/index.js";
 import { readNpy } from "../../src/io/npy.js";
 import { memorySource } from "../../src/io/source.js";
-import type { NRCReport } from "../../src/report.js";
+import type { NRCReport } from "../../src/engine/report.js";
 import { launchChromium } from "../viz/chromium.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");

@@ -9,9 +9,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { measureLayersModel } from "../../src/backends/tfjs/index.js";
-import { measureNRC } from "../../src/measure.js";
+import { measureNRC } from "../../src/engine/measure.js";
 import { convWeightsToMatrix } from "../../src/io/conv.js";
-import type { NRCReport } from "../../src/report.js";
+import type { NRCReport } from "../../src/engine/report.js";
 import { NRCInputError } from "../../src/errors.js";
 
 beforeAll(async () => {

@@ -8,14 +8,14 @@ import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { captureONNX, listONNXLayers, measureONNX } from "../../src/onnx/index.js";
-import { measureNRC, type LayerInput } from "../../src/measure.js";
+import { measureNRC, type LayerInput } from "../../src/engine/measure.js";
 import { loadLayers, openNetwork } from "../../src/cli/load.js";
 import { readNpy } from "../../src/io/npy.js";
 import { memorySource } from "../../src/io/source.js";
 import { readSafetensorsHeader } from "../../src/io/safetensors.js";
 import { convFeaturesToMatrix, type TensorInput } from "../../src/io/conv.js";
 import type { Mat } from "../../src/backends/types.js";
-import type { NRCReport } from "../../src/report.js";
+import type { NRCReport } from "../../src/engine/report.js";
 import { NRCInputError } from "../../src/errors.js";
 
 const FIX = join(import.meta.dirname, "..", "fixtures", "onnx");

@@ -14,11 +14,11 @@ import {
   makeSyntheticNetwork,
   type AccumulatorOptions,
 } from "../../src/index.js";
-import { readStateFile, writeStateFile } from "../../src/node.js";
+import { readStateFile, writeStateFile } from "../../src/node/index.js";
 import { sha256Hex } from "../../src/state/sha256.js";
-import { decodeState, encodeState, type StateSnapshot } from "../../src/state/format.js";
+import { decodeState, encodeState, type StateSnapshot } from "../../src/state/binary.js";
 import { encodeSafetensors } from "../../src/io/safetensors-write.js";
-import { makeRng } from "../../src/synthetic.js";
+import { makeRng } from "../../src/io/synthetic.js";
 
 type M = { rows: number; cols: number; data: Float64Array };
 const rows = (m: M, a: number, b: number): M => ({
@@ -305,7 +305,7 @@ describe("browser safety", () => {
         file,
       ).toEqual([]);
     const nodeFile = readFileSync(
-      join(import.meta.dirname, "..", "..", "src", "state", "node-file.ts"),
+      join(import.meta.dirname, "..", "..", "src", "node", "state-file.ts"),
       "utf8",
     );
     expect(nodeFile).toMatch(/from "node:fs\/promises"/);

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { measureNRC } from "../../src/index.js";
 import { NRCInputError } from "../../src/errors.js";
 import { renderReportHTML, renderReportSVGs, reportSpecs } from "../../src/viz/index.js";
-import { fmtNumber } from "../../src/viz/format.js";
+import { fmtNumber } from "../../src/viz/numbers.js";
 import { syntheticReport } from "./synthetic.js";
 import {
   axis,

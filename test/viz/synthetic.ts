@@ -3,7 +3,7 @@
  * a collapsing network (NRC1 falling by decades, NRC2/NRC3 rising, NRC4 approaching the model MSE)
  * but come from formulas below, not from any measurement.
  */
-import type { LayerReport, NRCReport } from "../../src/report.js";
+import type { LayerReport, NRCReport } from "../../src/engine/report.js";
 
 export interface SyntheticOptions {
   layers?: number;

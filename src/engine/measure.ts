@@ -10,18 +10,18 @@
  * is formed.
  * @module
  */
-import type { CompleteKernels, Mat, MatF32, TopEigResult } from "./backends/types.js";
-import { assertFinite, toMat, toMatKeepF32, type MatrixInput } from "./linalg/matrix.js";
-import { center, frobeniusSq, widenMat } from "./linalg/center.js";
-import { psdSpectrum, tailSum, type Spectrum } from "./linalg/spectrum.js";
+import type { CompleteKernels, Mat, MatF32, TopEigResult } from "../backends/types.js";
+import { assertFinite, toMat, toMatKeepF32, type MatrixInput } from "../linalg/matrix.js";
+import { center, frobeniusSq, widenMat } from "../linalg/center.js";
+import { psdSpectrum, tailSum, type Spectrum } from "../linalg/spectrum.js";
 import {
   centeredGramSolver,
   defaultRtol,
   refinedResidualSq,
   type CenteredGramEigen,
-} from "./linalg/lstsq.js";
-import { augmented, centerWith, nrc4Residual, startBatchStats, type LayerStats } from "./stats.js";
-import { dataTails, gramTailUnresolved } from "./linalg/tail.js";
+} from "../linalg/lstsq.js";
+import { augmented, centerWith, nrc4Residual, startBatchStats, type LayerStats } from "../stats/moments.js";
+import { dataTails, gramTailUnresolved } from "../linalg/tail.js";
 import {
   expandVectors,
   findReduction,
@@ -29,16 +29,16 @@ import {
   reduceRows,
   reducedAugmented,
   type ColumnReduction,
-} from "./linalg/reduce.js";
-import { withKernels, type BackendOption } from "./backends/registry.js";
-import { NRCInputError, fmtShape } from "./errors.js";
-import { pow2Normalized, pow2Scaled, scaledNorm, unscaleSquared } from "./linalg/scale.js";
-import { convFeaturesToMatrix, convWeightsToMatrix, type TensorInput } from "./io/conv.js";
-import { guardedFromParts, nrc2FromParts } from "./metrics/cka.js";
-import { checkDebiased, debiasedNRC2, type DebiasedSums } from "./metrics/cka.js";
-import { subspaceAlignment, weightInputSpectrum } from "./metrics/angles.js";
-import { stableRankFromSpectrum } from "./metrics/stable-rank.js";
-import { checkCallback, checkDim, checkKeys, checkPreset } from "./metrics/validate.js";
+} from "../linalg/reduce.js";
+import { withKernels, type BackendOption } from "../backends/registry.js";
+import { NRCInputError, fmtShape } from "../errors.js";
+import { pow2Normalized, pow2Scaled, scaledNorm, unscaleSquared } from "../linalg/scale.js";
+import { convFeaturesToMatrix, convWeightsToMatrix, type TensorInput } from "../io/conv.js";
+import { guardedFromParts, nrc2FromParts } from "../metrics/cka.js";
+import { checkDebiased, debiasedNRC2, type DebiasedSums } from "../metrics/cka.js";
+import { subspaceAlignment, weightInputSpectrum } from "../metrics/angles.js";
+import { stableRankFromSpectrum } from "../metrics/stable-rank.js";
+import { checkCallback, checkDim, checkKeys, checkPreset } from "../metrics/validate.js";
 import type { IntrinsicReport, LayerReasons, LayerReport, NRCReport, Preset } from "./report.js";
 
 /** The upper bound of t and r, checked per layer (a layer with fewer features is degenerate). @internal */

@@ -11,6 +11,6 @@
  * ```
  * @module
  */
-export { openFileSource } from "./io/node-file.js";
-export type { FileSource } from "./io/node-file.js";
-export { writeStateFile, readStateFile } from "./state/node-file.js";
+export { openFileSource } from "./file-source.js";
+export type { FileSource } from "./file-source.js";
+export { writeStateFile, readStateFile } from "./state-file.js";

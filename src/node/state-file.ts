@@ -5,7 +5,7 @@
  */
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { NRCInputError } from "../errors.js";
-import { NRCAccumulator, type AccumulatorOptions } from "../accumulator.js";
+import { NRCAccumulator, type AccumulatorOptions } from "../engine/accumulator.js";
 
 function why(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;

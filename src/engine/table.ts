@@ -3,7 +3,7 @@
  * @module
  */
 import type { LayerReport, NRCReport } from "./report.js";
-import { NRCInputError } from "./errors.js";
+import { NRCInputError } from "../errors.js";
 
 function num(v: number | null, digits = 4): string {
   if (v === null) return "—";

@@ -6,7 +6,7 @@
  * trained: it exists so the demo and the docs have something with a known shape to measure.
  * @module
  */
-import type { Mat } from "./backends/types.js";
+import type { Mat } from "../backends/types.js";
 
 /** A small seeded PRNG (xoshiro128**) with Box–Muller normals. */
 export function makeRng(seed: number): { uniform(): number; normal(): number } {

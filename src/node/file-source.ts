@@ -5,7 +5,7 @@
  */
 import { open, type FileHandle } from "node:fs/promises";
 import { NRCInputError } from "../errors.js";
-import type { ByteSource } from "./source.js";
+import type { ByteSource } from "../io/source.js";
 
 /** A {@link ByteSource} backed by an open file; call `close()` when done. */
 export interface FileSource extends ByteSource {

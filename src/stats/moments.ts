@@ -26,9 +26,9 @@ import type {
   MaybePromise,
   MomentsRun,
   ShiftedMomentsResult,
-} from "./backends/types.js";
-import { columnMeans, sampledColumnMeans, shiftDrifted } from "./linalg/center.js";
-import { projectedOutSq } from "./linalg/lstsq.js";
+} from "../backends/types.js";
+import { columnMeans, sampledColumnMeans, shiftDrifted } from "../linalg/center.js";
+import { projectedOutSq } from "../linalg/lstsq.js";
 
 /** The statistics of one layer. Plain data: serialisable with JSON. */
 export interface LayerStats {

@@ -17,21 +17,21 @@
  *   refinement safe. Moments and refinement sums both merge, so shards still combine.
  * @module
  */
-import type { CompleteKernels, Mat, MatF32 } from "./backends/types.js";
-import { widenMat } from "./linalg/center.js";
+import type { CompleteKernels, Mat, MatF32 } from "../backends/types.js";
+import { widenMat } from "../linalg/center.js";
 import {
   initBackend,
   autoBackend,
   AUTO_BACKEND_MIN_WORK,
   type BackendOption,
-} from "./backends/registry.js";
-import { jsKernels } from "./backends/js/index.js";
-import { NRCInputError } from "./errors.js";
-import type { MatrixInput } from "./linalg/matrix.js";
-import type { TensorInput } from "./io/conv.js";
+} from "../backends/registry.js";
+import { jsKernels } from "../backends/js/index.js";
+import { NRCInputError } from "../errors.js";
+import type { MatrixInput } from "../linalg/matrix.js";
+import type { TensorInput } from "../io/conv.js";
 import type { NRCReport, Preset } from "./report.js";
-import { checkDim, checkKeys, checkPreset } from "./metrics/validate.js";
-import { checkStateLayers, checkStateShape } from "./state/validate-json.js";
+import { checkDim, checkKeys, checkPreset } from "../metrics/validate.js";
+import { checkStateLayers, checkStateShape } from "../state/validate-json.js";
 import {
   DEFAULT_COLLAPSE_THRESHOLD,
   LAYER_BOUND,
@@ -64,10 +64,10 @@ import {
   statsToJSON,
   type LayerStats,
   type LayerStatsJSON,
-} from "./stats.js";
-import { Refinement } from "./linalg/lstsq.js";
-import { decodeState, encodeState } from "./state/format.js";
-import { checkCompatible } from "./state/compat.js";
+} from "../stats/moments.js";
+import { Refinement } from "../linalg/lstsq.js";
+import { decodeState, encodeState } from "../state/binary.js";
+import { checkCompatible } from "../state/compat.js";
 import {
   hsicBatch,
   hsicDebiasedSums,
@@ -76,8 +76,8 @@ import {
   hsicToJSON,
   type HsicSums,
   type HsicSumsJSON,
-} from "./state/hsic.js";
-import type { Spectrum } from "./linalg/spectrum.js";
+} from "../stats/hsic.js";
+import type { Spectrum } from "../linalg/spectrum.js";
 
 /** Options of {@link createNRCAccumulator}. */
 export interface AccumulatorOptions {

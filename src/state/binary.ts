@@ -22,8 +22,8 @@
  */
 import type { Mat } from "../backends/types.js";
 import { NRCInputError } from "../errors.js";
-import type { LayerStats } from "../stats.js";
-import type { Preset } from "../report.js";
+import type { LayerStats } from "../stats/moments.js";
+import type { Preset } from "../engine/report.js";
 import { encodeSafetensors, type SafetensorsEntry } from "../io/safetensors-write.js";
 import {
   readSafetensor,
@@ -33,7 +33,7 @@ import {
 import { memorySource } from "../io/source.js";
 import { sha256Hex } from "./sha256.js";
 import { validateCounts, validateLayerStats } from "./validate.js";
-import { HSIC_ARRAYS, hsicLengths, type HsicSums } from "./hsic.js";
+import { HSIC_ARRAYS, hsicLengths, type HsicSums } from "../stats/hsic.js";
 
 /** The `format` string of a binary state's header. */
 export const STATE_FORMAT = "deep-nrc/accumulator-state";
