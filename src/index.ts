@@ -5,6 +5,7 @@
  */
 export { measureNRC, DEFAULT_COLLAPSE_THRESHOLD } from "./engine/measure.js";
 export type { LayerInput, MeasureOptions } from "./engine/measure.js";
+export type { FeaturePrecision, FeaturePrecisionOption } from "./engine/nrc4-cutoff.js";
 export { noiseComponent } from "./metrics/noise.js";
 export type { MetricOptions } from "./metrics/noise.js";
 export { linearCKA, signalTargetAlignment } from "./metrics/cka.js";
@@ -52,7 +53,13 @@ export type {
   MaybePromise,
 } from "./backends/types.js";
 export type { MatrixInput, DenseMatrixInput, MatrixLikeObject } from "./linalg/matrix.js";
-export type { NRCReport, LayerReport, LayerReasons, IntrinsicReport, Preset } from "./engine/report.js";
+export type {
+  NRCReport,
+  LayerReport,
+  LayerReasons,
+  IntrinsicReport,
+  Preset,
+} from "./engine/report.js";
 export { formatReport } from "./engine/table.js";
 export { makeSyntheticNetwork } from "./io/synthetic.js";
 export type { SyntheticNetworkOptions } from "./io/synthetic.js";

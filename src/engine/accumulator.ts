@@ -78,6 +78,15 @@ import {
   type HsicSumsJSON,
 } from "../stats/hsic.js";
 import type { Spectrum } from "../linalg/spectrum.js";
+import {
+  checkPrecisionOption,
+  checkRtolOption,
+  coarser,
+  precisionOf,
+  resolvePrecision,
+  type FeaturePrecision,
+  type FeaturePrecisionOption,
+} from "./nrc4-cutoff.js";
 
 /** Options of {@link createNRCAccumulator}. */
 export interface AccumulatorOptions {
@@ -113,6 +122,14 @@ export interface AccumulatorOptions {
    * along them): use `measureNRC({ debiased: true })` for the paper preset.
    */
   debiased?: boolean;
+  /**
+   * The precision the features were computed in, for NRC4's cutoff rtol = max(N, d)·ε of that
+   * precision (see `measureNRC`). Default `"auto"`: float32 once any batch brings a layer's
+   * features as a `Float32Array`, else float64. States record it; merging takes the coarser.
+   */
+  featurePrecision?: FeaturePrecisionOption;
+  /** NRC4's relative cutoff, overriding the rule above and the presets'. */
+  nrc4Rtol?: number;
 }
 
 /** Options of {@link NRCAccumulator.finalize}. */
@@ -143,6 +160,10 @@ export interface AccumulatorState {
     nrc4?: "tsqr" | "rescan";
     /** Present (true) only for debiased NRC2. */
     debiased?: boolean;
+    /** The features' precision when coarser than float64 (NRC4's cutoff); absent = float64. */
+    featurePrecision?: "float32" | "float16";
+    /** NRC4's cutoff when given explicitly. */
+    nrc4Rtol?: number;
   };
   /** Debiased NRC2's running sums, one per layer (only with `options.debiased`). */
   hsic?: HsicSumsJSON[] | null;
@@ -185,6 +206,10 @@ export class NRCAccumulator {
   private kinds: ("dense" | "conv")[] | null = null;
   private layerNames: string[] | null = null;
   private sampleCount = 0;
+  /** `featurePrecision` as asked; with "auto", {@link seen} decides. */
+  private readonly precisionOption: FeaturePrecisionOption;
+  /** The coarsest precision of the features added or merged so far. */
+  private seen: FeaturePrecision = "float64";
   /**
    * `rescan` mode: each layer's batches since the last settle, accumulating in the backend about
    * the state's mean (see MomentsAccumulation); folded into `stats` by {@link settle}.
@@ -208,7 +233,9 @@ export class NRCAccumulator {
       collapseThreshold: opts.collapseThreshold ?? DEFAULT_COLLAPSE_THRESHOLD,
       nrc4: opts.nrc4 ?? "tsqr",
       ...(opts.debiased ? { debiased: true } : {}),
+      ...(opts.nrc4Rtol !== undefined ? { nrc4Rtol: opts.nrc4Rtol } : {}),
     };
+    this.precisionOption = opts.featurePrecision ?? "auto";
     this.weights = weights;
     this.names = opts.names ? [...opts.names] : null;
     this.backendOption = opts.backend;
@@ -225,6 +252,17 @@ export class NRCAccumulator {
       this.kernels = await initBackend(autoBackend());
     } else this.kernels = jsKernels;
     return this.kernels;
+  }
+
+  /** The precision NRC4's cutoff uses: the option, or (auto) the coarsest features seen. */
+  private precision(): FeaturePrecision {
+    return resolvePrecision(this.precisionOption, this.seen);
+  }
+
+  /** The options as a state records them (with the features' precision when not float64). */
+  private stateOptions(): AccumulatorState["options"] {
+    const p = this.precision();
+    return { ...this.opts, ...(p !== "float64" ? { featurePrecision: p } : {}) };
   }
 
   /** Samples seen so far (rows of targets). */
@@ -261,7 +299,11 @@ export class NRCAccumulator {
         `targets must have ${this.stats[0].q} columns like earlier batches; got ${y.cols}`,
       );
     let work = 0;
-    for (const f of batch.features) work += roughWork(f);
+    let seen = this.seen;
+    for (const f of batch.features) {
+      work += roughWork(f);
+      seen = coarser(seen, precisionOf(f));
+    }
     const k = await this.k(work);
     // Float32 features stay float32 (no widened copy) where the kernels take them: the moments
     // run of `rescan` mode and its refinement passes; elsewhere they are widened on first use.
@@ -312,6 +354,7 @@ export class NRCAccumulator {
         await turnEventLoop();
       }
       this.sampleCount += y.rows;
+      this.seen = seen;
       return;
     }
     const batchStatsList: LayerStats[] = [];
@@ -320,6 +363,7 @@ export class NRCAccumulator {
       await turnEventLoop();
     }
     this.sampleCount += y.rows;
+    this.seen = seen;
     if (!this.stats) {
       this.stats = batchStatsList;
       this.kinds = prepared.map((p) => p.kind);
@@ -370,6 +414,7 @@ export class NRCAccumulator {
       { options: other.opts, layers: other.stats, weights: other.weights },
     );
     if (!other.stats) return this;
+    this.seen = coarser(this.seen, other.precision());
     if (other.hsic)
       this.hsic = this.hsic ? this.hsic.map((h, i) => hsicMerge(h, other.hsic![i])) : other.hsic;
     if (!this.stats) {
@@ -400,7 +445,7 @@ export class NRCAccumulator {
     this.settle();
     return {
       format: "deep-nrc/accumulator@1",
-      options: { ...this.opts },
+      options: this.stateOptions(),
       samples: this.sampleCount,
       names: this.layerNames,
       kinds: this.kinds,
@@ -437,6 +482,7 @@ export class NRCAccumulator {
     checkKeys(fn, "extra", extra, ["weights", "backend"]);
     checkStateShape(fn, s as unknown as Record<string, unknown>);
     const acc = buildAccumulator(fn, { ...extra, ...optionsOfState(s) });
+    acc.seen = s.options.featurePrecision ?? "float64";
     if (s.layers && s.options.debiased) acc.hsic = hsicFromJSON(fn, s.hsic, s.layers.length);
     if (s.layers) {
       try {
@@ -494,7 +540,7 @@ export class NRCAccumulator {
   toSafetensors(): Uint8Array {
     this.settle();
     return encodeState({
-      options: this.opts,
+      options: this.stateOptions(),
       samples: this.sampleCount,
       names: this.layerNames,
       kinds: this.kinds,
@@ -537,6 +583,7 @@ export class NRCAccumulator {
       ...optionsOfState(s),
     });
     acc.hsic = s.hsic ?? null;
+    acc.seen = s.options.featurePrecision ?? "float64";
     // Weights passed must be the state's where it recorded some; where it recorded none (the
     // shard had no weights) they are taken as given (they change no statistic, only NRC3).
     if (extra.weights !== undefined) {
@@ -605,6 +652,8 @@ export class NRCAccumulator {
       modelMSE: this.opts.modelMSE,
       threshold: this.opts.collapseThreshold,
       debiased: this.opts.debiased,
+      precision: this.precision(),
+      nrc4Rtol: this.opts.nrc4Rtol ?? null,
     };
     const k = await this.k();
     const extras: LayerExtras[] = rescanMode
@@ -661,7 +710,7 @@ export class NRCAccumulator {
           await layerGramSolver(k, s, spec),
           s.count,
           s.q,
-          nrc4Rtol(ctx.preset, s.count, s.d),
+          nrc4Rtol(ctx, s.count, s.d),
           yy,
         );
         ref?.begin(s.cross);
@@ -768,7 +817,7 @@ export class NRCAccumulator {
           extras[i].residual = await nrc4Residual(
             k,
             { ...stats[i], r: factors[i]! },
-            nrc4Rtol(ctx.preset, stats[i].count, stats[i].d),
+            nrc4Rtol(ctx, stats[i].count, stats[i].d),
           );
     }
     return extras;
@@ -936,6 +985,8 @@ const ACCUMULATOR_KEYS = [
   "backend",
   "nrc4",
   "debiased",
+  "featurePrecision",
+  "nrc4Rtol",
 ];
 
 /** The accumulator options a saved state (JSON or binary) records. */
@@ -953,6 +1004,7 @@ function optionsOfState(s: {
     names: s.names ?? undefined,
     nrc4: o.nrc4 ?? "tsqr",
     debiased: o.debiased,
+    nrc4Rtol: o.nrc4Rtol,
   };
 }
 
@@ -994,6 +1046,8 @@ function buildAccumulator(fn: string, options: AccumulatorOptions): NRCAccumulat
       "debiased",
       `debiased NRC2 streams only with preset "reference-code" (CKA of H[:, :t] and Y); the paper's NRC2 projects onto the top-t eigenvectors, known only at the end, and its unbiased estimator needs fourth moments along them: use measureNRC({ debiased: true }) on the samples; got preset ${JSON.stringify(options.preset ?? "paper")}`,
     );
+  checkPrecisionOption(fn, options.featurePrecision);
+  checkRtolOption(fn, options.nrc4Rtol);
   const mse = options.modelMSE;
   if (mse !== undefined && (typeof mse !== "number" || !Number.isFinite(mse) || mse <= 0))
     throw new NRCInputError(

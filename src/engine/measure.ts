@@ -14,13 +14,14 @@ import type { CompleteKernels, Mat, MatF32, TopEigResult } from "../backends/typ
 import { assertFinite, toMat, toMatKeepF32, type MatrixInput } from "../linalg/matrix.js";
 import { center, frobeniusSq, widenMat } from "../linalg/center.js";
 import { psdSpectrum, tailSum, type Spectrum } from "../linalg/spectrum.js";
+import { centeredGramSolver, refinedResidualSq, type CenteredGramEigen } from "../linalg/lstsq.js";
 import {
-  centeredGramSolver,
-  defaultRtol,
-  refinedResidualSq,
-  type CenteredGramEigen,
-} from "../linalg/lstsq.js";
-import { augmented, centerWith, nrc4Residual, startBatchStats, type LayerStats } from "../stats/moments.js";
+  augmented,
+  centerWith,
+  nrc4Residual,
+  startBatchStats,
+  type LayerStats,
+} from "../stats/moments.js";
 import { dataTails, gramTailUnresolved } from "../linalg/tail.js";
 import {
   expandVectors,
@@ -39,6 +40,16 @@ import { checkDebiased, debiasedNRC2, type DebiasedSums } from "../metrics/cka.j
 import { subspaceAlignment, weightInputSpectrum } from "../metrics/angles.js";
 import { stableRankFromSpectrum } from "../metrics/stable-rank.js";
 import { checkCallback, checkDim, checkKeys, checkPreset } from "../metrics/validate.js";
+import {
+  checkPrecisionOption,
+  checkRtolOption,
+  coarser,
+  nrc4Cutoff,
+  precisionOf,
+  resolvePrecision,
+  type FeaturePrecision,
+  type FeaturePrecisionOption,
+} from "./nrc4-cutoff.js";
 import type { IntrinsicReport, LayerReasons, LayerReport, NRCReport, Preset } from "./report.js";
 
 /** The upper bound of t and r, checked per layer (a layer with fewer features is degenerate). @internal */
@@ -56,6 +67,8 @@ export const MEASURE_KEYS = [
   "backend",
   "onProgress",
   "debiased",
+  "featurePrecision",
+  "nrc4Rtol",
 ] as const;
 
 /** The keys of one {@link LayerInput}. @internal */
@@ -105,6 +118,14 @@ export interface MeasureOptions {
    * independent of the targets at any N, where biased CKA reads ~0.2 at N = 32. Needs N ≥ 4.
    */
   debiased?: boolean;
+  /**
+   * The precision the features were computed in, for NRC4's pseudo-inverse cutoff
+   * rtol = max(N, d)·ε of that precision (numpy's `pinv` on that dtype). Default `"auto"`:
+   * float32 when any layer's features are a `Float32Array`, else float64 (the cutoff as before).
+   */
+  featurePrecision?: FeaturePrecisionOption;
+  /** NRC4's relative cutoff, overriding the rule above and the presets' (σ ≤ rtol·σ_max dropped). */
+  nrc4Rtol?: number;
 }
 
 /** Σ rows·cols² of a features argument, read from its shape only (0 when unknown). @internal */
@@ -212,6 +233,10 @@ export interface Ctx {
   threshold: number;
   /** NRC2 as debiased CKA. */
   debiased?: boolean;
+  /** The features' precision, for NRC4's cutoff (default float64; see nrc4-cutoff.ts). */
+  precision?: FeaturePrecision;
+  /** NRC4's cutoff as given (the `nrc4Rtol` option), overriding the rule. */
+  nrc4Rtol?: number | null;
 }
 
 /** A layer's input, validated and reshaped: features, the targets row-aligned with them, weight. */
@@ -365,8 +390,12 @@ export function layerGramSolver(
 }
 
 /** pinv's cutoff for NRC4 under a preset. @internal */
-export function nrc4Rtol(preset: Preset, n: number, d: number): number {
-  return preset === "paper" ? defaultRtol(n, d) : 1e-3;
+export function nrc4Rtol(
+  ctx: Pick<Ctx, "preset" | "precision" | "nrc4Rtol">,
+  n: number,
+  d: number,
+): number {
+  return nrc4Cutoff(ctx.preset, n, d, ctx.precision, ctx.nrc4Rtol);
 }
 
 /** What a caller may already have for {@link finalizeLayer}. @internal */
@@ -432,7 +461,7 @@ export async function finalizeLayer(
     nrc2 = guardedFromParts(cross, Math.sqrt(xx), yyF);
   }
   if (ctx.debiased) nrc2 = await debiasedNRC2(k, "NRC2", s, spec, t, preset, extra);
-  const rtol = nrc4Rtol(preset, n, d);
+  const rtol = nrc4Rtol(ctx, n, d);
   const nrc4 =
     (extra.residual ??
       (await layerResidual(k, s, spec, rtol, extra.data, reduced, extra.beforeFactor))) /
@@ -489,6 +518,9 @@ export async function finalizeLayer(
     collapsed: nrc1 <= ctx.threshold,
     intrinsic,
     reasons,
+    ...(ctx.nrc4Rtol != null || (ctx.precision ?? "float64") !== "float64"
+      ? { nrc4Rtol: rtol }
+      : {}),
   };
 }
 
@@ -594,6 +626,9 @@ export async function assembleReport(
     firstCollapsedLayer: firstCollapsed(layers),
     modelMSE: ctx.modelMSE,
     backend: k.name,
+    ...((ctx.precision ?? "float64") !== "float64"
+      ? { featurePrecision: ctx.precision as "float32" | "float16" }
+      : {}),
     layers,
   };
 }
@@ -687,7 +722,21 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
       `targets have zero variance (every column constant across ${y.rows} samples); NRC2 and NRC4 are undefined`,
     );
   const debiased = checkDebiased(fn, options.debiased, y.rows);
-  const ctx: Ctx = { preset, t, r, modelMSE, threshold, debiased };
+  const precisionOption = checkPrecisionOption(fn, options.featurePrecision);
+  const nrc4RtolOption = checkRtolOption(fn, options.nrc4Rtol);
+  let detected: FeaturePrecision = "float64";
+  for (const l of layers)
+    detected = coarser(detected, precisionOf((l as LayerInput | null)?.features));
+  const ctx: Ctx = {
+    preset,
+    t,
+    r,
+    modelMSE,
+    threshold,
+    debiased,
+    precision: resolvePrecision(precisionOption, detected),
+    nrc4Rtol: nrc4RtolOption,
+  };
   let work = 0;
   for (const layer of layers) work += roughWork((layer as LayerInput | null)?.features);
   return withKernels(fn, options.backend, work, async (k) => {

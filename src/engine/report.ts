@@ -66,6 +66,12 @@ export interface LayerReport {
    * there is nothing to explain.
    */
   reasons?: LayerReasons;
+  /**
+   * NRC4's pseudo-inverse cutoff used (σ ≤ nrc4Rtol·σ_max dropped), present when it is not the
+   * preset's float64 default: features of float32 precision (rtol = max(N, d)·ε₃₂) or an explicit
+   * `nrc4Rtol`.
+   */
+  nrc4Rtol?: number;
 }
 
 /** See {@link LayerReport.reasons}. */
@@ -95,5 +101,10 @@ export interface NRCReport {
   modelMSE: number | null;
   /** Name of the backend that computed the report. */
   backend: string;
+  /**
+   * The precision the features were computed in, when not float64 (float32 features from ONNX
+   * Runtime, PyTorch, `.npy` f4 or `Float32Array`s): NRC4's cutoff used its machine epsilon.
+   */
+  featurePrecision?: "float32" | "float16";
   layers: LayerReport[];
 }

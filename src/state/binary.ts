@@ -52,6 +52,10 @@ export interface StateOptions {
   nrc4?: "tsqr" | "rescan";
   /** Present (true) only for debiased NRC2 (preset reference-code). */
   debiased?: boolean;
+  /** The features' precision when coarser than float64 (NRC4's cutoff; see engine/nrc4-cutoff.ts). */
+  featurePrecision?: "float32" | "float16";
+  /** NRC4's cutoff when given explicitly (the `nrc4Rtol` option). */
+  nrc4Rtol?: number;
 }
 
 /** Everything a state file holds, decoded. */
@@ -253,6 +257,12 @@ function checkOptions(fn: string, o: unknown): StateOptions {
   if (o.nrc4 !== "tsqr" && o.nrc4 !== "rescan") bad("nrc4", '"tsqr" or "rescan"', o.nrc4);
   if (o.debiased !== undefined && o.debiased !== true)
     bad("debiased", "true or absent", o.debiased);
+  const fp = o.featurePrecision;
+  if (fp !== undefined && fp !== "float32" && fp !== "float16")
+    bad("featurePrecision", '"float32", "float16" or absent', fp);
+  const rt = o.nrc4Rtol;
+  if (rt !== undefined && !(typeof rt === "number" && Number.isFinite(rt) && rt >= 0 && rt < 1))
+    bad("nrc4Rtol", "a number in [0, 1) or absent", rt);
   return {
     t: o.t as number | null,
     r: o.r as number | null,
@@ -261,6 +271,8 @@ function checkOptions(fn: string, o: unknown): StateOptions {
     collapseThreshold: th as number,
     nrc4: o.nrc4 as "tsqr" | "rescan",
     ...(o.debiased ? { debiased: true } : {}),
+    ...(fp !== undefined ? { featurePrecision: fp as "float32" | "float16" } : {}),
+    ...(rt !== undefined ? { nrc4Rtol: rt as number } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * Whether two accumulator states may be merged: same options (t, r, preset, NRC4 mode, model
- * MSE, threshold), the same layers (count, widths, targets' width) and the same weights (compared
+ * MSE, threshold, an explicit NRC4 cutoff; the features' precision merges to the coarser), the same layers (count, widths, targets' width) and the same weights (compared
  * by SHA-256). Each mismatch is an NRCInputError naming the field, so a shard measured with
  * other settings or another checkpoint is refused instead of averaged in.
  * @module
@@ -26,6 +26,7 @@ const FIELDS: [keyof StateOptions, string][] = [
   ["modelMSE", "modelMSE"],
   ["collapseThreshold", "collapseThreshold"],
   ["debiased", "debiased"],
+  ["nrc4Rtol", "nrc4Rtol"],
 ];
 
 const show = (v: unknown) => (v === null || v === undefined ? "unset" : JSON.stringify(v));

@@ -13,7 +13,17 @@ import type { Mat } from "../backends/types.js";
 import type { LayerStats } from "../stats/moments.js";
 
 /** The option keys a state holds. */
-const OPTION_KEYS = ["t", "r", "preset", "modelMSE", "collapseThreshold", "nrc4", "debiased"];
+const OPTION_KEYS = [
+  "t",
+  "r",
+  "preset",
+  "modelMSE",
+  "collapseThreshold",
+  "nrc4",
+  "debiased",
+  "featurePrecision",
+  "nrc4Rtol",
+];
 
 /**
  * Relative tolerance of the consistency checks, against each entry's Cauchy–Schwarz scale:
@@ -59,6 +69,12 @@ export function checkStateShape(fn: string, s: Record<string, unknown>): void {
     bad("options.collapseThreshold", "a finite number ≥ 0", collapseThreshold);
   if (o!.debiased !== undefined && typeof o!.debiased !== "boolean")
     bad("options.debiased", "absent or a boolean", o!.debiased);
+  const fp = o!.featurePrecision;
+  if (fp !== undefined && fp !== "float32" && fp !== "float16")
+    bad("options.featurePrecision", '"float32", "float16" or absent', fp);
+  const rt = o!.nrc4Rtol;
+  if (rt !== undefined && !(typeof rt === "number" && Number.isFinite(rt) && rt >= 0 && rt < 1))
+    bad("options.nrc4Rtol", "a number in [0, 1) or absent", rt);
   if (nrc4 !== undefined && nrc4 !== "tsqr" && nrc4 !== "rescan")
     bad("options.nrc4", '"tsqr" or "rescan" (or absent)', nrc4);
   const layers = s.layers;
