@@ -7,6 +7,7 @@ import { NRCInputError } from "../errors.js";
 import type { Mat } from "../backends/types.js";
 import type { TensorInput } from "../io/conv.js";
 import {
+  decodeModel,
   DTYPE_NAMES,
   int64,
   tensorValues,
@@ -16,6 +17,7 @@ import {
   type NodeProto,
   type TensorProto,
 } from "./proto.js";
+import { modelBytes, type ONNXModelSource } from "./load.js";
 
 /** One linear map found in the graph. */
 export interface ONNXLayerInfo {
@@ -285,4 +287,54 @@ function convFilters(v: DenseTensor, groups: number): TensorInput {
       for (let p = 0; p < k; p++) out[(o * I + g * Ig + i) * k + p] = v.data[(o * Ig + i) * k + p];
   }
   return { data: out, shape: [O, I, kh, kw] };
+}
+
+/**
+ * Lists the linear maps of an ONNX model (name, op, in → out, weight shape) without running it.
+ * @param model - A file path (Node) or the file's bytes.
+ * @param layers - Optional filter (name, names, or RegExp).
+ * @returns The maps in graph order, with the model's opset and producer.
+ * @throws NRCInputError when the bytes are not an ONNX model, or on an unsupported linear op.
+ * @example
+ * ```ts
+ * import { listONNXLayers } from "deep-nrc/onnx";
+ * const { layers } = await listONNXLayers("model.onnx");
+ * for (const l of layers) console.log(l.name, l.op, `${l.inDim} → ${l.outDim}`);
+ * ```
+ */
+export async function listONNXLayers(
+  model: ONNXModelSource,
+  layers?: LayerFilter,
+): Promise<{
+  layers: Omit<ONNXLayer, "weight">[];
+  inputs: GraphInfo["inputs"];
+  opset: number;
+  producer: string;
+}> {
+  const fn = "listONNXLayers";
+  checkFilter(fn, layers);
+  const { bytes } = await modelBytes(fn, model);
+  const m = await decodeModel(fn, bytes);
+  const g = analyseGraph(fn, m, layers, undefined, false);
+  return {
+    layers: g.layers.map(stripWeight),
+    inputs: g.inputs,
+    opset: g.opset,
+    producer: g.producer,
+  };
+}
+
+export function stripWeight(l: ONNXLayer): Omit<ONNXLayer, "weight"> {
+  const { weight: _w, ...rest } = l;
+  return rest;
+}
+
+export function checkFilter(fn: string, f: unknown): void {
+  if (f === undefined || typeof f === "string" || f instanceof RegExp) return;
+  if (Array.isArray(f) && f.every((s) => typeof s === "string")) return;
+  throw new NRCInputError(
+    fn,
+    "layers",
+    `layers must be a node name, an array of names or a RegExp; got ${typeof f}`,
+  );
 }
