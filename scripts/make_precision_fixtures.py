@@ -6,7 +6,7 @@ Case: H = A·B computed in float32 (N×d of rank r exactly, plus float32 roundin
 d − r directions, ~1e-7 of σ_max, like a LayerNorm or bottleneck output from ONNX Runtime or
 PyTorch), targets Y = H_true·C + noise in float64. NRC4 = ‖Yc − U_k U_kᵀ Yc‖²_F / (N·q), U_k the
 left singular vectors of H (the float32 values, read exactly as float64) whose σ > rtol·σ_max:
-- `nrc4_f32`: rtol = max(N, d)·2⁻²³ (numpy's pinv/matrix_rank default on a float32 array) → rank r;
+- `nrc4_f32`: rtol = d·2⁻²³ (deep-nrc's float32 rule, max(d·ε₃₂, max(N, d)·ε₆₄)) → rank r;
 - `nrc4_f64`: rtol = max(N, d)·2⁻⁵² (the float64 default) → keeps the rounding-noise directions;
 - `nrc4_custom`: rtol = 0.1 (an explicit override), which also drops real directions.
 Backward-stable route (SPEC, "Numerical care"): Householder QR of H, SVD of R, residual from the
@@ -50,15 +50,16 @@ def main():
     c = rng.standard_normal((d, q))
     y = h_true @ c + 0.3 * rng.standard_normal((n, q))
     eps32, eps64 = 2.0**-23, 2.0**-52
-    f32, k32, srel = nrc4(h32, y, max(n, d) * eps32)
+    cut = max(d * eps32, max(n, d) * eps64)
+    f32, k32, srel = nrc4(h32, y, cut)
     f64, k64, _ = nrc4(h32, y, max(n, d) * eps64)
     cust, kc, _ = nrc4(h32, y, 0.1)
     assert k32 == rank, (k32, srel)
     assert k64 > rank and kc < rank
     # Margin of the float32 cutoff on both sides (the rule is decided far from any σ).
-    cut = max(n, d) * eps32
     assert srel[rank - 1] > 100 * cut and srel[rank] < cut / 10, (srel[rank - 1], srel[rank], cut)
-    # numpy's float32 pinv uses float32's epsilon: same NRC4 to float32 accuracy.
+    # numpy's float32 pinv with the Array-API default max(N, d)·eps(float32) keeps the same
+    # directions here (its cutoff is 8× deep-nrc's): same NRC4 to float32 accuracy.
     yc = y - y.mean(axis=0)
     # rtol=None: the Array API default max(M, N)·eps(float32) (numpy's legacy default is 1e-15;
     # scipy.linalg.pinv and numpy.linalg.matrix_rank use max(M, N)·eps of the dtype).

@@ -1,17 +1,22 @@
 /**
  * NRC4's pseudo-inverse cutoff, aware of the precision the features were computed in.
  *
- * The rule (preset `paper`): singular values σ ≤ rtol·σ_max of H are dropped, with
+ * The rule (preset `paper`): singular values σ ≤ rtol·σ_max of H (N×d, as given) are dropped, with
  *
- *     rtol = max(N, d) · ε_p,   ε_p = the machine epsilon of the features' precision p:
- *     float64 2⁻⁵² ≈ 2.2e-16 · float32 2⁻²³ ≈ 1.2e-7 · float16 2⁻¹⁰ ≈ 9.8e-4.
+ *     float64 features:          rtol = max(N, d)·ε₆₄                      (as before, SPEC)
+ *     float32 / float16 features: rtol = max(d·ε_p, max(N, d)·ε₆₄)
+ *     ε₆₄ = 2⁻⁵² ≈ 2.2e-16 · ε₃₂ = 2⁻²³ ≈ 1.2e-7 · ε₁₆ = 2⁻¹⁰ ≈ 9.8e-4 (machine epsilons).
  *
- * This is numpy's `pinv`/`matrix_rank` default on an array of that dtype. Features computed in
- * float32 (ONNX Runtime, PyTorch, `.npy` f4, `Float32Array` inputs) carry rounding noise of
- * ~ε₃₂·σ_max in every direction, so directions below that are the runtime's noise, not the model:
- * with the float64 cutoff NRC4 of a rank-deficient layer (LayerNorm, linear bottlenecks) depends on
- * which runtime computed the features. Float64 features keep the float64 cutoff exactly as before.
- * Preset `reference-code` keeps the authors' fixed rtol = 1e-3. `nrc4Rtol` overrides both.
+ * Why: features computed in float32 (ONNX Runtime, PyTorch, `.npy` f4, `Float32Array` inputs)
+ * carry rounding noise of a few ε₃₂ relative to their size in every direction, so a direction of
+ * H below ~ε₃₂·σ_max is the runtime's noise, not the model: with the float64 cutoff NRC4 of a
+ * rank-deficient layer (LayerNorm outputs, linear bottlenecks) depends on which runtime computed
+ * the features. The noise's norm relative to σ_max does not grow with N (both grow like √N), so
+ * the cutoff scales with the width d (the number of directions the noise spreads over), not with
+ * the rows: numpy's Array-API default for `pinv`/`matrix_rank` on a float32 array,
+ * max(N, d)·ε₃₂, would drop real directions of conv layers, whose rows are N·h·w
+ * (4096·1024·ε₃₂ ≈ 0.5). Float64 features keep the float64 cutoff exactly. Preset
+ * `reference-code` keeps the authors' fixed rtol = 1e-3. `nrc4Rtol` overrides both.
  *
  * `featurePrecision: "auto"` (the default) reads the precision off the data: the measurement is as
  * precise as its least precise features (a `Float32Array` in any layer, any batch → float32).
@@ -53,7 +58,7 @@ export function precisionOf(x: unknown): FeaturePrecision {
 
 /**
  * NRC4's relative cutoff: `nrc4Rtol` when given, else 1e-3 (preset reference-code), else
- * max(n, d)·ε of the features' precision.
+ * max(n, d)·ε₆₄ for float64 features and max(d·ε_p, max(n, d)·ε₆₄) for float32/float16 ones.
  * @param preset - `paper` or `reference-code`.
  * @param n - rows of H (samples; conv: samples × positions).
  * @param d - columns of H.
@@ -70,7 +75,8 @@ export function nrc4Cutoff(
 ): number {
   if (override !== undefined && override !== null) return override;
   if (preset === "reference-code") return 1e-3;
-  return Math.max(n, d) * MACHINE_EPSILON[precision];
+  const f64 = Math.max(n, d) * MACHINE_EPSILON.float64;
+  return precision === "float64" ? f64 : Math.max(d * MACHINE_EPSILON[precision], f64);
 }
 
 /** Validates the `featurePrecision` option (default `"auto"`). */

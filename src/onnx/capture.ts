@@ -5,7 +5,7 @@
  * @module
  */
 import { NRCInputError } from "../errors.js";
-import type { Mat } from "../backends/types.js";
+import type { Mat, MatF32 } from "../backends/types.js";
 import type { BackendOption } from "../backends/registry.js";
 import type { TensorInput } from "../io/conv.js";
 import type { MatrixInput } from "../linalg/matrix.js";
@@ -21,7 +21,16 @@ import {
   type LayerFilter,
   type ONNXLayer,
 } from "./linear-maps.js";
-import { externalFiles, externalReader, modelBytes, type ONNXModelSource } from "./load.js";
+import { modelBytes, type ONNXModelSource } from "./load.js";
+import { openExternalData } from "./external-data.js";
+import {
+  checkRuntimeOption,
+  loadRuntime,
+  openSession,
+  type RuntimeName,
+  type RuntimeOption,
+} from "./runtime.js";
+import { PROBE_ROWS, throughputRows } from "./batching.js";
 import {
   feedSpecs,
   makeFeed,
@@ -44,8 +53,18 @@ export interface CaptureONNXOptions {
   targets: MatrixInput;
   /** Which linear maps: an exact node name, a list of names, or a RegExp (default: all). */
   layers?: LayerFilter;
-  /** Samples per model run (default: 1024 dense; fewer for conv models, ~32 MiB of features). */
+  /**
+   * Samples per model run. Default: sized for throughput after a first run of 8 samples measures
+   * the features (≤ 96 MiB of them per run, ≥ 512 samples where that fits, and enough rows per
+   * layer that the accumulator's per-call cost stays small; see `batching.ts`).
+   */
   batchRows?: number;
+  /**
+   * Which ONNX Runtime runs the model: `"auto"` (default: onnxruntime-node in Node when it is
+   * installed — native, multi-threaded — else onnxruntime-web's WebAssembly build),
+   * `"onnxruntime-node"` or `"onnxruntime-web"`. The report names the one that ran.
+   */
+  runtime?: RuntimeOption;
   /** External data files by location (when `model` is bytes). */
   externalData?: Readonly<Record<string, Uint8Array>>;
   /** Called after each batch with (samples done, total samples). */
@@ -77,6 +96,8 @@ export interface ONNXReport extends NRCReport {
     notes: string[];
     opset: number;
     producer: string;
+    /** The runtime that computed the features, e.g. `onnxruntime-node 1.31.1`. */
+    runtime: string;
   };
 }
 
@@ -94,29 +115,17 @@ export interface ONNXCapture {
   notes: string[];
   opset: number;
   producer: string;
+  /** The runtime running the model, e.g. `onnxruntime-node 1.31.1`. */
+  runtime: string;
+  /**
+   * The features' precision for NRC4's cutoff: `"float16"` for a model with float16 inputs (its
+   * features come decoded into float32), else `"auto"` (float32 features arrive as Float32Array).
+   */
+  featurePrecision: "auto" | "float16";
   /** Runs the model batch by batch; each call a fresh pass over all samples. */
   batches(): AsyncGenerator<AccumulatorBatch>;
   /** Releases the ONNX Runtime session. */
   close(): Promise<void>;
-}
-
-/* ------------------------------------------------------------------ runtime */
-
-async function loadOrt(fn: string): Promise<Ort> {
-  try {
-    const m = (await import("onnxruntime-web")) as Ort & { default?: Ort };
-    const ort = (m.InferenceSession ? m : m.default) as Ort;
-    const isNode = typeof process !== "undefined" && !!process.versions?.node;
-    // Worker threads of the WASM build are for browsers; in Node one thread avoids them.
-    if (isNode && !ort.env.wasm.numThreads) ort.env.wasm.numThreads = 1;
-    return ort;
-  } catch (e) {
-    throw new NRCInputError(
-      fn,
-      "model",
-      `running ONNX models needs the optional package onnxruntime-web (npm i onnxruntime-web protobufjs): ${(e as Error).message}`,
-    );
-  }
 }
 
 function halfToNumber(h: number): number {
@@ -128,19 +137,27 @@ function halfToNumber(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-/** An ORT tensor's values as float64 (float16 decoded). */
-function values(fn: string, name: string, t: { type: string; data: unknown }): Float64Array {
+/**
+ * An ORT tensor's values: float32 as given (no copy; the accumulator reads float32 rows and takes
+ * their precision for NRC4's cutoff), float16 decoded into float32 (exact), float64 as given.
+ */
+function values(
+  fn: string,
+  name: string,
+  t: { type: string; data: unknown },
+): Float32Array | Float64Array {
   const d = t.data as ArrayLike<number>;
   if (t.type === "float16") {
     // Float16Array (newer runtimes) reads values; Uint16Array holds bit patterns.
     if (d instanceof Uint16Array) {
-      const out = new Float64Array(d.length);
+      const out = new Float32Array(d.length);
       for (let i = 0; i < d.length; i++) out[i] = halfToNumber(d[i]);
       return out;
     }
-    return Float64Array.from(d);
+    return Float32Array.from(d);
   }
-  if (t.type === "float32" || t.type === "float64") return Float64Array.from(d);
+  if (t.type === "float32") return d instanceof Float32Array ? d : Float32Array.from(d);
+  if (t.type === "float64") return d instanceof Float64Array ? d : Float64Array.from(d);
   throw new NRCInputError(
     fn,
     "model",
@@ -154,7 +171,7 @@ function layerFeatures(
   l: ONNXLayer,
   t: { type: string; data: unknown; dims: readonly number[] },
   rows: number,
-): Mat | TensorInput {
+): Mat | MatF32 | TensorInput {
   const dims = [...t.dims];
   const v = values(fn, l.input, t);
   const where = `layer '${l.name}' (${l.op}) reads '${l.input}' of shape [${dims.join(", ")}]`;
@@ -182,7 +199,7 @@ function layerFeatures(
         "model",
         `${where}, whose ${dims[0]} rows are not the batch's ${rows} samples`,
       );
-    return { rows: dims[0], cols: dims[1], data: v };
+    return { rows: dims[0], cols: dims[1], data: v } as Mat | MatF32;
   }
   if (dims.length >= 3 && l.op === "MatMul") {
     // N×…×d: every position a sample, like a conv's pixels → N×d×P×1.
@@ -242,10 +259,33 @@ async function openCapture(fn: string, options: CaptureONNXOptions): Promise<ONN
   const batchOpt = checkBatchRows(fn, options.batchRows);
   if (options.onProgress !== undefined && typeof options.onProgress !== "function")
     throw new NRCInputError(fn, "onProgress", "onProgress must be a function");
-  const { bytes, dir } = await modelBytes(fn, options.model);
+  const runtimeOpt = checkRuntimeOption(fn, options.runtime);
+  const { bytes } = await modelBytes(fn, options.model);
   const proto = await decodeModel(fn, bytes);
-  const files = await externalFiles(fn, proto, dir, options.externalData);
-  const g = analyseGraph(fn, proto, options.layers, externalReader(fn, files));
+  const ext = await openExternalData(
+    fn,
+    proto,
+    typeof options.model === "string" ? options.model : null,
+    options.externalData,
+  );
+  try {
+    return await startCapture(fn, options, bytes, proto, ext, batchOpt, runtimeOpt);
+  } catch (e) {
+    ext.close();
+    throw e;
+  }
+}
+
+async function startCapture(
+  fn: string,
+  options: CaptureONNXOptions,
+  bytes: Uint8Array,
+  proto: Awaited<ReturnType<typeof decodeModel>>,
+  ext: Awaited<ReturnType<typeof openExternalData>>,
+  batchOpt: number | undefined,
+  runtimeOpt: RuntimeOption,
+): Promise<ONNXCapture> {
+  const g = analyseGraph(fn, proto, options.layers, ext.read);
   if (g.layers.length === 0)
     throw new NRCInputError(
       fn,
@@ -270,7 +310,7 @@ async function openCapture(fn: string, options: CaptureONNXOptions): Promise<ONN
     );
   // A model with a fixed batch dimension runs in batches of exactly that size.
   const fixed = g.inputs.map((i) => i.dims[0]).find((d): d is number => typeof d === "number");
-  let batchRows: number;
+  let batchRows: number | undefined;
   if (fixed !== undefined) {
     if (batchOpt !== undefined && batchOpt !== fixed)
       throw new NRCInputError(
@@ -285,11 +325,9 @@ async function openCapture(fn: string, options: CaptureONNXOptions): Promise<ONN
         `the model's batch dimension is fixed at ${fixed}, and ${N} samples are not a multiple of it`,
       );
     batchRows = fixed;
-  } else {
-    const perRow = g.layers.reduce((s, l) => s + (l.kind === "conv" ? 64 : 1) * (l.inDim ?? 64), 0);
-    batchRows = batchOpt ?? Math.max(16, Math.min(1024, Math.floor((32 * 2 ** 20) / (8 * perRow))));
-  }
-  const ort = await loadOrt(fn);
+  } else batchRows = batchOpt;
+  const rt = await loadRuntime(fn, runtimeOpt);
+  const ort = rt.ort;
   const graphInputs = new Set(g.inputs.map((i) => i.name));
   const fetch = [...new Set(g.layers.map((l) => l.input).filter((n) => !graphInputs.has(n)))];
   const existingOutputs = new Set((proto.graph?.output ?? []).map((o) => o.name));
@@ -298,52 +336,70 @@ async function openCapture(fn: string, options: CaptureONNXOptions): Promise<ONN
     bytes,
     fetch.filter((n) => !existingOutputs.has(n)),
   );
-  let session: OrtSession;
-  try {
-    session = await ort.InferenceSession.create(withOutputs, {
-      executionProviders: ["wasm"],
-      graphOptimizationLevel: "disabled",
-      ...(files.size ? { externalData: [...files].map(([path, data]) => ({ path, data })) } : {}),
-    });
-  } catch (e) {
-    throw new NRCInputError(
-      fn,
-      "model",
-      `ONNX Runtime cannot load the model: ${(e as Error).message}`,
-    );
-  }
+  const session: OrtSession = await openSession(fn, rt, withOutputs, ext);
+  ext.close(); // the weights are read; the runtime holds (or maps) what it needs
   const notes = g.layers.filter((l) => l.note).map((l) => l.note!);
   let closed = false;
-  async function* batches(): AsyncGenerator<AccumulatorBatch> {
-    for (let start = 0; start < N; start += batchRows) {
-      if (closed) throw new NRCInputError(fn, "capture", "the capture was closed");
-      const end = Math.min(N, start + batchRows);
-      const feedMap: Record<string, OrtTensor> = {};
-      for (const f of feeds) feedMap[f.name] = makeFeed(ort, f, start, end);
-      let out: Record<string, OrtTensor>;
-      try {
-        // Only graph inputs wanted (e.g. a first-layer filter): nothing to run.
-        out = fetch.length
-          ? ((await session.run(feedMap, fetch)) as Record<string, OrtTensor>)
-          : {};
-      } catch (e) {
-        throw new NRCInputError(
-          fn,
-          "inputs",
-          `ONNX Runtime failed on samples ${start}–${end - 1}: ${(e as Error).message}`,
-        );
-      }
-      const features = g.layers.map((l) =>
-        layerFeatures(fn, l, out[l.input] ?? feedMap[l.input], end - start),
+  /** Runs samples [start, end) and reads every layer's features. */
+  async function run(start: number, end: number): Promise<AccumulatorBatch> {
+    const feedMap: Record<string, OrtTensor> = {};
+    for (const f of feeds) feedMap[f.name] = makeFeed(ort, f, start, end);
+    let out: Record<string, OrtTensor>;
+    try {
+      // Only graph inputs wanted (e.g. a first-layer filter): nothing to run.
+      out = fetch.length ? ((await session.run(feedMap, fetch)) as Record<string, OrtTensor>) : {};
+    } catch (e) {
+      throw new NRCInputError(
+        fn,
+        "inputs",
+        `ONNX Runtime failed on samples ${start}–${end - 1}: ${(e as Error).message}`,
       );
-      for (const t of Object.values(out)) t.dispose?.();
-      const targets: Mat = {
-        rows: end - start,
-        cols: y.cols,
-        data: y.data.subarray(start * y.cols, end * y.cols),
-      };
-      yield { features, targets };
-      options.onProgress?.(end, N);
+    }
+    const features = g.layers.map((l) =>
+      layerFeatures(fn, l, out[l.input] ?? feedMap[l.input], end - start),
+    );
+    const targets: Mat = {
+      rows: end - start,
+      cols: y.cols,
+      data: y.data.subarray(start * y.cols, end * y.cols),
+    };
+    return { features, targets };
+  }
+  /** Samples per run after the first: given, fixed, or measured on the first batch. */
+  let steady = batchRows;
+  const sizeFrom = (b: AccumulatorBatch, rows: number) => {
+    if (steady !== undefined) return;
+    let bytes = 0;
+    const layers = b.features.map((f) => {
+      const data = (f as { data: ArrayLike<number> & { byteLength?: number } }).data;
+      bytes += data.byteLength ?? data.length * 8;
+      const shape = (f as TensorInput).shape;
+      if (shape) return { d: shape[1], positions: shape.slice(2).reduce((a, c) => a * c, 1) };
+      const m = f as Mat;
+      return { d: m.cols, positions: m.rows / rows };
+    });
+    steady = throughputRows({ bytesPerSample: bytes / rows, layers, q: y.cols });
+  };
+  async function* batches(): AsyncGenerator<AccumulatorBatch> {
+    let start = 0;
+    let end = Math.min(N, steady ?? PROBE_ROWS);
+    let pending: Promise<AccumulatorBatch> | null = run(start, end);
+    while (pending) {
+      if (closed) throw new NRCInputError(fn, "capture", "the capture was closed");
+      const batch = await pending;
+      pending = null;
+      sizeFrom(batch, end - start);
+      const done = end;
+      // The next run starts before this batch is handed over: the runtime computes batch k + 1
+      // (onnxruntime-node on its own threads) while the caller accumulates batch k.
+      if (done < N) {
+        start = done;
+        end = Math.min(N, done + steady!);
+        pending = run(start, end);
+        pending.catch(() => undefined); // surfaced when awaited
+      }
+      yield batch;
+      options.onProgress?.(done, N);
     }
   }
   return {
@@ -354,6 +410,8 @@ async function openCapture(fn: string, options: CaptureONNXOptions): Promise<ONN
     notes,
     opset: g.opset,
     producer: g.producer,
+    runtime: `${rt.name}${rt.version ? ` ${rt.version}` : ""}`,
+    featurePrecision: g.inputs.some((i) => i.elemType === 10) ? "float16" : "auto",
     batches,
     close: async () => {
       if (closed) return;
@@ -391,6 +449,9 @@ export async function measureONNX(options: MeasureONNXOptions): Promise<ONNXRepo
     const acc = createNRCAccumulator({
       weights: cap.weights,
       names: cap.names,
+      // float32 features arrive as Float32Array (precision read off them); a float16 model's
+      // are decoded into float32 exactly, so its precision is said here.
+      featurePrecision: cap.featurePrecision,
       t: options.t,
       r: options.r,
       preset: options.preset,
@@ -403,7 +464,13 @@ export async function measureONNX(options: MeasureONNXOptions): Promise<ONNXRepo
       const report = await acc.finalize();
       return {
         ...report,
-        model: { layers: cap.layers, notes: cap.notes, opset: cap.opset, producer: cap.producer },
+        model: {
+          layers: cap.layers,
+          notes: cap.notes,
+          opset: cap.opset,
+          producer: cap.producer,
+          runtime: cap.runtime,
+        },
       };
     } finally {
       await acc.dispose();

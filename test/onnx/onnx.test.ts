@@ -211,10 +211,16 @@ describe("measureONNX equals measureNRC on the hooks' tensors", () => {
           preset,
           batchRows: 96,
         });
+        // NRC4's cutoff follows the features' precision (src/engine/nrc4-cutoff.ts): the
+        // runtime's float32 (float16) features, the reference measured at the same precision.
+        const precision =
+          model === "mlp_f64" ? undefined : model === "mlp_f16" ? "float16" : "float32";
+        expect(got.featurePrecision).toBe(precision);
         const want = await measureNRC({
           layers: fx.hookLayers.map((l, k) => ({ ...l, name: got.model.layers[k].name })),
           targets: fx.hookTargets,
           preset,
+          featurePrecision: precision ?? "float64",
         });
         // float32 features computed in another order: ≤ 1e-6 relative (float16: the f16 reference).
         compareReports(got, want, model === "mlp_f16" ? 2e-3 : 1e-6);
