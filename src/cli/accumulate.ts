@@ -18,15 +18,19 @@ import {
   intOption,
   measureOptions,
   numOption,
+  regexOption,
   UsageError,
   type CliIO,
 } from "./main.js";
 import { megabytes, parseVerb, sharedBackend } from "./output.js";
+import { accumulateONNXFile, isONNXPath, npySamples } from "./onnx.js";
 
 const HELP = `Usage: deep-nrc accumulate <file.safetensors | folder> [more …] --state <out.nrc.safetensors> [options]
+       deep-nrc accumulate <model.onnx> --inputs X.npy --targets Y.npy --state <out> [--shard k/n | --rows a:b]
 
 Measures one shard: reads features.k / weight.k / targets as 'deep-nrc measure' does, from each
-path in turn, and writes the statistics (exact, float64) to a binary state file. Combine shards
+path in turn — or runs an ONNX model on its samples of --inputs, as 'deep-nrc measure
+model.onnx' does — and writes the statistics (exact, float64) to a binary state file. Combine shards
 with 'deep-nrc merge a.nrc.safetensors b.nrc.safetensors … [--state out] [--json …]', read one
 with 'deep-nrc report state.nrc.safetensors'. States merge only when they were made with the same
 t, r, preset, layer widths and weights.
@@ -42,7 +46,10 @@ Options:
       --backend <name>   auto (default) | js | wasm | webgpu
       --model-mse <x>    the model's train MSE (kept in the state for the report)
       --threshold <x>    NRC1 threshold for "collapsed" (kept in the state)
-      --batch <rows>     rows per batch (default: ~64 MB of features)
+      --batch <rows>     rows per batch (default: ~64 MB of features; .onnx: sized for throughput)
+      --inputs <X.npy>   .onnx only: the model's input (repeat as name=X.npy for several)
+      --targets <Y.npy>  .onnx only: N×t targets (or a vector of N)
+      --layers <regex>   .onnx only: the linear maps whose node name matches
       --debiased         NRC2 as debiased CKA (unbiased HSIC); needs --preset reference-code
   -q, --quiet            no progress bar and no notes on stderr
   -h, --help             this help
@@ -51,6 +58,9 @@ Exit status: 0 success, 1 bad input file or failure, 2 usage error.`;
 
 const OPTIONS = {
   state: { type: "string" },
+  inputs: { type: "string", multiple: true },
+  targets: { type: "string" },
+  layers: { type: "string" },
   shard: { type: "string" },
   rows: { type: "string" },
   samples: { type: "string" },
@@ -147,9 +157,40 @@ export async function accumulateCommand(argv: readonly string[], io: CliIO): Pro
       io.stderr.write(`${s}\n`);
     }
   };
+  const onnxModel = paths.length === 1 && isONNXPath(paths[0]);
+  for (const k of ["inputs", "targets", "layers"] as const)
+    if (o[k] !== undefined && !onnxModel)
+      throw new UsageError(`--${k} applies to accumulate with an ONNX model (.onnx) only`);
+  if (onnxModel && (o.inputs === undefined || o.targets === undefined))
+    throw new UsageError(
+      "accumulate model.onnx needs --inputs X.npy and --targets Y.npy (first dimension = samples)",
+    );
   let total: NRCAccumulator | null = null;
   try {
-    for (const path of paths) {
+    if (onnxModel) {
+      const n = await npySamples(o.targets!, "--targets");
+      const range = rowRange(o, n, o.targets!);
+      if (range[1] - range[0] < 2)
+        throw new UsageError(`a shard needs at least 2 samples; got ${range[1] - range[0]}`);
+      total = await accumulateONNXFile({
+        path: paths[0],
+        inputs: o.inputs!,
+        targets: o.targets!,
+        rows: range,
+        layers: regexOption(o.layers),
+        batchRows: batch,
+        t,
+        r,
+        preset,
+        modelMSE,
+        collapseThreshold: threshold,
+        backend: backend.option,
+        onProgress: (label, done, all) => bar.update(label, done, all),
+        note,
+        ...(o.debiased ? { debiased: true } : {}),
+      });
+    }
+    for (const path of onnxModel ? [] : paths) {
       const net = await openNetwork(path);
       let acc: NRCAccumulator | null = null;
       try {

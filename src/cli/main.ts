@@ -63,10 +63,12 @@ measure reads, from a .safetensors file or a folder of .npy files (one per tenso
   targets                     N×t regression targets (or a vector of N)
 Any dtype numpy or safetensors writes (f16/bf16/f32/f64, integers) is read, lazily, as float64.
 
-measure model.onnx runs the model (ONNX Runtime, WASM; needs the optional packages
-onnxruntime-web and protobufjs) on the samples in --inputs (first dimension = samples; one .npy,
-or name=X.npy per model input) in batches (--batch rows), and measures every linear map (Gemm,
-MatMul with a constant weight, Conv): features = the map's input, weight = its initializer.
+measure model.onnx runs the model (onnxruntime-node when installed: native, multi-threaded;
+else onnxruntime-web's WASM build; needs protobufjs) on the samples in --inputs (first
+dimension = samples; one .npy, or name=X.npy per model input) in batches sized for throughput
+(--batch rows), and measures every linear map (Gemm, MatMul with a constant weight, Conv):
+features = the map's input, weight = its initializer (as stored: exporters fold BatchNorm into
+Conv weights in eval mode). float32 features: NRC4's cutoff uses float32's ε (README).
 layers lists those maps (name, op, in → out, weight shape) without running the model.
 
 demo measures the bundled synthetic network (${DEMO.layers} layers, ${DEMO.samples} samples, width ${DEMO.width}, ${DEMO.targets} targets).
@@ -121,7 +123,7 @@ const OPTIONS = {
   version: { type: "boolean", short: "v" },
 } as const;
 
-function regexOption(v: string | undefined): RegExp | undefined {
+export function regexOption(v: string | undefined): RegExp | undefined {
   if (v === undefined) return undefined;
   try {
     return new RegExp(v);

@@ -1,16 +1,18 @@
 /**
- * `deep-nrc measure model.onnx --inputs X.npy --targets Y.npy` and `deep-nrc layers model.onnx`:
+ * `deep-nrc measure model.onnx --inputs X.npy --targets Y.npy`, `deep-nrc accumulate model.onnx
+ * … --state s.nrc.safetensors` (one shard of the samples) and `deep-nrc layers model.onnx`:
  * the CLI side of `deep-nrc/onnx` (loaded only when a `.onnx` path is given, so the optional
  * packages onnxruntime-web and protobufjs are needed only then). Node only.
  * @module
  */
 import { NRCInputError } from "../errors.js";
-import { readNpy } from "../io/npy.js";
+import { readNpy, readNpyHeader } from "../io/npy.js";
 import { openFileSource } from "../node/file-source.js";
 import type { Tensor } from "../io/common.js";
 import type { BackendOption } from "../backends/registry.js";
 import type { Preset } from "../engine/report.js";
 import type { ONNXReport } from "../onnx/index.js";
+import { createNRCAccumulator, type NRCAccumulator } from "../engine/accumulator.js";
 
 const FN = "deep-nrc measure";
 
@@ -19,7 +21,13 @@ export function isONNXPath(path: string): boolean {
   return /\.onnx$/i.test(path);
 }
 
-async function readNpyFile(path: string, flag: string, rows?: [number, number]): Promise<Tensor> {
+async function readNpyFile(
+  path: string,
+  flag: string,
+  rows?: [number, number],
+  headerOnly = false,
+  float32 = false,
+): Promise<Pick<Tensor, "shape" | "data">> {
   if (!/\.npy$/i.test(path))
     throw new NRCInputError(FN, flag, `${flag} must be a .npy file; got ${path}`);
   let src;
@@ -34,7 +42,9 @@ async function readNpyFile(path: string, flag: string, rows?: [number, number]):
     );
   }
   try {
-    return await readNpy(src, rows ? { rows } : {});
+    if (headerOnly) return { shape: (await readNpyHeader(src)).shape, data: new Float64Array(0) };
+    // Inputs stay float32 when stored so (half the memory; the model reads float32 anyway).
+    return await readNpy(src, { ...(rows ? { rows } : {}), ...(float32 ? { float32: true } : {}) });
   } finally {
     await src.close();
   }
@@ -67,13 +77,11 @@ export interface ONNXMeasureArgs {
   note: (s: string) => void;
 }
 
-/**
- * Measures an ONNX model on the samples in `--inputs` against `--targets` (both .npy, first
- * dimension = samples; `--samples n` reads only the first n rows).
- */
-export async function measureONNXFile(a: ONNXMeasureArgs): Promise<ONNXReport> {
-  const onnx = await loadONNX();
-  const rows: [number, number] | undefined = a.samples !== undefined ? [0, a.samples] : undefined;
+/** The samples of `--inputs` and `--targets` (rows a … b−1 when `rows` is given). */
+async function readSamples(
+  a: { inputs: readonly string[]; targets: string },
+  rows: [number, number] | undefined,
+) {
   const named = a.inputs.map((s) => {
     const m = /^([^=]+)=(.+)$/.exec(s);
     return m && !/\.npy$/i.test(m[1]) ? { name: m[1], path: m[2] } : { name: null, path: s };
@@ -95,7 +103,7 @@ export async function measureONNXFile(a: ONNXMeasureArgs): Promise<ONNXReport> {
   const tensors: Record<string, { data: Float64Array; shape: number[] }> = {};
   let single: { data: Float64Array; shape: number[] } | null = null;
   for (const n of named) {
-    const x = await readNpyFile(n.path, "--inputs", rows);
+    const x = await readNpyFile(n.path, "--inputs", rows, false, true);
     if (x.shape.length === 0)
       throw new NRCInputError(FN, "--inputs", `--inputs ${n.path} is a scalar; expected N×…`);
     if (x.shape[0] !== targets.rows)
@@ -107,9 +115,28 @@ export async function measureONNXFile(a: ONNXMeasureArgs): Promise<ONNXReport> {
     if (n.name === null) single = { data: x.data, shape: x.shape };
     else tensors[n.name] = { data: x.data, shape: x.shape };
   }
+  return { inputs: single ?? tensors, targets };
+}
+
+/** The number of samples in a .npy file (its first dimension), read from its header. */
+export async function npySamples(path: string, flag: string): Promise<number> {
+  const t = await readNpyFile(path, flag, undefined, true);
+  if (t.shape.length === 0)
+    throw new NRCInputError(FN, flag, `${flag} ${path} is a scalar; expected N×…`);
+  return t.shape[0];
+}
+
+/**
+ * Measures an ONNX model on the samples in `--inputs` against `--targets` (both .npy, first
+ * dimension = samples; `--samples n` reads only the first n rows).
+ */
+export async function measureONNXFile(a: ONNXMeasureArgs): Promise<ONNXReport> {
+  const onnx = await loadONNX();
+  const rows: [number, number] | undefined = a.samples !== undefined ? [0, a.samples] : undefined;
+  const { inputs, targets } = await readSamples(a, rows);
   const report = await onnx.measureONNX({
     model: a.path,
-    inputs: single ?? tensors,
+    inputs,
     targets,
     layers: a.layers,
     batchRows: a.batchRows,
@@ -123,4 +150,56 @@ export async function measureONNXFile(a: ONNXMeasureArgs): Promise<ONNXReport> {
   });
   for (const n of report.model.notes) a.note(`note: ${n}`);
   return report;
+}
+
+/** What `accumulate model.onnx` needs from the command line. */
+export interface ONNXAccumulateArgs extends Omit<ONNXMeasureArgs, "samples"> {
+  /** Samples a … b−1 of the .npy files (the shard). */
+  rows: [number, number];
+  /** NRC2 as debiased CKA (preset reference-code). */
+  debiased?: boolean;
+}
+
+/**
+ * One shard of a model measurement: runs the model on samples a … b−1 of `--inputs` and keeps
+ * the statistics (exact, float64, with a TSQR factor) in an accumulator, ready to be written as a
+ * state file and merged with the other shards' (`deep-nrc merge`) into the one-pass report.
+ */
+export async function accumulateONNXFile(a: ONNXAccumulateArgs): Promise<NRCAccumulator> {
+  const onnx = await loadONNX();
+  const { inputs, targets } = await readSamples(a, a.rows);
+  const cap = await onnx.captureONNX({
+    model: a.path,
+    inputs,
+    targets,
+    layers: a.layers,
+    batchRows: a.batchRows,
+    onProgress: (done, total) => a.onProgress("running the model", done, total),
+  });
+  try {
+    const acc = createNRCAccumulator({
+      weights: cap.weights,
+      names: cap.names,
+      t: a.t,
+      r: a.r,
+      preset: a.preset,
+      modelMSE: a.modelMSE,
+      collapseThreshold: a.collapseThreshold,
+      backend: a.backend,
+      nrc4: "tsqr",
+      featurePrecision: cap.featurePrecision,
+      ...(a.debiased ? { debiased: true } : {}),
+    });
+    try {
+      await acc.addAll(cap.batches());
+    } catch (e) {
+      await acc.dispose();
+      throw e;
+    }
+    a.note(`note: features computed by ${cap.runtime}`);
+    for (const n of cap.notes) a.note(`note: ${n}`);
+    return acc;
+  } finally {
+    await cap.close();
+  }
 }
