@@ -34,9 +34,14 @@ export async function listLayersText(path: string, layers?: RegExp, json = false
     l.name,
     l.op,
     `${l.inDim ?? "?"} → ${l.outDim ?? "?"}`,
-    l.weightShape
+    (l.weightShape
       ? `${l.weightName} ${l.weightShape.join("×")} (${l.weightLayout})`
-      : `${l.weightName} (computed: no NRC3)`,
+      : `${l.weightName} (computed: no NRC3)`) +
+      (l.batchNorm === "maybe-folded"
+        ? " BN folded?"
+        : l.batchNorm === "follows"
+          ? " BN follows"
+          : ""),
   ]);
   const cols = ["#", "name", "op", "in → out", "weight"];
   const width = cols.map((c, j) => Math.max(c.length, ...rows.map((r) => r[j].length)));
@@ -49,6 +54,7 @@ export async function listLayersText(path: string, layers?: RegExp, json = false
     head,
     line(cols),
     ...rows.map(line),
-    `${info.layers.length} linear map(s); features = each map's input`,
+    `${info.layers.length} linear map(s); features = each map's input; weights = the file's tensors`,
+    ...(info.weightsNote ? [`BN folded?: ${info.weightsNote}`] : []),
   ].join("\n");
 }

@@ -31,6 +31,7 @@ import {
   type RuntimeOption,
 } from "./runtime.js";
 import { PROBE_ROWS, throughputRows } from "./batching.js";
+import { foldingNote } from "./batchnorm.js";
 import {
   feedSpecs,
   makeFeed,
@@ -98,6 +99,11 @@ export interface ONNXReport extends NRCReport {
     producer: string;
     /** The runtime that computed the features, e.g. `onnxruntime-node 1.31.1`. */
     runtime: string;
+    /**
+     * The weights are the file's tensors; this says when a Conv's filters may have BatchNorm
+     * folded in (see `batchnorm.ts`), else null.
+     */
+    weightsNote: string | null;
   };
 }
 
@@ -470,6 +476,7 @@ export async function measureONNX(options: MeasureONNXOptions): Promise<ONNXRepo
           opset: cap.opset,
           producer: cap.producer,
           runtime: cap.runtime,
+          weightsNote: foldingNote(cap.layers),
         },
       };
     } finally {

@@ -9,10 +9,10 @@
  * - {@link listONNXLayers}: the linear maps found, without running the model.
  *
  * How the features are read: the inputs of the linear maps are added to the graph's outputs (see
- * `expose-outputs.ts`: appended, the model is never re-encoded) and the model runs in ONNX Runtime Web's
- * WASM backend (Node and browsers, no native binary) with graph optimisations **off**, so that no
- * fused node hides a tensor; results are looked up by name. Float16/float32/float64 models; the
- * features are read as float64.
+ * `expose-outputs.ts`: appended, the model is never re-encoded) and the model runs in ONNX
+ * Runtime with graph optimisations **off**, so that no fused node hides a tensor; results are
+ * looked up by name. Float16/float32/float64 models; float32 features are kept as float32 (float16
+ * decoded into float32), float64 ones as float64.
  *
  * Conventions (SPEC.md): Gemm's weight is honoured with `transB` and scaled by `alpha` (out×in);
  * MatMul's stored in×out weight is transposed to out×in; Conv filters Cout×Cin×kh×kw and features
@@ -21,12 +21,20 @@
  * h×1 images. A MatMul on N×…×d inputs (tokens) reads every position as a sample, like a conv
  * (features passed as N×d×P×1).
  *
- * `onnxruntime-web` and `protobufjs` are optional peer dependencies; the core entry never imports
- * them. Linear maps inside control-flow subgraphs (If/Loop/Scan) are not seen.
+ * The model runs in onnxruntime-node (native, multi-threaded) when installed, else in
+ * onnxruntime-web's WASM build (`runtime.ts`); the report names it. Weights are the file's tensors
+ * (an exporter may have folded BatchNorm into Conv filters: `batchnorm.ts`). float32 features keep
+ * their precision for NRC4's cutoff (engine/nrc4-cutoff.ts). External data is read by byte range
+ * from inside the model's folder only (`external-data.ts`).
+ *
+ * `onnxruntime-node`, `onnxruntime-web` and `protobufjs` are optional peer dependencies; the core
+ * entry never imports them. Linear maps inside control-flow subgraphs (If/Loop/Scan) are not seen.
  * @module
  */
 export type { ONNXLayerInfo, ONNXLayer, LayerFilter, GraphInfo } from "./linear-maps.js";
 export type { ONNXModelSource } from "./load.js";
+export type { BatchNormStatus } from "./batchnorm.js";
+export type { RuntimeName, RuntimeOption } from "./runtime.js";
 export type { ONNXInput } from "./feed.js";
 export type { CaptureONNXOptions, MeasureONNXOptions, ONNXReport, ONNXCapture } from "./capture.js";
 export { captureONNX, measureONNX } from "./capture.js";

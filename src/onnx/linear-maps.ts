@@ -3,6 +3,7 @@
  * `Conv`, with their weights in deep-nrc's conventions (out×in; conv filters Cout×Cin×kh×kw).
  * @module
  */
+import { batchNormStatuses, foldingNote, type BatchNormStatus } from "./batchnorm.js";
 import { NRCInputError } from "../errors.js";
 import type { Mat } from "../backends/types.js";
 import type { TensorInput } from "../io/conv.js";
@@ -45,6 +46,12 @@ export interface ONNXLayerInfo {
   note: string | null;
   /** Gemm's transA: the features are stored transposed. */
   transA: boolean;
+  /**
+   * Whether a BatchNorm may be folded into this Conv's filters (`maybe-folded`: a bias and no
+   * BatchNormalization in the graph), or follows it (`follows`: the filters are the module's);
+   * null for other layers. See `batchnorm.ts`.
+   */
+  batchNorm: BatchNormStatus;
 }
 
 /** A layer with its weight read: out×in, or conv filters OIHW. */
@@ -184,6 +191,7 @@ export function analyseGraph(
       outDim: null,
       note: null,
       transA: op === "Gemm" && int64(attr(node, "transA")?.i) === 1,
+      batchNorm: null,
       weight: null,
     };
     if (!wt) {
@@ -248,6 +256,8 @@ export function analyseGraph(
         `layers names ${missing.map((n) => `'${n}'`).join(", ")}, which the model has not; its linear maps: ${allNames.join(", ")}`,
       );
   }
+  const bn = batchNormStatuses(nodes, layers);
+  layers.forEach((l, i) => (l.batchNorm = bn[i]));
   return {
     layers,
     inputs,
@@ -310,6 +320,8 @@ export async function listONNXLayers(
   inputs: GraphInfo["inputs"];
   opset: number;
   producer: string;
+  /** Whether the weights may have BatchNorm folded in ({@link foldingNote}), else null. */
+  weightsNote: string | null;
 }> {
   const fn = "listONNXLayers";
   checkFilter(fn, layers);
@@ -321,6 +333,7 @@ export async function listONNXLayers(
     inputs: g.inputs,
     opset: g.opset,
     producer: g.producer,
+    weightsNote: foldingNote(g.layers),
   };
 }
 

@@ -188,7 +188,9 @@ describe("deep-nrc layers model.onnx", () => {
       /^0\s+\/fc1\/MatMul\s+MatMul\s+8 → 32\s+onnx::MatMul_12 8×32 \(in×out\)$/,
     );
     expect(lines[4]).toMatch(/^2\s+\/fc3\/MatMul\s+MatMul\s+16 → 3\s+/);
-    expect(lines[5]).toBe("3 linear map(s); features = each map's input");
+    expect(lines[5]).toBe(
+      "3 linear map(s); features = each map's input; weights = the file's tensors",
+    );
   });
 
   it("--json - prints the list as JSON; a non-ONNX path is bad input", async () => {
