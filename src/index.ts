@@ -52,7 +52,13 @@ export type {
   MaybePromise,
 } from "./backends/types.js";
 export type { MatrixInput, DenseMatrixInput, MatrixLikeObject } from "./linalg/matrix.js";
-export type { NRCReport, LayerReport, LayerReasons, IntrinsicReport, Preset } from "./engine/report.js";
+export type {
+  NRCReport,
+  LayerReport,
+  LayerReasons,
+  IntrinsicReport,
+  Preset,
+} from "./engine/report.js";
 export { formatReport } from "./engine/table.js";
 export { makeSyntheticNetwork } from "./io/synthetic.js";
 export type { SyntheticNetworkOptions } from "./io/synthetic.js";

@@ -20,7 +20,13 @@ import {
   refinedResidualSq,
   type CenteredGramEigen,
 } from "../linalg/lstsq.js";
-import { augmented, centerWith, nrc4Residual, startBatchStats, type LayerStats } from "../stats/moments.js";
+import {
+  augmented,
+  centerWith,
+  nrc4Residual,
+  startBatchStats,
+  type LayerStats,
+} from "../stats/moments.js";
 import { dataTails, gramTailUnresolved } from "../linalg/tail.js";
 import {
   expandVectors,
