@@ -7,7 +7,7 @@ import { NRCInputError } from "../errors.js";
 import { formatReport } from "../engine/table.js";
 import type { NRCReport } from "../engine/report.js";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { UsageError, writeOut, type CliIO } from "./main.js";
+import { UsageError, writeOut, type CliIO } from "./args.js";
 import { initBackend, type BackendOption } from "../backends/registry.js";
 import type { Kernels } from "../backends/types.js";
 
