@@ -16,13 +16,13 @@ import {
   svdPartsFromSvd,
   topEigFromSymEig,
 } from "./scaled.js";
-import { projectedTailJS } from "../linalg/tail.js";
+import { projectedTailJS } from "./js/tail.js";
 import {
   composedMomentsRun,
   composedShiftedMoments,
   eagerMomentsStart,
   widenMat,
-} from "../linalg/center.js";
+} from "./composed.js";
 
 /** The backends that can be named by a string. */
 export const BACKEND_NAMES = ["auto", "wasm", "js", "webgpu", "tfjs"] as const;

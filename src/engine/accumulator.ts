@@ -18,7 +18,7 @@
  * @module
  */
 import type { CompleteKernels, Mat, MatF32 } from "../backends/types.js";
-import { widenMat } from "../linalg/center.js";
+import { widenMat } from "../backends/composed.js";
 import {
   initBackend,
   autoBackend,
@@ -26,11 +26,10 @@ import {
   type BackendOption,
 } from "../backends/registry.js";
 import { jsKernels } from "../backends/js/index.js";
-import { NRCInputError } from "../errors.js";
+import { NRCInputError, checkDim, checkKeys, checkPreset } from "../errors.js";
 import type { MatrixInput } from "../linalg/matrix.js";
 import type { TensorInput } from "../io/conv.js";
 import type { NRCReport, Preset } from "./report.js";
-import { checkDim, checkKeys, checkPreset } from "../metrics/validate.js";
 import { checkStateLayers, checkStateShape } from "../state/validate-json.js";
 import {
   DEFAULT_COLLAPSE_THRESHOLD,

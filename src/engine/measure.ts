@@ -12,7 +12,8 @@
  */
 import type { CompleteKernels, Mat, MatF32, TopEigResult } from "../backends/types.js";
 import { assertFinite, toMat, toMatKeepF32, type MatrixInput } from "../linalg/matrix.js";
-import { center, frobeniusSq, widenMat } from "../linalg/center.js";
+import { center, frobeniusSq } from "../linalg/center.js";
+import { widenMat } from "../backends/composed.js";
 import { psdSpectrum, tailSum, type Spectrum } from "../linalg/spectrum.js";
 import {
   centeredGramSolver,
@@ -37,14 +38,21 @@ import {
   type ColumnReduction,
 } from "../linalg/reduce.js";
 import { withKernels, type BackendOption } from "../backends/registry.js";
-import { NRCInputError, fmtShape } from "../errors.js";
+import {
+  NRCInputError,
+  fmtShape,
+  checkCallback,
+  checkDim,
+  checkKeys,
+  checkPreset,
+} from "../errors.js";
 import { pow2Normalized, pow2Scaled, scaledNorm, unscaleSquared } from "../linalg/scale.js";
 import { convFeaturesToMatrix, convWeightsToMatrix, type TensorInput } from "../io/conv.js";
 import { guardedFromParts, nrc2FromParts } from "../metrics/cka.js";
-import { checkDebiased, debiasedNRC2, type DebiasedSums } from "../metrics/cka.js";
+import { checkDebiased, debiasedNRC2 } from "../metrics/cka.js";
+import type { DebiasedSums } from "../stats/hsic.js";
 import { subspaceAlignment, weightInputSpectrum } from "../metrics/angles.js";
 import { stableRankFromSpectrum } from "../metrics/stable-rank.js";
-import { checkCallback, checkDim, checkKeys, checkPreset } from "../metrics/validate.js";
 import type { IntrinsicReport, LayerReasons, LayerReport, NRCReport, Preset } from "./report.js";
 
 /** The upper bound of t and r, checked per layer (a layer with fewer features is degenerate). @internal */

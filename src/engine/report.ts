@@ -6,7 +6,8 @@
 
 /** The two presets: `paper` (default, the paper's definitions) and `reference-code`
  * (the authors' published scripts, see SPEC). */
-export type Preset = "paper" | "reference-code";
+import type { Preset } from "../errors.js";
+export type { Preset };
 
 /** Metrics at the intrinsic dimension r (paper §4.3), present when `r` was given. */
 export interface IntrinsicReport {
