@@ -12,9 +12,8 @@ import { parseArgs } from "node:util";
 import { NRCInputError } from "../errors.js";
 import { measureNRC, DEFAULT_COLLAPSE_THRESHOLD, type LayerInput } from "../engine/measure.js";
 import type { MatrixInput } from "../linalg/matrix.js";
-import type { BackendOption } from "../backends/registry.js";
-import type { NRCReport, Preset } from "../engine/report.js";
-import { ProgressBar, type ProgressStream } from "./progress.js";
+import type { NRCReport } from "../engine/report.js";
+import { ProgressBar } from "./progress.js";
 import {
   autoBatchRows,
   featureBytesF64,
@@ -37,7 +36,6 @@ import {
   numOption,
   backendOption,
   oneLine,
-  writeOut,
   defaultIO,
 } from "./args.js";
 export type { CliIO } from "./args.js";

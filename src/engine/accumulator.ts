@@ -33,23 +33,25 @@ import type { NRCReport, Preset } from "./report.js";
 import { checkStateLayers, checkStateShape } from "../state/validate-json.js";
 import {
   DEFAULT_COLLAPSE_THRESHOLD,
-  LAYER_BOUND,
-  assembleReport,
-  asMatrix,
+  NRC_OPTION_KEYS,
+  checkNRCOptions,
+  type Ctx,
+  type NRCOptions,
+} from "./options.js";
+import { assembleReport } from "./report.js";
+import { asMatrix } from "../linalg/matrix.js";
+import {
   degenerateReason,
   finalizeLayer,
-  layerGramSolver,
-  layerSpectrum,
-  spectrumVectors,
-  nrc4Rtol,
   prepareLayer,
   repeatRows,
   roughWork,
   weightMatrix,
-  type Ctx,
   type LayerExtras,
   type PreparedLayer,
-} from "./measure.js";
+} from "./layer.js";
+import { layerSpectrum, spectrumVectors } from "./spectrum.js";
+import { layerGramSolver, nrc4Rtol } from "./nrc4.js";
 import {
   augmented,
   batchStats,
@@ -78,27 +80,12 @@ import {
 } from "../stats/hsic.js";
 import type { Spectrum } from "../linalg/spectrum.js";
 
-/** Options of {@link createNRCAccumulator}. */
-export interface AccumulatorOptions {
+/** Options of {@link createNRCAccumulator}: the shared {@link NRCOptions}, plus the weights, names and NRC4's mode. */
+export interface AccumulatorOptions extends Omit<NRCOptions, "debiased"> {
   /** One weight per layer (matrix or conv filters), or null where a layer has none. */
   weights?: readonly (MatrixInput | TensorInput | null)[];
   /** Layer names. */
   names?: readonly string[];
-  /** Signal dimension (default: the number of target columns). */
-  t?: number;
-  /** Intrinsic dimension. */
-  r?: number;
-  /** `paper` (default) or `reference-code`. */
-  preset?: Preset;
-  /** The model's train MSE. */
-  modelMSE?: number;
-  /** NRC1 threshold for "collapsed" (default 0.01). */
-  collapseThreshold?: number;
-  /**
-   * Backend (default: {@link autoBackend} when the first batch is large, ≥ 10⁷ flops, else the JS
-   * kernels). Started once, on first use; call `dispose()` when done to stop its workers.
-   */
-  backend?: BackendOption;
   /**
    * How NRC4 is obtained: `"tsqr"` (default) keeps a TSQR factor, one pass; `"rescan"` keeps
    * only moments (about the Gram's cost per batch) and needs the same batches once more at
@@ -924,18 +911,7 @@ export function createNRCAccumulator(options: AccumulatorOptions = {}): NRCAccum
 }
 
 /** The keys {@link createNRCAccumulator} reads. */
-const ACCUMULATOR_KEYS = [
-  "weights",
-  "names",
-  "t",
-  "r",
-  "preset",
-  "modelMSE",
-  "collapseThreshold",
-  "backend",
-  "nrc4",
-  "debiased",
-];
+const ACCUMULATOR_KEYS = ["weights", "names", ...NRC_OPTION_KEYS, "nrc4", "debiased"];
 
 /** The accumulator options a saved state (JSON or binary) records. */
 function optionsOfState(s: {
@@ -957,9 +933,7 @@ function optionsOfState(s: {
 
 /** {@link createNRCAccumulator}'s checks and construction, errors naming `fn`. */
 function buildAccumulator(fn: string, options: AccumulatorOptions): NRCAccumulator {
-  if (options.t !== undefined) checkDim(fn, "t", options.t, Number.MAX_SAFE_INTEGER, LAYER_BOUND);
-  if (options.r !== undefined) checkDim(fn, "r", options.r, Number.MAX_SAFE_INTEGER, LAYER_BOUND);
-  checkPreset(fn, options.preset);
+  checkNRCOptions(fn, options);
   if (options.names !== undefined && options.names !== null) {
     if (!Array.isArray(options.names))
       throw new NRCInputError(fn, "names", "names must be an array of strings (one per layer)");
@@ -968,37 +942,17 @@ function buildAccumulator(fn: string, options: AccumulatorOptions): NRCAccumulat
         throw new NRCInputError(fn, `names[${i}]`, `names[${i}] must be a string; got ${typeof v}`);
     });
   }
-  const th = options.collapseThreshold;
-  if (th !== undefined && (typeof th !== "number" || !Number.isFinite(th) || th < 0))
-    throw new NRCInputError(
-      fn,
-      "collapseThreshold",
-      `collapseThreshold must be a finite number ≥ 0; got ${String(th)}`,
-    );
   if (options.nrc4 !== undefined && options.nrc4 !== "tsqr" && options.nrc4 !== "rescan")
     throw new NRCInputError(
       fn,
       "nrc4",
       `nrc4 must be "tsqr" or "rescan"; got ${JSON.stringify(options.nrc4)}`,
     );
-  if (options.debiased !== undefined && typeof options.debiased !== "boolean")
-    throw new NRCInputError(
-      fn,
-      "debiased",
-      `debiased must be a boolean; got ${JSON.stringify(options.debiased)}`,
-    );
   if (options.debiased && (options.preset ?? "paper") !== "reference-code")
     throw new NRCInputError(
       fn,
       "debiased",
       `debiased NRC2 streams only with preset "reference-code" (CKA of H[:, :t] and Y); the paper's NRC2 projects onto the top-t eigenvectors, known only at the end, and its unbiased estimator needs fourth moments along them: use measureNRC({ debiased: true }) on the samples; got preset ${JSON.stringify(options.preset ?? "paper")}`,
-    );
-  const mse = options.modelMSE;
-  if (mse !== undefined && (typeof mse !== "number" || !Number.isFinite(mse) || mse <= 0))
-    throw new NRCInputError(
-      fn,
-      "modelMSE",
-      `modelMSE must be a finite number > 0; got ${String(mse)}`,
     );
   let weights: (Mat | null)[] | null = null;
   if (options.weights !== undefined) {

@@ -17,7 +17,7 @@ import type { TensorInput } from "../io/conv.js";
 import type { MatrixInput } from "../linalg/matrix.js";
 import type { NRCReport, Preset } from "../engine/report.js";
 import { createNRCAccumulator, type AccumulatorBatch } from "../engine/accumulator.js";
-import { asMatrix } from "../engine/measure.js";
+import { asMatrix } from "../linalg/matrix.js";
 
 /** A tfjs tensor, structurally. */
 interface TensorLike {
