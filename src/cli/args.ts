@@ -6,7 +6,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import { NRCInputError } from "../errors.js";
-import { BACKEND_NAMES, type BackendName } from "../backends/registry.js";
+import { BACKEND_NAMES, type BackendName } from "../backends/choose.js";
 import type { Preset } from "../engine/report.js";
 import type { ProgressStream } from "./progress.js";
 

@@ -14,7 +14,7 @@
 import { assertFinite, type MatrixInput, asMatrix } from "../linalg/matrix.js";
 import { center, frobeniusSq } from "../linalg/center.js";
 import { startBatchStats } from "../stats/moments.js";
-import { withKernels } from "../backends/registry.js";
+import { withKernels } from "../backends/shared.js";
 import { NRCInputError, checkCallback, checkKeys } from "../errors.js";
 import { pow2Normalized, pow2Scaled, unscaleSquared } from "../linalg/scale.js";
 import { checkDebiased } from "../metrics/cka.js";

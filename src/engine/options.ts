@@ -5,7 +5,7 @@
  * ({@link Ctx}).
  * @module
  */
-import type { BackendOption } from "../backends/registry.js";
+import type { BackendOption } from "../backends/choose.js";
 import { NRCInputError, checkDim, checkPreset, type Preset } from "../errors.js";
 
 /** The upper bound of t and r, checked per layer (a layer with fewer features is degenerate). @internal */
@@ -32,7 +32,8 @@ export interface NRCOptions {
   /**
    * Backend: a name (`"auto"`, `"wasm"`, `"js"`, `"webgpu"`, `"tfjs"`), a `Backend`, started
    * kernels, or a list to try in order. Default: the JS kernels for inputs under
-   * `AUTO_BACKEND_MIN_WORK` flops, else `"auto"` (wasm with threads, else js). Named backends
+   * `AUTO_BACKEND_MIN_WORK` flops (a stream: its first batch × `STREAM_WORK_FACTOR`), else
+   * `"auto"` (wasm with threads, else js) — one policy, `backends/shared.ts`. Named backends
    * (and the default) are started once per process and reused by later calls, then released
    * after `SHARED_BACKEND_IDLE_MS` idle. `report.backend` names the one that ran.
    */

@@ -15,7 +15,7 @@ import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { NRCInputError, fmtShape, checkDim, checkOptions } from "../errors.js";
 import { anglesBetweenBases, meanCosine, orthonormalBasis } from "../linalg/angles.js";
 import { columnRange, unitScaled } from "../linalg/center.js";
-import { withKernels, workOf } from "../backends/registry.js";
+import { withKernels, workOf } from "../backends/shared.js";
 import { checkWeight } from "./validate.js";
 import { featureSpectrum, type MetricOptions } from "./noise.js";
 

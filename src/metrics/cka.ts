@@ -29,7 +29,7 @@ import { pow2Scaled, scaledNorm } from "../linalg/scale.js";
 import type { CompleteKernels, Mat } from "../backends/types.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { center, frobeniusSq, leadingColumns, unitScaled } from "../linalg/center.js";
-import { withKernels, workOf } from "../backends/registry.js";
+import { withKernels, workOf } from "../backends/shared.js";
 import type { Preset } from "../errors.js";
 import { debiasedFromSums, type DebiasedSums } from "../stats/hsic.js";
 import { checkSameRows, checkVariance } from "./validate.js";

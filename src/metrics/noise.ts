@@ -15,7 +15,8 @@ import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { center } from "../linalg/center.js";
 import { covarianceSpectrum, tailSum, type Spectrum } from "../linalg/spectrum.js";
 import { dataTails, gramTailUnresolved } from "../linalg/tail.js";
-import { withKernels, workOf, type BackendOption } from "../backends/registry.js";
+import { withKernels, workOf } from "../backends/shared.js";
+import { type BackendOption } from "../backends/choose.js";
 import { checkVariance } from "./validate.js";
 
 /** Options shared by the metric functions. */

@@ -21,7 +21,7 @@ import {
   pinvResidualSq,
   refinedResidualSq,
 } from "../linalg/lstsq.js";
-import { withKernels, workOf } from "../backends/registry.js";
+import { withKernels, workOf } from "../backends/shared.js";
 import { NRCInputError, checkOptions } from "../errors.js";
 import { checkSameRows } from "./validate.js";
 import type { MetricOptions } from "./noise.js";

@@ -10,7 +10,7 @@
 import { pow2Scaled } from "../linalg/scale.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { frobeniusSq } from "../linalg/center.js";
-import { withKernels, workOf } from "../backends/registry.js";
+import { withKernels, workOf } from "../backends/shared.js";
 import { NRCInputError, checkOptions } from "../errors.js";
 import type { Spectrum } from "../linalg/spectrum.js";
 import { transpose } from "../backends/js/blas.js";
