@@ -19,18 +19,16 @@ export type { Proposition1Result } from "./metrics/proposition1.js";
 export { convFeaturesToMatrix, convWeightsToMatrix } from "./io/conv.js";
 export type { TensorInput, ConvFeatureOptions, ConvWeightOptions } from "./io/conv.js";
 export { NRCInputError } from "./errors.js";
+export { initBackend, autoBackend, BACKEND_NAMES } from "./backends/choose.js";
+export { completeKernels } from "./backends/complete.js";
 export {
-  initBackend,
-  completeKernels,
-  autoBackend,
   AUTO_BACKEND_MIN_WORK,
-  BACKEND_NAMES,
   SHARED_BACKEND_IDLE_MS,
   releaseSharedBackends,
-} from "./backends/registry.js";
+} from "./backends/shared.js";
 export { wasmBackend } from "./backends/wasm/index.js";
 export type { WasmBackendOptions, WasmKernels } from "./backends/wasm/index.js";
-export type { BackendOption, BackendName } from "./backends/registry.js";
+export type { BackendOption, BackendName } from "./backends/choose.js";
 export { jsBackend, jsKernels } from "./backends/js/index.js";
 export type {
   Backend,

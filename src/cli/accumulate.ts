@@ -21,7 +21,7 @@ import {
   regexOption,
   UsageError,
   type CliIO,
-} from "./main.js";
+} from "./args.js";
 import { megabytes, parseVerb, sharedBackend } from "./output.js";
 import { accumulateONNXFile, isONNXPath, npySamples } from "./onnx.js";
 
@@ -148,7 +148,7 @@ export async function accumulateCommand(argv: readonly string[], io: CliIO): Pro
     throw new UsageError(
       "--debiased streams only with --preset reference-code (the paper's NRC2 needs fourth moments along the top-t eigenvectors, known only at the end)",
     );
-  const backend = await sharedBackend(await backendOption(o.backend));
+  const backend = await sharedBackend(backendOption(o.backend));
   const quiet = o.quiet === true;
   const bar = new ProgressBar(io.stderr, { quiet });
   const note = (s: string) => {

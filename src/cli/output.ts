@@ -7,8 +7,8 @@ import { NRCInputError } from "../errors.js";
 import { formatReport } from "../engine/table.js";
 import type { NRCReport } from "../engine/report.js";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { UsageError, writeOut, type CliIO } from "./main.js";
-import { initBackend, type BackendOption } from "../backends/registry.js";
+import { UsageError, writeOut, type CliIO } from "./args.js";
+import { initBackend, type BackendOption } from "../backends/choose.js";
 import type { Kernels } from "../backends/types.js";
 
 /** Prints/writes a report; `note` prints a line on stderr unless quiet. */
@@ -28,7 +28,7 @@ export async function emitReport(
   if (o.report !== undefined) {
     let html: string;
     try {
-      const viz = await import("../viz/index.js");
+      const viz = await import("../viz/visual-report.js");
       html = await viz.renderReportHTML(report, { title });
     } catch (e) {
       if (e instanceof NRCInputError) throw e;
