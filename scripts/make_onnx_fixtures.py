@@ -25,7 +25,11 @@ Models (small on purpose: a few hundred samples, widths ≤ 32):
                features are the float32 model's, cast to float16 per layer is not the same thing;
                the reference here is numpy's float16 forward of the same ops, see f16_forward)
 
+- tf_bf, tf_sf: a small nn.TransformerEncoder, batch-first and sequence-first (see
+               onnx_transformer_fixtures.py; reference metrics, not tensors, to keep them small)
+
 Run: bash scripts/make_onnx_fixtures.sh   (apt's torch + onnx; /usr/bin/python3)
+     bash scripts/make_onnx_fixtures.sh --only transformers   (just those)
 """
 import json
 import os
@@ -153,15 +157,16 @@ def linear_nodes(path):
     return out
 
 
-def export(model, x, name):
+def export(model, x, name, axis=0):
+    """torch.onnx.export with the samples on the input's `axis` dynamic (1: sequence-first)."""
     path = os.path.join(OUT, f"{name}.onnx")
     torch.onnx.export(
         model,
-        (x[:2],),
+        (x[:2] if axis == 0 else x[:, :2],),
         path,
         input_names=["x"],
         output_names=["y"],
-        dynamic_axes={"x": {0: "N"}, "y": {0: "N"}},
+        dynamic_axes={"x": {axis: "N"}, "y": {0: "N"}},
         opset_version=OPSET,
         do_constant_folding=True,
     )
@@ -280,6 +285,12 @@ def error_models():
 
 def main():
     os.makedirs(OUT, exist_ok=True)
+    if sys.argv[1:] == ["--only", "transformers"]:
+        import onnx_transformer_fixtures
+
+        onnx_transformer_fixtures.make(OUT, export, linear_nodes)
+        print("wrote the transformer fixtures")
+        return
     torch.manual_seed(0)
     manifest = {"torch": torch.__version__, "opset": OPSET, "models": {}}
     x, y = data((256, 8), 3, 1)
@@ -313,6 +324,9 @@ def main():
     manifest["models"]["mlp_ext"] = dict(manifest["models"]["mlp_bias"], reference="mlp_bias")
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
+    import onnx_transformer_fixtures
+
+    onnx_transformer_fixtures.make(OUT, export, linear_nodes)
     total = sum(os.path.getsize(os.path.join(OUT, p)) for p in os.listdir(OUT))
     print(f"wrote {OUT} ({total / 1024:.0f} KiB)")
 

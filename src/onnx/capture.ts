@@ -22,6 +22,7 @@ import {
   type ONNXLayer,
 } from "./linear-maps.js";
 import { externalFiles, externalReader, modelBytes, type ONNXModelSource } from "./load.js";
+import { describePairing, pairRows, proveStrides, rowView, type RowPairing } from "./pairing.js";
 import {
   feedSpecs,
   makeFeed,
@@ -46,6 +47,11 @@ export interface CaptureONNXOptions {
   layers?: LayerFilter;
   /** Samples per model run (default: 1024 dense; fewer for conv models, ~32 MiB of features). */
   batchRows?: number;
+  /**
+   * The axis of the samples in every input (default: 0, or the one dynamic axis of an input whose
+   * first dimension is fixed, as a sequence-first L×N×… export has). Targets are always N×q.
+   */
+  sampleAxis?: number;
   /** External data files by location (when `model` is bytes). */
   externalData?: Readonly<Record<string, Uint8Array>>;
   /** Called after each batch with (samples done, total samples). */
@@ -72,7 +78,7 @@ export interface MeasureONNXOptions extends CaptureONNXOptions {
 export interface ONNXReport extends NRCReport {
   model: {
     /** The linear maps measured, in graph order (same order as `layers`). */
-    layers: Omit<ONNXLayer, "weight">[];
+    layers: ONNXCapturedLayer[];
     /** Layers measured without NRC3, and other notes. */
     notes: string[];
     opset: number;
@@ -80,10 +86,13 @@ export interface ONNXReport extends NRCReport {
   };
 }
 
+/** A linear map being measured, with how its input rows pair with the samples (proven). */
+export type ONNXCapturedLayer = Omit<ONNXLayer, "weight"> & { pairing: RowPairing };
+
 /** What {@link captureONNX} returns. */
 export interface ONNXCapture {
   /** The linear maps, in graph order. */
-  layers: Omit<ONNXLayer, "weight">[];
+  layers: ONNXCapturedLayer[];
   /** Their weights (out×in, or conv filters OIHW), null where not a constant. */
   weights: (Mat | TensorInput | null)[];
   /** Their names. */
@@ -148,60 +157,15 @@ function values(fn: string, name: string, t: { type: string; data: unknown }): F
   );
 }
 
-/** One layer's features from its ORT tensor, in deep-nrc's layouts. */
-function layerFeatures(
-  fn: string,
-  l: ONNXLayer,
-  t: { type: string; data: unknown; dims: readonly number[] },
-  rows: number,
-): Mat | TensorInput {
-  const dims = [...t.dims];
-  const v = values(fn, l.input, t);
-  const where = `layer '${l.name}' (${l.op}) reads '${l.input}' of shape [${dims.join(", ")}]`;
-  if (l.op === "Conv") {
-    if (dims.length === 3) return { data: v, shape: [dims[0], dims[1], dims[2], 1] };
-    if (dims.length !== 4) throw new NRCInputError(fn, "model", `${where}; expected N×C×h×w`);
-    return { data: v, shape: dims };
-  }
-  if (dims.length === 2) {
-    if (l.transA) {
-      const [k, m] = dims;
-      const out = new Float64Array(m * k);
-      for (let i = 0; i < k; i++) for (let j = 0; j < m; j++) out[j * k + i] = v[i * m + j];
-      if (m !== rows)
-        throw new NRCInputError(
-          fn,
-          "model",
-          `${where} (transA) whose ${m} columns are not the batch's ${rows} samples`,
-        );
-      return { rows: m, cols: k, data: out };
-    }
-    if (dims[0] !== rows)
-      throw new NRCInputError(
-        fn,
-        "model",
-        `${where}, whose ${dims[0]} rows are not the batch's ${rows} samples`,
-      );
-    return { rows: dims[0], cols: dims[1], data: v };
-  }
-  if (dims.length >= 3 && l.op === "MatMul") {
-    // N×…×d: every position a sample, like a conv's pixels → N×d×P×1.
-    const n = dims[0];
-    const d = dims[dims.length - 1];
-    const p = v.length / (n * d);
-    if (n !== rows)
-      throw new NRCInputError(
-        fn,
-        "model",
-        `${where}, whose first dimension is not the batch's ${rows} samples`,
-      );
-    const out = new Float64Array(v.length);
-    for (let s = 0; s < n; s++)
-      for (let q = 0; q < p; q++)
-        for (let c = 0; c < d; c++) out[(s * d + c) * p + q] = v[(s * p + q) * d + c];
-    return { data: out, shape: [n, d, p, 1] };
-  }
-  throw new NRCInputError(fn, "model", `${where}; expected a matrix (samples × features)`);
+function checkSampleAxis(fn: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
+    throw new NRCInputError(
+      fn,
+      "sampleAxis",
+      `sampleAxis must be an integer ≥ 0; got ${String(v)}`,
+    );
+  return v;
 }
 
 function checkBatchRows(fn: string, v: unknown): number | undefined {
@@ -252,24 +216,27 @@ async function openCapture(fn: string, options: CaptureONNXOptions): Promise<ONN
       "model",
       "the model has no linear map (Gemm, MatMul with a constant weight, Conv)",
     );
-  const feeds = feedSpecs(fn, g, options.inputs);
-  const N = feeds[0].shape[0];
+  const sampleAxis = checkSampleAxis(fn, options.sampleAxis);
+  const feeds = feedSpecs(fn, g, options.inputs, sampleAxis);
+  const N = feeds[0].shape[feeds[0].axis];
   for (const f of feeds)
-    if (f.shape[0] !== N)
+    if (f.shape[f.axis] !== N)
       throw new NRCInputError(
         fn,
         "inputs",
-        `every input must have the same number of samples; '${feeds[0].name}' has ${N}, '${f.name}' ${f.shape[0]}`,
+        `every input must have the same number of samples; '${feeds[0].name}' has ${N}, '${f.name}' ${f.shape[f.axis]}`,
       );
   const y = asMatrix(fn, "targets", options.targets);
   if (y.rows !== N)
     throw new NRCInputError(
       fn,
       "targets",
-      `targets must have one row per sample (${N}, the inputs' first dimension); got ${y.rows}×${y.cols}`,
+      `targets must have one row per sample (${N}, the inputs' ${feeds[0].axis === 0 ? "first dimension" : `axis ${feeds[0].axis}`}); got ${y.rows}×${y.cols}${feeds[0].axis === 0 && y.rows !== N && feeds[0].shape.includes(y.rows) ? ` (inputs with the samples on another axis, e.g. sequence-first: pass sampleAxis)` : ""}`,
     );
   // A model with a fixed batch dimension runs in batches of exactly that size.
-  const fixed = g.inputs.map((i) => i.dims[0]).find((d): d is number => typeof d === "number");
+  const fixed = g.inputs
+    .map((i, k) => i.dims[feeds[k].axis])
+    .find((d): d is number => typeof d === "number");
   let batchRows: number;
   if (fixed !== undefined) {
     if (batchOpt !== undefined && batchOpt !== fixed)
@@ -313,28 +280,68 @@ async function openCapture(fn: string, options: CaptureONNXOptions): Promise<ONN
     );
   }
   const notes = g.layers.filter((l) => l.note).map((l) => l.note!);
+  const read = (out: Record<string, OrtTensor>, l: ONNXLayer) => {
+    const t = out[l.input];
+    return rowView(fn, l, t.dims, values(fn, l.input, t));
+  };
+  const run = async (start: number, end: number, idx?: Int32Array) => {
+    const feedMap: Record<string, OrtTensor> = {};
+    for (const f of feeds) feedMap[f.name] = makeFeed(ort, f, start, end, idx);
+    let out: Record<string, OrtTensor>;
+    try {
+      // Only graph inputs wanted (e.g. a first-layer filter): nothing to run.
+      out = fetch.length ? ((await session.run(feedMap, fetch)) as Record<string, OrtTensor>) : {};
+    } catch (e) {
+      const which = idx
+        ? `a permutation of samples 0–${idx.length - 1}`
+        : `samples ${start}–${end - 1}`;
+      throw new NRCInputError(
+        fn,
+        "inputs",
+        `ONNX Runtime failed on ${which}: ${(e as Error).message}`,
+      );
+    }
+    return { ...feedMap, ...out };
+  };
+  // Samples ↔ rows, proven (pairing.ts): a probe batch and a cyclic shift of it.
+  const probeN = fixed ?? Math.min(N, 16);
+  const pairings = new Map<ONNXLayer, RowPairing>();
+  if (probeN === 1) for (const l of g.layers) pairings.set(l, describePairing(1, 1, 1, false));
+  else {
+    const perm = Int32Array.from({ length: probeN }, (_, j) => (j + 1) % probeN);
+    const [a, b] = [await run(0, probeN), await run(0, probeN, perm)];
+    for (const l of g.layers) {
+      const va = read(a, l);
+      const strides = proveStrides(va, read(b, l), perm);
+      const what = `layer '${l.name}' (${l.op}) reads '${l.input}' of shape [${a[l.input].dims.join(", ")}] for ${probeN} samples`;
+      if (strides.length === 1)
+        pairings.set(l, describePairing(strides[0], va.rows, probeN, l.op === "Conv"));
+      else
+        notes.push(
+          strides.length === 0
+            ? `${what}: its rows do not follow the samples (no split into (…, sample, …) blocks moved with them when the samples were permuted), so it is not measured`
+            : `${what}: its rows fit ${strides.length} layouts (${strides.map((s) => `blocks of ${s}`).join(", ")}) because they do not change with the samples, so which sample a row belongs to is not proven and it is not measured`,
+        );
+    }
+    for (const t of [...Object.values(a), ...Object.values(b)]) t.dispose?.();
+  }
+  const kept = g.layers.filter((l) => pairings.has(l));
+  if (kept.length === 0)
+    throw new NRCInputError(
+      fn,
+      "model",
+      `no linear map could be paired with the samples: ${notes.join("; ")}`,
+    );
+  const fetchKept = new Set(kept.map((l) => l.input));
+  fetch.splice(0, fetch.length, ...fetch.filter((n) => fetchKept.has(n)));
   let closed = false;
   async function* batches(): AsyncGenerator<AccumulatorBatch> {
     for (let start = 0; start < N; start += batchRows) {
       if (closed) throw new NRCInputError(fn, "capture", "the capture was closed");
       const end = Math.min(N, start + batchRows);
-      const feedMap: Record<string, OrtTensor> = {};
-      for (const f of feeds) feedMap[f.name] = makeFeed(ort, f, start, end);
-      let out: Record<string, OrtTensor>;
-      try {
-        // Only graph inputs wanted (e.g. a first-layer filter): nothing to run.
-        out = fetch.length
-          ? ((await session.run(feedMap, fetch)) as Record<string, OrtTensor>)
-          : {};
-      } catch (e) {
-        throw new NRCInputError(
-          fn,
-          "inputs",
-          `ONNX Runtime failed on samples ${start}–${end - 1}: ${(e as Error).message}`,
-        );
-      }
-      const features = g.layers.map((l) =>
-        layerFeatures(fn, l, out[l.input] ?? feedMap[l.input], end - start),
+      const out = await run(start, end);
+      const features = kept.map((l) =>
+        pairRows(fn, l, read(out, l), end - start, pairings.get(l)!),
       );
       for (const t of Object.values(out)) t.dispose?.();
       const targets: Mat = {
@@ -347,9 +354,9 @@ async function openCapture(fn: string, options: CaptureONNXOptions): Promise<ONN
     }
   }
   return {
-    layers: g.layers.map(stripWeight),
-    weights: g.layers.map((l) => l.weight),
-    names: g.layers.map((l) => l.name),
+    layers: kept.map((l) => ({ ...stripWeight(l), pairing: pairings.get(l)! })),
+    weights: kept.map((l) => l.weight),
+    names: kept.map((l) => l.name),
     samples: N,
     notes,
     opset: g.opset,

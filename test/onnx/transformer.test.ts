@@ -1,0 +1,95 @@
+/**
+ * Transformers exported by PyTorch's own exporter (scripts/onnx_transformer_fixtures.py): a
+ * 2-layer nn.TransformerEncoder batch-first (tf_bf) and the same weights sequence-first (tf_sf, whose
+ * attention and feed-forward maps read L×N×E and whose out-projections read (L·N)×E rows). Every
+ * linear map, attention included, is measured with tokens as samples and equals the float64 numpy
+ * metrics of PyTorch's own activations (forward hooks, attention projections recomputed), also
+ * when the batch size equals the sequence length.
+ */
+import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { captureONNX, measureONNX } from "../../src/onnx/index.js";
+import { readNpy } from "../../src/io/npy.js";
+import { memorySource } from "../../src/io/source.js";
+
+const FIX = join(import.meta.dirname, "..", "fixtures", "onnx");
+interface RefLayer {
+  module: string;
+  nrc1: number;
+  nrc2: number;
+  nrc3: number;
+  nrc4: number;
+  nrc4Float32Rtol: number;
+  stableRankFeatures: number;
+  stableRankWeight: number;
+  samples: number;
+  features: number;
+}
+const ref = JSON.parse(readFileSync(join(FIX, "transformer.reference.json"), "utf8")) as {
+  t: number;
+  samples: number;
+  tokens: number;
+  models: Record<
+    string,
+    { layers: RefLayer[]; targetStableRank: number; nodes: { name: string }[] }
+  >;
+};
+
+async function npy(name: string) {
+  return readNpy(memorySource(new Uint8Array(readFileSync(join(FIX, name)))));
+}
+
+/** The batch-first inputs N×L×6, or their L×N×6 transpose for the sequence-first model. */
+async function inputs(seqFirst: boolean) {
+  const x = await npy("tf.inputs.npy");
+  const [n, l, d] = x.shape;
+  if (!seqFirst) return { data: x.data, shape: x.shape };
+  const out = new Float64Array(x.data.length);
+  for (let s = 0; s < n; s++)
+    for (let p = 0; p < l; p++)
+      for (let c = 0; c < d; c++) out[(p * n + s) * d + c] = x.data[(s * l + p) * d + c];
+  return { data: out, shape: [l, n, d] };
+}
+
+async function targets() {
+  const y = await npy("tf.targets.npy");
+  return { rows: y.shape[0], cols: y.shape[1], data: y.data };
+}
+
+function rel(a: number, b: number) {
+  return Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-300);
+}
+
+describe.each([
+  ["tf_bf", false],
+  ["tf_sf", true],
+])("%s: every linear map against PyTorch's hooks", (name, seqFirst) => {
+  it.each([undefined, 8, 5])("batchRows %s (the sequence length is 8)", async (batchRows) => {
+    const want = ref.models[name];
+    const report = await measureONNX({
+      model: join(FIX, `${name}.onnx`),
+      inputs: await inputs(seqFirst),
+      targets: await targets(),
+      batchRows,
+    });
+    expect(report.model.notes).toEqual([]);
+    expect(report.layers.map((l) => l.name)).toEqual(want.nodes.map((n) => n.name));
+    expect(rel(report.targetStableRank, want.targetStableRank)).toBeLessThan(1e-12);
+    report.layers.forEach((l, i) => {
+      const w = want.layers[i];
+      const what = `${l.name} (${w.module})`;
+      expect(l.samples, what).toBe(w.samples);
+      expect(l.features, what).toBe(w.features);
+      for (const k of ["nrc1", "nrc2", "nrc3", "stableRankFeatures", "stableRankWeight"] as const) {
+        if (process.env.ONNX_DIFFS) console.log(what, k, rel(l[k]!, w[k]));
+        expect(rel(l[k]!, w[k]), `${what} ${k}: ${l[k]} vs ${w[k]}`).toBeLessThanOrEqual(1e-4);
+      }
+      // NRC4 keeps directions down to max(M, d)·ε₆₄·σ₁: where the reference has singular values
+      // between that and float32's cutoff (rounding noise of a rank-deficient layer, e.g. the
+      // attention output of layer 0), ONNX Runtime's and PyTorch's float32 noise differ (1e-3).
+      const f32Defined = rel(w.nrc4, w.nrc4Float32Rtol) > 1e-9;
+      expect(rel(l.nrc4!, w.nrc4), `${what} nrc4`).toBeLessThanOrEqual(f32Defined ? 1e-2 : 1e-5);
+    });
+  });
+});
