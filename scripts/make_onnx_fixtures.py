@@ -27,6 +27,7 @@ Models (small on purpose: a few hundred samples, widths ≤ 32):
 
 - tf_bf, tf_sf: a small nn.TransformerEncoder, batch-first and sequence-first (see
                onnx_transformer_fixtures.py; reference metrics, not tensors, to keep them small)
+- pairing:     hand-built maps on layouts of the samples that can and cannot be paired
 
 Run: bash scripts/make_onnx_fixtures.sh   (apt's torch + onnx; /usr/bin/python3)
      bash scripts/make_onnx_fixtures.sh --only transformers   (just those)
@@ -289,6 +290,8 @@ def main():
         import onnx_transformer_fixtures
 
         onnx_transformer_fixtures.make(OUT, export, linear_nodes)
+    onnx_transformer_fixtures.pairing_model(OUT, OPSET)
+        onnx_transformer_fixtures.pairing_model(OUT, OPSET)
         print("wrote the transformer fixtures")
         return
     torch.manual_seed(0)
@@ -327,6 +330,7 @@ def main():
     import onnx_transformer_fixtures
 
     onnx_transformer_fixtures.make(OUT, export, linear_nodes)
+    onnx_transformer_fixtures.pairing_model(OUT, OPSET)
     total = sum(os.path.getsize(os.path.join(OUT, p)) for p in os.listdir(OUT))
     print(f"wrote {OUT} ({total / 1024:.0f} KiB)")
 

@@ -162,3 +162,41 @@ def make(out, export, linear_nodes):
         assert abs(a["nrc2"] - b["nrc2"]) < 1e-5, (a, b)
     with open(os.path.join(out, "transformer.reference.json"), "w") as f:
         json.dump(ref, f, indent=1)
+
+
+def pairing_model(out, opset):
+    """pairing.onnx, hand-built (onnx.helper): four MatMuls on layouts of x (N×6×4 tokens):
+    - tok:   x itself (samples outermost, stride 6);
+    - seq:   Transpose(x) 6×N×4 (sequence-first, stride 1): the same rows as tok, paired alike;
+    - pool:  ReduceMean over the samples, 6×4: its rows mix the samples → not measured;
+    - const: a constant 6×4 Expanded to N×6×4: rows that depend on the position only still move
+             with the samples under one stride only (6), so it is measured;
+    - flat:  a constant 1×1×4 Expanded to N×6×4: identical rows fit every stride → not proven,
+             not measured."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(11)
+    w = [numpy_helper.from_array(rng.standard_normal((4, 3)).astype(np.float32), f"w{k}") for k in range(5)]
+    c = numpy_helper.from_array(rng.standard_normal((6, 4)).astype(np.float32), "c")
+    c1 = numpy_helper.from_array(rng.standard_normal((1, 1, 4)).astype(np.float32), "c1")
+    nodes = [
+        helper.make_node("MatMul", ["x", "w0"], ["y_tok"], name="tok"),
+        helper.make_node("Transpose", ["x"], ["xt"], name="transpose", perm=[1, 0, 2]),
+        helper.make_node("MatMul", ["xt", "w1"], ["y_seq"], name="seq"),
+        helper.make_node("ReduceMean", ["x"], ["xm"], name="mean", axes=[0], keepdims=0),
+        helper.make_node("MatMul", ["xm", "w2"], ["y_pool"], name="pool"),
+        helper.make_node("Shape", ["x"], ["xs"], name="shape"),
+        helper.make_node("Expand", ["c", "xs"], ["ce"], name="expand"),
+        helper.make_node("MatMul", ["ce", "w3"], ["y_const"], name="const"),
+        helper.make_node("Expand", ["c1", "xs"], ["fe"], name="expand1"),
+        helper.make_node("MatMul", ["fe", "w4"], ["y_flat"], name="flat"),
+    ]
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n, shape in (
+        ("y_tok", ["N", 6, 3]), ("y_seq", [6, "N", 3]), ("y_pool", [6, 3]), ("y_const", ["N", 6, 3]), ("y_flat", ["N", 6, 3]))]
+    g = helper.make_graph(nodes, "pairing", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6, 4])],
+                          outs, initializer=w + [c, c1])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", min(opset, 17))], producer_name="deep-nrc fixtures")
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(out, "pairing.onnx"))

@@ -319,8 +319,8 @@ async function openCapture(fn: string, options: CaptureONNXOptions): Promise<ONN
       else
         notes.push(
           strides.length === 0
-            ? `${what}: its rows do not follow the samples (no split into (…, sample, …) blocks moved with them when the samples were permuted), so it is not measured`
-            : `${what}: its rows fit ${strides.length} layouts (${strides.map((s) => `blocks of ${s}`).join(", ")}) because they do not change with the samples, so which sample a row belongs to is not proven and it is not measured`,
+            ? `${what}: its rows do not follow the samples (no split into (…, sample, …) blocks moved with them when the samples were permuted); not measured`
+            : `${what}: its rows fit ${strides.length} layouts (${strides.map((s) => `blocks of ${s}`).join(", ")}) because they do not change with the samples, so which sample a row belongs to is not proven; not measured`,
         );
     }
     for (const t of [...Object.values(a), ...Object.values(b)]) t.dispose?.();

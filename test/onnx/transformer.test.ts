@@ -93,3 +93,36 @@ describe.each([
     });
   });
 });
+
+describe("pairing of a transformer's maps", () => {
+  it.each([
+    // inp, in_proj, out_proj, linear1, linear2 (×2 layers), head
+    ["tf_bf", false, [8, 1, 1, 8, 8, 1, 1, 8, 8, 1]],
+    ["tf_sf", true, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]],
+  ])(
+    "%s: proven with 8 samples of 8 tokens (probe batch = sequence length)",
+    async (name, seqFirst, strides) => {
+      const x = await inputs(seqFirst as boolean);
+      const y = await targets();
+      const n = 8;
+      const axis = seqFirst ? 1 : 0;
+      const keep = (i: number) => (axis === 0 ? i < n * 8 * 6 : i % (256 * 6) < n * 6);
+      const shape = [...x.shape];
+      shape[axis] = n;
+      const cap = await captureONNX({
+        model: join(FIX, `${name}.onnx`),
+        inputs: { data: x.data.filter((_, i) => keep(i)), shape },
+        targets: { rows: n, cols: y.cols, data: y.data.subarray(0, n * y.cols) },
+      });
+      try {
+        expect(cap.notes).toEqual([]);
+        expect(cap.layers.map((l) => l.pairing.stride)).toEqual(strides);
+        expect(cap.layers.map((l) => l.pairing.rowsPerSample)).toEqual([
+          8, 8, 8, 8, 8, 8, 8, 8, 8, 1,
+        ]);
+      } finally {
+        await cap.close();
+      }
+    },
+  );
+});
