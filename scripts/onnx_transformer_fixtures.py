@@ -84,20 +84,20 @@ def nrc4(h, yc, rtol):
     return fsum((yc - ur @ (ur.T @ yc)) ** 2) / yc.size
 
 
-def metrics(h, y, w):
-    """One map's float64 metrics; h: M×d rows (tokens), y: M×T their samples' targets."""
+def metrics(h, y, w, t=T):
+    """One map's float64 metrics; h: M×d rows (tokens), y: M×t their samples' targets."""
     m, d = h.shape
     hc = h - h.mean(0)
     _, s, vt = np.linalg.svd(hc, full_matrices=False)
     lam = s * s
-    ut = vt[:T].T
+    ut = vt[:t].T
     z = hc @ ut
     _, sw, vwt = np.linalg.svd(w, full_matrices=False)
     yc = y - y.mean(0)
     return {
-        "nrc1": fsum(lam[T:]) / fsum(lam),
+        "nrc1": fsum(lam[t:]) / fsum(lam),
         "nrc2": cka(z, y),
-        "nrc3": float(np.mean(np.cos(angles(ut, vwt[:T].T)))),
+        "nrc3": float(np.mean(np.cos(angles(ut, vwt[:t].T)))),
         "nrc4": nrc4(h, yc, max(m, d) * EPS64),
         "nrc4Float32Rtol": nrc4(h, yc, max(m, d) * EPS32),
         "stableRankFeatures": fsum(lam) / lam[0],
