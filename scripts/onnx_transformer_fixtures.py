@@ -14,6 +14,9 @@ in float64 numpy with tokens as samples (each token paired with its sample's tar
 (paper), NRC3, NRC4 (rtol max(M, d)·ε₆₄ and max(M, d)·ε₃₂), stable ranks, written to
 transformer.reference.json with the ONNX node names of the maps (graph order) for the record.
 Inputs: tf.inputs.npy (N×L×6 float32; the sequence-first model reads its transpose), tf.targets.npy.
+- mha_cross: nn.MultiheadAttention called directly, sequence-first, as cross-attention (the first
+  token's query over all tokens): maps inp, q_proj (1 row per sample), kv_proj (L rows per sample),
+  out_proj ((1·N)×E rows), head.
 """
 import json
 import math
@@ -42,6 +45,22 @@ class Encoder(nn.Module):
     def forward(self, x):
         h = self.enc(self.inp(x))
         return self.head(h.mean(dim=1 if self.batch_first else 0))
+
+
+class CrossAttention(nn.Module):
+    """nn.MultiheadAttention as users call it (sequence-first by default): the first token attends
+    over all of them (query 1×N×E, key = value L×N×E: PyTorch's packed weight split into q and kv)."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(DIN, E)
+        self.attn = nn.MultiheadAttention(E, HEADS)
+        self.head = nn.Linear(E, T)
+
+    def forward(self, x):  # N×L×6
+        h = torch.relu(self.inp(x)).transpose(0, 1)  # L×N×E
+        a = self.attn(h[:1], h, h, need_weights=False)[0]  # 1×N×E
+        return self.head(a[0])
 
 
 def data(seed=7):
@@ -138,13 +157,18 @@ def make(out, export, linear_nodes):
     xs = x.transpose(0, 1).contiguous()
     with torch.no_grad():
         assert torch.allclose(bf(x), sf(xs), atol=1e-5)
+    torch.manual_seed(1)
+    cross = CrossAttention()
+    train(cross, x, y)
+    cross.eval()
+    export(cross, x, "mha_cross")
     export(bf, x, "tf_bf")
     export(sf, xs, "tf_sf", axis=1)
     np.save(os.path.join(out, "tf.inputs.npy"), x.numpy().astype(np.float32))
     np.save(os.path.join(out, "tf.targets.npy"), y.numpy().astype(np.float64))
     yy = y.numpy().astype(np.float64)
     ref = {"mse": mse, "t": T, "samples": N, "tokens": L, "models": {}}
-    for name, model, inputs, bd in (("tf_bf", bf, x, 0), ("tf_sf", sf, xs, 1)):
+    for name, model, inputs, bd in (("tf_bf", bf, x, 0), ("tf_sf", sf, xs, 1), ("mha_cross", cross, x, 0)):
         loader = [(inputs[i : i + 64] if bd == 0 else inputs[:, i : i + 64], y[i : i + 64]) for i in range(0, N, 64)]
         tensors, names = collect(model, loader, batch_dim=bd)
         layers = []

@@ -103,8 +103,9 @@ class _Attention:
     """The two linear maps of an nn.MultiheadAttention, which calls F.linear on its parameters (its
     out_proj module never runs as a module, so a hook on it never fires):
     - in_proj: features = the query (tokens as samples), weight = in_proj_weight (3E×E) for
-      self-attention with packed weights (one map, as PyTorch's exporter writes it); otherwise
-      q_proj, k_proj, v_proj on query, key, value (their weights, or in_proj_weight's thirds);
+      self-attention with packed weights (one map, as PyTorch's exporter writes it); q_proj (E×E)
+      and kv_proj (2E×E) when key is value but not the query (cross-attention); otherwise q_proj,
+      k_proj, v_proj on query, key, value (their weights, or in_proj_weight's thirds);
     - out_proj: features = the attention output before out_proj, recomputed by running the module
       again with out_proj set to the identity (exact in floating point: x·1 + 0), weight = out_proj.weight.
     The module's own forward is wrapped (forward hooks of torch < 2.0 do not see keyword arguments
@@ -132,6 +133,10 @@ class _Attention:
         e = m.embed_dim
         if m._qkv_same_embed_dim and query is key and key is value:
             self.record(m, "in_proj", self._batched(query), m.in_proj_weight)
+        elif m._qkv_same_embed_dim and key is value:
+            # PyTorch splits the packed weight into q (E×E) and k,v together (2E×E)
+            self.record(m, "q_proj", self._batched(query), m.in_proj_weight[:e])
+            self.record(m, "kv_proj", self._batched(key), m.in_proj_weight[e:])
         else:
             for k, (x, name) in enumerate(((query, "q_proj"), (key, "k_proj"), (value, "v_proj"))):
                 w = getattr(m, f"{name}_weight") if not m._qkv_same_embed_dim else m.in_proj_weight[k * e:(k + 1) * e]

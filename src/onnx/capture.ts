@@ -22,7 +22,8 @@ import {
   type ONNXLayer,
 } from "./linear-maps.js";
 import { externalFiles, externalReader, modelBytes, type ONNXModelSource } from "./load.js";
-import { describePairing, pairRows, proveStrides, rowView, type RowPairing } from "./pairing.js";
+import { pairRows, rowView, type RowPairing } from "./pairing.js";
+import { probeLayers } from "./probe.js";
 import {
   feedSpecs,
   makeFeed,
@@ -258,7 +259,13 @@ async function openCapture(fn: string, options: CaptureONNXOptions): Promise<ONN
   }
   const ort = await loadOrt(fn);
   const graphInputs = new Set(g.inputs.map((i) => i.name));
-  const fetch = [...new Set(g.layers.map((l) => l.input).filter((n) => !graphInputs.has(n)))];
+  const fetch = [
+    ...new Set(
+      g.layers
+        .flatMap((l) => (l.weightFromRun ? [l.input, l.weightName] : [l.input]))
+        .filter((n) => !graphInputs.has(n)),
+    ),
+  ];
   const existingOutputs = new Set((proto.graph?.output ?? []).map((o) => o.name));
   const withOutputs = await appendGraphOutputs(
     fn,
@@ -303,28 +310,18 @@ async function openCapture(fn: string, options: CaptureONNXOptions): Promise<ONN
     }
     return { ...feedMap, ...out };
   };
-  // Samples ↔ rows, proven (pairing.ts): a probe batch and a cyclic shift of it.
+  // Samples ↔ rows, proven (pairing.ts, probe.ts): a probe batch and a cyclic shift of it.
   const probeN = fixed ?? Math.min(N, 16);
-  const pairings = new Map<ONNXLayer, RowPairing>();
-  if (probeN === 1) for (const l of g.layers) pairings.set(l, describePairing(1, 1, 1, false));
-  else {
-    const perm = Int32Array.from({ length: probeN }, (_, j) => (j + 1) % probeN);
-    const [a, b] = [await run(0, probeN), await run(0, probeN, perm)];
-    for (const l of g.layers) {
-      const va = read(a, l);
-      const strides = proveStrides(va, read(b, l), perm);
-      const what = `layer '${l.name}' (${l.op}) reads '${l.input}' of shape [${a[l.input].dims.join(", ")}] for ${probeN} samples`;
-      if (strides.length === 1)
-        pairings.set(l, describePairing(strides[0], va.rows, probeN, l.op === "Conv"));
-      else
-        notes.push(
-          strides.length === 0
-            ? `${what}: its rows do not follow the samples (no split into (…, sample, …) blocks moved with them when the samples were permuted); not measured`
-            : `${what}: its rows fit ${strides.length} layouts (${strides.map((s) => `blocks of ${s}`).join(", ")}) because they do not change with the samples, so which sample a row belongs to is not proven; not measured`,
-        );
-    }
-    for (const t of [...Object.values(a), ...Object.values(b)]) t.dispose?.();
-  }
+  const probe = await probeLayers(
+    g.layers,
+    probeN,
+    (order) => run(0, probeN, order),
+    read,
+    (name, t) => values(fn, name, t),
+  );
+  for (const t of probe.dispose) t.dispose?.();
+  const pairings = probe.pairings;
+  notes.push(...probe.notes);
   const kept = g.layers.filter((l) => pairings.has(l));
   if (kept.length === 0)
     throw new NRCInputError(
