@@ -5,8 +5,7 @@
  */
 import { NRCInputError } from "../errors.js";
 import type { TensorInput } from "../io/conv.js";
-import type { MatrixInput } from "../linalg/matrix.js";
-import { asMatrix } from "../engine/measure.js";
+import { asMatrix, type MatrixInput } from "../linalg/matrix.js";
 import { DTYPE_NAMES } from "./proto.js";
 import type { GraphInfo } from "./linear-maps.js";
 
