@@ -36,7 +36,9 @@ export async function listLayersText(path: string, layers?: RegExp, json = false
     `${l.inDim ?? "?"} → ${l.outDim ?? "?"}`,
     (l.weightShape
       ? `${l.weightName} ${l.weightShape.join("×")} (${l.weightLayout})`
-      : `${l.weightName} (computed: no NRC3)`) +
+      : l.weightFromRun
+        ? `${l.weightName} (computed from constants: read when the model runs)`
+        : `${l.weightName} (computed: no NRC3)`) +
       (l.batchNorm === "maybe-folded"
         ? " BN folded?"
         : l.batchNorm === "follows"

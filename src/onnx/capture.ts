@@ -8,8 +8,7 @@ import { NRCInputError } from "../errors.js";
 import type { Mat, MatF32 } from "../backends/types.js";
 import type { BackendOption } from "../backends/choose.js";
 import type { TensorInput } from "../io/conv.js";
-import type { MatrixInput } from "../linalg/matrix.js";
-import { asMatrix } from "../linalg/matrix.js";
+import { asMatrix, type MatrixInput } from "../linalg/matrix.js";
 import { createNRCAccumulator, type AccumulatorBatch } from "../engine/accumulator.js";
 import type { NRCReport, Preset } from "../engine/report.js";
 import { decodeModel } from "./proto.js";
@@ -23,15 +22,11 @@ import {
 } from "./linear-maps.js";
 import { modelBytes, type ONNXModelSource } from "./load.js";
 import { openExternalData } from "./external-data.js";
-import {
-  checkRuntimeOption,
-  loadRuntime,
-  openSession,
-  type RuntimeName,
-  type RuntimeOption,
-} from "./runtime.js";
+import { checkRuntimeOption, loadRuntime, openSession, type RuntimeOption } from "./runtime.js";
 import { PROBE_ROWS, throughputRows } from "./batching.js";
 import { foldingNote } from "./batchnorm.js";
+import { pairRows, rowView, type RowPairing } from "./pairing.js";
+import { probeLayers } from "./probe.js";
 import {
   feedSpecs,
   makeFeed,
@@ -55,8 +50,8 @@ export interface CaptureONNXOptions {
   /** Which linear maps: an exact node name, a list of names, or a RegExp (default: all). */
   layers?: LayerFilter;
   /**
-   * Samples per model run. Default: sized for throughput after a first run of 8 samples measures
-   * the features (≤ 96 MiB of them per run, ≥ 512 samples where that fits, and enough rows per
+   * Samples per model run. Default: sized for throughput after the first run measures the
+   * features (≤ 96 MiB of them per run, ≥ 512 samples where that fits, and enough rows per
    * layer that the accumulator's per-call cost stays small; see `batching.ts`).
    */
   batchRows?: number;
@@ -66,6 +61,11 @@ export interface CaptureONNXOptions {
    * `"onnxruntime-node"` or `"onnxruntime-web"`. The report names the one that ran.
    */
   runtime?: RuntimeOption;
+  /**
+   * The axis of the samples in every input (default: 0, or the one dynamic axis of an input whose
+   * first dimension is fixed, as a sequence-first L×N×… export has). Targets are always N×q.
+   */
+  sampleAxis?: number;
   /** External data files by location (when `model` is bytes). */
   externalData?: Readonly<Record<string, Uint8Array>>;
   /** Called after each batch with (samples done, total samples). */
@@ -92,7 +92,7 @@ export interface MeasureONNXOptions extends CaptureONNXOptions {
 export interface ONNXReport extends NRCReport {
   model: {
     /** The linear maps measured, in graph order (same order as `layers`). */
-    layers: Omit<ONNXLayer, "weight">[];
+    layers: ONNXCapturedLayer[];
     /** Layers measured without NRC3, and other notes. */
     notes: string[];
     opset: number;
@@ -107,10 +107,13 @@ export interface ONNXReport extends NRCReport {
   };
 }
 
+/** A linear map being measured, with how its input rows pair with the samples (proven). */
+export type ONNXCapturedLayer = Omit<ONNXLayer, "weight"> & { pairing: RowPairing };
+
 /** What {@link captureONNX} returns. */
 export interface ONNXCapture {
   /** The linear maps, in graph order. */
-  layers: Omit<ONNXLayer, "weight">[];
+  layers: ONNXCapturedLayer[];
   /** Their weights (out×in, or conv filters OIHW), null where not a constant. */
   weights: (Mat | TensorInput | null)[];
   /** Their names. */
@@ -171,60 +174,15 @@ function values(
   );
 }
 
-/** One layer's features from its ORT tensor, in deep-nrc's layouts. */
-function layerFeatures(
-  fn: string,
-  l: ONNXLayer,
-  t: { type: string; data: unknown; dims: readonly number[] },
-  rows: number,
-): Mat | MatF32 | TensorInput {
-  const dims = [...t.dims];
-  const v = values(fn, l.input, t);
-  const where = `layer '${l.name}' (${l.op}) reads '${l.input}' of shape [${dims.join(", ")}]`;
-  if (l.op === "Conv") {
-    if (dims.length === 3) return { data: v, shape: [dims[0], dims[1], dims[2], 1] };
-    if (dims.length !== 4) throw new NRCInputError(fn, "model", `${where}; expected N×C×h×w`);
-    return { data: v, shape: dims };
-  }
-  if (dims.length === 2) {
-    if (l.transA) {
-      const [k, m] = dims;
-      const out = new Float64Array(m * k);
-      for (let i = 0; i < k; i++) for (let j = 0; j < m; j++) out[j * k + i] = v[i * m + j];
-      if (m !== rows)
-        throw new NRCInputError(
-          fn,
-          "model",
-          `${where} (transA) whose ${m} columns are not the batch's ${rows} samples`,
-        );
-      return { rows: m, cols: k, data: out };
-    }
-    if (dims[0] !== rows)
-      throw new NRCInputError(
-        fn,
-        "model",
-        `${where}, whose ${dims[0]} rows are not the batch's ${rows} samples`,
-      );
-    return { rows: dims[0], cols: dims[1], data: v } as Mat | MatF32;
-  }
-  if (dims.length >= 3 && l.op === "MatMul") {
-    // N×…×d: every position a sample, like a conv's pixels → N×d×P×1.
-    const n = dims[0];
-    const d = dims[dims.length - 1];
-    const p = v.length / (n * d);
-    if (n !== rows)
-      throw new NRCInputError(
-        fn,
-        "model",
-        `${where}, whose first dimension is not the batch's ${rows} samples`,
-      );
-    const out = new Float64Array(v.length);
-    for (let s = 0; s < n; s++)
-      for (let q = 0; q < p; q++)
-        for (let c = 0; c < d; c++) out[(s * d + c) * p + q] = v[(s * p + q) * d + c];
-    return { data: out, shape: [n, d, p, 1] };
-  }
-  throw new NRCInputError(fn, "model", `${where}; expected a matrix (samples × features)`);
+function checkSampleAxis(fn: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
+    throw new NRCInputError(
+      fn,
+      "sampleAxis",
+      `sampleAxis must be an integer ≥ 0; got ${String(v)}`,
+    );
+  return v;
 }
 
 function checkBatchRows(fn: string, v: unknown): number | undefined {
@@ -298,24 +256,27 @@ async function startCapture(
       "model",
       "the model has no linear map (Gemm, MatMul with a constant weight, Conv)",
     );
-  const feeds = feedSpecs(fn, g, options.inputs);
-  const N = feeds[0].shape[0];
+  const sampleAxis = checkSampleAxis(fn, options.sampleAxis);
+  const feeds = feedSpecs(fn, g, options.inputs, sampleAxis);
+  const N = feeds[0].shape[feeds[0].axis];
   for (const f of feeds)
-    if (f.shape[0] !== N)
+    if (f.shape[f.axis] !== N)
       throw new NRCInputError(
         fn,
         "inputs",
-        `every input must have the same number of samples; '${feeds[0].name}' has ${N}, '${f.name}' ${f.shape[0]}`,
+        `every input must have the same number of samples; '${feeds[0].name}' has ${N}, '${f.name}' ${f.shape[f.axis]}`,
       );
   const y = asMatrix(fn, "targets", options.targets);
   if (y.rows !== N)
     throw new NRCInputError(
       fn,
       "targets",
-      `targets must have one row per sample (${N}, the inputs' first dimension); got ${y.rows}×${y.cols}`,
+      `targets must have one row per sample (${N}, the inputs' ${feeds[0].axis === 0 ? "first dimension" : `axis ${feeds[0].axis}`}); got ${y.rows}×${y.cols}${feeds[0].axis === 0 && y.rows !== N && feeds[0].shape.includes(y.rows) ? ` (inputs with the samples on another axis, e.g. sequence-first: pass sampleAxis)` : ""}`,
     );
   // A model with a fixed batch dimension runs in batches of exactly that size.
-  const fixed = g.inputs.map((i) => i.dims[0]).find((d): d is number => typeof d === "number");
+  const fixed = g.inputs
+    .map((i, k) => i.dims[feeds[k].axis])
+    .find((d): d is number => typeof d === "number");
   let batchRows: number | undefined;
   if (fixed !== undefined) {
     if (batchOpt !== undefined && batchOpt !== fixed)
@@ -335,7 +296,13 @@ async function startCapture(
   const rt = await loadRuntime(fn, runtimeOpt);
   const ort = rt.ort;
   const graphInputs = new Set(g.inputs.map((i) => i.name));
-  const fetch = [...new Set(g.layers.map((l) => l.input).filter((n) => !graphInputs.has(n)))];
+  const fetch = [
+    ...new Set(
+      g.layers
+        .flatMap((l) => (l.weightFromRun ? [l.input, l.weightName] : [l.input]))
+        .filter((n) => !graphInputs.has(n)),
+    ),
+  ];
   const existingOutputs = new Set((proto.graph?.output ?? []).map((o) => o.name));
   const withOutputs = await appendGraphOutputs(
     fn,
@@ -345,25 +312,55 @@ async function startCapture(
   const session: OrtSession = await openSession(fn, rt, withOutputs, ext);
   ext.close(); // the weights are read; the runtime holds (or maps) what it needs
   const notes = g.layers.filter((l) => l.note).map((l) => l.note!);
-  let closed = false;
-  /** Runs samples [start, end) and reads every layer's features. */
-  async function run(start: number, end: number): Promise<AccumulatorBatch> {
+  const read = (out: Record<string, OrtTensor>, l: ONNXLayer) => {
+    const t = out[l.input];
+    return rowView(fn, l, t.dims, values(fn, l.input, t));
+  };
+  const run = async (start: number, end: number, idx?: Int32Array) => {
     const feedMap: Record<string, OrtTensor> = {};
-    for (const f of feeds) feedMap[f.name] = makeFeed(ort, f, start, end);
+    for (const f of feeds) feedMap[f.name] = makeFeed(ort, f, start, end, idx);
     let out: Record<string, OrtTensor>;
     try {
       // Only graph inputs wanted (e.g. a first-layer filter): nothing to run.
       out = fetch.length ? ((await session.run(feedMap, fetch)) as Record<string, OrtTensor>) : {};
     } catch (e) {
+      const which = idx
+        ? `a permutation of samples 0–${idx.length - 1}`
+        : `samples ${start}–${end - 1}`;
       throw new NRCInputError(
         fn,
         "inputs",
-        `ONNX Runtime failed on samples ${start}–${end - 1}: ${(e as Error).message}`,
+        `ONNX Runtime failed on ${which}: ${(e as Error).message}`,
       );
     }
-    const features = g.layers.map((l) =>
-      layerFeatures(fn, l, out[l.input] ?? feedMap[l.input], end - start),
+    return { ...feedMap, ...out };
+  };
+  // Samples ↔ rows, proven (pairing.ts, probe.ts): a probe batch and a cyclic shift of it.
+  const probeN = fixed ?? Math.min(N, 16);
+  const probe = await probeLayers(
+    g.layers,
+    probeN,
+    (order) => run(0, probeN, order),
+    read,
+    (name, t) => Float64Array.from(values(fn, name, t)),
+  );
+  for (const t of probe.dispose) t.dispose?.();
+  const pairings = probe.pairings;
+  notes.push(...probe.notes);
+  const kept = g.layers.filter((l) => pairings.has(l));
+  if (kept.length === 0)
+    throw new NRCInputError(
+      fn,
+      "model",
+      `no linear map could be paired with the samples: ${notes.join("; ")}`,
     );
+  const fetchKept = new Set(kept.map((l) => l.input));
+  fetch.splice(0, fetch.length, ...fetch.filter((n) => fetchKept.has(n)));
+  let closed = false;
+  /** Runs samples [start, end) and pairs every kept layer's rows with its samples. */
+  async function batchOf(start: number, end: number): Promise<AccumulatorBatch> {
+    const out = await run(start, end);
+    const features = kept.map((l) => pairRows(fn, l, read(out, l), end - start, pairings.get(l)!));
     const targets: Mat = {
       rows: end - start,
       cols: y.cols,
@@ -389,7 +386,7 @@ async function startCapture(
   async function* batches(): AsyncGenerator<AccumulatorBatch> {
     let start = 0;
     let end = Math.min(N, steady ?? PROBE_ROWS);
-    let pending: Promise<AccumulatorBatch> | null = run(start, end);
+    let pending: Promise<AccumulatorBatch> | null = batchOf(start, end);
     while (pending) {
       if (closed) throw new NRCInputError(fn, "capture", "the capture was closed");
       const batch = await pending;
@@ -397,11 +394,12 @@ async function startCapture(
       sizeFrom(batch, end - start);
       const done = end;
       // The next run starts before this batch is handed over: the runtime computes batch k + 1
-      // (onnxruntime-node on its own threads) while the caller accumulates batch k.
+      // while the caller accumulates batch k (onnxruntime-node runs on the main thread between
+      // the accumulator's awaits, its kernels on ORT's own threads).
       if (done < N) {
         start = done;
         end = Math.min(N, done + steady!);
-        pending = run(start, end);
+        pending = batchOf(start, end);
         pending.catch(() => undefined); // surfaced when awaited
       }
       yield batch;
@@ -409,9 +407,9 @@ async function startCapture(
     }
   }
   return {
-    layers: g.layers.map(stripWeight),
-    weights: g.layers.map((l) => l.weight),
-    names: g.layers.map((l) => l.name),
+    layers: kept.map((l) => ({ ...stripWeight(l), pairing: pairings.get(l)! })),
+    weights: kept.map((l) => l.weight),
+    names: kept.map((l) => l.name),
     samples: N,
     notes,
     opset: g.opset,

@@ -5,8 +5,7 @@
  */
 import { NRCInputError } from "../errors.js";
 import type { TensorInput } from "../io/conv.js";
-import type { MatrixInput } from "../linalg/matrix.js";
-import { asMatrix } from "../linalg/matrix.js";
+import { asMatrix, type MatrixInput } from "../linalg/matrix.js";
 import { DTYPE_NAMES } from "./proto.js";
 import type { GraphInfo } from "./linear-maps.js";
 
@@ -24,8 +23,8 @@ export interface FeedSpec {
   elemType: number;
   shape: number[];
   data: ArrayLike<number>;
-  /** Elements per sample. */
-  stride: number;
+  /** The axis of the samples (0, or the one dynamic axis of a sequence-first input, or as given). */
+  axis: number;
 }
 
 const FLOAT_TYPES = new Set([1, 10, 11]);
@@ -66,7 +65,22 @@ function normaliseInput(
   return { data: m.data, shape: [m.rows, m.cols] };
 }
 
-export function feedSpecs(fn: string, g: GraphInfo, inputs: unknown): FeedSpec[] {
+/**
+ * The samples' axis of a model input from its declared dims: 0, unless dim 0 is a fixed number and
+ * exactly one other axis is dynamic (a sequence-first L×N×… input exported with a dynamic N).
+ */
+export function inferSampleAxis(dims: readonly (number | string | null)[]): number {
+  if (typeof dims[0] !== "number") return 0;
+  const dynamic = dims.flatMap((d, i) => (typeof d === "number" ? [] : [i]));
+  return dynamic.length === 1 ? dynamic[0] : 0;
+}
+
+export function feedSpecs(
+  fn: string,
+  g: GraphInfo,
+  inputs: unknown,
+  sampleAxis?: number,
+): FeedSpec[] {
   if (g.inputs.length === 0)
     throw new NRCInputError(
       fn,
@@ -128,20 +142,24 @@ export function feedSpecs(fn: string, g: GraphInfo, inputs: unknown): FeedSpec[]
     const want = spec.dims;
     const mismatch =
       want.length !== shape.length ||
-      want.some((d, i) => i > 0 && typeof d === "number" && d !== shape[i]);
+      want.some(
+        (d, i) =>
+          i !== (sampleAxis ?? inferSampleAxis(want)) && typeof d === "number" && d !== shape[i],
+      );
     if (mismatch)
       throw new NRCInputError(
         fn,
         arg,
         `the model's input '${spec.name}' has shape [${want.map((d) => d ?? "?").join(", ")}] (${DTYPE_NAMES[et]}); got a tensor of shape [${shape.join(", ")}]`,
       );
-    return {
-      name: spec.name,
-      elemType: et,
-      shape,
-      data,
-      stride: shape.slice(1).reduce((a, b) => a * b, 1),
-    };
+    const axis = sampleAxis ?? inferSampleAxis(want);
+    if (axis >= shape.length)
+      throw new NRCInputError(
+        fn,
+        "sampleAxis",
+        `sampleAxis ${axis} is past the last axis of the model's input '${spec.name}' of shape [${want.map((d) => d ?? "?").join(", ")}]`,
+      );
+    return { name: spec.name, elemType: et, shape, data, axis };
   });
 }
 
@@ -180,36 +198,56 @@ function toHalfBits(v: number): number {
   return sign | h; // a carry into the exponent is the correct result (up to infinity)
 }
 
-export function makeFeed(ort: Ort, f: FeedSpec, start: number, end: number): OrtTensor {
-  const n = end - start;
-  const lo = start * f.stride;
-  const len = n * f.stride;
-  const shape = [n, ...f.shape.slice(1)];
+/**
+ * The ORT tensor of the samples `idx` (positions along the input's sample axis, in that order), or
+ * of samples start…end−1 when `idx` is a number pair.
+ */
+export function makeFeed(
+  ort: Ort,
+  f: FeedSpec,
+  start: number,
+  end: number,
+  idx?: ArrayLike<number>,
+): OrtTensor {
+  const n = idx ? idx.length : end - start;
+  const N = f.shape[f.axis];
+  const pre = f.shape.slice(0, f.axis).reduce((a, b) => a * b, 1);
+  const post = f.shape.slice(f.axis + 1).reduce((a, b) => a * b, 1);
+  const len = pre * n * post;
+  const shape = f.shape.map((d, i) => (i === f.axis ? n : d));
   const src = f.data;
+  const put = (set: (o: number, v: number) => void) => {
+    let o = 0;
+    for (let i = 0; i < pre; i++)
+      for (let j = 0; j < n; j++) {
+        const lo = (i * N + (idx ? idx[j] : start + j)) * post;
+        for (let k = 0; k < post; k++) set(o++, src[lo + k]);
+      }
+  };
   switch (f.elemType) {
     case 1: {
       const a = new Float32Array(len);
-      for (let i = 0; i < len; i++) a[i] = src[lo + i];
+      put((o, v) => (a[o] = v));
       return new ort.Tensor("float32", a, shape);
     }
     case 11: {
       const a = new Float64Array(len);
-      for (let i = 0; i < len; i++) a[i] = src[lo + i];
+      put((o, v) => (a[o] = v));
       return new ort.Tensor("float64", a, shape);
     }
     case 10: {
       const a = new Uint16Array(len);
-      for (let i = 0; i < len; i++) a[i] = toHalfBits(src[lo + i]);
+      put((o, v) => (a[o] = toHalfBits(v)));
       return new ort.Tensor("float16", a, shape);
     }
     case 6: {
       const a = new Int32Array(len);
-      for (let i = 0; i < len; i++) a[i] = src[lo + i];
+      put((o, v) => (a[o] = v));
       return new ort.Tensor("int32", a, shape);
     }
     default: {
       const a = new BigInt64Array(len);
-      for (let i = 0; i < len; i++) a[i] = BigInt(src[lo + i]);
+      put((o, v) => (a[o] = BigInt(v)));
       return new ort.Tensor("int64", a, shape);
     }
   }

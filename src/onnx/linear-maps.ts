@@ -52,6 +52,12 @@ export interface ONNXLayerInfo {
    * null for other layers. See `batchnorm.ts`.
    */
   batchNorm: BatchNormStatus;
+  /**
+   * A MatMul whose right operand is computed in the graph from constants only (e.g. PyTorch's
+   * cross-attention slices its packed in_proj_weight by the input's width): the weight is read
+   * from ONNX Runtime's run (`weightName` is that tensor).
+   */
+  weightFromRun: boolean;
 }
 
 /** A layer with its weight read: out×in, or conv filters OIHW. */
@@ -141,6 +147,7 @@ export function analyseGraph(
           ? new RegExp(filter.source, filter.flags.replace("g", "")).test(name)
           : filter.includes(name);
 
+  const constantValued = constantValuedTensors(nodes, consts);
   const used = new Set<string>();
   const layers: ONNXLayer[] = [];
   const allNames: string[] = [];
@@ -163,9 +170,10 @@ export function analyseGraph(
     const [a, b] = node.input ?? [];
     if (!a || !b) return;
     const wt = consts.get(b);
-    // MatMul with a computed right operand (attention's QKᵀ, …) is no layer with a weight, and a
-    // map whose input is itself a constant reads no features.
-    if ((op === "MatMul" && !wt) || consts.has(a)) return;
+    // MatMul with a right operand computed from activations (attention's QKᵀ, …) is no layer with
+    // a weight, and a map whose input is itself a constant reads no features.
+    const fromRun = op === "MatMul" && !wt && constantValued.has(b);
+    if ((op === "MatMul" && !wt && !fromRun) || consts.has(a)) return;
     used.add(name);
     allNames.push(name);
     if (!matches(name)) return;
@@ -192,8 +200,14 @@ export function analyseGraph(
       note: null,
       transA: op === "Gemm" && int64(attr(node, "transA")?.i) === 1,
       batchNorm: null,
+      weightFromRun: fromRun,
       weight: null,
     };
+    if (fromRun) {
+      layer.note = `the weight '${b}' of node '${name}' (MatMul) is computed in the graph from constants only (e.g. a slice of a packed attention weight); it is read from ONNX Runtime's run`;
+      layers.push(layer);
+      return;
+    }
     if (!wt) {
       layer.note = `the weight '${b}' of node '${name}' (${op}) is not an initializer or Constant (computed in the graph, e.g. a Cast or DequantizeLinear); this layer is measured without NRC3`;
 
@@ -266,8 +280,30 @@ export function analyseGraph(
   };
 }
 
+/** Ops whose output is not a function of their inputs' values. */
+const NONDETERMINISTIC = /^(Random|Multinomial|Bernoulli)/;
+
+/**
+ * The tensors whose values do not depend on the model's inputs' values: initializers and Constants,
+ * outputs of Shape/Size (they read only shapes), and outputs of nodes (default domain, no subgraph)
+ * whose every input is such a tensor. Nodes are in topological order (ONNX requires it).
+ */
+function constantValuedTensors(nodes: NodeProto[], consts: Map<string, TensorProto>): Set<string> {
+  const out = new Set<string>(consts.keys());
+  for (const n of nodes) {
+    const op = n.opType ?? "";
+    if ((n.domain ?? "") !== "" && n.domain !== "ai.onnx") continue;
+    if (NONDETERMINISTIC.test(op) || n.attribute?.some((a) => a.type === 5 || a.type === 10))
+      continue; // GRAPH / GRAPHS attributes: control flow
+    const ins = (n.input ?? []).filter((i) => i);
+    if (op === "Shape" || op === "Size" || (ins.length > 0 && ins.every((i) => out.has(i))))
+      for (const o of n.output ?? []) if (o) out.add(o);
+  }
+  return out;
+}
+
 /** out×in from a stored matrix: transposed unless `outByIn`, times alpha. */
-function denseWeight(v: DenseTensor, outByIn: boolean, alpha: number): Mat {
+export function denseWeight(v: DenseTensor, outByIn: boolean, alpha: number): Mat {
   const [r, c] = v.dims;
   if (outByIn) {
     const data = alpha === 1 ? v.data : v.data.map((x) => alpha * x);

@@ -1,0 +1,154 @@
+/**
+ * Transformers exported by PyTorch's own exporter (scripts/onnx_transformer_fixtures.py): a
+ * 2-layer nn.TransformerEncoder batch-first (tf_bf) and the same weights sequence-first (tf_sf, whose
+ * attention and feed-forward maps read L×N×E and whose out-projections read (L·N)×E rows). Every
+ * linear map, attention included, is measured with tokens as samples and equals the float64 numpy
+ * metrics of PyTorch's own activations (forward hooks, attention projections recomputed), also
+ * when the batch size equals the sequence length.
+ */
+import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { captureONNX, measureONNX } from "../../src/onnx/index.js";
+import { readNpy } from "../../src/io/npy.js";
+import { memorySource } from "../../src/io/source.js";
+
+const FIX = join(import.meta.dirname, "..", "fixtures", "onnx");
+interface RefLayer {
+  module: string;
+  nrc1: number;
+  nrc2: number;
+  nrc3: number;
+  nrc4: number;
+  nrc4Float32Rtol: number;
+  stableRankFeatures: number;
+  stableRankWeight: number;
+  samples: number;
+  features: number;
+}
+const ref = JSON.parse(readFileSync(join(FIX, "transformer.reference.json"), "utf8")) as {
+  t: number;
+  samples: number;
+  tokens: number;
+  models: Record<
+    string,
+    { layers: RefLayer[]; targetStableRank: number; nodes: { name: string }[] }
+  >;
+};
+
+async function npy(name: string) {
+  return readNpy(memorySource(new Uint8Array(readFileSync(join(FIX, name)))));
+}
+
+/** The batch-first inputs N×L×6, or their L×N×6 transpose for the sequence-first model. */
+async function inputs(seqFirst: boolean) {
+  const x = await npy("tf.inputs.npy");
+  const [n, l, d] = x.shape;
+  if (!seqFirst) return { data: x.data, shape: x.shape };
+  const out = new Float64Array(x.data.length);
+  for (let s = 0; s < n; s++)
+    for (let p = 0; p < l; p++)
+      for (let c = 0; c < d; c++) out[(p * n + s) * d + c] = x.data[(s * l + p) * d + c];
+  return { data: out, shape: [l, n, d] };
+}
+
+async function targets() {
+  const y = await npy("tf.targets.npy");
+  return { rows: y.shape[0], cols: y.shape[1], data: y.data };
+}
+
+function rel(a: number, b: number) {
+  return Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-300);
+}
+
+describe.each([
+  ["tf_bf", false],
+  ["tf_sf", true],
+  ["mha_cross", false],
+])("%s: every linear map against PyTorch's hooks", (name, seqFirst) => {
+  it.each([undefined, 8])("batchRows %s (the sequence length is 8)", async (batchRows) => {
+    const want = ref.models[name];
+    const report = await measureONNX({
+      model: join(FIX, `${name}.onnx`),
+      inputs: await inputs(seqFirst),
+      targets: await targets(),
+      batchRows,
+    });
+    // cross-attention: PyTorch's export slices in_proj_weight by the input's width (Shape → Slice →
+    // Transpose → MatMul), so those two maps' weights are read from the run, and said so
+    const computed = name === "mha_cross" ? ["/attn/MatMul", "/attn/MatMul_1"] : [];
+    expect(report.model.notes).toHaveLength(computed.length);
+    computed.forEach((c, i) =>
+      expect(report.model.notes[i]).toMatch(
+        new RegExp(`'${c}' \\(MatMul\\) is computed in the graph from constants only`),
+      ),
+    );
+    expect(report.layers.map((l) => l.name)).toEqual(
+      name === "mha_cross"
+        ? ["/inp/MatMul", "/attn/MatMul", "/attn/MatMul_1", "/attn/Gemm", "/head/Gemm"]
+        : want.nodes.map((n) => n.name),
+    );
+    expect(rel(report.targetStableRank, want.targetStableRank)).toBeLessThan(1e-12);
+    report.layers.forEach((l, i) => {
+      const w = want.layers[i];
+      const what = `${l.name} (${w.module})`;
+      expect(l.samples, what).toBe(w.samples);
+      expect(l.features, what).toBe(w.features);
+      for (const k of ["nrc1", "nrc2", "nrc3", "stableRankFeatures", "stableRankWeight"] as const) {
+        if (process.env.ONNX_DIFFS) console.log(what, k, rel(l[k]!, w[k]));
+        expect(rel(l[k]!, w[k]), `${what} ${k}: ${l[k]} vs ${w[k]}`).toBeLessThanOrEqual(1e-4);
+      }
+      // NRC4 of float32 features uses the float32-aware cutoff max(d·ε₃₂, max(M, d)·ε₆₄)
+      // (engine/nrc4-cutoff.ts), between the reference's float64 cutoff max(M, d)·ε₆₄ and numpy's
+      // float32 default max(M, d)·ε₃₂; dropping directions only raises the residual, so NRC4 lies
+      // between the two references (up to float32 rounding), and equals both where they agree.
+      expect(report.featurePrecision).toBe("float32");
+      expect(l.nrc4Rtol).toBe(
+        Math.max(l.features * 2 ** -23, Math.max(l.samples, l.features) * 2 ** -52),
+      );
+      const f32Defined = rel(w.nrc4, w.nrc4Float32Rtol) > 1e-9;
+      if (!f32Defined) expect(rel(l.nrc4!, w.nrc4), `${what} nrc4`).toBeLessThanOrEqual(1e-5);
+      else {
+        expect(l.nrc4!, `${what} nrc4 ≥ the float64 cutoff's`).toBeGreaterThanOrEqual(
+          w.nrc4 * (1 - 1e-4),
+        );
+        expect(l.nrc4!, `${what} nrc4 ≤ numpy's float32 default's`).toBeLessThanOrEqual(
+          w.nrc4Float32Rtol * (1 + 1e-4),
+        );
+      }
+    });
+  });
+});
+
+describe("pairing of a transformer's maps", () => {
+  it.each([
+    // inp, in_proj, out_proj, linear1, linear2 (×2 layers), head
+    ["tf_bf", false, [8, 1, 1, 8, 8, 1, 1, 8, 8, 1]],
+    ["tf_sf", true, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]],
+  ])(
+    "%s: proven with 8 samples of 8 tokens (probe batch = sequence length)",
+    async (name, seqFirst, strides) => {
+      const x = await inputs(seqFirst as boolean);
+      const y = await targets();
+      const n = 8;
+      const axis = seqFirst ? 1 : 0;
+      const keep = (i: number) => (axis === 0 ? i < n * 8 * 6 : i % (256 * 6) < n * 6);
+      const shape = [...x.shape];
+      shape[axis] = n;
+      const cap = await captureONNX({
+        model: join(FIX, `${name}.onnx`),
+        inputs: { data: x.data.filter((_, i) => keep(i)), shape },
+        targets: { rows: n, cols: y.cols, data: y.data.subarray(0, n * y.cols) },
+      });
+      try {
+        expect(cap.notes).toEqual([]);
+        expect(cap.layers.map((l) => l.pairing.stride)).toEqual(strides);
+        expect(cap.layers.map((l) => l.pairing.rowsPerSample)).toEqual([
+          8, 8, 8, 8, 8, 8, 8, 8, 8, 1,
+        ]);
+      } finally {
+        await cap.close();
+      }
+    },
+  );
+});
