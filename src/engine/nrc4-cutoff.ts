@@ -22,8 +22,7 @@
  * precise as its least precise features (a `Float32Array` in any layer, any batch → float32).
  * @module
  */
-import { NRCInputError } from "../errors.js";
-import type { Preset } from "./report.js";
+import { NRCInputError, type Preset } from "../errors.js";
 
 /** The precision features were computed in. */
 export type FeaturePrecision = "float64" | "float32" | "float16";
