@@ -11,10 +11,11 @@ import { openFileSource } from "../node/file-source.js";
 import type { Tensor } from "../io/common.js";
 import type { BackendOption } from "../backends/choose.js";
 import type { Preset } from "../engine/report.js";
-import type { ONNXReport } from "../onnx/index.js";
-import { createNRCAccumulator, type NRCAccumulator } from "../engine/accumulator.js";
+import type { MeasureONNXOptions, ONNXReport } from "../onnx/index.js";
+import type { NRCAccumulator } from "../engine/accumulator.js";
 
 const FN = "deep-nrc measure";
+const FN_ACCUMULATE = "deep-nrc accumulate";
 
 /** Whether a path names an ONNX model (by its extension). */
 export function isONNXPath(path: string): boolean {
@@ -126,18 +127,14 @@ export async function npySamples(path: string, flag: string): Promise<number> {
   return t.shape[0];
 }
 
-/**
- * Measures an ONNX model on the samples in `--inputs` against `--targets` (both .npy, first
- * dimension = samples; `--samples n` reads only the first n rows).
- */
-export async function measureONNXFile(a: ONNXMeasureArgs): Promise<ONNXReport> {
-  const onnx = await loadONNX();
-  const rows: [number, number] | undefined = a.samples !== undefined ? [0, a.samples] : undefined;
-  const { inputs, targets } = await readSamples(a, rows);
-  const report = await onnx.measureONNX({
+/** The model, its samples and the metric options of a command line, as `deep-nrc/onnx` takes them. */
+function onnxOptions(
+  a: ONNXMeasureArgs,
+  samples: Awaited<ReturnType<typeof readSamples>>,
+): MeasureONNXOptions {
+  return {
     model: a.path,
-    inputs,
-    targets,
+    ...samples,
     layers: a.layers,
     batchRows: a.batchRows,
     t: a.t,
@@ -147,7 +144,17 @@ export async function measureONNXFile(a: ONNXMeasureArgs): Promise<ONNXReport> {
     collapseThreshold: a.collapseThreshold,
     backend: a.backend,
     onProgress: (done, total) => a.onProgress("running the model", done, total),
-  });
+  };
+}
+
+/**
+ * Measures an ONNX model on the samples in `--inputs` against `--targets` (both .npy, first
+ * dimension = samples; `--samples n` reads only the first n rows).
+ */
+export async function measureONNXFile(a: ONNXMeasureArgs): Promise<ONNXReport> {
+  const onnx = await loadONNX();
+  const rows: [number, number] | undefined = a.samples !== undefined ? [0, a.samples] : undefined;
+  const report = await onnx.measureONNX(onnxOptions(a, await readSamples(a, rows)));
   for (const n of report.model.notes) a.note(`note: ${n}`);
   return report;
 }
@@ -167,39 +174,11 @@ export interface ONNXAccumulateArgs extends Omit<ONNXMeasureArgs, "samples"> {
  */
 export async function accumulateONNXFile(a: ONNXAccumulateArgs): Promise<NRCAccumulator> {
   const onnx = await loadONNX();
-  const { inputs, targets } = await readSamples(a, a.rows);
-  const cap = await onnx.captureONNX({
-    model: a.path,
-    inputs,
-    targets,
-    layers: a.layers,
-    batchRows: a.batchRows,
-    onProgress: (done, total) => a.onProgress("running the model", done, total),
-  });
-  try {
-    const acc = createNRCAccumulator({
-      weights: cap.weights,
-      names: cap.names,
-      t: a.t,
-      r: a.r,
-      preset: a.preset,
-      modelMSE: a.modelMSE,
-      collapseThreshold: a.collapseThreshold,
-      backend: a.backend,
-      nrc4: "tsqr",
-      featurePrecision: cap.featurePrecision,
-      ...(a.debiased ? { debiased: true } : {}),
-    });
-    try {
-      await acc.addAll(cap.batches());
-    } catch (e) {
-      await acc.dispose();
-      throw e;
-    }
-    a.note(`note: features computed by ${cap.runtime}`);
-    for (const n of cap.notes) a.note(`note: ${n}`);
-    return acc;
-  } finally {
-    await cap.close();
-  }
+  const { accumulator, model } = await onnx.accumulateONNX(
+    { ...onnxOptions(a, await readSamples(a, a.rows)), ...(a.debiased ? { debiased: true } : {}) },
+    FN_ACCUMULATE,
+  );
+  a.note(`note: features computed by ${model.runtime}`);
+  for (const n of model.notes) a.note(`note: ${n}`);
+  return accumulator;
 }

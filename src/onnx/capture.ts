@@ -6,11 +6,15 @@
  */
 import { NRCInputError } from "../errors.js";
 import type { Mat, MatF32 } from "../backends/types.js";
-import type { BackendOption } from "../backends/choose.js";
 import type { TensorInput } from "../io/conv.js";
 import { asMatrix, type MatrixInput } from "../linalg/matrix.js";
-import { createNRCAccumulator, type AccumulatorBatch } from "../engine/accumulator.js";
-import type { NRCReport, Preset } from "../engine/report.js";
+import {
+  createNRCAccumulator,
+  type AccumulatorBatch,
+  type NRCAccumulator,
+} from "../engine/accumulator.js";
+import type { NRCOptions } from "../engine/options.js";
+import type { NRCReport } from "../engine/report.js";
 import { decodeModel } from "./proto.js";
 import { appendGraphOutputs } from "./expose-outputs.js";
 import {
@@ -73,19 +77,12 @@ export interface CaptureONNXOptions {
 }
 
 /** Arguments of {@link measureONNX}. */
-export interface MeasureONNXOptions extends CaptureONNXOptions {
-  /** Signal dimension (default q). */
-  t?: number;
-  /** Intrinsic dimension r. */
-  r?: number;
-  /** `paper` (default) or `reference-code`. */
-  preset?: Preset;
-  /** The model's train MSE. */
-  modelMSE?: number;
-  /** NRC1 threshold for "collapsed" (default 0.01). */
-  collapseThreshold?: number;
-  /** Backend for the metrics (as `measureNRC`). */
-  backend?: BackendOption;
+export interface MeasureONNXOptions extends CaptureONNXOptions, NRCOptions {}
+
+/** Arguments of {@link accumulateONNX}: {@link MeasureONNXOptions} and the accumulator's NRC4 mode. */
+export interface AccumulateONNXOptions extends MeasureONNXOptions {
+  /** The accumulator's NRC4 mode (default `"tsqr"`: one pass, states merge). */
+  nrc4?: "tsqr";
 }
 
 /** The report of {@link measureONNX}: `measureNRC`'s, plus what was found in the model. */
@@ -447,7 +444,36 @@ async function startCapture(
  * ```
  */
 export async function measureONNX(options: MeasureONNXOptions): Promise<ONNXReport> {
-  const fn = "measureONNX";
+  const { accumulator: acc, model } = await accumulateONNX(options, "measureONNX");
+  try {
+    return { ...(await acc.finalize()), model };
+  } finally {
+    await acc.dispose();
+  }
+}
+
+/**
+ * Runs the model on the samples given and accumulates every linear map's statistics, without
+ * finalising: the accumulator can be written as a state file (`toSafetensors`, `writeStateFile`)
+ * and merged with other shards' into the one-pass report (`deep-nrc accumulate model.onnx`).
+ * @param options - as {@link measureONNX}.
+ * @param fn - the public function named in errors (default `accumulateONNX`).
+ * @returns the accumulator (call `dispose()` when done) and what {@link measureONNX} reports as
+ *   `model`.
+ * @throws NRCInputError as {@link captureONNX}, and for bad metric options.
+ * @example
+ * ```ts
+ * import { accumulateONNX } from "deep-nrc/onnx";
+ * import { writeStateFile } from "deep-nrc/node";
+ * const { accumulator } = await accumulateONNX({ model: "model.onnx", inputs: part, targets: yPart });
+ * await writeStateFile("shard-3.nrc.safetensors", accumulator);
+ * await accumulator.dispose();
+ * ```
+ */
+export async function accumulateONNX(
+  options: AccumulateONNXOptions,
+  fn = "accumulateONNX",
+): Promise<{ accumulator: NRCAccumulator; model: ONNXReport["model"] }> {
   const cap = await openCapture(fn, options);
   try {
     const acc = createNRCAccumulator({
@@ -455,31 +481,34 @@ export async function measureONNX(options: MeasureONNXOptions): Promise<ONNXRepo
       names: cap.names,
       // float32 features arrive as Float32Array (precision read off them); a float16 model's
       // are decoded into float32 exactly, so its precision is said here.
-      featurePrecision: cap.featurePrecision,
+      featurePrecision: options.featurePrecision ?? cap.featurePrecision,
       t: options.t,
       r: options.r,
       preset: options.preset,
       modelMSE: options.modelMSE,
       collapseThreshold: options.collapseThreshold,
       backend: options.backend,
+      nrc4: "tsqr",
+      ...(options.nrc4Rtol !== undefined ? { nrc4Rtol: options.nrc4Rtol } : {}),
+      ...(options.debiased ? { debiased: true } : {}),
     });
     try {
       await acc.addAll(cap.batches());
-      const report = await acc.finalize();
-      return {
-        ...report,
-        model: {
-          layers: cap.layers,
-          notes: cap.notes,
-          opset: cap.opset,
-          producer: cap.producer,
-          runtime: cap.runtime,
-          weightsNote: foldingNote(cap.layers),
-        },
-      };
-    } finally {
+    } catch (e) {
       await acc.dispose();
+      throw e;
     }
+    return {
+      accumulator: acc,
+      model: {
+        layers: cap.layers,
+        notes: cap.notes,
+        opset: cap.opset,
+        producer: cap.producer,
+        runtime: cap.runtime,
+        weightsNote: foldingNote(cap.layers),
+      },
+    };
   } finally {
     await cap.close();
   }

@@ -36,6 +36,12 @@ export type { ONNXModelSource } from "./load.js";
 export type { BatchNormStatus } from "./batchnorm.js";
 export type { RuntimeName, RuntimeOption } from "./runtime.js";
 export type { ONNXInput } from "./feed.js";
-export type { CaptureONNXOptions, MeasureONNXOptions, ONNXReport, ONNXCapture } from "./capture.js";
-export { captureONNX, measureONNX } from "./capture.js";
+export type {
+  CaptureONNXOptions,
+  MeasureONNXOptions,
+  AccumulateONNXOptions,
+  ONNXReport,
+  ONNXCapture,
+} from "./capture.js";
+export { captureONNX, measureONNX, accumulateONNX } from "./capture.js";
 export { listONNXLayers } from "./linear-maps.js";

@@ -133,7 +133,11 @@ describe("deep-nrc/onnx in a browser", () => {
       inputs: { data: x.data, shape: x.shape },
       targets: { rows: y.shape[0], cols: y.shape[1], data: y.data },
       batchRows: 50,
+      // The browser runs ONNX Runtime Web's WASM build: the same runtime in Node (whose default
+      // is onnxruntime-node, whose float32 kernels round differently, ~1e-9 on NRC1).
+      runtime: "onnxruntime-web",
     });
+    expect(got.report!.model.runtime).toMatch(/^onnxruntime-web/);
     const r = got.report!;
     expect(r.layers.map((l) => l.name)).toEqual(node.layers.map((l) => l.name));
     r.layers.forEach((l, i) => {
