@@ -6,11 +6,11 @@
  */
 import { NRCInputError } from "../errors.js";
 import type { Mat } from "../backends/types.js";
-import type { NRCOptions } from "../engine/options.js";
+import type { BackendOption } from "../backends/choose.js";
 import type { TensorInput } from "../io/conv.js";
 import { asMatrix, type MatrixInput } from "../linalg/matrix.js";
 import { createNRCAccumulator, type AccumulatorBatch } from "../engine/accumulator.js";
-import type { NRCReport } from "../engine/report.js";
+import type { NRCReport, Preset } from "../engine/report.js";
 import { decodeModel } from "./proto.js";
 import { appendGraphOutputs } from "./expose-outputs.js";
 import {
@@ -59,7 +59,20 @@ export interface CaptureONNXOptions {
 }
 
 /** Arguments of {@link measureONNX}. */
-export interface MeasureONNXOptions extends CaptureONNXOptions, Omit<NRCOptions, "debiased"> {}
+export interface MeasureONNXOptions extends CaptureONNXOptions {
+  /** Signal dimension (default q). */
+  t?: number;
+  /** Intrinsic dimension r. */
+  r?: number;
+  /** `paper` (default) or `reference-code`. */
+  preset?: Preset;
+  /** The model's train MSE. */
+  modelMSE?: number;
+  /** NRC1 threshold for "collapsed" (default 0.01). */
+  collapseThreshold?: number;
+  /** Backend for the metrics (as `measureNRC`). */
+  backend?: BackendOption;
+}
 
 /** The report of {@link measureONNX}: `measureNRC`'s, plus what was found in the model. */
 export interface ONNXReport extends NRCReport {
@@ -378,16 +391,15 @@ export async function measureONNX(options: MeasureONNXOptions): Promise<ONNXRepo
   const fn = "measureONNX";
   const cap = await openCapture(fn, options);
   try {
-    const { t, r, preset, modelMSE, collapseThreshold, backend } = options;
     const acc = createNRCAccumulator({
       weights: cap.weights,
       names: cap.names,
-      t,
-      r,
-      preset,
-      modelMSE,
-      collapseThreshold,
-      backend,
+      t: options.t,
+      r: options.r,
+      preset: options.preset,
+      modelMSE: options.modelMSE,
+      collapseThreshold: options.collapseThreshold,
+      backend: options.backend,
     });
     try {
       await acc.addAll(cap.batches());

@@ -81,7 +81,6 @@ describe.each([
       // between that and float32's cutoff (rounding noise of a rank-deficient layer, e.g. the
       // attention output of layer 0), ONNX Runtime's and PyTorch's float32 noise differ (1e-3).
       const f32Defined = rel(w.nrc4, w.nrc4Float32Rtol) > 1e-9;
-      if (process.env.ONNX_DIFFS) console.log(what, "nrc4", rel(l.nrc4!, w.nrc4), f32Defined);
       expect(rel(l.nrc4!, w.nrc4), `${what} nrc4`).toBeLessThanOrEqual(f32Defined ? 1e-2 : 1e-5);
     });
   });
