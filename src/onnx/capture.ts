@@ -20,7 +20,7 @@ import {
   type LayerFilter,
   type ONNXLayer,
 } from "./linear-maps.js";
-import { externalFiles, externalReader, modelBytes, type ONNXModelSource } from "./load.js";
+import { externalFiles, externalReader, modelBytes, type ONNXModelSource } from "./model-bytes.js";
 import { pairRows, rowView, type RowPairing } from "./pairing.js";
 import { probeLayers } from "./probe.js";
 import {

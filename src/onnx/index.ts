@@ -27,7 +27,7 @@
  * @module
  */
 export type { ONNXLayerInfo, ONNXLayer, LayerFilter, GraphInfo } from "./linear-maps.js";
-export type { ONNXModelSource } from "./load.js";
+export type { ONNXModelSource } from "./model-bytes.js";
 export type { ONNXInput } from "./feed.js";
 export type { CaptureONNXOptions, MeasureONNXOptions, ONNXReport, ONNXCapture } from "./capture.js";
 export { captureONNX, measureONNX } from "./capture.js";
