@@ -294,10 +294,10 @@ def newer_fixtures(which):
     import onnx_transformer_fixtures
 
     if which in ("all", "transformers"):
-        onnx_transformer_fixtures.make(OUT, export, linear_nodes)
+        onnx_transformer_fixtures.make(OUT, export, linear_nodes, train)
         onnx_transformer_fixtures.pairing_model(OUT, OPSET)
     if which in ("all", "cnn_bn"):
-        onnx_cnn_fixtures.make(OUT, export, linear_nodes)
+        onnx_cnn_fixtures.make(OUT, export, linear_nodes, train)
 
 
 def main():

@@ -73,7 +73,8 @@ def wmat(w):
     return w.transpose(0, 2, 3, 1).reshape(co * kh * kw, ci)
 
 
-def make(out, export, linear_nodes):
+def make(out, export, linear_nodes, train):
+    """Writes the fixtures; export, linear_nodes, train: make_onnx_fixtures.py's."""
     from torch.onnx import TrainingMode
 
     torch.manual_seed(3)
@@ -81,18 +82,13 @@ def make(out, export, linear_nodes):
     x = torch.randn(N, 3, 8, 8, generator=g)
     y = torch.stack([x[:, 0].mean((1, 2)) * 3, (x[:, 1] * x[:, 2]).mean((1, 2)) * 5], 1)
     model = ResCNN()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(60):
-        opt.zero_grad()
-        loss = ((model(x) - y) ** 2).mean()
-        loss.backward()
-        opt.step()
+    loss = train(model, x, y, steps=60, lr=1e-2)
     model.eval()
     export(model, x, "cnn_bn")
     export(model, x, "cnn_bn_preserve", training=TrainingMode.PRESERVE)
     np.save(os.path.join(out, "cnn_bn.inputs.npy"), x.numpy().astype(np.float32))
-    np.save(os.path.join(out, "cnn_bn.targets.npy"), y.detach().numpy().astype(np.float64))
-    yy = y.detach().numpy().astype(np.float64)
+    np.save(os.path.join(out, "cnn_bn.targets.npy"), y.numpy().astype(np.float64))
+    yy = y.numpy().astype(np.float64)
     tensors, names = collect(model, [(x[:32], y[:32]), (x[32:], y[32:])])
     pairs = {"stem": model.bn, "block.c1": model.block.b1, "block.c2": model.block.b2, "down": model.bnd}
     layers = []
@@ -105,7 +101,7 @@ def make(out, export, linear_nodes):
             m["nrc3Folded"], m["stableRankWeightFolded"] = mf["nrc3"], mf["stableRankWeight"]
         layers.append({"module": name, **m})
     ys = np.linalg.svd(yy - yy.mean(0), compute_uv=False) ** 2
-    ref = {"mse": float(loss), "t": T, "samples": N, "layers": layers, "targetStableRank": fsum(ys) / ys[0],
+    ref = {"mse": loss, "t": T, "samples": N, "layers": layers, "targetStableRank": fsum(ys) / ys[0],
            "nodes": {k: linear_nodes(os.path.join(out, f"{k}.onnx")) for k in ("cnn_bn", "cnn_bn_preserve")}}
     with open(os.path.join(out, "cnn_bn.reference.json"), "w") as f:
         json.dump(ref, f, indent=1)

@@ -135,21 +135,12 @@ def as_rows(f, y):
     return f[..., 0].transpose(0, 2, 1).reshape(n * p, d), np.repeat(y, p, axis=0)
 
 
-def train(model, x, y, steps=300):
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = ((model(x) - y) ** 2).mean()
-        loss.backward()
-        opt.step()
-    return float(loss)
-
-
-def make(out, export, linear_nodes):
+def make(out, export, linear_nodes, train):
+    """Writes the fixtures; export, linear_nodes, train: make_onnx_fixtures.py's."""
     torch.manual_seed(0)
     x, y = data()
     bf = Encoder(True)
-    mse = train(bf, x, y)
+    mse = train(bf, x, y, steps=300, lr=3e-3)
     sf = Encoder(False)
     sf.load_state_dict(bf.state_dict())
     bf.eval()
@@ -159,7 +150,7 @@ def make(out, export, linear_nodes):
         assert torch.allclose(bf(x), sf(xs), atol=1e-5)
     torch.manual_seed(1)
     cross = CrossAttention()
-    train(cross, x, y)
+    train(cross, x, y, steps=300, lr=3e-3)
     cross.eval()
     export(cross, x, "mha_cross")
     export(bf, x, "tf_bf")

@@ -13,9 +13,9 @@ export async function listLayersText(path: string, layers?: RegExp, json = false
       "path",
       `layers reads an ONNX model (.onnx); got ${path}`,
     );
-  let onnx: typeof import("../onnx/index.js");
+  let onnx: typeof import("../onnx/linear-maps.js");
   try {
-    onnx = await import("../onnx/index.js");
+    onnx = await import("../onnx/linear-maps.js");
   } catch (e) {
     throw new NRCInputError(
       "deep-nrc layers",

@@ -24,7 +24,7 @@ import {
   type LayerFilter,
   type ONNXLayer,
 } from "./linear-maps.js";
-import { modelBytes, type ONNXModelSource } from "./load.js";
+import { modelBytes, type ONNXModelSource } from "./model-bytes.js";
 import { openExternalData } from "./external-data.js";
 import { checkRuntimeOption, loadRuntime, openSession, type RuntimeOption } from "./runtime.js";
 import { PROBE_ROWS, throughputRows } from "./batching.js";
@@ -191,13 +191,19 @@ function checkBatchRows(fn: string, v: unknown): number | undefined {
 
 /**
  * Opens an ONNX model for streaming capture: finds its linear maps, starts ONNX Runtime (WASM,
- * graph optimisations off) with their inputs added as outputs, and returns the weights and a
- * re-iterable stream of {@link AccumulatorBatch}es (features of every layer + targets).
- * @param options - `model`, `inputs`, `targets`, optional `layers`, `batchRows`, `externalData`, `onProgress`.
- * @returns An {@link ONNXCapture}; call `close()` when done.
+ * graph optimisations off) with their inputs added as outputs, proves which rows of each map's
+ * input belong to which sample (a probe batch and a permutation of it, see `pairing.ts`), and
+ * returns the weights and a re-iterable stream of {@link AccumulatorBatch}es (features of every
+ * paired layer, each row beside its sample's targets, + targets).
+ * @param options - `model`, `inputs`, `targets`, optional `layers`, `batchRows`, `sampleAxis`,
+ *   `externalData`, `onProgress`.
+ * @returns An {@link ONNXCapture}; call `close()` when done. Its `layers` carry their `pairing`;
+ *   maps whose rows could not be paired are left out and named in `notes`.
  * @throws NRCInputError: not an ONNX file, unsupported op/opset (naming the node), input shape or
- *   element type that does not match the model's, targets with another row count, a missing
- *   external data file, a filter that matches nothing, or a missing optional package.
+ *   element type that does not match the model's, targets with another row count, a bad
+ *   `sampleAxis`, no map that could be paired, a batch whose rows split otherwise than the probe
+ *   batch's, a missing external data file, a filter that matches nothing, or a missing optional
+ *   package.
  * @example
  * ```ts
  * import { createNRCAccumulator } from "deep-nrc";
@@ -268,7 +274,7 @@ async function startCapture(
     throw new NRCInputError(
       fn,
       "targets",
-      `targets must have one row per sample (${N}, the inputs' ${feeds[0].axis === 0 ? "first dimension" : `axis ${feeds[0].axis}`}); got ${y.rows}×${y.cols}${feeds[0].axis === 0 && y.rows !== N && feeds[0].shape.includes(y.rows) ? ` (inputs with the samples on another axis, e.g. sequence-first: pass sampleAxis)` : ""}`,
+      `targets must have one row per sample (${N}, the inputs' ${feeds[0].axis === 0 ? "first dimension" : `axis ${feeds[0].axis}`}); got ${y.rows}×${y.cols}`,
     );
   // A model with a fixed batch dimension runs in batches of exactly that size.
   const fixed = g.inputs

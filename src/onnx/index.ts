@@ -18,8 +18,9 @@
  * MatMul's stored in×out weight is transposed to out×in; Conv filters Cout×Cin×kh×kw and features
  * N×C×h×w go through the conv presets (paper: every position a sample; reference-code: GAP). A
  * grouped conv's filters are spread over all input channels with zeros; 1-D convs are read as
- * h×1 images. A MatMul on N×…×d inputs (tokens) reads every position as a sample, like a conv
- * (features passed as N×d×P×1).
+ * h×1 images. A map's input rows are paired with their samples by a probe (`pairing.ts`):
+ * tokens (N×T×d, T×N×d, (T·N)×d…) are each a sample of their sample's targets, like a conv's pixels
+ * (features passed as N×d×P×1); unprovable maps are left out with a note.
  *
  * The model runs in onnxruntime-node (native, multi-threaded) when installed, else in
  * onnxruntime-web's WASM build (`runtime.ts`); the report names it. Weights are the file's tensors
@@ -32,7 +33,7 @@
  * @module
  */
 export type { ONNXLayerInfo, ONNXLayer, LayerFilter, GraphInfo } from "./linear-maps.js";
-export type { ONNXModelSource } from "./load.js";
+export type { ONNXModelSource } from "./model-bytes.js";
 export type { BatchNormStatus } from "./batchnorm.js";
 export type { RuntimeName, RuntimeOption } from "./runtime.js";
 export type { ONNXInput } from "./feed.js";

@@ -18,7 +18,7 @@ import {
   type NodeProto,
   type TensorProto,
 } from "./proto.js";
-import { modelBytes, type ONNXModelSource } from "./load.js";
+import { modelBytes, type ONNXModelSource } from "./model-bytes.js";
 
 /** One linear map found in the graph. */
 export interface ONNXLayerInfo {

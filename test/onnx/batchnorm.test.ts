@@ -6,37 +6,22 @@
  * file stores: the module's with PRESERVE, the folded W·γ/√(σ²+ε) in the eval export.
  */
 import { describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { measureONNX } from "../../src/onnx/index.js";
-import { readNpy } from "../../src/io/npy.js";
-import { memorySource } from "../../src/io/source.js";
+import {
+  ONNX_FIXTURES as FIX,
+  expectMetrics,
+  npy,
+  readJSON,
+  rel,
+  type RefLayer,
+} from "../helpers/onnx-reference.js";
 
-const FIX = join(import.meta.dirname, "..", "fixtures", "onnx");
-interface RefLayer {
-  module: string;
-  samples: number;
-  features: number;
-  nrc1: number;
-  nrc2: number;
-  nrc3: number;
-  nrc4: number;
-  stableRankFeatures: number;
-  stableRankWeight: number;
-  nrc3Folded?: number;
-  stableRankWeightFolded?: number;
-}
-const ref = JSON.parse(readFileSync(join(FIX, "cnn_bn.reference.json"), "utf8")) as {
-  layers: RefLayer[];
+const ref = readJSON<{
+  layers: (RefLayer & { nrc3Folded?: number; stableRankWeightFolded?: number })[];
   targetStableRank: number;
   nodes: Record<string, { name: string }[]>;
-};
-
-async function npy(name: string) {
-  return readNpy(memorySource(new Uint8Array(readFileSync(join(FIX, name)))));
-}
-
-const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b));
+}>("cnn_bn.reference.json");
 
 describe.each([
   ["cnn_bn", true],
@@ -59,12 +44,16 @@ describe.each([
       const what = `${l.name} (${w.module})`;
       expect(l.samples, what).toBe(w.samples);
       expect(l.features, what).toBe(w.features);
-      for (const k of ["nrc1", "nrc2", "nrc4", "stableRankFeatures"] as const)
-        expect(rel(l[k]!, w[k]), `${what} ${k}: ${l[k]} vs ${w[k]}`).toBeLessThanOrEqual(1e-4);
+      expectMetrics(l, w, ["nrc1", "nrc2", "nrc4", "stableRankFeatures"] as const, 1e-4, what);
       const nrc3 = folded ? (w.nrc3Folded ?? w.nrc3) : w.nrc3;
       const srw = folded ? (w.stableRankWeightFolded ?? w.stableRankWeight) : w.stableRankWeight;
-      expect(rel(l.nrc3!, nrc3), `${what} nrc3: ${l.nrc3} vs ${nrc3}`).toBeLessThanOrEqual(1e-4);
-      expect(rel(l.stableRankWeight!, srw), `${what} stableRankWeight`).toBeLessThanOrEqual(1e-4);
+      expectMetrics(
+        l,
+        { nrc3, stableRankWeight: srw },
+        ["nrc3", "stableRankWeight"] as const,
+        1e-4,
+        what,
+      );
       // the folded and the module's NRC3 differ (0.01–0.05 here): the file's weight is measured
       if (folded && w.nrc3Folded !== undefined)
         expect(rel(w.nrc3Folded, w.nrc3)).toBeGreaterThan(1e-2);

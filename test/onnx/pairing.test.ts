@@ -165,3 +165,50 @@ describe("pairing.onnx", () => {
     expect(r.layers[0].nrc1).toBeCloseTo(r.layers[1].nrc1!, 12);
   });
 });
+
+describe("sampleAxis", () => {
+  const N = 12;
+  const x = Float64Array.from({ length: N * 24 }, (_, i) => Math.cos(i * 0.41));
+  const y = { rows: N, cols: 2, data: Float64Array.from({ length: N * 2 }, (_, i) => i % 5) };
+  const model = join(FIX, "pairing.onnx");
+
+  it("is checked", async () => {
+    for (const [v, msg] of [
+      [-1, /sampleAxis must be an integer ≥ 0; got -1/],
+      [1.5, /sampleAxis must be an integer ≥ 0; got 1.5/],
+      [3, /sampleAxis 3 is past the last axis of the model's input 'x' of shape \[N, 6, 4\]/],
+    ] as const)
+      await expect(
+        captureONNX({ model, inputs: { data: x, shape: [N, 6, 4] }, targets: y, sampleAxis: v }),
+      ).rejects.toThrow(msg);
+  });
+
+  it("feeds along the given axis: the rows stay paired (proven, samples innermost)", async () => {
+    // x laid out 6×N×4 and read with sampleAxis 1: the model sees batches of 6 "samples" (its axis
+    // 0) whose axis 1 holds ours; the probe proves where our samples went.
+    const xt = new Float64Array(x.length);
+    for (let s = 0; s < N; s++)
+      for (let p = 0; p < 6; p++)
+        for (let c = 0; c < 4; c++) xt[(p * N + s) * 4 + c] = x[(s * 6 + p) * 4 + c];
+    const a = await measureONNX({ model, inputs: { data: x, shape: [N, 6, 4] }, targets: y });
+    const cap = await captureONNX({
+      model,
+      inputs: { data: xt, shape: [6, N, 4] },
+      targets: y,
+      sampleAxis: 1,
+      batchRows: 6,
+    });
+    await cap.close();
+    expect(cap.layers[0].pairing.layout).toMatch(/samples innermost/);
+    const b = await measureONNX({
+      model,
+      inputs: { data: xt, shape: [6, N, 4] },
+      targets: y,
+      sampleAxis: 1,
+      batchRows: 6,
+    });
+    expect(b.layers[0].name).toBe("tok");
+    expect(b.layers[0].nrc1).toBeCloseTo(a.layers[0].nrc1!, 12);
+    expect(b.layers[0].nrc2).toBeCloseTo(a.layers[0].nrc2!, 12);
+  });
+});

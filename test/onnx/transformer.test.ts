@@ -7,38 +7,23 @@
  * when the batch size equals the sequence length.
  */
 import { describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { captureONNX, measureONNX } from "../../src/onnx/index.js";
-import { readNpy } from "../../src/io/npy.js";
-import { memorySource } from "../../src/io/source.js";
+import {
+  ONNX_FIXTURES as FIX,
+  expectMetrics,
+  npy,
+  readJSON,
+  rel,
+  type RefLayer,
+} from "../helpers/onnx-reference.js";
 
-const FIX = join(import.meta.dirname, "..", "fixtures", "onnx");
-interface RefLayer {
-  module: string;
-  nrc1: number;
-  nrc2: number;
-  nrc3: number;
-  nrc4: number;
-  nrc4Float32Rtol: number;
-  stableRankFeatures: number;
-  stableRankWeight: number;
-  samples: number;
-  features: number;
-}
-const ref = JSON.parse(readFileSync(join(FIX, "transformer.reference.json"), "utf8")) as {
-  t: number;
-  samples: number;
-  tokens: number;
+const ref = readJSON<{
   models: Record<
     string,
     { layers: RefLayer[]; targetStableRank: number; nodes: { name: string }[] }
   >;
-};
-
-async function npy(name: string) {
-  return readNpy(memorySource(new Uint8Array(readFileSync(join(FIX, name)))));
-}
+}>("transformer.reference.json");
 
 /** The batch-first inputs N×L×6, or their L×N×6 transpose for the sequence-first model. */
 async function inputs(seqFirst: boolean) {
@@ -55,10 +40,6 @@ async function inputs(seqFirst: boolean) {
 async function targets() {
   const y = await npy("tf.targets.npy");
   return { rows: y.shape[0], cols: y.shape[1], data: y.data };
-}
-
-function rel(a: number, b: number) {
-  return Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-300);
 }
 
 describe.each([
@@ -94,10 +75,8 @@ describe.each([
       const what = `${l.name} (${w.module})`;
       expect(l.samples, what).toBe(w.samples);
       expect(l.features, what).toBe(w.features);
-      for (const k of ["nrc1", "nrc2", "nrc3", "stableRankFeatures", "stableRankWeight"] as const) {
-        if (process.env.ONNX_DIFFS) console.log(what, k, rel(l[k]!, w[k]));
-        expect(rel(l[k]!, w[k]), `${what} ${k}: ${l[k]} vs ${w[k]}`).toBeLessThanOrEqual(1e-4);
-      }
+      const keys = ["nrc1", "nrc2", "nrc3", "stableRankFeatures", "stableRankWeight"] as const;
+      expectMetrics(l, w, keys, 1e-4, what);
       // NRC4 of float32 features uses the float32-aware cutoff max(d·ε₃₂, max(M, d)·ε₆₄)
       // (engine/nrc4-cutoff.ts), between the reference's float64 cutoff max(M, d)·ε₆₄ and numpy's
       // float32 default max(M, d)·ε₃₂; dropping directions only raises the residual, so NRC4 lies
