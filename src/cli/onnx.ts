@@ -11,7 +11,7 @@ import { openFileSource } from "../node/file-source.js";
 import type { Tensor } from "../io/common.js";
 import type { BackendOption } from "../backends/choose.js";
 import type { Preset } from "../engine/report.js";
-import type { MeasureONNXOptions, ONNXReport } from "../onnx/index.js";
+import type { MeasureONNXOptions, ONNXReport } from "../onnx/measure-onnx.js";
 import type { NRCAccumulator } from "../engine/accumulator.js";
 
 const FN = "deep-nrc measure";
@@ -53,7 +53,7 @@ async function readNpyFile(
 
 async function loadONNX() {
   try {
-    return await import("../onnx/index.js");
+    return await import("../onnx/measure-onnx.js");
   } catch (e) {
     throw new NRCInputError(FN, "model", `cannot load deep-nrc/onnx: ${(e as Error).message}`);
   }

@@ -8,13 +8,7 @@ import { NRCInputError } from "../errors.js";
 import type { Mat, MatF32 } from "../backends/types.js";
 import type { TensorInput } from "../io/conv.js";
 import { asMatrix, type MatrixInput } from "../linalg/matrix.js";
-import {
-  createNRCAccumulator,
-  type AccumulatorBatch,
-  type NRCAccumulator,
-} from "../engine/accumulator.js";
-import type { NRCOptions } from "../engine/options.js";
-import type { NRCReport } from "../engine/report.js";
+import type { AccumulatorBatch } from "../engine/accumulator.js";
 import { decodeModel } from "./proto.js";
 import { appendGraphOutputs } from "./expose-outputs.js";
 import {
@@ -28,7 +22,6 @@ import { modelBytes, type ONNXModelSource } from "./model-bytes.js";
 import { openExternalData } from "./external-data.js";
 import { checkRuntimeOption, loadRuntime, openSession, type RuntimeOption } from "./runtime.js";
 import { PROBE_ROWS, throughputRows } from "./batching.js";
-import { foldingNote } from "./batchnorm.js";
 import { pairRows, rowView, type RowPairing } from "./pairing.js";
 import { probeLayers } from "./probe.js";
 import {
@@ -74,34 +67,6 @@ export interface CaptureONNXOptions {
   externalData?: Readonly<Record<string, Uint8Array>>;
   /** Called after each batch with (samples done, total samples). */
   onProgress?: (done: number, total: number) => void;
-}
-
-/** Arguments of {@link measureONNX}. */
-export interface MeasureONNXOptions extends CaptureONNXOptions, NRCOptions {}
-
-/** Arguments of {@link accumulateONNX}: {@link MeasureONNXOptions} and the accumulator's NRC4 mode. */
-export interface AccumulateONNXOptions extends MeasureONNXOptions {
-  /** The accumulator's NRC4 mode (default `"tsqr"`: one pass, states merge). */
-  nrc4?: "tsqr";
-}
-
-/** The report of {@link measureONNX}: `measureNRC`'s, plus what was found in the model. */
-export interface ONNXReport extends NRCReport {
-  model: {
-    /** The linear maps measured, in graph order (same order as `layers`). */
-    layers: ONNXCapturedLayer[];
-    /** Layers measured without NRC3, and other notes. */
-    notes: string[];
-    opset: number;
-    producer: string;
-    /** The runtime that computed the features, e.g. `onnxruntime-node 1.31.1`. */
-    runtime: string;
-    /**
-     * The weights are the file's tensors; this says when a Conv's filters may have BatchNorm
-     * folded in (see `batchnorm.ts`), else null.
-     */
-    weightsNote: string | null;
-  };
 }
 
 /** A linear map being measured, with how its input rows pair with the samples (proven). */
@@ -219,7 +184,8 @@ export async function captureONNX(options: CaptureONNXOptions): Promise<ONNXCapt
   return openCapture("captureONNX", options);
 }
 
-async function openCapture(fn: string, options: CaptureONNXOptions): Promise<ONNXCapture> {
+/** {@link captureONNX} with errors naming `fn` (measureONNX, accumulateONNX). @internal */
+export async function openCapture(fn: string, options: CaptureONNXOptions): Promise<ONNXCapture> {
   if (options === null || typeof options !== "object")
     throw new NRCInputError(fn, "options", "options must be { model, inputs, targets, … }");
   checkFilter(fn, options.layers);
@@ -426,96 +392,4 @@ async function startCapture(
       await session.release();
     },
   };
-}
-
-/**
- * Measures every Deep Neural Regression Collapse condition (Rangamani & Unal 2026) of a model
- * straight from its ONNX file: NRC1–NRC4 and stable ranks per linear map, whose features are the
- * map's input as ONNX Runtime computes it, streamed in `batchRows` batches (memory O(batch + d²)
- * per layer).
- * @param options - `model` (path or bytes), `inputs`, `targets`; optional `layers`, `t`, `r`,
- *   `preset`, `batchRows`, `backend`, `modelMSE`, `collapseThreshold`, `onProgress`.
- * @returns `measureNRC`'s report (equal to it on the same features), plus `model`: the layers found
- *   and notes (e.g. a layer whose weight is computed in the graph is measured without NRC3).
- * @throws NRCInputError as {@link captureONNX}.
- * @example
- * ```ts
- * import { measureONNX } from "deep-nrc/onnx";
- * const report = await measureONNX({
- *   model: "model.onnx",
- *   inputs: { data: x, shape: [N, 8] }, // Float32Array x, N samples
- *   targets: { rows: N, cols: 3, data: y },
- * });
- * console.log(report.layers.map((l) => [l.name, l.nrc1]));
- * ```
- */
-export async function measureONNX(options: MeasureONNXOptions): Promise<ONNXReport> {
-  const { accumulator: acc, model } = await accumulateONNX(options, "measureONNX");
-  try {
-    return { ...(await acc.finalize()), model };
-  } finally {
-    await acc.dispose();
-  }
-}
-
-/**
- * Runs the model on the samples given and accumulates every linear map's statistics, without
- * finalising: the accumulator can be written as a state file (`toSafetensors`, `writeStateFile`)
- * and merged with other shards' into the one-pass report (`deep-nrc accumulate model.onnx`).
- * @param options - as {@link measureONNX}.
- * @param fn - the public function named in errors (default `accumulateONNX`).
- * @returns the accumulator (call `dispose()` when done) and what {@link measureONNX} reports as
- *   `model`.
- * @throws NRCInputError as {@link captureONNX}, and for bad metric options.
- * @example
- * ```ts
- * import { accumulateONNX } from "deep-nrc/onnx";
- * import { writeStateFile } from "deep-nrc/node";
- * const { accumulator } = await accumulateONNX({ model: "model.onnx", inputs: part, targets: yPart });
- * await writeStateFile("shard-3.nrc.safetensors", accumulator);
- * await accumulator.dispose();
- * ```
- */
-export async function accumulateONNX(
-  options: AccumulateONNXOptions,
-  fn = "accumulateONNX",
-): Promise<{ accumulator: NRCAccumulator; model: ONNXReport["model"] }> {
-  const cap = await openCapture(fn, options);
-  try {
-    const acc = createNRCAccumulator({
-      weights: cap.weights,
-      names: cap.names,
-      // float32 features arrive as Float32Array (precision read off them); a float16 model's
-      // are decoded into float32 exactly, so its precision is said here.
-      featurePrecision: options.featurePrecision ?? cap.featurePrecision,
-      t: options.t,
-      r: options.r,
-      preset: options.preset,
-      modelMSE: options.modelMSE,
-      collapseThreshold: options.collapseThreshold,
-      backend: options.backend,
-      nrc4: "tsqr",
-      ...(options.nrc4Rtol !== undefined ? { nrc4Rtol: options.nrc4Rtol } : {}),
-      ...(options.debiased ? { debiased: true } : {}),
-    });
-    try {
-      await acc.addAll(cap.batches());
-    } catch (e) {
-      await acc.dispose();
-      throw e;
-    }
-    return {
-      accumulator: acc,
-      model: {
-        layers: cap.layers,
-        notes: cap.notes,
-        opset: cap.opset,
-        producer: cap.producer,
-        runtime: cap.runtime,
-        weightsNote: foldingNote(cap.layers),
-      },
-    };
-  } finally {
-    await cap.close();
-  }
 }

@@ -37,12 +37,8 @@ export type { ONNXModelSource } from "./model-bytes.js";
 export type { BatchNormStatus } from "./batchnorm.js";
 export type { RuntimeName, RuntimeOption } from "./runtime.js";
 export type { ONNXInput } from "./feed.js";
-export type {
-  CaptureONNXOptions,
-  MeasureONNXOptions,
-  AccumulateONNXOptions,
-  ONNXReport,
-  ONNXCapture,
-} from "./capture.js";
-export { captureONNX, measureONNX, accumulateONNX } from "./capture.js";
+export type { CaptureONNXOptions, ONNXCapture } from "./capture.js";
+export type { MeasureONNXOptions, AccumulateONNXOptions, ONNXReport } from "./measure-onnx.js";
+export { captureONNX } from "./capture.js";
+export { measureONNX, accumulateONNX } from "./measure-onnx.js";
 export { listONNXLayers } from "./linear-maps.js";
