@@ -48,7 +48,7 @@ export interface CaptureONNXOptions {
   layers?: LayerFilter;
   /**
    * Samples per model run. Default: sized for throughput after the first run measures the
-   * features (≤ 96 MiB of them per run, ≥ 512 samples where that fits, and enough rows per
+   * features (≤ 64 MiB of them per run, ≥ 512 samples where that fits, and enough rows per
    * layer that the accumulator's per-call cost stays small; see `batching.ts`).
    */
   batchRows?: number;
