@@ -12,7 +12,14 @@ import type { TensorInput } from "../io/conv.js";
 import { writeStateFile } from "../node/state-file.js";
 import { NRCInputError } from "../errors.js";
 import { ProgressBar } from "./progress.js";
-import { autoBatchRows, loadWeights, openNetwork, toInput, type NetworkFiles } from "./load.js";
+import {
+  autoBatchRows,
+  filePrecision,
+  loadWeights,
+  openNetwork,
+  toInput,
+  type NetworkFiles,
+} from "./load.js";
 import {
   backendOption,
   intOption,
@@ -210,6 +217,7 @@ export async function accumulateCommand(argv: readonly string[], io: CliIO): Pro
           modelMSE,
           collapseThreshold: threshold,
           backend: backend.option,
+          featurePrecision: filePrecision(net),
           weights: await loadWeights(net),
           names: net.features.map((_, k) => `layer ${k}`),
           nrc4: "tsqr",

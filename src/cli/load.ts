@@ -51,6 +51,18 @@ export interface NetworkFiles {
   close(): Promise<void>;
 }
 
+/**
+ * The precision the files' features were computed in, for NRC4's cutoff (engine/nrc4-cutoff.ts):
+ * float16 when any features.k is stored as float16 or bfloat16 (bfloat16 gets float16's ε, finer
+ * than its own 2⁻⁷), else float32 when any is float32, else float64 (the readers may widen
+ * them to float64: the dtype in the file says what they were).
+ */
+export function filePrecision(net: NetworkFiles): "float64" | "float32" | "float16" {
+  const dtypes = net.features.map((e) => e.dtype);
+  if (dtypes.some((d) => /^(F16|BF16|[<>|]f2)$/.test(d))) return "float16";
+  return dtypes.some(isFloat32Dtype) ? "float32" : "float64";
+}
+
 const FEATURE = /^features\.(\d+)$/;
 const WEIGHT = /^weight\.(\d+)$/;
 

@@ -17,6 +17,7 @@ import { ProgressBar } from "./progress.js";
 import {
   autoBatchRows,
   featureBytesF64,
+  filePrecision,
   loadLayers,
   loadWeights,
   openNetwork,
@@ -204,11 +205,16 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
     bar = new ProgressBar(io.stderr, { quiet });
 
     const measureOpts = { t, r, preset, modelMSE, collapseThreshold: threshold, backend };
-    const inMemory = (layers: LayerInput[], targets: MatrixInput) =>
+    const inMemory = (
+      layers: LayerInput[],
+      targets: MatrixInput,
+      featurePrecision?: ReturnType<typeof filePrecision>,
+    ) =>
       measureNRC({
         layers,
         targets,
         ...measureOpts,
+        ...(featurePrecision ? { featurePrecision } : {}),
         onProgress: (done, total) =>
           bar.update(`measuring layer ${Math.min(done + 1, total)}/${total}`, done, total),
       });
@@ -252,6 +258,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
           // (nrc4: "rescan", ~2.5× faster than keeping a TSQR factor per batch).
           const acc = createNRCAccumulator({
             ...measureOpts,
+            featurePrecision: filePrecision(net),
             weights: await loadWeights(net),
             names: net.features.map((_, k) => `layer ${k}`),
             nrc4: "rescan",
@@ -281,7 +288,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
             samples,
             onProgress: (label, done, total) => bar.update(label, done, total),
           });
-          report = await inMemory(layers, targets);
+          report = await inMemory(layers, targets, filePrecision(net));
         }
       } finally {
         await net.close();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileBatches, openNetwork } from "../../src/cli/load.js";
+import { fileBatches, openNetwork, filePrecision } from "../../src/cli/load.js";
 import { createNRCAccumulator } from "../../src/engine/accumulator.js";
 import { npyBytes } from "../io/helpers.js";
 
@@ -54,7 +54,14 @@ describe("fileBatches with float32 files", () => {
     for (const kind of ["f4", "f8"]) {
       const net = await openNetwork(join(dir, kind));
       try {
-        const acc = createNRCAccumulator({ nrc4: "rescan", t: Q, backend: "wasm" });
+        // The statistics of the same values must agree bit for bit; NRC4's cutoff would follow
+        // the float32 files' precision (checked below), so both are measured at float64's.
+        const acc = createNRCAccumulator({
+          nrc4: "rescan",
+          t: Q,
+          backend: "wasm",
+          featurePrecision: "float64",
+        });
         const types = new Set<string>();
         for await (const b of fileBatches(net, { batchRows: 50 })) {
           for (const f of b.features) types.add((f as { data: object }).data.constructor.name);
@@ -77,5 +84,17 @@ describe("fileBatches with float32 files", () => {
     expect(results[0].state).toEqual(results[1].state);
     expect(results[0].layers).toEqual(results[1].layers);
     expect(results[0].layers[1].nrc4).toBeGreaterThan(0);
+    // By default the float32 files' features make the measurement float32 (NRC4's cutoff).
+    const net = await openNetwork(join(dir, "f4"));
+    try {
+      const acc = createNRCAccumulator({ t: Q, backend: "js" });
+      for await (const b of fileBatches(net, { batchRows: 50 })) await acc.add(b);
+      expect(acc.toJSON().options.featurePrecision).toBe("float32");
+      // The in-memory route (float64 arrays) is told the files' precision.
+      expect(filePrecision(net)).toBe("float32");
+      await acc.dispose();
+    } finally {
+      await net.close();
+    }
   });
 });
