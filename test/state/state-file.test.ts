@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -16,7 +16,8 @@ import {
 } from "../../src/index.js";
 import { readStateFile, writeStateFile } from "../../src/node/index.js";
 import { sha256Hex } from "../../src/state/sha256.js";
-import { decodeState, encodeState, type StateSnapshot } from "../../src/state/binary.js";
+import { decodeState, encodeState } from "../../src/state/binary.js";
+import type { StateSnapshot } from "../../src/state/snapshot.js";
 import { encodeSafetensors } from "../../src/io/safetensors-write.js";
 import { makeRng } from "../../src/io/synthetic.js";
 
@@ -215,7 +216,7 @@ describe("refusals, naming the field", () => {
     await expectInputError(load(s), "layers[0].m2_y", /symmetric/);
     s = await snapshot();
     s.layers![2].m2H[0] = -1;
-    await expectInputError(load(s), "layers[2].m2_h", /non-negative/);
+    await expectInputError(load(s), "layers[2].m2_h", /must be ≥ 0/);
     s = await snapshot();
     s.layers![0].cross[0] = 1e6;
     await expectInputError(load(s), "layers[0].cross", /Cauchy/);
@@ -241,12 +242,13 @@ describe("refusals, naming the field", () => {
       "bytes",
       /not a deep-nrc state/,
     );
-    const withHeader = (edit: (h: Record<string, unknown>) => void) => {
+    const withHeader = (edit: (h: Record<string, unknown>) => void, resum = true) => {
       const n = Number(new DataView(good.buffer, good.byteOffset).getBigUint64(0, true));
       const outer = JSON.parse(new TextDecoder().decode(good.subarray(8, 8 + n)));
       const h = JSON.parse(outer.__metadata__["deep-nrc"]);
       edit(h);
       outer.__metadata__["deep-nrc"] = JSON.stringify(h);
+      if (resum) outer.__metadata__["deep-nrc.sha256"] = sha256Hex(Buffer.from(JSON.stringify(h)));
       const json = new TextEncoder().encode(JSON.stringify(outer));
       const out = new Uint8Array(8 + json.length + good.length - 8 - n);
       new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
@@ -255,9 +257,15 @@ describe("refusals, naming the field", () => {
       return () => NRCAccumulator.fromSafetensors(out);
     };
     await expectInputError(
-      withHeader((h) => (h.version = 2)),
+      withHeader((h) => (h.version = 3)),
       "version",
       /newer/,
+    );
+    // An edited header whose checksum was not updated.
+    await expectInputError(
+      withHeader((h) => (h.samples = 241), false),
+      "header",
+      /does not match its checksum/,
     );
     await expectInputError(
       withHeader((h) => ((h.options as { t: number }).t = 0)),
@@ -286,9 +294,8 @@ describe("browser safety", () => {
   it("the state format (used by the core accumulator) reaches no Node built-in", async () => {
     const { dirname, resolve } = await import("node:path");
     const seen = new Map<string, string[]>();
-    const stack = ["format.ts", "compat.ts", "hsic.ts", "validate.ts", "sha256.ts"].map((f) =>
-      join(import.meta.dirname, "..", "..", "src", "state", f),
-    );
+    const dir = join(import.meta.dirname, "..", "..", "src", "state");
+    const stack = readdirSync(dir).map((f) => join(dir, f));
     while (stack.length) {
       const file = stack.pop()!;
       if (seen.has(file)) continue;
