@@ -30,6 +30,7 @@ import { DEMO, demoNetwork } from "./demo.js";
 import { isONNXPath, measureONNXFile } from "./onnx.js";
 import { listLayersText } from "./layers.js";
 import { stateVerb } from "./state-verbs.js";
+import { requirePeers } from "./peers.js";
 import { emitReport } from "./output.js";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -242,6 +243,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
     if (cmd === "layers") {
       if (positionals.length !== 2)
         throw new UsageError("layers needs one path: an ONNX model (.onnx)");
+      await requirePeers({ onnx: true });
       const text = await listLayersText(positionals[1], layersRe, o.json === "-");
       io.stdout.write(text + "\n");
       return 0;
@@ -274,6 +276,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
     const seed = intOption("seed", o.seed, 0);
     const modelMSE = numOption("model-mse", o["model-mse"], (x) => x >= 0, "a number ≥ 0");
     const backend = await backendOption(o.backend);
+    await requirePeers({ report: o.report !== undefined, onnx: onnxModel });
     const quiet = o.quiet === true;
     const note = (s: string) => {
       if (!quiet) {

@@ -11,6 +11,7 @@ import { readStateFile, writeStateFile } from "../node/state-file.js";
 import { sharedSources } from "../state/snapshot.js";
 import { ProgressBar } from "./progress.js";
 import { backendOption, UsageError, type CliIO } from "./main.js";
+import { requirePeers } from "./peers.js";
 import { emitReport, megabytes, parseVerb, sharedBackend } from "./output.js";
 
 const HELP = `Usage: deep-nrc merge <a.nrc.safetensors> <b.nrc.safetensors> … [--state out] [--json f] [--report f]
@@ -65,6 +66,7 @@ export async function mergeCommand(argv: readonly string[], io: CliIO): Promise<
   if (!parsed) return 0;
   const { values: o, positionals: paths } = parsed;
   if (paths.length === 0) throw new UsageError("merge needs state files (.nrc.safetensors)");
+  await requirePeers({ report: o.report !== undefined });
   const backend = await sharedBackend(await backendOption(o.backend));
   const quiet = o.quiet === true;
   const bar = new ProgressBar(io.stderr, { quiet });
