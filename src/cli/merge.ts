@@ -10,7 +10,7 @@ import { NRCInputError } from "../errors.js";
 import { readStateFile, writeStateFile } from "../node/state-file.js";
 import { sharedSources } from "../state/snapshot.js";
 import { ProgressBar } from "./progress.js";
-import { backendOption, UsageError, type CliIO } from "./main.js";
+import { backendOption, UsageError, type CliIO } from "./args.js";
 import { requirePeers } from "./peers.js";
 import { emitReport, megabytes, parseVerb, sharedBackend } from "./output.js";
 
@@ -67,7 +67,7 @@ export async function mergeCommand(argv: readonly string[], io: CliIO): Promise<
   const { values: o, positionals: paths } = parsed;
   if (paths.length === 0) throw new UsageError("merge needs state files (.nrc.safetensors)");
   await requirePeers({ report: o.report !== undefined });
-  const backend = await sharedBackend(await backendOption(o.backend));
+  const backend = await sharedBackend(backendOption(o.backend));
   const quiet = o.quiet === true;
   const bar = new ProgressBar(io.stderr, { quiet });
   const note = (s: string) => {

@@ -4,7 +4,7 @@
  * @module
  */
 import { readStateFile } from "../node/state-file.js";
-import { backendOption, UsageError, type CliIO } from "./main.js";
+import { backendOption, UsageError, type CliIO } from "./args.js";
 import { requirePeers } from "./peers.js";
 import { emitReport, parseVerb } from "./output.js";
 
@@ -41,7 +41,7 @@ export async function reportCommand(argv: readonly string[], io: CliIO): Promise
         : `report takes one state file; got ${paths.length} (use 'deep-nrc merge' to combine them)`,
     );
   await requirePeers({ report: o.report !== undefined });
-  const acc = await readStateFile(paths[0], { backend: await backendOption(o.backend) });
+  const acc = await readStateFile(paths[0], { backend: backendOption(o.backend) });
   try {
     const report = await acc.finalize();
     const note = (s: string) => {

@@ -10,7 +10,8 @@ import { readSafetensorsHeader, type SafetensorsHeader } from "../io/safetensors
 import { memorySource } from "../io/source.js";
 import { checkIdentity, textHash } from "./checksum.js";
 import { sha256Hex } from "./sha256.js";
-import type { StateOptions, StatePreset } from "./snapshot.js";
+import type { StateOptions } from "./snapshot.js";
+import type { Preset } from "../errors.js";
 
 /** The `format` string of a binary state's header. */
 export const STATE_FORMAT = "deep-nrc/accumulator-state";
@@ -105,7 +106,7 @@ function checkOptions(fn: string, o: unknown): StateOptions {
   return {
     t: o.t as number | null,
     r: o.r as number | null,
-    preset: o.preset as StatePreset,
+    preset: o.preset as Preset,
     modelMSE: o.modelMSE as number | null,
     collapseThreshold: th as number,
     nrc4: o.nrc4 as "tsqr" | "rescan",

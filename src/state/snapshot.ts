@@ -8,15 +8,13 @@
 import type { Mat } from "../backends/types.js";
 import type { LayerStats } from "../stats/moments.js";
 import type { HsicSums } from "../stats/hsic.js";
-
-/** The metric preset (as `Preset` in the report types; spelled out here, below the engine). */
-export type StatePreset = "paper" | "reference-code";
+import type { Preset } from "../errors.js";
 
 /** The accumulator's options as stored. */
 export interface StateOptions {
   t: number | null;
   r: number | null;
-  preset: StatePreset;
+  preset: Preset;
   modelMSE: number | null;
   collapseThreshold: number;
   nrc4?: "tsqr" | "rescan";

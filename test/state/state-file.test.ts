@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -295,7 +295,9 @@ describe("browser safety", () => {
     const { dirname, resolve } = await import("node:path");
     const seen = new Map<string, string[]>();
     const dir = join(import.meta.dirname, "..", "..", "src", "state");
-    const stack = readdirSync(dir).map((f) => join(dir, f));
+    const stack = readdirSync(dir)
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => join(dir, f));
     while (stack.length) {
       const file = stack.pop()!;
       if (seen.has(file)) continue;
