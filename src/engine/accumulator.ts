@@ -53,7 +53,9 @@ import {
 } from "../stats/moments.js";
 import { decodeState, encodeState } from "../state/binary.js";
 import { stateFromJSON, stateToJSON, type AccumulatorState } from "../state/json.js";
-import { checkCompatible } from "../state/merge-compat.js";
+import { checkCompatible, checkMergeOptions, type MergeOptions } from "../state/merge-compat.js";
+import { isEmptyBatch } from "./empty-batch.js";
+import { checkWeightsFitLayers, checkWeightsMatchState } from "../state/load-weights.js";
 import {
   newStateId,
   unionSources,
@@ -102,14 +104,7 @@ export interface AccumulatorBatch {
 
 export type { AccumulatorState } from "../state/json.js";
 
-/** Options of {@link NRCAccumulator.merge}. */
-export interface MergeOptions {
-  /**
-   * Merge even when both states hold the samples of one state (e.g. a shard merged twice): they
-   * are then counted twice. Default false: such a merge is refused.
-   */
-  allowDuplicates?: boolean;
-}
+export type { MergeOptions } from "../state/merge-compat.js";
 
 const FN = "NRCAccumulator";
 
@@ -212,18 +207,7 @@ export class NRCAccumulator {
         "batch",
         "batch must be { features: [layer 0, layer 1, …], targets }",
       );
-    if (rowCount(batch.targets) === 0) {
-      // An empty batch (an empty shard or partition) adds nothing; its features must be empty too.
-      batch.features.forEach((f, i) => {
-        if (rowCount(f) !== 0)
-          throw new NRCInputError(
-            fn,
-            `features[${i}]`,
-            `features[${i}] must have 0 rows like the targets (an empty batch); got ${rowCount(f) ?? "not a matrix or tensor"}`,
-          );
-      });
-      return;
-    }
+    if (isEmptyBatch(fn, batch.features, batch.targets)) return; // adds nothing
     const y = asMatrix(fn, "targets", batch.targets);
     const L = batch.features.length;
     const expectL = this.stats?.length ?? this.weights?.length ?? L;
@@ -348,15 +332,7 @@ export class NRCAccumulator {
     const fn = `${FN}.merge`;
     if (!(other instanceof NRCAccumulator))
       throw new NRCInputError(fn, "other", "other must be an NRCAccumulator");
-    if (options === null || typeof options !== "object")
-      throw new NRCInputError(fn, "options", "options must be { allowDuplicates? }");
-    checkKeys(fn, "options", options, ["allowDuplicates"]);
-    if (options.allowDuplicates !== undefined && typeof options.allowDuplicates !== "boolean")
-      throw new NRCInputError(
-        fn,
-        "allowDuplicates",
-        `allowDuplicates must be a boolean; got ${JSON.stringify(options.allowDuplicates)}`,
-      );
+    checkMergeOptions(fn, options);
     this.settle();
     other.settle();
     checkCompatible(
@@ -464,23 +440,7 @@ export class NRCAccumulator {
     checkKeys(fn, "extra", extra, ["weights", "backend"]);
     const s = stateFromJSON(fn, state);
     const acc = NRCAccumulator.fromSnapshot(fn, s, extra);
-    // The weights again, in the layers' order: each must read its layer's features.
-    const ws = acc.weights;
-    if (acc.stats && ws && ws.length !== acc.stats.length)
-      throw new NRCInputError(
-        fn,
-        "weights",
-        `weights must hold one entry per layer of the state (${acc.stats.length}, null where none); got ${ws.length}`,
-      );
-    ws?.forEach((w, i) => {
-      const d = acc.stats?.[i].d;
-      if (w && d !== undefined && w.cols !== d)
-        throw new NRCInputError(
-          fn,
-          `weights[${i}]`,
-          `weights[${i}] must be out×in with in = ${d} (layer ${i}'s features in the state); got ${w.rows}×${w.cols}${ws.some((o, j) => o && o.cols === d && j !== i) ? " (weights in another order?)" : ""}`,
-        );
-    });
+    checkWeightsFitLayers(fn, acc.weights, acc.stats);
     return acc;
   }
 
@@ -536,21 +496,7 @@ export class NRCAccumulator {
       backend: extra.backend,
       weights: extra.weights ?? s.weights ?? undefined,
     });
-    // Weights passed must be the state's where it recorded some; where it recorded none (the
-    // shard had no weights) they are taken as given (they change no statistic, only NRC3).
-    if (extra.weights !== undefined) {
-      const L = Math.max(s.weights?.length ?? 0, acc.weights?.length ?? 0);
-      const recorded = Array.from(
-        { length: L },
-        (_, i) => s.weights?.[i] ?? acc.weights?.[i] ?? null,
-      );
-      checkCompatible(
-        fn,
-        { options: acc.opts, layers: null, weights: recorded },
-        { options: acc.opts, layers: null, weights: acc.weights },
-        { what: "the weights passed" },
-      );
-    }
+    if (extra.weights !== undefined) checkWeightsMatchState(fn, acc.opts, s.weights, acc.weights);
     return acc;
   }
 
@@ -710,15 +656,6 @@ function buildAccumulator(fn: string, options: AccumulatorOptions): NRCAccumulat
     });
   }
   return new NRCAccumulator(options, weights);
-}
-
-/** Rows of a matrix or tensor input (undefined when it is neither). */
-function rowCount(x: unknown): number | undefined {
-  if (Array.isArray(x)) return x.length;
-  if (x === null || typeof x !== "object") return undefined;
-  const o = x as { shape?: unknown; rows?: unknown };
-  if (Array.isArray(o.shape)) return typeof o.shape[0] === "number" ? o.shape[0] : undefined;
-  return typeof o.rows === "number" ? o.rows : undefined;
 }
 
 /**

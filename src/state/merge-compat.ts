@@ -8,7 +8,7 @@
  * @module
  */
 import type { Mat } from "../backends/types.js";
-import { NRCInputError } from "../errors.js";
+import { NRCInputError, checkKeys } from "../errors.js";
 import type { LayerStats } from "../stats/moments.js";
 import { weightHash } from "./checksum.js";
 import { sharedSources, type StateOptions } from "./snapshot.js";
@@ -29,6 +29,31 @@ export interface CompatOptions {
   what?: string;
   /** Merge even when both hold the samples of one state (they are then counted twice). */
   allowDuplicates?: boolean;
+}
+
+/** Options of `NRCAccumulator.merge`. */
+export interface MergeOptions {
+  /**
+   * Merge even when both states hold the samples of one state (e.g. a shard merged twice): they
+   * are then counted twice. Default false: such a merge is refused.
+   */
+  allowDuplicates?: boolean;
+}
+
+/**
+ * Checks `merge`'s options.
+ * @throws NRCInputError naming `options` or `allowDuplicates`.
+ */
+export function checkMergeOptions(fn: string, options: MergeOptions): void {
+  if (options === null || typeof options !== "object")
+    throw new NRCInputError(fn, "options", "options must be { allowDuplicates? }");
+  checkKeys(fn, "options", options, ["allowDuplicates"]);
+  if (options.allowDuplicates !== undefined && typeof options.allowDuplicates !== "boolean")
+    throw new NRCInputError(
+      fn,
+      "allowDuplicates",
+      `allowDuplicates must be a boolean; got ${JSON.stringify(options.allowDuplicates)}`,
+    );
 }
 
 /** An option as in effect: t defaults to the targets' width (undefined: not known yet). */
