@@ -140,6 +140,21 @@ function layerTicks(n: number): number[] {
   return out;
 }
 
+/**
+ * The x axis labelled with the layers' names (position and name, e.g. "0 conv1"), unless every
+ * name is the default "layer i" (then the positions alone say it).
+ */
+function nameLabels(layers: readonly LayerReport[]): Record<string, unknown> {
+  if (layers.every((l, i) => l.name === `layer ${i}` || l.name === String(i))) return {};
+  const names = layers.map((l, i) => `${i} ${l.name}`);
+  return {
+    labelExpr: `${JSON.stringify(names)}[datum.value] || datum.label`,
+    labelAngle: -35,
+    labelAlign: "right",
+    labelLimit: 90,
+  };
+}
+
 interface Series {
   name: string;
   get: (l: LayerReport) => number | null;
@@ -393,7 +408,13 @@ export function buildFigureSpecs(runs: ReportRun[], opts: ReportOptions): Figure
     field: "x",
     type: "quantitative",
     scale: { domain: [-0.5, nLayers - 0.5], nice: false, zero: false },
-    axis: { title: "layer", values: layerTicks(nLayers), format: "d", grid: false },
+    axis: {
+      title: "layer",
+      values: layerTicks(nLayers),
+      format: "d",
+      grid: false,
+      ...nameLabels(runs.find((r) => r.report.layers.length === nLayers)!.report.layers),
+    },
   };
 
   // Degenerate layers: one band per layer position, naming the runs.
