@@ -36,8 +36,11 @@ export interface LayerReport {
   index: number;
   /** The layer's name (given, or `layer {index}`). */
   name: string;
-  /** Whether the features came as a 4-D conv tensor (reshaped per the preset). */
-  kind: "dense" | "conv";
+  /**
+   * `dense`: N×d features; `conv`: a 4-D conv tensor (reshaped per the preset); `token`: a
+   * MatMul on N×…×d inputs (ONNX), every position (token) a sample.
+   */
+  kind: "dense" | "conv" | "token";
   /** Rows (samples) of the feature matrix after reshaping. */
   samples: number;
   /** Columns (features) after reshaping. */
