@@ -32,23 +32,18 @@ export async function requirePeers(
   needs: PeerNeeds,
   load: Record<string, () => Promise<unknown>> = PEERS,
 ): Promise<void> {
-  const pick = (names: string[]) => Object.fromEntries(names.map((n) => [n, load[n]]));
-  if (needs.onnx) {
-    const gone = await missing(pick(["onnxruntime-web", "protobufjs"]));
+  const wanted: [boolean | undefined, string, string[], string][] = [
+    [needs.onnx, "model", ["onnxruntime-web", "protobufjs"], "an ONNX model"],
+    [needs.report, "--report", ["vega", "vega-lite"], "--report"],
+  ];
+  for (const [on, arg, names, who] of wanted) {
+    if (!on) continue;
+    const gone = await missing(Object.fromEntries(names.map((n) => [n, load[n]])));
     if (gone.length)
       throw new NRCInputError(
         "deep-nrc",
-        "model",
-        `an ONNX model needs the optional package${gone.length > 1 ? "s" : ""} ${gone.join(" and ")}, not installed here: npm i onnxruntime-web protobufjs`,
-      );
-  }
-  if (needs.report) {
-    const gone = await missing(pick(["vega", "vega-lite"]));
-    if (gone.length)
-      throw new NRCInputError(
-        "deep-nrc",
-        "--report",
-        `--report needs the optional package${gone.length > 1 ? "s" : ""} ${gone.join(" and ")}, not installed here: npm i vega vega-lite`,
+        arg,
+        `${who} needs the optional package${gone.length > 1 ? "s" : ""} ${gone.join(" and ")}, not installed here: npm i ${names.join(" ")}`,
       );
   }
 }

@@ -20,23 +20,11 @@ import { readSafetensorsHeader } from "../../src/io/safetensors.js";
 import { memorySource } from "../../src/io/source.js";
 import { makeRng } from "../../src/io/synthetic.js";
 import { decodeState, encodeState } from "../../src/state/binary.js";
-
-type M = { rows: number; cols: number; data: Float64Array };
-const rowsOf = (m: M, a: number, b: number): M => ({
-  rows: b - a,
-  cols: m.cols,
-  data: m.data.slice(a * m.cols, b * m.cols),
-});
+import { batchesOf } from "../helpers/batches.js";
 
 const net = makeSyntheticNetwork({ samples: 90, layers: 4, width: 6, targets: 2, seed: 5 });
 const weights = net.layers.map((l) => l.weight);
-const batches: AccumulatorBatch[] = [
-  [0, 40],
-  [40, 90],
-].map(([a, b]) => ({
-  features: net.layers.map((l) => rowsOf(l.features, a, b)),
-  targets: rowsOf(net.targets, a, b),
-}));
+const batches: AccumulatorBatch[] = batchesOf(net, [0, 40, 90]);
 
 const SEED = process.env.NRC_SEED ? Number(process.env.NRC_SEED) : 21;
 

@@ -13,19 +13,11 @@ import {
   type AccumulatorOptions,
   type AccumulatorState,
 } from "../../src/index.js";
+import { batchOf, rowsOf } from "../helpers/batches.js";
 
-type M = { rows: number; cols: number; data: Float64Array };
-const rows = (m: M, a: number, b: number): M => ({
-  rows: b - a,
-  cols: m.cols,
-  data: m.data.slice(a * m.cols, b * m.cols),
-});
 const net = makeSyntheticNetwork({ samples: 60, layers: 3, width: 5, targets: 2, seed: 9 });
 const weights = net.layers.map((l) => l.weight);
-const batch = (a: number, b: number) => ({
-  features: net.layers.map((l) => rows(l.features, a, b)),
-  targets: rows(net.targets, a, b),
-});
+const batch = (a: number, b: number) => batchOf(net, a, b);
 
 async function filled(a: number, b: number, opts: AccumulatorOptions = {}) {
   const acc = createNRCAccumulator({ weights, ...opts });
@@ -112,7 +104,7 @@ describe("shards of any size", () => {
     expect(acc.samples).toBe(0);
     expect(acc.sources).toEqual([]);
     await rejects(
-      acc.add({ features: [rows(net.layers[0].features, 0, 1), [], []], targets: [] }),
+      acc.add({ features: [rowsOf(net.layers[0].features, 0, 1), [], []], targets: [] }),
       "features[0]",
       /0 rows/,
     );

@@ -20,24 +20,14 @@ import { decodeState, encodeState } from "../../src/state/binary.js";
 import type { StateSnapshot } from "../../src/state/snapshot.js";
 import { encodeSafetensors } from "../../src/io/safetensors-write.js";
 import { makeRng } from "../../src/io/synthetic.js";
-
-type M = { rows: number; cols: number; data: Float64Array };
-const rows = (m: M, a: number, b: number): M => ({
-  rows: b - a,
-  cols: m.cols,
-  data: m.data.slice(a * m.cols, b * m.cols),
-});
+import { batchesOf, rowsOf } from "../helpers/batches.js";
 
 const net = makeSyntheticNetwork({ samples: 240, layers: 3, width: 12, targets: 3, seed: 5 });
 const weights = net.layers.map((l) => l.weight);
 
 async function filled(opts: AccumulatorOptions = {}, cuts = [0, 70, 150, 240]) {
   const acc = createNRCAccumulator({ weights, ...opts });
-  for (let i = 0; i + 1 < cuts.length; i++)
-    await acc.add({
-      features: net.layers.map((l) => rows(l.features, cuts[i], cuts[i + 1])),
-      targets: rows(net.targets, cuts[i], cuts[i + 1]),
-    });
+  await acc.addAll(batchesOf(net, cuts));
   return acc;
 }
 
@@ -179,11 +169,11 @@ describe("refusals, naming the field", () => {
     const narrow = createNRCAccumulator({ t: 2 });
     await narrow.add({
       features: [
-        rows(net.layers[0].features, 0, 10),
-        rows(net.targets, 0, 10),
-        rows(net.targets, 0, 10),
+        rowsOf(net.layers[0].features, 0, 10),
+        rowsOf(net.targets, 0, 10),
+        rowsOf(net.targets, 0, 10),
       ],
-      targets: rows(net.targets, 0, 10),
+      targets: rowsOf(net.targets, 0, 10),
     });
     await expectInputError(
       async () => (await filled({ t: 2, weights: undefined })).merge(narrow),
