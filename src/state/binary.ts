@@ -33,7 +33,7 @@ import { encodeSafetensors, type SafetensorsEntry } from "../io/safetensors-writ
 import { readSafetensor } from "../io/safetensors.js";
 import { memorySource } from "../io/source.js";
 import { sha256Hex } from "./sha256.js";
-import { leBytes, textHash, weightHash } from "./checksum.js";
+import { leBytes, sha256Async, textHash, weightHash } from "./checksum.js";
 import { validateCounts, validateLayerStats } from "./validate-binary.js";
 import { checkStateLayers } from "./validate-stats.js";
 import { HSIC_ARRAYS, hsicLengths, type HsicSums } from "../stats/hsic.js";
@@ -203,7 +203,7 @@ export async function decodeState(
       if (sum === undefined)
         throw new NRCInputError(fn, tensor, `${name}: ${tensor} has no recorded checksum`);
       const [a, b] = info.dataOffsets;
-      if (sha256Hex(bytes.subarray(st.dataOffset + a, st.dataOffset + b)) !== sum)
+      if ((await sha256Async(bytes.subarray(st.dataOffset + a, st.dataOffset + b))) !== sum)
         throw new NRCInputError(
           fn,
           tensor,
