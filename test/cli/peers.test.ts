@@ -37,7 +37,31 @@ describe("requirePeers", () => {
 describe("the CLI checks them before measuring", () => {
   afterEach(() => {
     vi.doUnmock("vega");
+    vi.doUnmock("onnxruntime-web");
     vi.resetModules();
+  });
+
+  it("an ONNX model without onnxruntime-web: exit 1, one line, before reading anything", async () => {
+    vi.resetModules();
+    vi.doMock("onnxruntime-web", () => {
+      throw new Error("Cannot find package 'onnxruntime-web'");
+    });
+    const { main } = await import("../../src/cli/main.js");
+    for (const args of [
+      ["layers", "no-such-model.onnx"],
+      ["measure", "no-such-model.onnx", "--inputs", "x.npy", "--targets", "y.npy"],
+    ]) {
+      let err = "";
+      const code = await main(args, {
+        stdout: { write: () => {} },
+        stderr: { isTTY: false, write: (s: string) => (err += s) },
+        env: {},
+      });
+      expect(code, args[0]).toBe(1);
+      expect(err, args[0]).toBe(
+        "deep-nrc: an ONNX model needs the optional package onnxruntime-web, not installed here: npm i onnxruntime-web protobufjs\n",
+      );
+    }
   });
 
   it("measure --report without vega: exit 1, one line, nothing measured", async () => {
