@@ -1,6 +1,6 @@
 /**
  * Streaming, mergeable measurement: {@link createNRCAccumulator} keeps only per-layer sufficient
- * statistics (see `stats.ts`), so activations far larger than memory can be measured batch by
+ * statistics (see `stats/moments.ts`), so activations far larger than memory can be measured batch by
  * batch, shard by shard, and the partial states combined (`merge`, `toJSON`/`fromJSON`) in any
  * map-reduce engine. `finalize()` returns the same report as `measureNRC` on all rows at once,
  * within ~1e-13 relative, for any batching.

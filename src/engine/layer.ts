@@ -29,7 +29,7 @@ import {
   layerSpectrum,
   reducedSpectrum,
   type ReducedSpectrum,
-} from "./spectrum.js";
+} from "./layer-spectrum.js";
 import { layerResidual, nrc4Rtol } from "./nrc4.js";
 
 /** One layer: the features entering a linear map, and (optionally) that map's weight. */

@@ -12,7 +12,7 @@ import { NRCInputError } from "../errors.js";
 import type { Ctx } from "./options.js";
 import { asMatrix } from "../linalg/matrix.js";
 import { degenerateReason, prepareLayer, repeatRows, type LayerExtras } from "./layer.js";
-import { layerSpectrum, spectrumVectors } from "./spectrum.js";
+import { layerSpectrum, spectrumVectors } from "./layer-spectrum.js";
 import { layerGramSolver, nrc4Rtol } from "./nrc4.js";
 import {
   augmented,
