@@ -118,19 +118,30 @@ function checkSymmetricPSD(
     }
 }
 
+/** Widths up to which RᵀR is compared entry by entry (O(k·w²/2): ~1 s at w = 1024 in JS). */
+export const EXACT_FACTOR_CHECK_MAX = 1024;
+
+/** Random ±1 probes of the wide-factor check (each finds a wrong entry with probability ≥ 1/2). */
+const PROBES = 8;
+
 /**
  * RᵀR must be the uncentered Gram G of [H | Y | 1], which the moments give:
  * HᵀH = m2H + n·μμᵀ, HᵀY = cross + n·μμ_Yᵀ, YᵀY = m2Y + n·μ_Yμ_Yᵀ, Hᵀ1 = n·μ, Yᵀ1 = n·μ_Y,
- * 1ᵀ1 = n. Every entry (a, b) is compared within TOL·√(G_aa·G_bb) (the Cauchy–Schwarz scale of
- * the entry), with G_aa the smaller of the two sides' diagonals, so that a side tampered to be
- * huge cannot widen the tolerance. O(k·w²/2) for a k×w factor: ~0.1 s at w = 512.
+ * 1ᵀ1 = n. Up to {@link EXACT_FACTOR_CHECK_MAX} columns, every entry (a, b) is compared within
+ * TOL·√(G_aa·G_bb) (the Cauchy–Schwarz scale of the entry), with G_aa the smaller of the two
+ * sides' diagonals, so that a side tampered to be huge cannot widen the tolerance: O(k·w²/2) for
+ * a k×w factor, ~0.14 s at w = 512, ~1 s at 1024. Wider (cubic time would be minutes at 4096):
+ * the diagonals entry by entry, and the rest along {@link PROBES} random sign vectors scaled by
+ * 1/√G_bb (Freivalds' check, O(k·w + w²) each), each component within TOL·√G_aa·w — a wrong
+ * entry larger than that is found with probability ≥ 1 − 2⁻⁸.
+ * @param exactMax - the width up to which the check is entrywise (tests lower it).
+ * @returns what does not match, or null. @internal
  */
-function checkFactor(
-  i: number,
+export function factorMismatch(
   s: LayerStats,
   r: Mat,
-  bad: (i: number, field: string, why: string) => never,
-): void {
+  exactMax = EXACT_FACTOR_CHECK_MAX,
+): string | null {
   const { d, q, count: n } = s;
   const w = d + q + 1;
   const mean = new Float64Array(w);
@@ -144,27 +155,94 @@ function checkFactor(
     return a < d ? s.cross[a * q + (b - d)] : s.cross[b * q + (a - d)];
   };
   const g = (a: number, b: number) => centered(a, b) + n * mean[a] * mean[b];
-  // RᵀR, upper triangle, row by row of R (R is upper trapezoidal: row k starts at column k).
-  const rr = new Float64Array(w * w);
-  for (let k = 0; k < r.rows; k++) {
-    const row = r.data.subarray(k * w, (k + 1) * w);
-    for (let a = 0; a < w; a++) {
-      const ra = row[a];
-      if (ra === 0) continue;
-      for (let b = a; b < w; b++) rr[a * w + b] += ra * row[b];
+  const entry = (a: number, b: number, got: number, want: number) =>
+    `(RᵀR)[${a}, ${b}] = ${got} against ${want} from the moments`;
+  if (w <= exactMax) {
+    // RᵀR, upper triangle, row by row of R (R is upper trapezoidal: row k starts at column k).
+    const rr = new Float64Array(w * w);
+    for (let k = 0; k < r.rows; k++) {
+      const row = r.data.subarray(k * w, (k + 1) * w);
+      for (let a = 0; a < w; a++) {
+        const ra = row[a];
+        if (ra === 0) continue;
+        for (let b = a; b < w; b++) rr[a * w + b] += ra * row[b];
+      }
     }
+    const scale = new Float64Array(w);
+    for (let a = 0; a < w; a++) scale[a] = Math.sqrt(Math.min(rr[a * w + a], g(a, a)));
+    for (let a = 0; a < w; a++)
+      for (let b = a; b < w; b++) {
+        const want = g(a, b);
+        const got = rr[a * w + b];
+        if (!(Math.abs(got - want) <= TOL * scale[a] * scale[b] + Number.MIN_VALUE))
+          return entry(a, b, got, want);
+      }
+    return null;
   }
+  // Wide: the diagonals exactly, then random probes.
+  const diag = new Float64Array(w);
+  for (let k = 0; k < r.rows; k++) for (let a = 0; a < w; a++) diag[a] += r.data[k * w + a] ** 2;
   const scale = new Float64Array(w);
-  for (let a = 0; a < w; a++) scale[a] = Math.sqrt(Math.min(rr[a * w + a], g(a, a)));
-  for (let a = 0; a < w; a++)
-    for (let b = a; b < w; b++) {
-      const want = g(a, b);
-      const got = rr[a * w + b];
-      if (!(Math.abs(got - want) <= TOL * scale[a] * scale[b] + Number.MIN_VALUE))
-        bad(
-          i,
-          "r",
-          `(the TSQR factor) does not match the layer's moments: (RᵀR)[${a}, ${b}] = ${got} against ${want} from the moments`,
-        );
+  let live = 0;
+  for (let a = 0; a < w; a++) {
+    const want = g(a, a);
+    scale[a] = Math.sqrt(Math.min(diag[a], want));
+    if (!(Math.abs(diag[a] - want) <= TOL * scale[a] ** 2 + Number.MIN_VALUE))
+      return entry(a, a, diag[a], want);
+    if (scale[a] > 0) live++;
+  }
+  let seed = 0x2545f491;
+  const sign = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed & 1 ? 1 : -1;
+  };
+  const v = new Float64Array(w);
+  const u = new Float64Array(r.rows);
+  const got = new Float64Array(w);
+  const want = new Float64Array(w);
+  for (let p = 0; p < PROBES; p++) {
+    for (let b = 0; b < w; b++) v[b] = scale[b] > 0 ? sign() / scale[b] : 0;
+    // RᵀR·v = Rᵀ(R·v), over every entry (a stored full factor may hold entries below its diagonal).
+    got.fill(0);
+    for (let k = 0; k < r.rows; k++) {
+      let t = 0;
+      for (let b = 0; b < w; b++) t += r.data[k * w + b] * v[b];
+      u[k] = t;
     }
+    for (let k = 0; k < r.rows; k++) {
+      const uk = u[k];
+      for (let a = 0; a < w; a++) got[a] += r.data[k * w + a] * uk;
+    }
+    // G·v from the moments: the centered part, then n·μ(μᵀv).
+    let mv = 0;
+    for (let b = 0; b < w; b++) mv += mean[b] * v[b];
+    for (let a = 0; a < w; a++) {
+      let t = 0;
+      if (a < d) {
+        for (let b = 0; b < d; b++) t += s.m2H[a * d + b] * v[b];
+        for (let c = 0; c < q; c++) t += s.cross[a * q + c] * v[d + c];
+      } else if (a < d + q) {
+        for (let b = 0; b < d; b++) t += s.cross[b * q + (a - d)] * v[b];
+        for (let c = 0; c < q; c++) t += s.m2Y[(a - d) * q + c] * v[d + c];
+      }
+      want[a] = t + n * mean[a] * mv;
+    }
+    for (let a = 0; a < w; a++)
+      if (!(Math.abs(got[a] - want[a]) <= TOL * scale[a] * live + Number.MIN_VALUE))
+        return `(RᵀR·v)[${a}] = ${got[a]} against ${want[a]} from the moments (random probe ${p})`;
+  }
+  return null;
+}
+
+/** {@link factorMismatch} as an error naming the factor. */
+function checkFactor(
+  i: number,
+  s: LayerStats,
+  r: Mat,
+  bad: (i: number, field: string, why: string) => never,
+): void {
+  const why = factorMismatch(s, r);
+  if (why) bad(i, "r", `(the TSQR factor) does not match the layer's moments: ${why}`);
 }
