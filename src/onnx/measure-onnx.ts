@@ -61,7 +61,12 @@ export interface ONNXReport extends NRCReport {
 export async function measureONNX(options: MeasureONNXOptions): Promise<ONNXReport> {
   const { accumulator: acc, model } = await accumulateONNX(options, "measureONNX");
   try {
-    return { ...(await acc.finalize()), model };
+    const report = await acc.finalize();
+    // A MatMul read as a conv is one on N×…×d inputs: its positions (tokens) are the samples.
+    report.layers.forEach((l, i) => {
+      if (l.kind === "conv" && model.layers[i].op === "MatMul") l.kind = "token";
+    });
+    return { ...report, model };
   } finally {
     await acc.dispose();
   }

@@ -191,22 +191,11 @@ describe("sampleAxis", () => {
       for (let p = 0; p < 6; p++)
         for (let c = 0; c < 4; c++) xt[(p * N + s) * 4 + c] = x[(s * 6 + p) * 4 + c];
     const a = await measureONNX({ model, inputs: { data: x, shape: [N, 6, 4] }, targets: y });
-    const cap = await captureONNX({
-      model,
-      inputs: { data: xt, shape: [6, N, 4] },
-      targets: y,
-      sampleAxis: 1,
-      batchRows: 6,
-    });
+    const along1 = { model, inputs: { data: xt, shape: [6, N, 4] }, targets: y, sampleAxis: 1 };
+    const cap = await captureONNX({ ...along1, batchRows: 6 });
     await cap.close();
     expect(cap.layers[0].pairing.layout).toMatch(/samples innermost/);
-    const b = await measureONNX({
-      model,
-      inputs: { data: xt, shape: [6, N, 4] },
-      targets: y,
-      sampleAxis: 1,
-      batchRows: 6,
-    });
+    const b = await measureONNX({ ...along1, batchRows: 6 });
     expect(b.layers[0].name).toBe("tok");
     expect(b.layers[0].nrc1).toBeCloseTo(a.layers[0].nrc1!, 12);
     expect(b.layers[0].nrc2).toBeCloseTo(a.layers[0].nrc2!, 12);
