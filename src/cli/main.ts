@@ -225,7 +225,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
     let title: string;
     if (onnxModel) {
       const path = positionals[1];
-      report = await measureONNXFile({
+      const onnxReport = await measureONNXFile({
         path,
         inputs: o.inputs!,
         targets: o.targets!,
@@ -236,7 +236,8 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
         onProgress: (label, done, total) => bar.update(label, done, total),
         note,
       });
-      title = `deep-nrc: ${path}`;
+      report = onnxReport;
+      title = `deep-nrc: ${path} (features by ${onnxReport.model.runtime})`;
     } else if (cmd === "measure") {
       const path = positionals[1];
       const net = await openNetwork(path);
