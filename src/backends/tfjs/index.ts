@@ -20,6 +20,7 @@
  */
 import { NRCInputError, fmtShape } from "../../errors.js";
 import type { Backend, Kernels, Mat } from "../types.js";
+import { checkMat, importPeer } from "../peer.js";
 import * as core from "../../index.js";
 import { type ColPrep, fillChunk, finishProduct, prepColumns } from "../webgpu/f32prep.js";
 
@@ -70,37 +71,10 @@ export interface TfjsKernels extends Kernels {
 
 async function loadTf(tf: TF | undefined): Promise<TF> {
   if (tf) return tf;
-  try {
-    // A variable specifier: bundling the core (which names this backend) never pulls in the peer.
-    const peer = "@tensorflow/tfjs-core";
-    return (await import(/* @vite-ignore */ /* webpackIgnore: true */ peer)) as unknown as TF;
-  } catch (e) {
-    throw new Error(
-      `tfjs backend: pass the tf namespace (tfjsBackend(tf)) or install the optional peer '@tensorflow/tfjs-core': ${(e as Error).message}`,
-    );
-  }
-}
-
-function checkMat(fn: string, arg: string, x: Mat): void {
-  if (
-    x === null ||
-    typeof x !== "object" ||
-    !Number.isInteger(x.rows) ||
-    !Number.isInteger(x.cols) ||
-    x.rows < 1 ||
-    x.cols < 1 ||
-    !(x.data instanceof Float64Array) ||
-    x.data.length !== x.rows * x.cols
-  )
-    throw new NRCInputError(
-      fn,
-      arg,
-      `${arg} must be a Mat { rows ≥ 1, cols ≥ 1, data: Float64Array of rows·cols }; got ${
-        x && typeof x === "object"
-          ? `${fmtShape(x.rows, x.cols)} with data length ${x.data?.length}`
-          : typeof x
-      }`,
-    );
+  return importPeer<TF>(
+    "@tensorflow/tfjs-core",
+    "tfjs backend: pass the tf namespace (tfjsBackend(tf)) or install the optional peer '@tensorflow/tfjs-core'",
+  );
 }
 
 /**

@@ -21,6 +21,7 @@
  */
 import { NRCInputError, fmtShape } from "../../errors.js";
 import type { Backend, Kernels, Mat } from "../types.js";
+import { checkMat, importPeer } from "../peer.js";
 import { BLOCK, CROSS_TILES_WGSL } from "./shaders.js";
 import { type ColPrep, fillChunk, finishProduct, prepColumns } from "./f32prep.js";
 
@@ -141,18 +142,11 @@ async function acquire(opts: WebGPUBackendOptions): Promise<Acquired> {
     throw new Error(
       "webgpu backend: WebGPU is unavailable here (no navigator.gpu); pass { device } or { gpu }",
     );
-  let mod: { create(options: string[]): GPU };
-  try {
-    // A variable specifier: bundlers leave the Node-only peer alone (the core names this backend).
-    const peer = "webgpu";
-    mod = (await import(/* @vite-ignore */ /* webpackIgnore: true */ peer)) as {
-      create(options: string[]): GPU;
-    };
-  } catch (e) {
-    throw new Error(
-      `webgpu backend: no navigator.gpu, and the optional peer package 'webgpu' could not be loaded (npm i webgpu): ${(e as Error).message}`,
-    );
-  }
+  // Through a variable specifier: bundlers leave the Node-only peer alone (the core names this backend).
+  const mod = await importPeer<{ create(options: string[]): GPU }>(
+    "webgpu",
+    "webgpu backend: no navigator.gpu, and the optional peer package 'webgpu' could not be loaded (npm i webgpu)",
+  );
   gpu = mod.create([]);
   let adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter && opts.allowSoftware !== false) {
@@ -178,28 +172,6 @@ async function acquire(opts: WebGPUBackendOptions): Promise<Acquired> {
     info: describeAdapter(adapter),
     keepAlive: gpu,
   };
-}
-
-function checkMat(fn: string, arg: string, x: Mat): void {
-  if (
-    x === null ||
-    typeof x !== "object" ||
-    !Number.isInteger(x.rows) ||
-    !Number.isInteger(x.cols) ||
-    x.rows < 1 ||
-    x.cols < 1 ||
-    !(x.data instanceof Float64Array) ||
-    x.data.length !== x.rows * x.cols
-  )
-    throw new NRCInputError(
-      fn,
-      arg,
-      `${arg} must be a Mat { rows ≥ 1, cols ≥ 1, data: Float64Array of rows·cols }; got ${
-        x && typeof x === "object"
-          ? `${fmtShape(x.rows, x.cols)} with data length ${x.data?.length}`
-          : typeof x
-      }`,
-    );
 }
 
 /** Creates the kernels on a device. */
