@@ -1,17 +1,19 @@
 /// <reference types="@webgpu/types" />
 /**
- * The WebGPU backend (`deep-nrc/webgpu`): WGSL compute kernels for the O(N·d²) work — the Gram
- * matrix `AᵀA` and cross products `AᵀB` — with everything else (eigen-decompositions, SVD, QR,
- * `A·B`) left to the float64 JS kernels.
+ * The WebGPU backend (`deep-nrc/webgpu`): WGSL compute kernels for the O(N·d²) work — Gram
+ * matrices, the shifted moments of a layer, cross products — with the float64 eigen, SVD, QR and
+ * least-squares kernels on the CPU (the wasm backend where it starts, else JS).
  *
- * WGSL has no float64, so each product is computed as float32 partial products over row tiles
- * (default 1024 rows; within a tile the sum runs in 32-row blocks) that are read back and summed
- * in float64 on the host. Before upload every column is centered (its float64 mean removed, added
- * back exactly afterwards) and scaled by a power of two (exact) so that its largest entry is about
- * 1: float32 never overflows or underflows and the error is relative to the *centered* data.
- * Measured (test/backends/f32-suite.ts, Mesa llvmpipe): |ΔGᵢⱼ| ≤ 2e-7·‖ãᵢ‖‖ãⱼ‖ (10000×512:
- * 9e-8), NRC1 within 8e-8 absolute, NRC2/NRC3 within 6e-7 of float64. Metrics that must resolve
- * less than ~1e-6 of the variance (NRC1 of a collapsed layer) need a float64 backend.
+ * WGSL has no float64. The default (`precision: "exact"`) computes every product exactly from
+ * integer slices (the Ozaki scheme, `../slices.ts`): each column is centered in float64 and cut
+ * into 5 integer digits of ≤ 13 bits, the GPU forms the integer products of the digit planes in
+ * i32 arithmetic (no rounding, nothing for a compiler to reassociate), and the host recombines
+ * them in float64 — a Gram as accurate as a float64 one, so every metric is what the `wasm`
+ * backend returns, collapsed layers included. It costs 9 integer products per Gram.
+ * `precision: "float32"` is the float32 pass: float32 partial products over row tiles (default
+ * 1024 rows) summed in float64 on the host, columns centered and power-of-two scaled first:
+ * |ΔGᵢⱼ| ≤ 2e-7·‖ãᵢ‖‖ãⱼ‖ (llvmpipe, 10000×512: 9e-8), NRC1 within 8e-8 absolute, NRC2/NRC3 within
+ * 6e-7 — not for collapsed layers.
  *
  * Works in browsers (`navigator.gpu`) and in Node through the optional peer package `webgpu`
  * (Dawn). In Node, without a hardware adapter it falls back to Mesa's llvmpipe software renderer
@@ -20,30 +22,21 @@
  * @module
  */
 import { NRCInputError, fmtShape } from "../../errors.js";
-import type { Backend, Kernels, Mat } from "../types.js";
-import { checkMat, importPeer } from "../peer.js";
+import type { Backend, Kernels, Mat, MatF32 } from "../types.js";
+import { checkMat } from "../peer.js";
+import { jsKernels } from "../js/index.js";
+import { wasmBackend } from "../wasm/index.js";
+import { I32_FORMAT, finishSliced, prepSlices } from "../slices.js";
 import { BLOCK, CROSS_TILES_WGSL } from "./shaders.js";
-import { type ColPrep, fillChunk, finishProduct, prepColumns } from "./f32prep.js";
+import { INT_PAIRS_WGSL } from "./int-shader.js";
+import { finishProduct, prepColumns } from "./f32prep.js";
+import { f32Plan, intOutBytes, intPlan } from "./products.js";
+import { type StreamPlan, streamChunks } from "./stream.js";
+import { type Acquired, type WebGPUDevice, type WebGPUEntry, acquire } from "./device.js";
 
-// WebGPU flag values (spec constants), so that no global `GPUBufferUsage` is needed in Node.
-const USAGE_MAP_READ = 0x0001;
-const USAGE_COPY_SRC = 0x0004;
-const USAGE_COPY_DST = 0x0008;
-const USAGE_UNIFORM = 0x0040;
-const USAGE_STORAGE = 0x0080;
-const MAP_READ = 0x0001;
+export type { WebGPUDevice, WebGPUEntry } from "./device.js";
 
 const MiB = 1024 * 1024;
-
-/**
- * WebGPU's `GPUDevice` where the WebGPU type declarations (`@webgpu/types`, a dependency of the
- * `webgpu` package) are loaded, `object` elsewhere, so that these declarations never require them.
- */
-export type WebGPUDevice = typeof globalThis extends { GPUDevice: { prototype: infer D } }
-  ? D
-  : object;
-/** WebGPU's `GPU` (`navigator.gpu`) where the WebGPU types are loaded, `object` elsewhere. */
-export type WebGPUEntry = typeof globalThis extends { GPU: { prototype: infer G } } ? G : object;
 
 /** Options of {@link webgpuBackend}. */
 export interface WebGPUBackendOptions {
@@ -63,6 +56,17 @@ export interface WebGPUBackendOptions {
   allowSoftware?: boolean;
   /** Upper bound on each GPU buffer in bytes (default 32 MiB, capped by the device's limits). */
   maxBufferBytes?: number;
+  /**
+   * `"exact"` (default): products from integer slices, as accurate as float64. `"float32"`: the
+   * float32 pass (~1e-7 of the centered data; faster, not for collapsed layers).
+   */
+  precision?: "exact" | "float32";
+  /**
+   * The CPU backend for the float64 kernels the GPU does not run (eigen, SVD, QR, least squares).
+   * Default: `wasmBackend()`, else the JS kernels where WebAssembly does not start. Started by
+   * `init()` and disposed with the backend.
+   */
+  cpu?: Backend;
 }
 
 /** The kernels a started WebGPU backend provides. */
@@ -70,8 +74,10 @@ export interface WebGPUKernels extends Kernels {
   readonly name: "webgpu";
   /** The adapter, in words (e.g. `llvmpipe … OpenGL ES 3.2 Mesa …`), or `"user device"`. */
   readonly adapterInfo: string;
-  /** Rows per float32 partial product. */
+  /** Rows per float32 partial product (the float32 pass). */
   readonly tileRows: number;
+  /** How the products are computed: exactly from integer slices, or by the float32 pass. */
+  readonly precision: "exact" | "float32";
   /** The GPU device in use. */
   readonly device: WebGPUDevice;
   gram(a: Mat): Promise<Mat>;
@@ -79,106 +85,11 @@ export interface WebGPUKernels extends Kernels {
   dispose(): Promise<void>;
 }
 
-interface Acquired {
-  device: GPUDevice;
-  owned: boolean;
-  info: string;
-  /** Keeps the Dawn instance alive while the device is in use; dropped on dispose. */
-  keepAlive: unknown;
-}
-
-function describeAdapter(adapter: GPUAdapter): string {
-  const info = (adapter as { info?: GPUAdapterInfo }).info;
-  if (!info) return "unknown adapter";
-  const parts = [info.vendor, info.architecture, info.device, info.description].filter(
-    (s) => typeof s === "string" && s.length > 0,
-  );
-  return parts.length > 0 ? parts.join(" · ") : "unknown adapter";
-}
-
-async function requestAny(gpu: GPU): Promise<GPUAdapter | null> {
-  let adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
-  if (!adapter) {
-    // WebGPU compatibility mode (OpenGL ES–class adapters). Unknown keys are ignored where unsupported.
-    adapter = await gpu.requestAdapter({
-      featureLevel: "compatibility",
-    } as GPURequestAdapterOptions);
-  }
-  return adapter;
-}
-
-function isNode(): boolean {
-  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
-  return typeof p?.versions?.node === "string";
-}
-
-async function openDevice(adapter: GPUAdapter): Promise<GPUDevice> {
-  const lim = adapter.limits;
-  return adapter.requestDevice({
-    requiredLimits: {
-      maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
-      maxBufferSize: lim.maxBufferSize,
-    },
-  });
-}
-
-async function acquire(opts: WebGPUBackendOptions): Promise<Acquired> {
-  if (opts.device)
-    return { device: opts.device, owned: false, info: "user device", keepAlive: null };
-  let gpu: GPU | undefined =
-    opts.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu ?? undefined;
-  if (gpu) {
-    const adapter = await requestAny(gpu);
-    if (!adapter)
-      throw new Error("webgpu backend: navigator.gpu.requestAdapter() returned no adapter");
-    return {
-      device: await openDevice(adapter),
-      owned: true,
-      info: describeAdapter(adapter),
-      keepAlive: gpu,
-    };
-  }
-  if (!isNode())
-    throw new Error(
-      "webgpu backend: WebGPU is unavailable here (no navigator.gpu); pass { device } or { gpu }",
-    );
-  // Through a variable specifier: bundlers leave the Node-only peer alone (the core names this backend).
-  const mod = await importPeer<{ create(options: string[]): GPU }>(
-    "webgpu",
-    "webgpu backend: no navigator.gpu, and the optional peer package 'webgpu' could not be loaded (npm i webgpu)",
-  );
-  gpu = mod.create([]);
-  let adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
-  if (!adapter && opts.allowSoftware !== false) {
-    // Mesa llvmpipe through OpenGL ES; EGL needs a platform without a display server.
-    const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process!
-      .env;
-    if (env.EGL_PLATFORM === undefined) env.EGL_PLATFORM = "surfaceless";
-    gpu = mod.create(["backend=opengles"]);
-    adapter = await gpu.requestAdapter({
-      featureLevel: "compatibility",
-    } as GPURequestAdapterOptions);
-  }
-  if (!adapter)
-    throw new Error(
-      "webgpu backend: the 'webgpu' package found no adapter (no Vulkan/Metal/D3D GPU" +
-        (opts.allowSoftware === false
-          ? ", and allowSoftware is false)"
-          : ", and no OpenGL ES software adapter: install Mesa's libegl1 libegl-mesa0 libgles2)"),
-    );
-  return {
-    device: await openDevice(adapter),
-    owned: true,
-    info: describeAdapter(adapter),
-    keepAlive: gpu,
-  };
-}
-
-/** Creates the kernels on a device. */
+/** Creates the kernels on a device, the CPU's kernels beside them. */
 function makeKernels(
   acq: Acquired,
-  tileRowsOpt: number | undefined,
-  maxBytesOpt: number | undefined,
+  cpu: Kernels | null,
+  opts: WebGPUBackendOptions,
 ): WebGPUKernels {
   const device = acq.device;
   let keepAlive: unknown = acq.keepAlive;
@@ -187,21 +98,22 @@ function makeKernels(
   void device.lost.then((info) => {
     if (!disposed) lostReason = `${info.reason}: ${info.message}`;
   });
-  const tileRows = Math.max(BLOCK, Math.ceil((tileRowsOpt ?? 1024) / BLOCK) * BLOCK);
+  const precision = opts.precision ?? "exact";
+  const tileRows = Math.max(BLOCK, Math.ceil((opts.tileRows ?? 1024) / BLOCK) * BLOCK);
   const lim = device.limits;
   const maxBytes = Math.max(
     4096,
-    Math.min(maxBytesOpt ?? 32 * MiB, lim.maxStorageBufferBindingSize, lim.maxBufferSize),
+    Math.min(opts.maxBufferBytes ?? 32 * MiB, lim.maxStorageBufferBindingSize, lim.maxBufferSize),
   );
-  const module = device.createShaderModule({
-    code: CROSS_TILES_WGSL,
-    label: "deep-nrc cross tiles",
-  });
-  const pipeline = device.createComputePipeline({
-    layout: "auto",
-    compute: { module, entryPoint: "main" },
-    label: "deep-nrc cross tiles",
-  });
+  const pipelineOf = (code: string, label: string): GPUComputePipeline =>
+    device.createComputePipeline({
+      layout: "auto",
+      compute: { module: device.createShaderModule({ code, label }), entryPoint: "main" },
+      label,
+    });
+  const f32Pipeline = pipelineOf(CROSS_TILES_WGSL, "deep-nrc cross tiles");
+  const intPipeline =
+    precision === "exact" ? pipelineOf(INT_PAIRS_WGSL, "deep-nrc digit pairs") : null;
 
   // One kernel call at a time: the GPU is a single queue, and error scopes are a per-device stack.
   let queue: Promise<unknown> = Promise.resolve();
@@ -210,230 +122,229 @@ function makeKernels(
     queue = run.catch(() => undefined);
     return run;
   }
-
   function alive(fn: string): void {
     if (disposed) throw new Error(`webgpu backend ${fn}: the backend was disposed`);
     if (lostReason)
       throw new Error(`webgpu backend ${fn}: the GPU device was lost (${lostReason})`);
   }
+  const run = (plan: StreamPlan, pipeline: GPUComputePipeline) =>
+    streamChunks(device, pipeline, plan, (where) => alive(`gram/crossProd (${where})`));
 
-  /**
-   * Float64 sum over row tiles of the float32 partials `Fᵀ G` of the centered, scaled matrices
-   * (columns [c0, c1) of b, or of a when b is null and the product is symmetric).
-   */
-  async function tiledProduct(
-    a: Mat,
-    pa: ColPrep,
-    b: Mat | null,
-    pb: ColPrep | null,
-    tileRows: number,
-  ): Promise<Float64Array> {
-    const m = a.rows;
-    const n = a.cols;
-    const q = b ? b.cols : n;
-    const sym = b === null;
-    const tileBytes = n * q * 4;
-    const widest = Math.max(n, q) * 4;
-    if (tileBytes > maxBytes || tileRows * widest > maxBytes)
-      throw new Error(
-        `webgpu backend: a ${n}×${q} partial product (${(tileBytes / MiB).toFixed(1)} MiB per tile) exceeds the buffer limit of ${(maxBytes / MiB).toFixed(1)} MiB`,
+  function checkPair(fn: string, a: Mat | MatF32, b: Mat | MatF32 | null): void {
+    alive(fn);
+    checkMat(fn, "a", a, true);
+    if (!b) return;
+    checkMat(fn, "b", b, true);
+    if (b.rows !== a.rows)
+      throw new NRCInputError(
+        fn,
+        "b",
+        `a and b must have the same number of rows; got ${fmtShape(a.rows, a.cols)} and ${fmtShape(b.rows, b.cols)}`,
       );
-    const tilesTotal = Math.ceil(m / tileRows);
-    const tilesPerChunk = Math.max(
-      1,
-      Math.min(
-        tilesTotal,
-        Math.floor(maxBytes / tileBytes),
-        Math.floor(maxBytes / (tileRows * widest)),
-        65535,
-      ),
-    );
-    const rowsPerChunk = tilesPerChunk * tileRows;
-    const chunkRows = Math.min(m, rowsPerChunk);
-    const acc = new Float64Array(n * q);
-    const outBytes = tilesPerChunk * tileBytes;
-    type Slot = {
-      inA: GPUBuffer;
-      inB: GPUBuffer | null;
-      out: GPUBuffer;
-      staging: GPUBuffer;
-      uni: GPUBuffer;
-      bind: GPUBindGroup;
-      fa: Float32Array<ArrayBuffer>;
-      fb: Float32Array<ArrayBuffer> | null;
-      pending: Promise<void> | null;
-    };
-    const nSlots = tilesTotal > tilesPerChunk ? 2 : 1;
-    const slots: Slot[] = [];
-    const buffers: GPUBuffer[] = [];
-    const mk = (size: number, usage: number, label: string): GPUBuffer => {
-      const buf = device.createBuffer({ size: Math.ceil(size / 4) * 4, usage, label });
-      buffers.push(buf);
-      return buf;
-    };
-    device.pushErrorScope("out-of-memory");
-    device.pushErrorScope("validation");
-    try {
-      for (let s = 0; s < nSlots; s++) {
-        const inA = mk(chunkRows * n * 4, USAGE_STORAGE | USAGE_COPY_DST, "A");
-        const inB = b ? mk(chunkRows * q * 4, USAGE_STORAGE | USAGE_COPY_DST, "B") : null;
-        const out = mk(outBytes, USAGE_STORAGE | USAGE_COPY_SRC, "C");
-        const staging = mk(outBytes, USAGE_MAP_READ | USAGE_COPY_DST, "C staging");
-        const uni = mk(32, USAGE_UNIFORM | USAGE_COPY_DST, "params");
-        const bind = device.createBindGroup({
-          layout: pipeline.getBindGroupLayout(0),
-          entries: [
-            { binding: 0, resource: { buffer: inA } },
-            { binding: 1, resource: { buffer: inB ?? inA } },
-            { binding: 2, resource: { buffer: out } },
-            { binding: 3, resource: { buffer: uni } },
-          ],
-        });
-        slots.push({
-          inA,
-          inB,
-          out,
-          staging,
-          uni,
-          bind,
-          fa: new Float32Array(chunkRows * n),
-          fb: b ? new Float32Array(chunkRows * q) : null,
-          pending: null,
-        });
-      }
-      const gy = Math.ceil(n / BLOCK);
-      const gx = Math.ceil(q / BLOCK);
-      let c = 0;
-      for (let r0 = 0; r0 < m; r0 += rowsPerChunk, c++) {
-        const slot = slots[c % nSlots];
-        if (slot.pending) await slot.pending;
-        alive("gram/crossProd");
-        const r1 = Math.min(m, r0 + rowsPerChunk);
-        const rows = r1 - r0;
-        const tiles = Math.ceil(rows / tileRows);
-        fillChunk(a, pa, r0, r1, slot.fa);
-        device.queue.writeBuffer(slot.inA, 0, slot.fa, 0, rows * n);
-        if (b && pb && slot.inB && slot.fb) {
-          fillChunk(b, pb, r0, r1, slot.fb);
-          device.queue.writeBuffer(slot.inB, 0, slot.fb, 0, rows * q);
-        }
-        device.queue.writeBuffer(
-          slot.uni,
-          0,
-          new Uint32Array([rows, n, q, tileRows, sym ? 1 : 0, 0, 0, 0]),
-        );
-        const enc = device.createCommandEncoder();
-        const pass = enc.beginComputePass();
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, slot.bind);
-        pass.dispatchWorkgroups(gx, gy, tiles);
-        pass.end();
-        const bytes = tiles * tileBytes;
-        enc.copyBufferToBuffer(slot.out, 0, slot.staging, 0, bytes);
-        device.queue.submit([enc.finish()]);
-        slot.pending = slot.staging.mapAsync(MAP_READ, 0, bytes).then(() => {
-          const part = new Float32Array(slot.staging.getMappedRange(0, bytes));
-          const nq = n * q;
-          if (sym) {
-            for (let t = 0; t < tiles; t++) {
-              const o = t * nq;
-              for (let i = 0; i < n; i++) {
-                const ro = i * n;
-                for (let j = i; j < n; j++) acc[ro + j] += part[o + ro + j];
-              }
-            }
-          } else {
-            for (let t = 0; t < tiles; t++) {
-              const o = t * nq;
-              for (let k = 0; k < nq; k++) acc[k] += part[o + k];
-            }
-          }
-          slot.staging.unmap();
-        });
-      }
-      for (const s of slots) if (s.pending) await s.pending;
-    } finally {
-      await Promise.allSettled(slots.map((s) => s.pending));
-      const validation = await device.popErrorScope();
-      const oom = await device.popErrorScope();
-      for (const buf of buffers) buf.destroy();
-      if (validation)
-        throw new Error(`webgpu backend: GPU validation error: ${validation.message}`);
-      if (oom) throw new Error(`webgpu backend: GPU out of memory: ${oom.message}`);
-    }
-    alive("gram/crossProd");
-    return acc;
   }
 
-  async function product(fn: string, a: Mat, b: Mat | null): Promise<Mat> {
-    alive(fn);
-    checkMat(fn, "a", a);
-    if (b) {
-      checkMat(fn, "b", b);
-      if (b.rows !== a.rows)
-        throw new NRCInputError(
-          fn,
-          "b",
-          `a and b must have the same number of rows; got ${fmtShape(a.rows, a.cols)} and ${fmtShape(b.rows, b.cols)}`,
-        );
-    }
-    const m = a.rows;
-    const n = a.cols;
-    const q = b ? b.cols : n;
+  /** The float32 pass: AᵀB (or AᵀA) to ~1e-7 of the centered data. */
+  async function f32Product(a: Mat, b: Mat | null): Promise<Mat> {
     const pa = prepColumns(a);
     const pb = b ? prepColumns(b) : pa;
-    // Rows per tile: at most the option, fewer where one tile of input would exceed the limit.
-    const rowsFor = (w: number) =>
-      Math.min(tileRows, Math.floor(maxBytes / (4 * Math.max(n, w)) / BLOCK) * BLOCK);
-    if (n * q * 4 <= maxBytes && rowsFor(q) >= BLOCK) {
-      const acc = await tiledProduct(a, pa, b, b ? pb : null, rowsFor(q));
-      return finishProduct(acc, m, pa, pb, b === null);
+    const acc = await byPanels(
+      a,
+      b,
+      (w) => n32(a.cols, w),
+      async (bp, acc) => {
+        const pp = bp === b || !bp ? (b ? pb : null) : prepColumns(bp);
+        await run(
+          f32Plan(a, pa, bp, pp, rowsFor(a.cols, bp?.cols ?? a.cols), maxBytes, acc),
+          f32Pipeline,
+        );
+      },
+    );
+    return finishProduct(acc, a.rows, pa, pb, b === null);
+  }
+  // Rows per float32 tile: at most the option, fewer where one tile of input would exceed the limit.
+  const rowsFor = (n: number, w: number) =>
+    Math.min(tileRows, Math.floor(maxBytes / (4 * Math.max(n, w)) / BLOCK) * BLOCK);
+  const n32 = (n: number, w: number) => n * w * 4 <= maxBytes && rowsFor(n, w) >= BLOCK;
+
+  /**
+   * The exact pass: `Σ (a − sa)(b − sb)ᵀ` (b = a for a Gram) from integer digit products, as
+   * accurate as float64. Non-finite entries go to the JS kernels, whose float64 arithmetic carries
+   * NaN and ±Infinity as IEEE does.
+   */
+  async function exactProduct(
+    a: Mat | MatF32,
+    b: Mat | MatF32 | null,
+    sa?: Float64Array,
+    sb?: Float64Array,
+  ): Promise<Mat> {
+    const pa = prepSlices(a, I32_FORMAT);
+    const pb = b ? prepSlices(b, I32_FORMAT) : pa;
+    if (!pa.finite || !pb.finite) {
+      const shifted = (x: Mat | MatF32, s?: Float64Array): Mat => ({
+        rows: x.rows,
+        cols: x.cols,
+        data: Float64Array.from(x.data, (v, i) => v - (s ? s[i % x.cols] : 0)),
+      });
+      const as = shifted(a, sa);
+      return b ? jsKernels.crossProd(as, shifted(b, sb)) : jsKernels.gram(as);
     }
-    // Too wide for one partial product per tile: column panels of the output, one pass each.
-    const panel = Math.min(q, Math.floor(maxBytes / (4 * n) / BLOCK) * BLOCK);
-    if (panel < BLOCK || rowsFor(panel) < BLOCK)
-      throw new Error(
-        `webgpu backend ${fn}: ${n} columns are too many for the buffer limit of ${(maxBytes / MiB).toFixed(1)} MiB (need at least ${n * BLOCK * 4} bytes)`,
-      );
+    const fits = (w: number) => intOutBytes(a.cols, w, I32_FORMAT, false) <= maxBytes;
+    const acc = await byPanels(a, b, fits, async (bp, acc) => {
+      const pp = bp === b || !bp ? (b ? pb : null) : prepSlices(bp, I32_FORMAT);
+      await run(intPlan(a, pa, bp, pp, I32_FORMAT, maxBytes, acc), intPipeline!);
+    });
+    return finishSliced(acc, pa, pb, b === null, sa, b ? sb : sa);
+  }
+
+  /**
+   * Runs `pass` on the whole product when `fits(q)`, else on column panels of B (of A for a Gram),
+   * each as a plain product; returns the n×q float64 accumulator.
+   */
+  async function byPanels<M extends Mat | MatF32>(
+    a: M,
+    b: M | null,
+    fits: (w: number) => boolean,
+    pass: (b: M | null, acc: Float64Array) => Promise<void>,
+  ): Promise<Float64Array> {
+    const n = a.cols;
     const src = b ?? a;
+    const q = src.cols;
     const acc = new Float64Array(n * q);
+    if (fits(q)) {
+      await pass(b, acc);
+      return acc;
+    }
+    let panel = Math.floor(q / 2);
+    while (panel > BLOCK && !fits(panel)) panel = Math.floor(panel / 2);
+    if (!fits(panel))
+      throw new Error(
+        `webgpu backend: ${n} columns are too many for the buffer limit of ${(maxBytes / MiB).toFixed(1)} MiB`,
+      );
+    const m = a.rows;
     for (let c0 = 0; c0 < q; c0 += panel) {
       const c1 = Math.min(q, c0 + panel);
       const w = c1 - c0;
-      const cols = new Float64Array(m * w);
+      const cols = new (src.data.constructor as Float64ArrayConstructor)(m * w);
       for (let r = 0; r < m; r++) cols.set(src.data.subarray(r * q + c0, r * q + c1), r * w);
-      const pp: ColPrep = {
-        mean: pb.mean.subarray(c0, c1),
-        csum: pb.csum.subarray(c0, c1),
-        scale: pb.scale.subarray(c0, c1),
-      };
-      const part = await tiledProduct(a, pa, { rows: m, cols: w, data: cols }, pp, rowsFor(w));
+      const part = new Float64Array(n * w);
+      await pass({ rows: m, cols: w, data: cols } as M, part);
       for (let i = 0; i < n; i++) acc.set(part.subarray(i * w, (i + 1) * w), i * q + c0);
     }
-    return finishProduct(acc, m, pa, pb, b === null);
+    return acc;
   }
 
+  function product(fn: string, a: Mat, b: Mat | null): Promise<Mat> {
+    return serial(async () => {
+      checkPair(fn, a, b);
+      return precision === "exact" ? exactProduct(a, b) : f32Product(a as Mat, b as Mat | null);
+    });
+  }
+
+  const own: Kernels = {
+    name: "webgpu",
+    gram: (a: Mat) => product("gram", a, null),
+    crossProd: (a: Mat, b: Mat) => product("crossProd", a, b),
+  };
+  if (precision === "exact") {
+    Object.assign(own, {
+      float32Inputs: true,
+      shiftedMoments: (a: Mat | MatF32, shift: Float64Array, b: Mat) =>
+        serial(async () => {
+          checkPair("shiftedMoments", a, b);
+          const [gram, side] = [await exactProduct(a, null, shift), hostCross(a, shift, b)];
+          const cross =
+            b.cols > HOST_CROSS_MAX
+              ? await exactProduct(a, b, shift, new Float64Array(b.cols))
+              : side.cross;
+          return { gram, cross, sums: side.sums };
+        }),
+    });
+  }
   return {
+    ...cpuKernels(cpu),
+    ...own,
     name: "webgpu",
     adapterInfo: acq.info,
+    precision,
     tileRows,
     device,
-    gram(a: Mat): Promise<Mat> {
-      return serial(() => product("gram", a, null));
-    },
-    crossProd(a: Mat, b: Mat): Promise<Mat> {
-      return serial(() => product("crossProd", a, b));
-    },
+    gram: own.gram as WebGPUKernels["gram"],
+    crossProd: own.crossProd as WebGPUKernels["crossProd"],
     async dispose(): Promise<void> {
       if (disposed) return;
       await queue;
       disposed = true;
       if (acq.owned) device.destroy();
+      await cpu?.dispose?.();
       keepAlive = null;
       void keepAlive;
     },
   };
 }
+
+/** The CPU kernels: the given backend, else wasm, else none (completeKernels fills in JS). */
+async function startCpu(backend: Backend | undefined): Promise<Kernels | null> {
+  if (backend) return backend.init();
+  try {
+    return await wasmBackend().init();
+  } catch {
+    return null;
+  }
+}
+
+/** Widest B whose cross products `shiftedMoments` sums on the host in float64 (O(N·d·q)). */
+const HOST_CROSS_MAX = 64;
+
+/**
+ * `Σ (aᵢ − s)` and, for a narrow B (≤ {@link HOST_CROSS_MAX} columns), `Σ (aᵢ − s)·bᵢᵀ`, in float64
+ * on the host: O(N·d·q), a small share of the Gram's O(N·d²).
+ */
+function hostCross(a: Mat | MatF32, s: Float64Array, b: Mat): { sums: Float64Array; cross: Mat } {
+  const { rows: m, cols: d, data } = a;
+  const q = b.cols;
+  const sums = new Float64Array(d);
+  const narrow = q <= HOST_CROSS_MAX;
+  const cross = new Float64Array(narrow ? d * q : 0);
+  const v = new Float64Array(d);
+  for (let r = 0; r < m; r++) {
+    const o = r * d;
+    for (let j = 0; j < d; j++) {
+      v[j] = data[o + j] - s[j];
+      sums[j] += v[j];
+    }
+    if (!narrow) continue;
+    const bo = r * q;
+    for (let c = 0; c < q; c++) {
+      const y = b.data[bo + c];
+      if (y === 0) continue;
+      for (let j = 0; j < d; j++) cross[j * q + c] += v[j] * y;
+    }
+  }
+  return { sums, cross: { rows: d, cols: narrow ? q : 0, data: cross } };
+}
+
+/** The float64 kernels the GPU does not run, from the CPU backend (wasm, else JS). */
+function cpuKernels(cpu: Kernels | null): Partial<Kernels> {
+  if (!cpu) return {};
+  const out: Record<string, unknown> = {};
+  for (const key of CPU_KEYS) {
+    const f = cpu[key] as ((...args: unknown[]) => unknown) | undefined;
+    if (typeof f === "function") out[key] = f.bind(cpu);
+  }
+  return out as Partial<Kernels>;
+}
+
+const CPU_KEYS = [
+  "matmul",
+  "symEig",
+  "topEig",
+  "svd",
+  "svdParts",
+  "normalStep",
+  "cholesky",
+  "projectedTail",
+  "qr",
+] as const;
 
 /**
  * A WebGPU backend: Gram matrices `AᵀA` and cross products `AᵀB` on the GPU as float32 row-tile
@@ -463,10 +374,20 @@ export function webgpuBackend(opts: WebGPUBackendOptions = {}): Backend {
   return {
     name: "webgpu",
     async init(): Promise<WebGPUKernels> {
+      const precision = opts.precision ?? "exact";
+      if (precision !== "exact" && precision !== "float32")
+        throw new NRCInputError(
+          "webgpuBackend",
+          "precision",
+          `precision must be "exact" or "float32"; got ${JSON.stringify(precision)}`,
+        );
       const acq = await acquire(opts);
+      let cpu: Kernels | null = null;
       try {
-        return makeKernels(acq, opts.tileRows, opts.maxBufferBytes);
+        cpu = await startCpu(opts.cpu);
+        return makeKernels(acq, cpu, opts);
       } catch (e) {
+        await cpu?.dispose?.();
         if (acq.owned) acq.device.destroy();
         throw e;
       }
