@@ -188,7 +188,10 @@ function makeKernels(
       const as = shifted(a, sa);
       return b ? jsKernels.crossProd(as, shifted(b, sb)) : jsKernels.gram(as);
     }
-    const fits = (w: number) => intOutBytes(a.cols, w, I32_FORMAT, false) <= maxBytes;
+    const n = a.cols;
+    const fits = (w: number) =>
+      intOutBytes(n, w, I32_FORMAT, !b && w === n) <= maxBytes &&
+      I32_FORMAT.digits * Math.max(n, w) * 4 <= maxBytes;
     const acc = await byPanels(a, b, fits, async (bp, acc) => {
       const pp = bp === b || !bp ? (b ? pb : null) : prepSlices(bp, I32_FORMAT);
       await run(intPlan(a, pa, bp, pp, I32_FORMAT, maxBytes, acc), intPipeline!);
@@ -215,7 +218,7 @@ function makeKernels(
       return acc;
     }
     let panel = Math.floor(q / 2);
-    while (panel > BLOCK && !fits(panel)) panel = Math.floor(panel / 2);
+    while (panel > 1 && !fits(panel)) panel = Math.floor(panel / 2);
     if (!fits(panel))
       throw new Error(
         `webgpu backend: ${n} columns are too many for the buffer limit of ${(maxBytes / MiB).toFixed(1)} MiB`,
