@@ -1,11 +1,12 @@
 /**
- * The golden fixtures on the WebGPU backend (exact products from integer slices), at the same
+ * The golden fixtures and the trained-like layers on the WebGPU backend (exact products from integer slices), at the same
  * tolerances as the float64 backends: Mesa llvmpipe in CI (scripts/ci-webgpu-setup.sh). Skipped,
  * with the reason in the test name, where no adapter can be had.
  */
 import { afterAll, it } from "vitest";
 import { webgpuBackend, type WebGPUKernels } from "../../src/backends/webgpu/index.js";
 import { runGoldenSuite, worst } from "./suite.js";
+import { trainedSuite, worst as worstTrained } from "./trained-suite.js";
 
 let gpu: WebGPUKernels | null = null;
 let reason = "";
@@ -15,7 +16,10 @@ try {
   reason = (e as Error).message;
 }
 afterAll(async () => {
-  if (process.env.NRC_PRINT_ACCURACY) console.table(worst);
+  if (process.env.NRC_PRINT_ACCURACY) {
+    console.table(worst);
+    console.table(worstTrained);
+  }
   await gpu?.dispose();
 });
 
@@ -23,4 +27,5 @@ if (!gpu) it.skip(`webgpu: skipped, no WebGPU adapter here (${reason})`, () => {
 else {
   const k = gpu;
   runGoldenSuite("webgpu", () => k);
+  trainedSuite("webgpu", () => k);
 }
