@@ -8,8 +8,7 @@
  * module and spawns the workers; `dispose()` on the kernels stops them.
  * @module
  */
-import { NRCInputError } from "../../errors.js";
-import { checkKeys } from "../../metrics/validate.js";
+import { NRCInputError, checkKeys } from "../../errors.js";
 import type {
   Backend,
   Kernels,
@@ -30,7 +29,7 @@ import type {
 } from "../types.js";
 import { svdWith } from "../js/svd.js";
 import { transpose } from "../js/blas.js";
-import { composedMomentsRun, composedShiftedMoments } from "../../linalg/center.js";
+import { composedMomentsRun, composedShiftedMoments } from "../composed.js";
 import {
   WASM_SINGLE_BASE64,
   WASM_SINGLE_FMA_BASE64,
