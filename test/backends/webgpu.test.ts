@@ -140,6 +140,42 @@ if (!gpu || !gpu32) {
       }
     });
 
+    it("lowGram: the float32 pass about a shift within its a-priori bound, float64 sums and squares", async () => {
+      const a = randn(3000, 40, 12);
+      for (let i = 0; i < a.data.length; i++) a.data[i] = 50 + (i % 40) + a.data[i];
+      const f32 = { rows: a.rows, cols: a.cols, data: Float32Array.from(a.data) };
+      const wide = { rows: a.rows, cols: a.cols, data: Float64Array.from(f32.data) };
+      const shift = Float64Array.from({ length: 40 }, (_, j) => 50.25 + j);
+      for (const kk of [k, k32])
+        for (const [x, ref] of [
+          [a, a],
+          [f32, wide],
+        ] as const) {
+          const lg = await kk.lowGram(x, shift);
+          const exact = await k.shiftedMoments!(ref, shift, randn(3000, 1, 1));
+          let sq = 0;
+          for (let j = 0; j < 40; j++) {
+            let s1 = 0;
+            let s2 = 0;
+            for (let r = 0; r < 3000; r++) {
+              const v = ref.data[r * 40 + j] - shift[j];
+              s1 += v;
+              s2 += v * v;
+            }
+            expect(lg.sums[j]).toBeCloseTo(s1, 9);
+            expect(Math.abs(lg.squares[j] - s2)).toBeLessThanOrEqual(1e-14 * s2);
+            sq += s2;
+          }
+          // ‖E‖₂ ≤ ‖E‖_F ≤ γ_{b+2}·Σ‖aᵢ − s‖² (issue 22's bound), and it is not vacuous here
+          const bu = (lg.blockRows + 2) * lg.unitRoundoff;
+          let ef = 0;
+          for (let i = 0; i < 1600; i++) ef += (lg.gram.data[i] - exact.gram.data[i]) ** 2;
+          expect(Math.sqrt(ef)).toBeLessThanOrEqual((bu / (1 - bu)) * sq);
+          expect(Math.sqrt(ef)).toBeGreaterThan(0);
+        }
+      await expect(k.lowGram(a, new Float64Array(3))).rejects.toThrow(/lowGram: shift must be/);
+    });
+
     it("a NaN or Infinity entry reaches the result (never digits of garbage)", async () => {
       const a = randn(100, 4, 9);
       a.data[37] = NaN;

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { Mat } from "../types.js";
+import type { Mat, MatF32 } from "../types.js";
 
 /** Column statistics used to center and scale a matrix before the float32 upload. */
 export interface ColPrep {
@@ -21,7 +21,7 @@ export interface ColPrep {
   scale: Float64Array;
 }
 
-export function prepColumns(a: Mat): ColPrep {
+export function prepColumns(a: Mat | MatF32): ColPrep {
   const { rows: m, cols: n, data } = a;
   const mean = new Float64Array(n);
   for (let r = 0; r < m; r++) {
@@ -56,7 +56,13 @@ export function prepColumns(a: Mat): ColPrep {
  * Writes rows [r0, r1) of a, centered and scaled, into dst (float32, row-major) and zero-fills
  * the rest of dst.
  */
-export function fillChunk(a: Mat, p: ColPrep, r0: number, r1: number, dst: Float32Array): void {
+export function fillChunk(
+  a: Mat | MatF32,
+  p: ColPrep,
+  r0: number,
+  r1: number,
+  dst: Float32Array,
+): void {
   const n = a.cols;
   const d = a.data;
   const { mean, scale } = p;

@@ -29,7 +29,7 @@ import { wasmBackend } from "../wasm/index.js";
 import { I32_FORMAT, finishSliced, prepSlices } from "../slices.js";
 import { BLOCK, CROSS_TILES_WGSL } from "./shaders.js";
 import { INT_PAIRS_WGSL } from "./int-shader.js";
-import { finishProduct, prepColumns } from "./f32prep.js";
+import { type ColPrep, finishProduct, prepColumns } from "./f32prep.js";
 import { f32Plan, intOutBytes, intPlan } from "./products.js";
 import { type StreamPlan, streamChunks } from "./stream.js";
 import { type Acquired, type WebGPUDevice, type WebGPUEntry, acquire } from "./device.js";
@@ -82,7 +82,25 @@ export interface WebGPUKernels extends Kernels {
   readonly device: WebGPUDevice;
   gram(a: Mat): Promise<Mat>;
   crossProd(a: Mat, b: Mat): Promise<Mat>;
+  /**
+   * The float32 pass's Gram of A − 1·sᵀ with float64 column sums and squares: the start of the
+   * certified float64 spectrum (issue 22's `Kernels.lowGram`), whatever `precision` says.
+   */
+  lowGram(a: Mat | MatF32, shift: Float64Array): Promise<LowGram>;
   dispose(): Promise<void>;
+}
+
+/**
+ * What {@link WebGPUKernels.lowGram} returns: `gram` ≈ Σ(aᵢ − s)(aᵢ − s)ᵀ (float32 products, summed
+ * in float32 over at most `blockRows` rows, then in float64), `sums` = Σ(aᵢ − s) and `squares` =
+ * Σ(aᵢ − s)² per column in float64, `unitRoundoff` = 2⁻²⁴.
+ */
+export interface LowGram {
+  gram: Mat;
+  sums: Float64Array;
+  squares: Float64Array;
+  blockRows: number;
+  unitRoundoff: number;
 }
 
 /** Creates the kernels on a device, the CPU's kernels beside them. */
@@ -143,8 +161,14 @@ function makeKernels(
       );
   }
 
-  /** The float32 pass: AᵀB (or AᵀA) to ~1e-7 of the centered data. */
-  async function f32Product(a: Mat, b: Mat | null): Promise<Mat> {
+  /**
+   * The float32 pass: the float64 sum of float32 tile products of the centered, scaled columns
+   * (`finishProduct` turns it into AᵀB), with the column statistics.
+   */
+  async function f32Acc(
+    a: Mat | MatF32,
+    b: Mat | MatF32 | null,
+  ): Promise<{ acc: Float64Array; pa: ColPrep; pb: ColPrep }> {
     const pa = prepColumns(a);
     const pb = b ? prepColumns(b) : pa;
     const acc = await byPanels(
@@ -159,8 +183,30 @@ function makeKernels(
         );
       },
     );
+    return { acc, pa, pb };
+  }
+
+  /** The float32 pass's AᵀB (or AᵀA), to ~1e-7 of the centered data. */
+  async function f32Product(a: Mat | MatF32, b: Mat | MatF32 | null): Promise<Mat> {
+    const { acc, pa, pb } = await f32Acc(a, b);
     return finishProduct(acc, a.rows, pa, pb, b === null);
   }
+
+  /**
+   * The float32 pass's Gram about a shift, with float64 column sums and squares (the certified
+   * spectrum's start, `lowGram`): each product of entries rounded once to float32 and summed in
+   * float32 over at most `tileRows` rows, the tiles in float64 — the a-priori bound
+   * ‖E‖₂ ≤ γ_{tileRows+2}·Σ‖aᵢ − s‖² holds (the columns are rounded about their means, whose
+   * squares sum to no more than about s).
+   */
+  async function lowGram(a: Mat | MatF32, shift: Float64Array): Promise<LowGram> {
+    const { acc, pa } = await f32Acc(a, null);
+    const off: ColPrep = { ...pa, mean: pa.mean.map((mu, j) => mu - shift[j]) };
+    const gram = finishProduct(acc, a.rows, off, off, true);
+    const { sums, squares } = columnSums(a, shift);
+    return { gram, sums, squares, blockRows: tileRows, unitRoundoff: 2 ** -24 };
+  }
+
   // Rows per float32 tile: at most the option, fewer where one tile of input would exceed the limit.
   const rowsFor = (n: number, w: number) =>
     Math.min(tileRows, Math.floor(maxBytes / (4 * Math.max(n, w)) / BLOCK) * BLOCK);
@@ -239,21 +285,28 @@ function makeKernels(
   function product(fn: string, a: Mat, b: Mat | null): Promise<Mat> {
     return serial(async () => {
       checkPair(fn, a, b);
-      return precision === "exact" ? exactProduct(a, b) : f32Product(a as Mat, b as Mat | null);
+      return precision === "exact" ? exactProduct(a, b) : f32Product(a, b);
     });
   }
 
-  const own: Kernels = {
+  const own: Kernels & { lowGram: WebGPUKernels["lowGram"] } = {
     name: "webgpu",
+    float32Inputs: true,
     gram: (a: Mat) => product("gram", a, null),
     crossProd: (a: Mat, b: Mat) => product("crossProd", a, b),
+    lowGram: (a: Mat | MatF32, shift: Float64Array) =>
+      serial(async () => {
+        checkPair("lowGram", a, null);
+        checkShift("lowGram", a, shift);
+        return lowGram(a, shift);
+      }),
   };
   if (precision === "exact") {
     Object.assign(own, {
-      float32Inputs: true,
       shiftedMoments: (a: Mat | MatF32, shift: Float64Array, b: Mat) =>
         serial(async () => {
           checkPair("shiftedMoments", a, b);
+          checkShift("shiftedMoments", a, shift);
           const [gram, side] = [await exactProduct(a, null, shift), hostCross(a, shift, b)];
           const cross =
             b.cols > HOST_CROSS_MAX
@@ -271,6 +324,7 @@ function makeKernels(
     precision,
     tileRows,
     device,
+    lowGram: own.lowGram,
     gram: own.gram as WebGPUKernels["gram"],
     crossProd: own.crossProd as WebGPUKernels["crossProd"],
     async dispose(): Promise<void> {
@@ -293,6 +347,41 @@ async function startCpu(backend: Backend | undefined): Promise<Kernels | null> {
   } catch {
     return null;
   }
+}
+
+/** A shift argument: a Float64Array with one finite entry per column of a. */
+function checkShift(fn: string, a: Mat | MatF32, shift: unknown): void {
+  if (
+    !(shift instanceof Float64Array) ||
+    shift.length !== a.cols ||
+    !shift.every((v) => Number.isFinite(v))
+  )
+    throw new NRCInputError(
+      fn,
+      "shift",
+      `shift must be a Float64Array of ${a.cols} finite entries (one per column of a); got ${
+        shift instanceof Float64Array
+          ? `length ${shift.length}${shift.every((v) => Number.isFinite(v)) ? "" : " with a non-finite entry"}`
+          : typeof shift
+      }`,
+    );
+}
+
+/** `Σ (aᵢ − s)` and `Σ (aᵢ − s)²` per column, in float64. */
+function columnSums(
+  a: Mat | MatF32,
+  s: Float64Array,
+): { sums: Float64Array; squares: Float64Array } {
+  const { rows: m, cols: d, data } = a;
+  const sums = new Float64Array(d);
+  const squares = new Float64Array(d);
+  for (let o = 0; o < m * d; o += d)
+    for (let j = 0; j < d; j++) {
+      const v = data[o + j] - s[j];
+      sums[j] += v;
+      squares[j] += v * v;
+    }
+  return { sums, squares };
 }
 
 /** Widest B whose cross products `shiftedMoments` sums on the host in float64 (O(N·d·q)). */
@@ -331,13 +420,13 @@ function cpuKernels(cpu: Kernels | null): Partial<Kernels> {
   if (!cpu) return {};
   const out: Record<string, unknown> = {};
   for (const key of CPU_KEYS) {
-    const f = cpu[key] as ((...args: unknown[]) => unknown) | undefined;
+    const f = (cpu as unknown as Record<string, unknown>)[key];
     if (typeof f === "function") out[key] = f.bind(cpu);
   }
   return out as Partial<Kernels>;
 }
 
-const CPU_KEYS = [
+const CPU_KEYS: readonly string[] = [
   "matmul",
   "symEig",
   "topEig",
@@ -347,7 +436,9 @@ const CPU_KEYS = [
   "cholesky",
   "projectedTail",
   "qr",
-] as const;
+  // issue 22's float64 pass of the certified spectrum, where the CPU backend has it
+  "subspacePass",
+];
 
 /**
  * A WebGPU backend: Gram matrices `AᵀA` and cross products `AᵀB` on the GPU as float32 row-tile

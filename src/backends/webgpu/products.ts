@@ -31,9 +31,9 @@ const MiB = 1024 * 1024;
  * and summed into `acc` in float64.
  */
 export function f32Plan(
-  a: Mat,
+  a: Mat | MatF32,
   pa: ColPrep,
-  b: Mat | null,
+  b: Mat | MatF32 | null,
   pb: ColPrep | null,
   tileRows: number,
   maxBytes: number,
