@@ -16,8 +16,18 @@
  * @module
  */
 import { NRCInputError, fmtShape } from "../../errors.js";
-import type { Backend, Kernels, Mat } from "../types.js";
+import type { Backend, Kernels, Mat, MatF32 } from "../types.js";
 import { checkMat, importPeer } from "../peer.js";
+import {
+  HOST_CROSS_MAX,
+  checkShift,
+  columnSums,
+  cpuKernels,
+  hostCross,
+  startCpu,
+  type LowGram,
+} from "../offload.js";
+import { exactTfProduct } from "./exact.js";
 import { type ColPrep, fillChunk, finishProduct, prepColumns } from "../webgpu/f32prep.js";
 
 /**
@@ -34,6 +44,7 @@ export interface TF {
   matMul(...args: any[]): any;
   transpose(...args: any[]): any;
   concat(...args: any[]): any;
+  reshape(...args: any[]): any;
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
@@ -52,6 +63,16 @@ export interface TfjsBackendOptions {
   tileRows?: number;
   /** Upper bound on the float32 input of one batched matMul, in bytes (default 64 MiB). */
   maxChunkBytes?: number;
+  /**
+   * `"exact"` (default): products from integer digits (`./exact.ts`), as accurate as float64.
+   * `"float32"`: the float32 pass (~1e-7 of the centered data; not for collapsed layers).
+   */
+  precision?: "exact" | "float32";
+  /**
+   * The CPU backend for the float64 kernels tfjs does not run (eigen, SVD, QR, least squares).
+   * Default: `wasmBackend()`, else the JS kernels. Started by `init()`, disposed with the backend.
+   */
+  cpu?: Backend;
 }
 
 /** The kernels a started tfjs backend provides. */
@@ -61,8 +82,13 @@ export interface TfjsKernels extends Kernels {
   readonly tfBackend: string;
   /** Rows per float32 partial product. */
   readonly tileRows: number;
+  /** How the products are computed: exactly from integer digits, or by the float32 pass. */
+  readonly precision: "exact" | "float32";
   gram(a: Mat): Promise<Mat>;
   crossProd(a: Mat, b: Mat): Promise<Mat>;
+  /** The float32 pass's Gram about a shift (issue 22's `lowGram`, the certified start). */
+  lowGram(a: Mat | MatF32, shift: Float64Array): Promise<LowGram>;
+  dispose(): Promise<void>;
 }
 
 async function loadTf(tf: TF | undefined): Promise<TF> {
@@ -101,6 +127,13 @@ export function tfjsBackend(tf?: TF, opts: TfjsBackendOptions = {}): Backend {
   return {
     name: "tfjs",
     async init(): Promise<TfjsKernels> {
+      const precision = opts.precision ?? "exact";
+      if (precision !== "exact" && precision !== "float32")
+        throw new NRCInputError(
+          "tfjsBackend",
+          "precision",
+          `precision must be "exact" or "float32"; got ${JSON.stringify(precision)}`,
+        );
       const t = await loadTf(tf);
       try {
         await t.ready();
@@ -111,19 +144,25 @@ export function tfjsBackend(tf?: TF, opts: TfjsBackendOptions = {}): Backend {
       }
       const name = t.getBackend();
       if (!name) throw new Error("tfjs backend: tf.getBackend() returned no backend");
-      return makeTfjsKernels(t, name, opts);
+      return makeTfjsKernels(t, name, await startCpu(opts.cpu), opts);
     },
   };
 }
 
-function makeTfjsKernels(tf: TF, tfBackend: string, opts: TfjsBackendOptions): TfjsKernels {
+function makeTfjsKernels(
+  tf: TF,
+  tfBackend: string,
+  cpu: Kernels | null,
+  opts: TfjsBackendOptions,
+): TfjsKernels {
+  const precision = opts.precision ?? "exact";
   const tileRows = Math.max(1, Math.floor(opts.tileRows ?? 1024));
   const maxChunkBytes = Math.max(4096, opts.maxChunkBytes ?? 64 * 1024 * 1024);
 
-  async function product(fn: string, a: Mat, b: Mat | null): Promise<Mat> {
-    checkMat(fn, "a", a);
+  function checkPair(fn: string, a: Mat | MatF32, b: Mat | MatF32 | null): void {
+    checkMat(fn, "a", a, true);
     if (b) {
-      checkMat(fn, "b", b);
+      checkMat(fn, "b", b, true);
       if (b.rows !== a.rows)
         throw new NRCInputError(
           fn,
@@ -131,6 +170,13 @@ function makeTfjsKernels(tf: TF, tfBackend: string, opts: TfjsBackendOptions): T
           `a and b must have the same number of rows; got ${fmtShape(a.rows, a.cols)} and ${fmtShape(b.rows, b.cols)}`,
         );
     }
+  }
+
+  /** The float32 pass: the float64 sum of float32 tile products of centered, scaled columns. */
+  async function f32Acc(
+    a: Mat | MatF32,
+    b: Mat | MatF32 | null,
+  ): Promise<{ acc: Float64Array; pa: ColPrep; pb: ColPrep }> {
     const m = a.rows;
     const n = a.cols;
     const q = b ? b.cols : n;
@@ -186,14 +232,49 @@ function makeTfjsKernels(tf: TF, tfBackend: string, opts: TfjsBackendOptions): T
         }
       }
     }
-    return finishProduct(acc, m, pa, pb, b === null);
+    return { acc, pa, pb };
   }
 
-  return {
+  const exact = (a: Mat | MatF32, b: Mat | MatF32 | null, sa?: Float64Array, sb?: Float64Array) =>
+    exactTfProduct(tf, a, b, tileRows, maxChunkBytes, sa, sb);
+
+  async function product(fn: string, a: Mat, b: Mat | null): Promise<Mat> {
+    checkPair(fn, a, b);
+    if (precision === "exact") return exact(a, b);
+    const { acc, pa, pb } = await f32Acc(a, b);
+    return finishProduct(acc, a.rows, pa, pb, b === null);
+  }
+
+  const kernels: TfjsKernels = {
+    ...cpuKernels(cpu),
     name: "tfjs",
     tfBackend,
     tileRows,
+    precision,
+    float32Inputs: true,
     gram: (a: Mat) => product("gram", a, null),
     crossProd: (a: Mat, b: Mat) => product("crossProd", a, b),
+    async lowGram(a: Mat | MatF32, shift: Float64Array) {
+      checkPair("lowGram", a, null);
+      checkShift("lowGram", a, shift);
+      const { acc, pa } = await f32Acc(a, null);
+      const off: ColPrep = { ...pa, mean: pa.mean.map((mu, j) => mu - shift[j]) };
+      const gram = finishProduct(acc, a.rows, off, off, true);
+      return { gram, ...columnSums(a, shift), blockRows: tileRows, unitRoundoff: 2 ** -24 };
+    },
+    async dispose() {
+      await cpu?.dispose?.();
+    },
   };
+  if (precision === "exact")
+    kernels.shiftedMoments = async (a: Mat | MatF32, shift: Float64Array, b: Mat) => {
+      checkPair("shiftedMoments", a, b);
+      checkShift("shiftedMoments", a, shift);
+      const side = hostCross(a, shift, b);
+      const gram = await exact(a, null, shift);
+      const cross =
+        b.cols > HOST_CROSS_MAX ? await exact(a, b, shift, new Float64Array(b.cols)) : side.cross;
+      return { gram, cross, sums: side.sums };
+    };
+  return kernels;
 }
