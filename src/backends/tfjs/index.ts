@@ -1,14 +1,13 @@
 /**
- * The tfjs backend: Gram matrices and cross products on the active tfjs backend (cpu, wasm,
- * webgl, webgpu, node). tfjs computes in float32, so the products are float32 partial products
- * over row tiles (batched `matMul` of explicitly transposed tiles: `transposeA` is ~20× slower
- * on tfjs-wasm), summed in float64 on the host, with the columns centered and power-of-two
- * scaled first (see `../webgpu/f32prep.ts`). Everything else falls back to the float64 JS kernels.
- * Measured (test/backends/f32-suite.ts): |ΔGᵢⱼ| ≤ 5e-7·‖ãᵢ‖‖ãⱼ‖ on tfjs-wasm (10000×512, whose
- * matMul sums in float32), 6e-8 on tfjs-cpu (which sums 48-term blocks in float64); NRC1 within
- * 1.2e-7 absolute, NRC2/NRC3 within 4e-7 where the eigengap is ≥ 0.03. Time on tfjs-wasm
- * (10000×512 Gram, 2 cores): ~0.4 s; `matMul(x, x, true)` took 17.8× as long as
- * `matMul(transpose(x), x)` there.
+ * The tfjs backend: Gram matrices, shifted moments and cross products on the active tfjs backend
+ * (cpu, wasm, webgl, webgpu, node), exact by default from integer digits whose float32 products
+ * and sums are exact (`./exact.ts`, `../slices.ts`); `precision: "float32"` and `lowGram` are the
+ * float32 pass: float32 partial products over row tiles (batched `matMul` of explicitly
+ * transposed tiles: `transposeA` is ~20× slower on tfjs-wasm), summed in float64 on the host, with
+ * the columns centered and power-of-two scaled first (see `../webgpu/f32prep.ts`). Measured for
+ * the float32 pass (test/backends/f32-suite.ts): |ΔGᵢⱼ| ≤ 5e-7·‖ãᵢ‖‖ãⱼ‖ on tfjs-wasm (10000×512),
+ * 6e-8 on tfjs-cpu; NRC1 within 1.2e-7 absolute. The float64 kernels (eigen, SVD, QR, least
+ * squares) run on the CPU backend (wasm, else JS).
  *
  * `@tensorflow/tfjs-core` is an optional peer dependency, imported through a variable specifier
  * only when no namespace is passed; the core entry never imports it. The `deep-nrc/tfjs` entry
@@ -100,19 +99,25 @@ async function loadTf(tf: TF | undefined): Promise<TF> {
 }
 
 /**
- * A backend that runs the Gram matrix `AᵀA` and cross products `AᵀB` on the active tfjs backend
- * (`tf.getBackend()`: cpu, wasm, webgl, webgpu, tensorflow), as float32 partial products over row
- * tiles summed in float64 (columns centered and power-of-two scaled before the float32 conversion,
- * means added back exactly). `symEig`, `svd`, `qr` and `matmul` stay on the float64 JS kernels.
- * Accuracy: about 1e-7 relative to the centered Gram (float32); use the `js`/`wasm` backends where a
- * metric must resolve less than ~1e-6 of the variance (NRC1 of collapsed layers).
+ * A backend that runs the Gram matrices, shifted moments and cross products on the active tfjs
+ * backend (`tf.getBackend()`: cpu, wasm, webgl, webgpu, tensorflow), exact by default: the centered,
+ * power-of-two-scaled columns are cut into 7 integer digits of ≤ 2^7 and multiplied as float32
+ * tiles of ≤ 1024 rows, where every partial sum is an integer below 2^24 and so exact, then
+ * recombined in float64 (`./exact.ts`) — as accurate as float64, collapsed layers included. (This
+ * assumes the tfjs backend computes in float32; WebGL on a device that only offers float16
+ * textures does not.) `lowGram` is the float32 pass about a shift (float32 tiles summed in
+ * float64), the start of issue 22's certified spectrum. Eigen, SVD, QR and least squares run on
+ * the CPU backend (`cpu`, default wasm, else JS).
  *
  * @param tf The tfjs namespace whose backend to use (default: `import("@tensorflow/tfjs-core")`,
  *   which must share its engine with the backend you registered). Register and select a backend
  *   first, e.g. `import "@tensorflow/tfjs-backend-wasm"; await tf.setBackend("wasm")`.
- * @param opts `tileRows` (default 1024), `maxChunkBytes` (default 64 MiB).
- * @returns A {@link Backend}; `init()` waits for `tf.ready()`.
- * @throws `init()` rejects when tfjs cannot be loaded or no tfjs backend is registered.
+ * @param opts `precision` (`"exact"`, default, or `"float32"`: the float32 pass for every
+ *   product, ~1e-7 of the centered data), `cpu`, `tileRows` (default 1024), `maxChunkBytes`
+ *   (default 64 MiB).
+ * @returns A {@link Backend}; `init()` waits for `tf.ready()` and starts the CPU backend.
+ * @throws `init()` rejects with an NRCInputError for a `precision` other than "exact"/"float32",
+ *   and with an Error when tfjs cannot be loaded or no tfjs backend is registered.
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";

@@ -329,18 +329,25 @@ function makeKernels(
 }
 
 /**
- * A WebGPU backend: Gram matrices `AᵀA` and cross products `AᵀB` on the GPU as float32 row-tile
- * partial products summed in float64 on the host (columns centered and power-of-two scaled before
- * the upload, means added back exactly); `symEig`, `svd`, `qr` and `matmul` fall back to the JS
- * float64 kernels. Accuracy: relative error of a Gram about 1e-7 of its norm (float32 inputs and
- * products); use the `js`/`wasm` backends where a metric needs more (NRC1 of collapsed layers).
+ * A WebGPU backend: the Gram matrices, shifted moments and cross products on the GPU, exact by
+ * default — `AᵀB = Σ_{k+l≤4} 2^-(24+13(k+l))·S_kᵀS_l` over the integer digit planes S_k of the
+ * centered, power-of-two-scaled columns (5 digits of ≤ 13 bits; the products in i32, recombined in
+ * float64), so every metric is what the float64 backends return, collapsed layers included — and
+ * `lowGram`, the float32 pass about a shift (float32 tiles summed in float64) that starts issue 22's
+ * certified spectrum. Eigen, SVD, QR and least squares run on the CPU backend (`cpu`, default
+ * wasm, else JS). NaN or ±Infinity entries are multiplied on the JS kernels instead, so that they
+ * reach the result.
  *
  * @param opts `device` to use an existing GPUDevice, `gpu` for a `GPU` object (default
- *   `navigator.gpu`; in Node the optional peer `webgpu`), `tileRows` (default 1024),
- *   `allowSoftware` (Node: Mesa llvmpipe fallback, default true), `maxBufferBytes`.
- * @returns A {@link Backend} whose `init()` requests the adapter and device and compiles the kernel.
- * @throws `init()` rejects with an Error saying why WebGPU is unavailable (no `navigator.gpu`, the
- *   `webgpu` package missing, no adapter).
+ *   `navigator.gpu`; in Node the optional peer `webgpu`), `precision` (`"exact"`, default, or
+ *   `"float32"`: the float32 pass for every product, ~1e-7 of the centered data), `cpu`,
+ *   `tileRows` (float32 pass, default 1024), `allowSoftware` (Node: Mesa llvmpipe fallback,
+ *   default true), `maxBufferBytes` (default 32 MiB).
+ * @returns A {@link Backend} whose `init()` requests the adapter and device, compiles the kernels
+ *   and starts the CPU backend.
+ * @throws `init()` rejects with an NRCInputError for a `precision` other than "exact"/"float32",
+ *   and with an Error saying why WebGPU is unavailable (no `navigator.gpu`, the `webgpu` package
+ *   missing, no adapter).
  * @example
  * ```ts
  * import { measureNRC } from "deep-nrc";
