@@ -71,3 +71,37 @@ export function checkMat(fn: string, arg: string, x: unknown, float32 = false): 
     }`,
   );
 }
+
+/**
+ * Checks a kernel's pair of matrix arguments `a` and (when given) `b`: each a {@link checkMat}
+ * matrix (float32 allowed), with the same number of rows.
+ * @throws NRCInputError naming fn and the argument at fault, with the shapes.
+ */
+export function checkMatPair(fn: string, a: unknown, b: unknown): void {
+  checkMat(fn, "a", a, true);
+  if (b === null || b === undefined) return;
+  checkMat(fn, "b", b, true);
+  const x = a as Mat;
+  const y = b as Mat;
+  if (y.rows !== x.rows)
+    throw new NRCInputError(
+      fn,
+      "b",
+      `a and b must have the same number of rows; got ${fmtShape(x.rows, x.cols)} and ${fmtShape(y.rows, y.cols)}`,
+    );
+}
+
+/**
+ * A float32 backend's `precision` option: `"exact"` (the default) or `"float32"`.
+ * @throws NRCInputError naming fn and `precision` otherwise.
+ */
+export function checkPrecision(fn: string, precision: unknown): "exact" | "float32" {
+  const p = precision ?? "exact";
+  if (p !== "exact" && p !== "float32")
+    throw new NRCInputError(
+      fn,
+      "precision",
+      `precision must be "exact" or "float32"; got ${JSON.stringify(p)}`,
+    );
+  return p;
+}

@@ -48,6 +48,20 @@ export function randn(rows: number, cols: number, seed: number): Mat {
   return { rows, cols, data };
 }
 
+/**
+ * A collapsed layer (m×d): a rank-2 signal plus noise 1e-4 of its scale (NRC1 at t = 2 ≈ 1e-9).
+ */
+export function collapsedLayer(m: number, d: number): Mat {
+  const s = randn(m, 2, 4);
+  const nz = randn(m, d, 5);
+  const h = randn(m, d, 6);
+  for (let r = 0; r < m; r++)
+    for (let j = 0; j < d; j++)
+      h.data[r * d + j] =
+        s.data[r * 2] * (j + 1) + s.data[r * 2 + 1] * (d - j) + 1e-4 * nz.data[r * d + j];
+  return h;
+}
+
 /** `AᵀB` by the plain float64 triple loop (the independent reference). */
 export function crossRef(a: Mat, b: Mat): Float64Array {
   const { rows: m, cols: n } = a;

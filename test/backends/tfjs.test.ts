@@ -23,7 +23,14 @@ import {
 } from "../../src/tfjs/index.js";
 import { runPropertySuite } from "../properties/suite.js";
 import { runGoldenSuite } from "../golden/suite.js";
-import { crossRef, normalisedError, randn, runFloat32Suite, KERNEL_BOUND } from "./f32-suite.js";
+import {
+  collapsedLayer,
+  crossRef,
+  normalisedError,
+  randn,
+  runFloat32Suite,
+  KERNEL_BOUND,
+} from "./f32-suite.js";
 
 /** A seeded float32 tensor and the float64 matrix of the same values. */
 function pair(rows: number, cols: number, seed: number, shift = 0) {
@@ -97,13 +104,7 @@ for (const backendName of ["cpu", "wasm"] as const) {
     });
 
     it("a collapsed layer's NRC1 (~1e-9) as float64 has it, by default", async () => {
-      const s = randn(1500, 2, 4);
-      const nz = randn(1500, 12, 5);
-      const h = randn(1500, 12, 6);
-      for (let r = 0; r < 1500; r++)
-        for (let j = 0; j < 12; j++)
-          h.data[r * 12 + j] =
-            s.data[r * 2] * (j + 1) + s.data[r * 2 + 1] * (12 - j) + 1e-4 * nz.data[r * 12 + j];
+      const h = collapsedLayer(1500, 12);
       const exact = await core.noiseComponent(h, 2, { backend: core.jsKernels });
       expect(exact).toBeLessThan(1e-8);
       const got = await core.noiseComponent(h, 2, { backend: k });

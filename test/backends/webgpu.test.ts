@@ -9,8 +9,14 @@ import { describe, it, expect, afterAll } from "vitest";
 import { webgpuBackend, type WebGPUKernels } from "../../src/backends/webgpu/index.js";
 import { jsKernels, noiseComponent, NRCInputError } from "../../src/index.js";
 import { runPropertySuite } from "../properties/suite.js";
-import { crossRef, normalisedError, randn, runFloat32Suite, KERNEL_BOUND } from "./f32-suite.js";
-import type { Mat } from "../../src/backends/types.js";
+import {
+  collapsedLayer,
+  crossRef,
+  normalisedError,
+  randn,
+  runFloat32Suite,
+  KERNEL_BOUND,
+} from "./f32-suite.js";
 
 /** The exact kernels' bound, relative to the centered column norms (float64 rounding). */
 const EXACT_BOUND = 1e-13;
@@ -33,18 +39,6 @@ afterAll(async () => {
   await gpu32?.dispose();
   await gpu?.dispose();
 });
-
-/** A collapsed layer: top-2 signal plus noise of variance 1e-8 relative (NRC1 ≈ 1e-9). */
-function collapsedLayer(): Mat {
-  const s = randn(2000, 2, 4);
-  const n = randn(2000, 16, 5);
-  const h = randn(2000, 16, 6);
-  for (let r = 0; r < 2000; r++)
-    for (let j = 0; j < 16; j++)
-      h.data[r * 16 + j] =
-        s.data[r * 2] * (j + 1) + s.data[r * 2 + 1] * (16 - j) + 1e-4 * n.data[r * 16 + j];
-  return h;
-}
 
 if (!gpu || !gpu32) {
   it.skip(`webgpu: skipped, no WebGPU adapter here (${reason})`, () => {});
@@ -187,7 +181,7 @@ if (!gpu || !gpu32) {
     });
 
     it("a collapsed layer's NRC1 (~1e-9): exact as float64 by default, float32 noise with the float32 pass", async () => {
-      const h = collapsedLayer();
+      const h = collapsedLayer(2000, 16);
       const exact = await noiseComponent(h, 2, { backend: jsKernels });
       expect(exact).toBeLessThan(1e-8);
       const got = await noiseComponent(h, 2, { backend: k });

@@ -19,18 +19,7 @@ import {
   prepSlices,
 } from "../slices.js";
 import { ieeeProduct } from "../offload.js";
-
-/* eslint-disable @typescript-eslint/no-explicit-any */
-/** The tfjs members used here (typed loosely: tfjs is an optional peer). */
-interface TFLike {
-  tidy(...args: any[]): any;
-  tensor2d(...args: any[]): any;
-  matMul(...args: any[]): any;
-  transpose(...args: any[]): any;
-  concat(...args: any[]): any;
-  reshape(...args: any[]): any;
-}
-/* eslint-enable @typescript-eslint/no-explicit-any */
+import type { TF } from "./tf.js";
 
 /** Most rows per tile: 1024·2^14 = 2^24, float32's last exact integer step. */
 export const EXACT_TILE_ROWS = 1024;
@@ -42,7 +31,7 @@ export const EXACT_TILE_ROWS = 1024;
  * @param maxChunkBytes Upper bound on one batch of tile products read back at once.
  */
 export async function exactTfProduct(
-  tf: TFLike,
+  tf: TF,
   a: Mat | MatF32,
   b: Mat | MatF32 | null,
   tileRows: number,
@@ -118,7 +107,7 @@ export async function exactTfProduct(
  * the n × (q·|partners[k]|) product `S_kᵀ·[S_l …]`.
  */
 function tileProducts(
-  tf: TFLike,
+  tf: TF,
   a: Mat | MatF32,
   pa: SlicePrep,
   b: Mat | MatF32 | null,

@@ -14,38 +14,27 @@
  * (tensor inputs, `measureLayersModel`) lives in `src/tfjs/`.
  * @module
  */
-import { NRCInputError, fmtShape } from "../../errors.js";
 import type { Backend, Kernels, Mat, MatF32 } from "../types.js";
-import { checkMat, importPeer } from "../peer.js";
+import { checkMatPair, checkPrecision, importPeer } from "../peer.js";
 import {
   HOST_CROSS_MAX,
   checkShift,
-  columnSums,
   cpuKernels,
   hostCross,
   startCpu,
   type LowGram,
 } from "../offload.js";
 import { exactTfProduct } from "./exact.js";
-import { type ColPrep, fillChunk, finishProduct, prepColumns } from "../webgpu/f32prep.js";
+import type { TF } from "./tf.js";
+import {
+  type ColPrep,
+  fillChunk,
+  finishLowGram,
+  finishProduct,
+  prepColumns,
+} from "../webgpu/f32prep.js";
 
-/**
- * The tfjs namespace (`import * as tf from "@tensorflow/tfjs-core"` or `@tensorflow/tfjs`): only
- * the members this module calls, typed loosely, so that the published declarations do not import
- * `@tensorflow/tfjs-core` (an optional peer: `tsc` without `skipLibCheck` must pass without it).
- */
-/* eslint-disable @typescript-eslint/no-explicit-any */
-export interface TF {
-  getBackend(): string;
-  ready(): Promise<void>;
-  tidy(...args: any[]): any;
-  tensor2d(...args: any[]): any;
-  matMul(...args: any[]): any;
-  transpose(...args: any[]): any;
-  concat(...args: any[]): any;
-  reshape(...args: any[]): any;
-}
-/* eslint-enable @typescript-eslint/no-explicit-any */
+export type { TF } from "./tf.js";
 
 /** The part of a tfjs tensor the backend's kernels use. */
 interface TfTensor {
@@ -132,13 +121,7 @@ export function tfjsBackend(tf?: TF, opts: TfjsBackendOptions = {}): Backend {
   return {
     name: "tfjs",
     async init(): Promise<TfjsKernels> {
-      const precision = opts.precision ?? "exact";
-      if (precision !== "exact" && precision !== "float32")
-        throw new NRCInputError(
-          "tfjsBackend",
-          "precision",
-          `precision must be "exact" or "float32"; got ${JSON.stringify(precision)}`,
-        );
+      checkPrecision("tfjsBackend", opts.precision);
       const t = await loadTf(tf);
       try {
         await t.ready();
@@ -163,19 +146,6 @@ function makeTfjsKernels(
   const precision = opts.precision ?? "exact";
   const tileRows = Math.max(1, Math.floor(opts.tileRows ?? 1024));
   const maxChunkBytes = Math.max(4096, opts.maxChunkBytes ?? 64 * 1024 * 1024);
-
-  function checkPair(fn: string, a: Mat | MatF32, b: Mat | MatF32 | null): void {
-    checkMat(fn, "a", a, true);
-    if (b) {
-      checkMat(fn, "b", b, true);
-      if (b.rows !== a.rows)
-        throw new NRCInputError(
-          fn,
-          "b",
-          `a and b must have the same number of rows; got ${fmtShape(a.rows, a.cols)} and ${fmtShape(b.rows, b.cols)}`,
-        );
-    }
-  }
 
   /** The float32 pass: the float64 sum of float32 tile products of centered, scaled columns. */
   async function f32Acc(
@@ -244,7 +214,7 @@ function makeTfjsKernels(
     exactTfProduct(tf, a, b, tileRows, maxChunkBytes, sa, sb);
 
   async function product(fn: string, a: Mat, b: Mat | null): Promise<Mat> {
-    checkPair(fn, a, b);
+    checkMatPair(fn, a, b);
     if (precision === "exact") return exact(a, b);
     const { acc, pa, pb } = await f32Acc(a, b);
     return finishProduct(acc, a.rows, pa, pb, b === null);
@@ -260,20 +230,19 @@ function makeTfjsKernels(
     gram: (a: Mat) => product("gram", a, null),
     crossProd: (a: Mat, b: Mat) => product("crossProd", a, b),
     async lowGram(a: Mat | MatF32, shift: Float64Array) {
-      checkPair("lowGram", a, null);
+      checkMatPair("lowGram", a, null);
       checkShift("lowGram", a, shift);
       const { acc, pa } = await f32Acc(a, null);
-      const off: ColPrep = { ...pa, mean: pa.mean.map((mu, j) => mu - shift[j]) };
-      const gram = finishProduct(acc, a.rows, off, off, true);
-      return { gram, ...columnSums(a, shift), blockRows: tileRows, unitRoundoff: 2 ** -24 };
+      return { ...finishLowGram(acc, pa, a, shift), blockRows: tileRows };
     },
+
     async dispose() {
       await cpu?.dispose?.();
     },
   };
   if (precision === "exact")
     kernels.shiftedMoments = async (a: Mat | MatF32, shift: Float64Array, b: Mat) => {
-      checkPair("shiftedMoments", a, b);
+      checkMatPair("shiftedMoments", a, b);
       checkShift("shiftedMoments", a, shift);
       const side = hostCross(a, shift, b);
       const gram = await exact(a, null, shift);

@@ -11,6 +11,7 @@
  * @module
  */
 import type { Mat, MatF32 } from "../types.js";
+import { columnSums } from "../offload.js";
 
 /** Column statistics used to center and scale a matrix before the float32 upload. */
 export interface ColPrep {
@@ -105,4 +106,20 @@ export function finishProduct(
     }
   }
   return { rows: n, cols: q, data: out };
+}
+
+/**
+ * `lowGram`'s result from the float32 pass's symmetric accumulator `acc` (about the column means
+ * of `pa`): the Gram moved to the shift s (`Σ(aᵢ − s)(aᵢ − s)ᵀ`), with float64 column sums and
+ * squares about s and the float32 unit roundoff; the caller adds `blockRows`.
+ */
+export function finishLowGram(
+  acc: Float64Array,
+  pa: ColPrep,
+  a: Mat | MatF32,
+  shift: Float64Array,
+): { gram: Mat; sums: Float64Array; squares: Float64Array; unitRoundoff: number } {
+  const off: ColPrep = { ...pa, mean: pa.mean.map((mu, j) => mu - shift[j]) };
+  const gram = finishProduct(acc, a.rows, off, off, true);
+  return { gram, ...columnSums(a, shift), unitRoundoff: 2 ** -24 };
 }

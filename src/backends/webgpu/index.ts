@@ -21,13 +21,11 @@
  *
  * @module
  */
-import { NRCInputError, fmtShape } from "../../errors.js";
 import type { Backend, Kernels, Mat, MatF32 } from "../types.js";
-import { checkMat } from "../peer.js";
+import { checkMatPair, checkPrecision } from "../peer.js";
 import {
   HOST_CROSS_MAX,
   checkShift,
-  columnSums,
   cpuKernels,
   hostCross,
   ieeeProduct,
@@ -39,7 +37,7 @@ export type { LowGram } from "../offload.js";
 import { I32_FORMAT, finishSliced, prepSlices } from "../slices.js";
 import { BLOCK, CROSS_TILES_WGSL } from "./shaders.js";
 import { INT_PAIRS_WGSL } from "./int-shader.js";
-import { type ColPrep, finishProduct, prepColumns } from "./f32prep.js";
+import { type ColPrep, finishLowGram, finishProduct, prepColumns } from "./f32prep.js";
 import { f32Plan, intOutBytes, intPlan } from "./products.js";
 import { type StreamPlan, streamChunks } from "./stream.js";
 import { type Acquired, type WebGPUDevice, type WebGPUEntry, acquire } from "./device.js";
@@ -147,15 +145,7 @@ function makeKernels(
 
   function checkPair(fn: string, a: Mat | MatF32, b: Mat | MatF32 | null): void {
     alive(fn);
-    checkMat(fn, "a", a, true);
-    if (!b) return;
-    checkMat(fn, "b", b, true);
-    if (b.rows !== a.rows)
-      throw new NRCInputError(
-        fn,
-        "b",
-        `a and b must have the same number of rows; got ${fmtShape(a.rows, a.cols)} and ${fmtShape(b.rows, b.cols)}`,
-      );
+    checkMatPair(fn, a, b);
   }
 
   /**
@@ -198,10 +188,7 @@ function makeKernels(
    */
   async function lowGram(a: Mat | MatF32, shift: Float64Array): Promise<LowGram> {
     const { acc, pa } = await f32Acc(a, null);
-    const off: ColPrep = { ...pa, mean: pa.mean.map((mu, j) => mu - shift[j]) };
-    const gram = finishProduct(acc, a.rows, off, off, true);
-    const { sums, squares } = columnSums(a, shift);
-    return { gram, sums, squares, blockRows: tileRows, unitRoundoff: 2 ** -24 };
+    return { ...finishLowGram(acc, pa, a, shift), blockRows: tileRows };
   }
 
   // Rows per float32 tile: at most the option, fewer where one tile of input would exceed the limit.
@@ -363,13 +350,7 @@ export function webgpuBackend(opts: WebGPUBackendOptions = {}): Backend {
   return {
     name: "webgpu",
     async init(): Promise<WebGPUKernels> {
-      const precision = opts.precision ?? "exact";
-      if (precision !== "exact" && precision !== "float32")
-        throw new NRCInputError(
-          "webgpuBackend",
-          "precision",
-          `precision must be "exact" or "float32"; got ${JSON.stringify(precision)}`,
-        );
+      checkPrecision("webgpuBackend", opts.precision);
       const acq = await acquire(opts);
       let cpu: Kernels | null = null;
       try {
