@@ -170,6 +170,45 @@ if (!gpu || !gpu32) {
       await expect(k.lowGram(a, new Float64Array(3))).rejects.toThrow(/lowGram: shift must be/);
     });
 
+    it("eigenStart: float32 Jacobi eigenpairs of a batch of PSD matrices (odd orders padded, a dead unit)", async () => {
+      const hs = [randn(300, 8, 21), randn(500, 40, 22), randn(400, 33, 23)].map((h, i) => {
+        // graded column scales give a spread spectrum; layer 2 gets a dead (zero) unit
+        for (let r = 0; r < h.rows; r++)
+          for (let j = 0; j < h.cols; j++) h.data[r * h.cols + j] *= 1 + j * (i + 1);
+        if (i === 2) for (let r = 0; r < h.rows; r++) h.data[r * h.cols + 5] = 0;
+        return h;
+      });
+      const mats = await Promise.all(hs.map((h) => jsKernels.gram(h)));
+      const got = await k.eigenStart(mats, 4);
+      for (let i = 0; i < mats.length; i++) {
+        const g = mats[i];
+        const d = g.rows;
+        const ref = await jsKernels.symEig(g);
+        const { values, vectors, sweeps, off } = got[i];
+        expect(values.length).toBe(d);
+        expect(vectors.rows).toBe(d);
+        expect(vectors.cols).toBe(4);
+        expect(sweeps).toBeLessThan(30);
+        expect(off).toBeLessThanOrEqual(1e-6);
+        for (let j = 0; j < d; j++)
+          expect(Math.abs(values[j] - ref.values[j])).toBeLessThanOrEqual(1e-5 * ref.values[0]);
+        // (float32: ~d·u·‖G‖) residuals ‖G v − λ v‖ ≤ 1e-5·‖G‖ for the 4 leading pairs
+        for (let c = 0; c < 4; c++) {
+          let r2 = 0;
+          for (let a = 0; a < d; a++) {
+            let gv = 0;
+            for (let b = 0; b < d; b++) gv += g.data[a * d + b] * vectors.data[b * 4 + c];
+            r2 += (gv - values[c] * vectors.data[a * 4 + c]) ** 2;
+          }
+          expect(Math.sqrt(r2)).toBeLessThanOrEqual(1e-5 * ref.values[0]);
+        }
+      }
+      await expect(k.eigenStart([randn(3, 2, 1)], 1)).rejects.toThrow(
+        /eigenStart: mats\[0\] must be square/,
+      );
+      await expect(k.eigenStart(mats, 41)).rejects.toThrow(/eigenStart: k must be/);
+    });
+
     it("a NaN or Infinity entry reaches the result (never digits of garbage)", async () => {
       const a = randn(100, 4, 9);
       a.data[37] = NaN;

@@ -22,7 +22,8 @@
  * @module
  */
 import type { Backend, Kernels, Mat, MatF32 } from "../types.js";
-import { checkMatPair, checkPrecision } from "../peer.js";
+import { checkMat, checkMatPair, checkPrecision } from "../peer.js";
+import { NRCInputError } from "../../errors.js";
 import {
   HOST_CROSS_MAX,
   checkShift,
@@ -34,12 +35,14 @@ import {
 } from "../offload.js";
 
 export type { LowGram } from "../offload.js";
+export type { EigenStart } from "./jacobi.js";
 import { I32_FORMAT, finishSliced, prepSlices } from "../slices.js";
 import { BLOCK, CROSS_TILES_WGSL } from "./shaders.js";
 import { INT_PAIRS_WGSL } from "./int-shader.js";
 import { type ColPrep, finishLowGram, finishProduct, prepColumns } from "./f32prep.js";
 import { f32Plan, intOutBytes, intPlan } from "./products.js";
 import { type StreamPlan, streamChunks } from "./stream.js";
+import { type EigenStart, jacobiEigen } from "./jacobi.js";
 import { type Acquired, type WebGPUDevice, type WebGPUEntry, acquire } from "./device.js";
 
 export type { WebGPUDevice, WebGPUEntry } from "./device.js";
@@ -95,6 +98,14 @@ export interface WebGPUKernels extends Kernels {
    * certified float64 spectrum (issue 22's `Kernels.lowGram`), whatever `precision` says.
    */
   lowGram(a: Mat | MatF32, shift: Float64Array): Promise<LowGram>;
+  /**
+   * Starting subspaces, batched over layers: the eigenvalues and the k leading eigenvectors of each
+   * symmetric positive semidefinite d×d matrix (e.g. each layer's `lowGram`), by parallel one-sided
+   * Jacobi in float32 on the GPU — accurate to float32 (a start for float64 refinement, never a
+   * metric).
+   * @throws NRCInputError when a matrix is not square or k is not an integer in [1, d].
+   */
+  eigenStart(mats: readonly Mat[], k: number): Promise<EigenStart[]>;
   dispose(): Promise<void>;
 }
 
@@ -140,6 +151,7 @@ function makeKernels(
     if (lostReason)
       throw new Error(`webgpu backend ${fn}: the GPU device was lost (${lostReason})`);
   }
+  const jacobi = jacobiEigen(device, (where) => alive(`eigenStart (${where})`));
   const run = (plan: StreamPlan, pipeline: GPUComputePipeline) =>
     streamChunks(device, pipeline, plan, (where) => alive(`gram/crossProd (${where})`));
 
@@ -301,6 +313,12 @@ function makeKernels(
     tileRows,
     device,
     lowGram: own.lowGram,
+    eigenStart: (mats: readonly Mat[], k: number) =>
+      serial(async () => {
+        alive("eigenStart");
+        checkEigenStart(mats, k);
+        return jacobi.run(mats, k);
+      }),
     gram: own.gram as WebGPUKernels["gram"],
     crossProd: own.crossProd as WebGPUKernels["crossProd"],
     async dispose(): Promise<void> {
@@ -313,6 +331,32 @@ function makeKernels(
       void keepAlive;
     },
   };
+}
+
+/** {@link WebGPUKernels.eigenStart}'s arguments: a non-empty list of square matrices, 1 ≤ k ≤ d. */
+function checkEigenStart(mats: unknown, k: unknown): void {
+  const fn = "eigenStart";
+  if (!Array.isArray(mats) || mats.length === 0)
+    throw new NRCInputError(
+      fn,
+      "mats",
+      `mats must be a non-empty array of square matrices; got ${Array.isArray(mats) ? "[]" : typeof mats}`,
+    );
+  mats.forEach((m: Mat, i) => {
+    checkMat(fn, `mats[${i}]`, m);
+    if (m.rows !== m.cols)
+      throw new NRCInputError(
+        fn,
+        `mats[${i}]`,
+        `mats[${i}] must be square; got ${m.rows}×${m.cols}`,
+      );
+    if (!(typeof k === "number" && Number.isInteger(k) && k >= 1 && k <= m.rows))
+      throw new NRCInputError(
+        fn,
+        "k",
+        `k must be an integer in [1, ${m.rows}] (the order of mats[${i}]); got ${String(k)}`,
+      );
+  });
 }
 
 /**
