@@ -22,6 +22,7 @@ import {
 } from "../../linalg/center.js";
 
 import { projectedTailJS } from "../../linalg/tail.js";
+import { subspacePassJS } from "./subspace.js";
 
 const shiftedMoments = composedShiftedMoments(gram, crossProd);
 
@@ -43,6 +44,7 @@ export const jsKernels: CompleteKernels = Object.freeze({
   svdParts: scaledSvdParts(svdPartsFromSvd(svd)),
   qr,
   projectedTail: projectedTailJS,
+  subspacePass: subspacePassJS,
 });
 
 /**

@@ -82,4 +82,33 @@ export interface Exports {
     res: number,
     qq: number,
   ): void;
+  g32_begin(n: number, m: number): number;
+  g32_work_bytes(n: number): number;
+  g32_add(
+    acc: number,
+    a: number,
+    af: number,
+    sh: number,
+    m: number,
+    n: number,
+    work: number,
+    avail: number,
+  ): void;
+  g32_avail(rows: number): void;
+  g32_end(acc: number, g: number, s: number, q: number, n: number): void;
+  sp_begin(n: number, k: number, m: number): number;
+  sp_work_bytes(n: number, k: number): number;
+  sp_add(
+    acc: number,
+    a: number,
+    af: number,
+    mu: number,
+    vt: number,
+    m: number,
+    n: number,
+    k: number,
+    t: number,
+    work: number,
+  ): void;
+  sp_end(acc: number, out: number, n: number, k: number): void;
 }

@@ -16,6 +16,7 @@ import type {
 } from "../types.js";
 import { svdWith } from "../js/svd.js";
 import { transpose } from "../js/blas.js";
+import { makeCertKernels } from "./cert.js";
 import { makeMomentKernels } from "./moments.js";
 import type { Runtime } from "./runtime.js";
 
@@ -112,6 +113,7 @@ export function makeKernels(rt: Runtime, reason: string | undefined): WasmKernel
   let lastTopEig: "krylov" | "dense" = "dense";
   let lastTopEigDim = 0;
   const mk = makeMomentKernels(rt);
+  const cert = makeCertKernels(rt, mk);
   const kernels = {
     name: "wasm",
     float32Inputs: true,
@@ -125,6 +127,8 @@ export function makeKernels(rt: Runtime, reason: string | undefined): WasmKernel
     crossProd: mk.crossProd,
     normalStep: mk.normalStep,
     projectedTail: mk.projectedTail,
+    lowGram: cert.lowGram,
+    subspacePass: cert.subspacePass,
     /** Blocked right-looking Cholesky (chol.c), panels and lower-triangle updates threaded by row blocks. */
     cholesky(a: Mat): Mat | null {
       const n = a.rows;

@@ -380,6 +380,19 @@ export function makeMomentKernels(rt: Runtime) {
       const out = rt.f64().slice(pout / 8, pout / 8 + k + 1);
       return { tail: out[k], energy: out.subarray(0, k) };
     },
+    /**
+     * Makes `p` (a persisted block holding `mat`'s rows as they are) the resident copy, which
+     * `normalStep`, `projectedTail` and `residentOf` then read for `mat` (the previous one goes).
+     */
+    adopt(mat: Mat | MatF32, p: number): void {
+      dropResident();
+      resident = { mat, p };
+    },
+    /** Where `a`'s rows already are in the module's memory (the resident copy), else 0. */
+    residentOf(a: Mat | MatF32): number {
+      return resident && resident.mat === a ? resident.p : 0;
+    },
+    streamRows,
     /** Completes a pending background job and drops the resident copy (before dispose). */
     settle(): void {
       settleBackground();
