@@ -103,7 +103,7 @@ export interface Exports {
     a: number,
     af: number,
     mu: number,
-    vt: number,
+    v: number,
     m: number,
     n: number,
     k: number,

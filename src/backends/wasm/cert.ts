@@ -70,24 +70,24 @@ export function makeCertKernels(rt: Runtime, mk: ReturnType<typeof makeMomentKer
       const f32 = a.data instanceof Float32Array;
       const held = mk.residentOf(a);
       rt.begin("subspacePass");
-      const vt = new Float64Array(k * n);
-      for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) vt[j * n + i] = v.data[i * k + j];
       const pmu = rt.put(mean);
-      const pvt = rt.put(vt);
+      const pv = rt.put(v.data);
       const acc = ex.sp_begin(n, k, m) >>> 0;
       const pwk = rt.allocBytes(ex.sp_work_bytes(n, k));
-      const pout = rt.alloc(k * n + 2);
+      const pout = rt.alloc(n * k + 2);
       const add = (p: number, rows: number) =>
-        ex.sp_add(acc, f32 ? 0 : p, f32 ? p : 0, pmu, pvt, rows, n, k, t, pwk);
+        ex.sp_add(acc, f32 ? 0 : p, f32 ? p : 0, pmu, pv, rows, n, k, t, pwk);
       if (held) {
         add(held, m);
         ex.par_join();
       } else mk.streamRows(a, undefined, 1, (p, _pb, rows) => add(p, rows));
       ex.sp_end(acc, pout, n, k);
-      const out = rt.f64().subarray(pout / 8, pout / 8 + k * n + 2);
-      const w = new Float64Array(n * k);
-      for (let j = 0; j < k; j++) for (let i = 0; i < n; i++) w[i * k + j] = out[j * n + i];
-      return { w: { rows: n, cols: k, data: w }, tail: out[k * n], trace: out[k * n + 1] };
+      const out = rt.f64().slice(pout / 8, pout / 8 + n * k + 2);
+      return {
+        w: { rows: n, cols: k, data: out.subarray(0, n * k) },
+        tail: out[n * k],
+        trace: out[n * k + 1],
+      };
     },
   };
 }

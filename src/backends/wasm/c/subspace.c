@@ -1,117 +1,104 @@
 /*
  * One pass of block subspace iteration on centered data, in float64 (src/linalg/certified.ts):
- * for rows aᵢ of A (m×n, float64 or float32 widened exactly), the mean μ and V (n×k, given
- * transposed as VT k×n), with xᵢ = aᵢ − μ and cᵢ = Vᵀxᵢ:
- *   W = Σᵢ xᵢcᵢᵀ = HcᵀHc·V   (returned transposed, k×n),
- *   tail = Σᵢ ‖xᵢ − V_t·cᵢ[:t]‖²  (the energy off the leading t columns, each residual formed
+ * for rows aᵢ of A (m×n, float64 or float32 widened exactly), the mean μ and V (n×k, row-major),
+ * with xᵢ = aᵢ − μ and cᵢ = Vᵀxᵢ:
+ *   W = Σᵢ xᵢcᵢᵀ = HcᵀHc·V   (n×k),
+ *   tail = Σᵢ ‖xᵢ − V_t·cᵢ[:t]‖²  (the energy off V's first t columns: each residual formed
  *          entry by entry, never ‖x‖² − ‖c‖²),
  *   trace = Σᵢ ‖xᵢ‖².
- * 4·m·n·k + 2·m·n·t flops. Rows are claimed in chunks summed into per-part slots in a fixed order.
+ * Row blocks of SB rows at GEMM rate (gemm_serial): Cb = Xb·V, W += Xbᵀ·Cb, Xb −= Cb_t·V_tᵀ.
+ * 4·m·n·k + 2·m·n·t flops. Rows are claimed in chunks summed into per-part slots in a fixed
+ * order (claims_t), so the sums depend on m and the part count only.
  */
 #include "common.h"
+
+#define SB 256 /* rows per block */
 
 typedef struct {
   const double *A;
   const float *Af;
-  const double *mu, *VT;
+  const double *mu, *V;
   int m, n, k, t;
-  double *acc;  /* slots: k·n (W) then 2 (tail, trace) */
-  double *work; /* per thread: n (x) + k (c) */
+  double *acc;  /* slots: n·k (W) then 2 (tail, trace) */
+  double *work; /* per thread: SB·n (Xb) + SB·k (Cb) */
   claims_t cl;
 } sp_args;
 
-static void sp_rows(const sp_args *g, int lo, int hi, double *x, double *c, double *W) {
+static double sumsq(size_t len, const double *x) {
+  f2 s0 = wasm_f64x2_splat(0.0), s1 = s0;
+  size_t i = 0;
+  for (; i + 4 <= len; i += 4) {
+    f2 a = wasm_v128_load(x + i), b = wasm_v128_load(x + i + 2);
+    s0 = MADD(s0, a, a);
+    s1 = MADD(s1, b, b);
+  }
+  s0 = wasm_f64x2_add(s0, s1);
+  double s = wasm_f64x2_extract_lane(s0, 0) + wasm_f64x2_extract_lane(s0, 1);
+  for (; i < len; i++) s += x[i] * x[i];
+  return s;
+}
+
+static void sp_block(const sp_args *g, int lo, int rows, double *Xb, double *Cb, double *W,
+                     double *gw) {
   const int n = g->n, k = g->k, t = g->t;
-  const int n2 = n & ~1;
-  double tail = 0.0, trace = 0.0;
-  for (int i = lo; i < hi; i++) {
+  for (int r = 0; r < rows; r++) {
+    double *x = Xb + (size_t)r * n;
     if (g->Af) {
-      const float *a = g->Af + (size_t)i * n;
-      for (int j = 0; j < n2; j += 2)
-        wasm_v128_store(x + j, wasm_f64x2_sub(wasm_f64x2_promote_low_f32x4(
-                                                  wasm_v128_load64_zero(a + j)),
-                                              wasm_v128_load(g->mu + j)));
-      if (n2 < n) x[n2] = (double)a[n2] - g->mu[n2];
+      const float *a = g->Af + (size_t)(lo + r) * n;
+      for (int j = 0; j < n; j++) x[j] = (double)a[j] - g->mu[j];
     } else {
-      const double *a = g->A + (size_t)i * n;
-      for (int j = 0; j < n2; j += 2)
-        wasm_v128_store(x + j, wasm_f64x2_sub(wasm_v128_load(a + j), wasm_v128_load(g->mu + j)));
-      if (n2 < n) x[n2] = a[n2] - g->mu[n2];
-    }
-    trace += dot(n, x, x);
-    for (int p = 0; p < k; p++) c[p] = dot(n, g->VT + (size_t)p * n, x);
-    /* W_p += c_p·x, two columns at a time. */
-    int p = 0;
-    for (; p + 1 < k; p += 2) {
-      double *w0 = W + (size_t)p * n, *w1 = w0 + n;
-      f2 s0 = wasm_f64x2_splat(c[p]), s1 = wasm_f64x2_splat(c[p + 1]);
-      for (int j = 0; j < n2; j += 2) {
-        f2 xv = wasm_v128_load(x + j);
-        wasm_v128_store(w0 + j, MADD(wasm_v128_load(w0 + j), s0, xv));
-        wasm_v128_store(w1 + j, MADD(wasm_v128_load(w1 + j), s1, xv));
-      }
-      if (n2 < n) {
-        w0[n2] += c[p] * x[n2];
-        w1[n2] += c[p + 1] * x[n2];
-      }
-    }
-    if (p < k) axpy(n, c[p], x, W + (size_t)p * n);
-    if (t > 0) {
-      f2 ss = wasm_f64x2_splat(0.0);
-      for (int j = 0; j < n2; j += 2) {
-        f2 r = wasm_v128_load(x + j);
-        for (int q = 0; q < t; q++)
-          r = wasm_f64x2_sub(r, wasm_f64x2_mul(wasm_f64x2_splat(c[q]),
-                                               wasm_v128_load(g->VT + (size_t)q * n + j)));
-        ss = MADD(ss, r, r);
-      }
-      double s = wasm_f64x2_extract_lane(ss, 0) + wasm_f64x2_extract_lane(ss, 1);
-      if (n2 < n) {
-        double r = x[n2];
-        for (int q = 0; q < t; q++) r -= c[q] * g->VT[(size_t)q * n + n2];
-        s += r * r;
-      }
-      tail += s;
+      const double *a = g->A + (size_t)(lo + r) * n;
+      for (int j = 0; j < n; j++) x[j] = a[j] - g->mu[j];
     }
   }
-  W[(size_t)k * n] += tail;
-  W[(size_t)k * n + 1] += trace;
+  const size_t len = (size_t)rows * n;
+  W[(size_t)n * k + 1] += sumsq(len, Xb);
+  for (size_t i = 0; i < (size_t)rows * k; i++) Cb[i] = 0.0;
+  gemm_serial(0, 0, rows, k, n, 1.0, Xb, n, g->V, k, Cb, k, gw);
+  gemm_serial(1, 0, n, k, rows, 1.0, Xb, n, Cb, k, W, k, gw);
+  if (t > 0) {
+    gemm_serial(0, 1, rows, n, t, -1.0, Cb, k, g->V, k, Xb, n, gw);
+    W[(size_t)n * k] += sumsq(len, Xb);
+  }
 }
 
 static void sp_task(int tid, int nt, void *p) {
   sp_args *g = (sp_args *)p;
-  double *x = g->work + (size_t)par_self_tid() * (g->n + g->k + 2);
-  double *c = x + g->n;
-  for (int lo, hi, part, ch; claims_next(&g->cl, 1, &lo, &hi, &part, &ch);) {
-    sp_rows(g, lo, hi, x, c, slot_at(g->acc, (size_t)g->k * g->n + 2, part));
+  const int n = g->n, k = g->k;
+  double *Xb = g->work + (size_t)par_self_tid() * SB * (n + k);
+  double *Cb = Xb + (size_t)SB * n;
+  double *gw = thread_gemm_work(tid);
+  for (int lo, hi, part, ch; claims_next(&g->cl, SB, &lo, &hi, &part, &ch);) {
+    double *W = slot_at(g->acc, (size_t)n * k + 2, part);
+    for (int b = lo; b < hi; b += SB) sp_block(g, b, MIN(SB, hi - b), Xb, Cb, W, gw);
     claims_done(&g->cl, ch);
   }
 }
 
 /* Zeroed slots for m rows, n columns, k vectors. */
 EXPORT(sp_begin) double *sp_begin(int n, int k, int m) {
-  return slots_begin((size_t)k * n + 2, m);
+  return slots_begin((size_t)n * k + 2, m);
 }
 
-/* Bytes of the per-thread row buffers sp_add needs. */
+/* Bytes of the per-thread row blocks sp_add needs. */
 EXPORT(sp_work_bytes) size_t sp_work_bytes(int n, int k) {
-  return sizeof(double) * (size_t)(n + k + 2) * (size_t)par_threads();
+  return sizeof(double) * (size_t)SB * (size_t)(n + k) * (size_t)par_threads();
 }
 
 static sp_args g_sp;
 
 /* Starts the pass over m rows of A (float64, or float32 when Af != 0); par_join() completes it.
- * VT: k×n; the tail is taken off VT's first t rows; work: sp_work_bytes(n, k) bytes. */
+ * V: n×k row-major; the tail is taken off V's first t columns; work: sp_work_bytes(n, k) bytes. */
 EXPORT(sp_add) void sp_add(double *acc, const double *A, const float *Af, const double *mu,
-                           const double *VT, int m, int n, int k, int t, double *work) {
-  g_sp = (sp_args){A, Af, mu, VT, m, n, k, t, acc, work, {0}};
+                           const double *V, int m, int n, int k, int t, double *work) {
+  g_sp = (sp_args){A, Af, mu, V, m, n, k, t, acc, work, {0}};
   claims_init(&g_sp.cl, m, slots_parts(acc));
   par_start(sp_task, &g_sp, (double)m * n * k < 2.0e5);
 }
 
-/* out (k·n + 2): W (k×n), tail, trace summed over the parts. */
+/* out (n·k + 2): W (n×k), tail, trace summed over the parts. */
 EXPORT(sp_end) void sp_end(const double *acc, double *out, int n, int k) {
-  const size_t per = (size_t)k * n + 2;
+  const size_t per = (size_t)n * k + 2;
   const int T = slots_parts(acc);
   for (size_t o = 0; o < per; o++) {
     double s = 0.0;
