@@ -7,7 +7,7 @@ export default defineConfig({
     cli: "src/cli/bin.ts",
     node: "src/node/index.ts",
     webgpu: "src/backends/webgpu/index.ts",
-    tfjs: "src/backends/tfjs/index.ts",
+    tfjs: "src/tfjs/index.ts",
     onnx: "src/onnx/index.ts",
   },
   format: ["esm", "cjs"],

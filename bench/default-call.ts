@@ -9,7 +9,7 @@
 import { SyntheticNet, fmtMs, median } from "./common.js";
 import { measureNRC, noiseComponent, wasmBackend, releaseSharedBackends } from "../src/index.js";
 import { center } from "../src/linalg/center.js";
-import { completeKernels } from "../src/backends/registry.js";
+import { completeKernels } from "../src/backends/complete.js";
 
 const quick = process.argv.includes("--quick");
 const [N, d, L] = quick ? [2000, 128, 4] : [10000, 512, 8];

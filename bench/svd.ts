@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { wasmBackend, WASM_JACOBI_SVD } from "../src/backends/wasm/index.js";
-import { completeKernels } from "../src/backends/registry.js";
+import { completeKernels } from "../src/backends/complete.js";
 import { svdPartsFromSvd, scaledSvdParts } from "../src/backends/scaled.js";
 import type { CompleteKernels, Mat, SvdResult } from "../src/backends/types.js";
 import { augmented, nrc4Residual, type LayerStats } from "../src/stats/moments.js";

@@ -23,7 +23,7 @@ for (const f of files) {
     let t = resolve(dirname(f), spec).replace(/\.js$/, ".ts");
     if (!existsSync(t) && existsSync(t.replace(/\.ts$/, "/index.ts")))
       t = t.replace(/\.ts$/, "/index.ts");
-    if (existsSync(t)) out.add(t);
+    if (existsSync(t) && t.startsWith(root)) out.add(t);
   }
   edges.set(f, out);
 }

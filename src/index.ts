@@ -18,18 +18,16 @@ export type { Proposition1Result } from "./metrics/proposition1.js";
 export { convFeaturesToMatrix, convWeightsToMatrix } from "./io/conv.js";
 export type { TensorInput, ConvFeatureOptions, ConvWeightOptions } from "./io/conv.js";
 export { NRCInputError } from "./errors.js";
+export { initBackend, autoBackend, BACKEND_NAMES } from "./backends/choose.js";
+export { completeKernels } from "./backends/complete.js";
 export {
-  initBackend,
-  completeKernels,
-  autoBackend,
   AUTO_BACKEND_MIN_WORK,
-  BACKEND_NAMES,
   SHARED_BACKEND_IDLE_MS,
   releaseSharedBackends,
-} from "./backends/registry.js";
+} from "./backends/shared.js";
 export { wasmBackend } from "./backends/wasm/index.js";
 export type { WasmBackendOptions, WasmKernels } from "./backends/wasm/index.js";
-export type { BackendOption, BackendName } from "./backends/registry.js";
+export type { BackendOption, BackendName } from "./backends/choose.js";
 export { jsBackend, jsKernels } from "./backends/js/index.js";
 export type {
   Backend,
@@ -52,7 +50,13 @@ export type {
   MaybePromise,
 } from "./backends/types.js";
 export type { MatrixInput, DenseMatrixInput, MatrixLikeObject } from "./linalg/matrix.js";
-export type { NRCReport, LayerReport, LayerReasons, IntrinsicReport, Preset } from "./engine/report.js";
+export type {
+  NRCReport,
+  LayerReport,
+  LayerReasons,
+  IntrinsicReport,
+  Preset,
+} from "./engine/report.js";
 export { formatReport } from "./engine/table.js";
 export { makeSyntheticNetwork } from "./io/synthetic.js";
 export type { SyntheticNetworkOptions } from "./io/synthetic.js";

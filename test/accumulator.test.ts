@@ -13,7 +13,7 @@ import {
   type NRCReport,
 } from "../src/index.js";
 import { fcParams } from "./properties/generators.js";
-import { initBackend } from "../src/backends/registry.js";
+import { initBackend } from "../src/backends/choose.js";
 import { wasmBackend } from "../src/backends/wasm/index.js";
 import { jsKernels } from "../src/backends/js/index.js";
 import { MomentsAccumulation, batchStats } from "../src/stats/moments.js";

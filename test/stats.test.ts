@@ -8,7 +8,7 @@ import { jsKernels } from "../src/backends/js/index.js";
 import { wasmBackend } from "../src/backends/wasm/index.js";
 import type { CompleteKernels } from "../src/backends/types.js";
 import { batchStats } from "../src/stats/moments.js";
-import { SHIFT_SAMPLE_ROWS } from "../src/linalg/center.js";
+import { SHIFT_SAMPLE_ROWS } from "../src/backends/composed.js";
 
 type M = { rows: number; cols: number; data: Float64Array };
 

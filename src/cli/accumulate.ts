@@ -20,7 +20,7 @@ import {
   numOption,
   UsageError,
   type CliIO,
-} from "./main.js";
+} from "./args.js";
 import { megabytes, parseVerb, sharedBackend } from "./output.js";
 
 const HELP = `Usage: deep-nrc accumulate <file.safetensors | folder> [more …] --state <out.nrc.safetensors> [options]
@@ -138,7 +138,7 @@ export async function accumulateCommand(argv: readonly string[], io: CliIO): Pro
     throw new UsageError(
       "--debiased streams only with --preset reference-code (the paper's NRC2 needs fourth moments along the top-t eigenvectors, known only at the end)",
     );
-  const backend = await sharedBackend(await backendOption(o.backend));
+  const backend = await sharedBackend(backendOption(o.backend));
   const quiet = o.quiet === true;
   const bar = new ProgressBar(io.stderr, { quiet });
   const note = (s: string) => {

@@ -9,14 +9,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { writeFile } from "node:fs/promises";
 import { NRCInputError } from "../errors.js";
 import { measureNRC, DEFAULT_COLLAPSE_THRESHOLD, type LayerInput } from "../engine/measure.js";
 import type { MatrixInput } from "../linalg/matrix.js";
-import type { BackendOption } from "../backends/registry.js";
-import { jsBackend } from "../backends/js/index.js";
-import type { NRCReport, Preset } from "../engine/report.js";
-import { ProgressBar, type ProgressStream } from "./progress.js";
+import type { NRCReport } from "../engine/report.js";
+import { ProgressBar } from "./progress.js";
 import {
   autoBatchRows,
   featureBytesF64,
@@ -30,22 +27,24 @@ import { DEMO, demoNetwork } from "./demo.js";
 import { isONNXPath, measureONNXFile } from "./onnx.js";
 import { listLayersText } from "./layers.js";
 import { stateVerb } from "./state-verbs.js";
+import {
+  type CliIO,
+  UsageError,
+  regexOption,
+  measureOptions,
+  intOption,
+  numOption,
+  backendOption,
+  oneLine,
+  defaultIO,
+} from "./args.js";
+export type { CliIO } from "./args.js";
+export { UsageError } from "./args.js";
 import { emitReport } from "./output.js";
 import pkg from "../../package.json" with { type: "json" };
 
-/** Where the CLI writes: stdout for results, stderr for progress, notes and errors. */
-export interface CliIO {
-  stdout: { write(s: string): unknown };
-  stderr: ProgressStream;
-  /** Environment (for DEEP_NRC_DEBUG). */
-  env?: Record<string, string | undefined>;
-}
-
 /** Above this many bytes of float64 features, `measure` streams (unless --batch says otherwise). */
 const STREAM_ABOVE_BYTES = 2 ** 30;
-
-/** A usage error: exit code 2 and a pointer to --help. */
-export class UsageError extends Error {}
 
 const HELP = `deep-nrc ${pkg.version} — measure Deep Neural Regression Collapse (NRC1–NRC4) per layer
 
@@ -75,7 +74,7 @@ Options:
   -t, --t <n>            signal dimension t (default: the number of target columns)
   -r, --r <n>            intrinsic dimension r: adds NRC1/NRC3 at r and the bottom-subspace alignment
       --preset <name>    paper (default) | reference-code (the authors' published scripts)
-      --backend <name>   auto (default: wasm, else js) | js | wasm | webgpu
+      --backend <name>   auto (default: wasm, else js) | js | wasm | webgpu | tfjs
       --model-mse <x>    the model's train MSE: reports NRC4 / MSE per layer
       --threshold <x>    NRC1 at or below which a layer counts as collapsed (default ${DEFAULT_COLLAPSE_THRESHOLD})
       --samples <n>      measure only the first n samples (reads only those rows)
@@ -120,87 +119,6 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "v" },
 } as const;
-
-function regexOption(v: string | undefined): RegExp | undefined {
-  if (v === undefined) return undefined;
-  try {
-    return new RegExp(v);
-  } catch (e) {
-    throw new UsageError(
-      `--layers must be a regular expression; got '${v}': ${(e as Error).message}`,
-    );
-  }
-}
-
-/** The options `measure` and `accumulate` share: -t, -r, --batch, --threshold, --preset. */
-export function measureOptions(o: {
-  t?: string;
-  r?: string;
-  batch?: string;
-  threshold?: string;
-  preset?: string;
-}): { t?: number; r?: number; batch?: number; threshold?: number; preset: Preset } {
-  const preset = (o.preset ?? "paper") as Preset;
-  if (preset !== "paper" && preset !== "reference-code")
-    throw new UsageError(`--preset must be paper or reference-code; got '${o.preset}'`);
-  return {
-    t: intOption("t", o.t, 1),
-    r: intOption("r", o.r, 1),
-    batch: intOption("batch", o.batch, 2),
-    threshold: numOption("threshold", o.threshold, (x) => x >= 0 && x <= 1, "a number in [0, 1]"),
-    preset,
-  };
-}
-
-export function intOption(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min)
-    throw new UsageError(`--${name} must be an integer ≥ ${min}; got '${v}'`);
-  return n;
-}
-
-export function numOption(
-  name: string,
-  v: string | undefined,
-  ok: (x: number) => boolean,
-  what: string,
-): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n) || !ok(n))
-    throw new UsageError(`--${name} must be ${what}; got '${v}'`);
-  return n;
-}
-
-export async function backendOption(name: string | undefined): Promise<BackendOption> {
-  switch (name ?? "auto") {
-    case "js":
-      return jsBackend;
-    case "wasm": {
-      const { wasmBackend } = await import("../backends/wasm/index.js");
-      return wasmBackend();
-    }
-    case "webgpu": {
-      const { webgpuBackend } = await import("../backends/webgpu/index.js");
-      return webgpuBackend();
-    }
-    case "auto": {
-      const { wasmBackend } = await import("../backends/wasm/index.js");
-      return [wasmBackend(), jsBackend];
-    }
-    default:
-      throw new UsageError(`--backend must be auto, js, wasm or webgpu; got '${name}'`);
-  }
-}
-
-/** One line, no stack: what a shell user sees. */
-function oneLine(msg: string): string {
-  return msg
-    .replace(/([.?!:;])\s*\n\s*/g, "$1 ")
-    .replace(/\s*\n\s*/g, "; ")
-    .trim();
-}
 
 /**
  * Runs the CLI.
@@ -273,7 +191,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
     const samples = intOption("samples", o.samples, 2);
     const seed = intOption("seed", o.seed, 0);
     const modelMSE = numOption("model-mse", o["model-mse"], (x) => x >= 0, "a number ≥ 0");
-    const backend = await backendOption(o.backend);
+    const backend = backendOption(o.backend);
     const quiet = o.quiet === true;
     const note = (s: string) => {
       if (!quiet) {
@@ -396,25 +314,4 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
     );
     return 1;
   }
-}
-
-export async function writeOut(path: string, text: string, flag: string): Promise<void> {
-  try {
-    await writeFile(path, text);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === "ENOENT"
-        ? "its folder does not exist"
-        : code === "EACCES"
-          ? "permission denied"
-          : code === "EISDIR"
-            ? "it is a directory"
-            : (e as Error).message;
-    throw new NRCInputError("deep-nrc", flag, `${flag}: cannot write ${path}: ${why}`);
-  }
-}
-
-function defaultIO(): CliIO {
-  return { stdout: process.stdout, stderr: process.stderr, env: process.env };
 }

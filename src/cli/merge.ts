@@ -9,7 +9,7 @@ import type { NRCAccumulator } from "../engine/accumulator.js";
 import { NRCInputError } from "../errors.js";
 import { readStateFile, writeStateFile } from "../node/state-file.js";
 import { ProgressBar } from "./progress.js";
-import { backendOption, UsageError, type CliIO } from "./main.js";
+import { backendOption, UsageError, type CliIO } from "./args.js";
 import { emitReport, megabytes, parseVerb, sharedBackend } from "./output.js";
 
 const HELP = `Usage: deep-nrc merge <a.nrc.safetensors> <b.nrc.safetensors> … [--state out] [--json f] [--report f]
@@ -44,7 +44,7 @@ export async function mergeCommand(argv: readonly string[], io: CliIO): Promise<
   if (!parsed) return 0;
   const { values: o, positionals: paths } = parsed;
   if (paths.length === 0) throw new UsageError("merge needs state files (.nrc.safetensors)");
-  const backend = await sharedBackend(await backendOption(o.backend));
+  const backend = await sharedBackend(backendOption(o.backend));
   const quiet = o.quiet === true;
   const bar = new ProgressBar(io.stderr, { quiet });
   const note = (s: string) => {

@@ -8,7 +8,7 @@ import { NRCInputError } from "../errors.js";
 import { readNpy } from "../io/npy.js";
 import { openFileSource } from "../node/file-source.js";
 import type { Tensor } from "../io/common.js";
-import type { BackendOption } from "../backends/registry.js";
+import type { BackendOption } from "../backends/choose.js";
 import type { Preset } from "../engine/report.js";
 import type { ONNXReport } from "../onnx/index.js";
 

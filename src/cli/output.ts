@@ -7,8 +7,8 @@ import { NRCInputError } from "../errors.js";
 import { formatReport } from "../engine/table.js";
 import type { NRCReport } from "../engine/report.js";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { UsageError, writeOut, type CliIO } from "./main.js";
-import { initBackend, type BackendOption } from "../backends/registry.js";
+import { UsageError, writeOut, type CliIO } from "./args.js";
+import { initBackend, type BackendOption } from "../backends/choose.js";
 import type { Kernels } from "../backends/types.js";
 
 /** Prints/writes a report; `note` prints a line on stderr unless quiet. */

@@ -6,7 +6,7 @@
  * agree.
  * @module
  */
-import type { CliIO } from "./main.js";
+import type { CliIO } from "./args.js";
 
 /** A verb: the arguments after its name → the exit code. */
 export type Verb = (argv: readonly string[], io: CliIO) => Promise<number>;

@@ -1,12 +1,18 @@
 /**
- * The shape of a `measureNRC` report. Plain JSON: numbers, strings, booleans and `null`
+ * The shape of a `measureNRC` report, and its assembly around the finalized layers
+ * ({@link assembleReport}: the targets' stable rank, the first collapsed layer). Plain JSON: numbers, strings, booleans and `null`
  * (never NaN or undefined), so a report survives `JSON.stringify` unchanged.
  * @module
  */
 
 /** The two presets: `paper` (default, the paper's definitions) and `reference-code`
  * (the authors' published scripts, see SPEC). */
-export type Preset = "paper" | "reference-code";
+import type { Preset } from "../errors.js";
+import type { CompleteKernels } from "../backends/types.js";
+import { psdSpectrum } from "../linalg/spectrum.js";
+import { stableRankFromSpectrum } from "../metrics/stable-rank.js";
+import type { Ctx } from "./options.js";
+export type { Preset };
 
 /** Metrics at the intrinsic dimension r (paper §4.3), present when `r` was given. */
 export interface IntrinsicReport {
@@ -96,4 +102,38 @@ export interface NRCReport {
   /** Name of the backend that computed the report. */
   backend: string;
   layers: LayerReport[];
+}
+
+/** The report around finalized layers. @internal */
+export async function assembleReport(
+  k: CompleteKernels,
+  ctx: Ctx,
+  targets: { samples: number; count: number; q: number; m2Y: Float64Array },
+  layers: LayerReport[],
+): Promise<NRCReport> {
+  const ySpec = await psdSpectrum(
+    k,
+    { rows: targets.q, cols: targets.q, data: targets.m2Y },
+    targets.count,
+  );
+  return {
+    preset: ctx.preset,
+    t: ctx.t,
+    r: ctx.r,
+    samples: targets.samples,
+    targetDim: targets.q,
+    targetStableRank: stableRankFromSpectrum(ySpec, ctx.preset === "reference-code"),
+    collapseThreshold: ctx.threshold,
+    firstCollapsedLayer: firstCollapsed(layers),
+    modelMSE: ctx.modelMSE,
+    backend: k.name,
+    layers,
+  };
+}
+
+/** Start of the longest suffix of collapsed layers, or null. */
+function firstCollapsed(layers: LayerReport[]): number | null {
+  let first: number | null = null;
+  for (let i = layers.length - 1; i >= 0 && layers[i].collapsed; i--) first = i;
+  return first;
 }

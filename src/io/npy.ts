@@ -21,16 +21,9 @@ import {
   type Tensor,
   type TensorF32,
   boundedProduct,
-  decodeF32Into,
-  keepsFloat32,
-  PLATFORM_LE,
-  checkAllocation,
-  checkRows,
-  chunkBytesOption,
-  outputBuffer,
-  decodeInto,
 } from "./common.js";
-import { type ByteSource, checkSource, readExact, readExactInto, sourceName } from "./source.js";
+import { type ByteSource, checkSource, readExact, sourceName } from "./source.js";
+import { decodeRows, planRows, readCOrderRows } from "./rows.js";
 
 /** The parsed header of a `.npy` file. */
 export interface NpyHeader {
@@ -422,51 +415,24 @@ export async function readNpy(
       "header",
       `${sourceName(src)}: the given header puts ${h.dataBytes} data bytes at offset ${h.dataOffset}, past the end of the ${src.size}-byte source (a header read from another file?)`,
     );
-  const [s, e] = checkRows(fn, h.shape, opts.rows);
-  const chunkBytes = chunkBytesOption(fn, opts.chunkBytes);
-  const shape = h.shape.length === 0 ? [] : [e - s, ...h.shape.slice(1)];
-  const rest = h.shape.slice(1);
-  const count = boundedProduct(shape, Number.MAX_SAFE_INTEGER); // ≤ file elements: already bounded
-  checkAllocation(
+  const plan = planRows(
     fn,
-    count,
-    opts.maxElements,
-    `the requested array of shape (${shape.join(", ")})`,
+    { element: h.element, shape: h.shape, dtype: h.descr },
+    opts,
+    (shape) => `the requested array of shape (${shape.join(", ")})`,
   );
-  const f32 = keepsFloat32(h.element, opts);
-  const data = outputBuffer(fn, count, opts.into, f32);
-  const out = { shape, dtype: h.descr, data } as Tensor | TensorF32;
-  if (count === 0) return out;
-  const decode = (
-    bytes: Uint8Array,
-    n: number,
-    into: Float64Array | Float32Array,
-    offset: number,
-  ): void =>
-    f32
-      ? decodeF32Into(bytes, h.element.littleEndian, n, into as Float32Array, offset)
-      : decodeInto(bytes, h.element, n, into as Float64Array, offset);
-  const size = h.element.size;
-  const nRows = e - s;
-  const R = count / nRows; // elements per row (prod(rest)); nRows > 0 here
+  const { s, nRows, rowElements: R, f32, chunkBytes, out } = plan;
+  const data = out.data;
+  if (plan.count === 0) return out;
   if (!h.fortranOrder || h.shape.length <= 1) {
-    // C order: the rows are one contiguous range; read it in bounded chunks.
-    const rowBytes = R * size;
-    const rowsPerChunk = Math.max(1, Math.floor(chunkBytes / rowBytes));
-    for (let r = 0; r < nRows; r += rowsPerChunk) {
-      const nr = Math.min(rowsPerChunk, nRows - r);
-      const at = h.dataOffset + (s + r) * rowBytes;
-      if (f32 && h.element.littleEndian === PLATFORM_LE) {
-        // The stored bytes are the output: read them in place (no buffer, no copy).
-        const target = new Uint8Array(data.buffer, data.byteOffset + r * rowBytes, nr * rowBytes);
-        await readExactInto(fn, src, at, target, "array data");
-        continue;
-      }
-      const bytes = await readExact(fn, src, at, nr * rowBytes, "array data");
-      decode(bytes, nr * R, data, r * R);
-    }
+    // C order: the rows are one contiguous range.
+    await readCOrderRows(fn, src, h.element, h.dataOffset, plan, "array data");
     return out;
   }
+  const rest = h.shape.slice(1);
+  const size = h.element.size;
+  const decode = (bytes: Uint8Array, n: number, into: Float64Array | Float32Array, at: number) =>
+    decodeRows(plan, h.element, bytes, n, into, at);
   // Fortran order: element (i0, i1, …, ik) sits at i0 + d0·(i1 + d1·(i2 + …)), so for each
   // "column" j (a Fortran-linear index over the trailing dims) the requested rows are contiguous.
   const d0 = h.shape[0];

@@ -22,16 +22,9 @@ import {
   type Tensor,
   type TensorF32,
   boundedProduct,
-  decodeF32Into,
-  keepsFloat32,
-  PLATFORM_LE,
-  checkAllocation,
-  checkRows,
-  chunkBytesOption,
-  outputBuffer,
-  decodeInto,
 } from "./common.js";
-import { type ByteSource, checkSource, readExact, readExactInto, sourceName } from "./source.js";
+import { type ByteSource, checkSource, readExact, sourceName } from "./source.js";
+import { planRows, readCOrderRows } from "./rows.js";
 
 /** The safetensors dtypes this reader decodes. */
 export type SafetensorsDtype =
@@ -318,42 +311,15 @@ export async function readSafetensor(
     );
   }
   const et = DTYPES[info.dtype];
-  const [s, e] = checkRows(fn, info.shape, opts.rows);
-  const chunkBytes = chunkBytesOption(fn, opts.chunkBytes);
-  const shape = info.shape.length === 0 ? [] : [e - s, ...info.shape.slice(1)];
-  const count = boundedProduct(shape, Number.MAX_SAFE_INTEGER);
-  checkAllocation(
+  const plan = planRows(
     fn,
-    count,
-    opts.maxElements,
-    `the requested tensor ${JSON.stringify(name)} of shape [${shape.join(", ")}]`,
+    { element: et, shape: info.shape, dtype: info.dtype },
+    opts,
+    (shape) => `the requested tensor ${JSON.stringify(name)} of shape [${shape.join(", ")}]`,
   );
-  const f32 = keepsFloat32(et, opts);
-  const data = outputBuffer(fn, count, opts.into, f32);
-  const out = { shape, dtype: info.dtype, data } as Tensor | TensorF32;
-  if (count === 0) return out;
-  const nRows = info.shape.length === 0 ? 1 : e - s;
-  const R = count / nRows;
-  const rowBytes = R * et.size;
-  const base = h.dataOffset + info.dataOffsets[0] + s * rowBytes;
-  const rowsPerChunk = Math.max(1, Math.floor(chunkBytes / rowBytes));
-  for (let r = 0; r < nRows; r += rowsPerChunk) {
-    const nr = Math.min(rowsPerChunk, nRows - r);
-    if (f32 && et.littleEndian === PLATFORM_LE) {
-      // The stored bytes are the output: read them in place (no buffer, no copy).
-      const target = new Uint8Array(data.buffer, data.byteOffset + r * rowBytes, nr * rowBytes);
-      await readExactInto(fn, src, base + r * rowBytes, target, `tensor ${JSON.stringify(name)}`);
-      continue;
-    }
-    const bytes = await readExact(
-      fn,
-      src,
-      base + r * rowBytes,
-      nr * rowBytes,
-      `tensor ${JSON.stringify(name)}`,
-    );
-    if (f32) decodeF32Into(bytes, et.littleEndian, nr * R, data as Float32Array, r * R);
-    else decodeInto(bytes, et, nr * R, data as Float64Array, r * R);
-  }
+  const out = plan.out;
+  if (plan.count === 0) return out;
+  const base = h.dataOffset + info.dataOffsets[0];
+  await readCOrderRows(fn, src, et, base, plan, `tensor ${JSON.stringify(name)}`);
   return out;
 }

@@ -30,7 +30,7 @@
  * @module
  */
 import type { CompleteKernels, Kernels, Mat, MatF32 } from "../backends/types.js";
-import { sampledColumnMeans } from "./center.js";
+import { sampledColumnMeans } from "../backends/composed.js";
 
 const EPS = 2 ** -52;
 

@@ -7,6 +7,7 @@
  */
 import { NRCInputError, fmtShape } from "../errors.js";
 import type { Mat, MatF32 } from "../backends/types.js";
+import type { TensorInput } from "../io/conv.js";
 
 export type { Mat, MatF32 };
 
@@ -292,4 +293,57 @@ export function toMatKeepF32(
       `${arg} must have at least ${minRows} rows (samples); got ${fmtShape(rows, cols)}`,
     );
   return m;
+}
+
+export function isTensor4(x: unknown): x is TensorInput {
+  return (
+    x !== null &&
+    typeof x === "object" &&
+    Array.isArray((x as TensorInput).shape) &&
+    (x as TensorInput).shape.length === 4 &&
+    "data" in (x as object)
+  );
+}
+
+/** A matrix argument, also accepting a 2-D `{ data, shape }` tensor. @internal */
+export function asMatrix(
+  fn: string,
+  arg: string,
+  x: unknown,
+  minRows?: number,
+  skipFinite?: boolean,
+): Mat;
+export function asMatrix(
+  fn: string,
+  arg: string,
+  x: unknown,
+  minRows: number,
+  skipFinite: boolean,
+  keepFloat32: boolean,
+): Mat | MatF32;
+export function asMatrix(
+  fn: string,
+  arg: string,
+  x: unknown,
+  minRows = 1,
+  skipFinite = false,
+  keepFloat32 = false,
+): Mat | MatF32 {
+  const conv = keepFloat32 ? toMatKeepF32 : toMat;
+  if (x !== null && typeof x === "object" && Array.isArray((x as TensorInput).shape)) {
+    const s = (x as TensorInput).shape;
+    if (s.length !== 2)
+      throw new NRCInputError(
+        fn,
+        arg,
+        `${arg} must be a matrix or a 4-D conv tensor; got a tensor of shape [${s.join(", ")}]`,
+      );
+    return conv(
+      fn,
+      arg,
+      { rows: s[0], cols: s[1], data: (x as TensorInput).data },
+      { minRows, skipFinite },
+    );
+  }
+  return conv(fn, arg, x, { minRows, skipFinite });
 }

@@ -8,14 +8,16 @@
  * → 0 in collapsed layers.
  * @module
  */
+import { checkDim, checkOptions } from "../errors.js";
 import { pow2Scaled } from "../linalg/scale.js";
 import type { CompleteKernels, Mat } from "../backends/types.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { center } from "../linalg/center.js";
 import { covarianceSpectrum, tailSum, type Spectrum } from "../linalg/spectrum.js";
 import { dataTails, gramTailUnresolved } from "../linalg/tail.js";
-import { withKernels, workOf, type BackendOption } from "../backends/registry.js";
-import { checkDim, checkOptions, checkVariance } from "./validate.js";
+import { withKernels, workOf } from "../backends/shared.js";
+import { type BackendOption } from "../backends/choose.js";
+import { checkVariance } from "./validate.js";
 
 /** Options shared by the metric functions. */
 export interface MetricOptions {

@@ -21,9 +21,9 @@ import {
   pinvResidualSq,
   refinedResidualSq,
 } from "../linalg/lstsq.js";
-import { withKernels, workOf } from "../backends/registry.js";
-import { NRCInputError } from "../errors.js";
-import { checkOptions, checkSameRows } from "./validate.js";
+import { withKernels, workOf } from "../backends/shared.js";
+import { NRCInputError, checkOptions } from "../errors.js";
+import { checkSameRows } from "./validate.js";
 import type { MetricOptions } from "./noise.js";
 
 /** Options of {@link pinvPredictMSE}. */

@@ -11,12 +11,13 @@
  * lhs 0.826 > bound 0.689. This function reports both sides; it does not assume the hypotheses.
  * @module
  */
+import { checkDim, checkOptions } from "../errors.js";
 import { pow2Scaled } from "../linalg/scale.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { center, frobeniusSq } from "../linalg/center.js";
 import { defaultRtol, pinvResidualSq } from "../linalg/lstsq.js";
-import { withKernels, workOf } from "../backends/registry.js";
-import { checkDim, checkOptions, checkSameRows, checkVariance } from "./validate.js";
+import { withKernels, workOf } from "../backends/shared.js";
+import { checkSameRows, checkVariance } from "./validate.js";
 import { featureSpectrum, noiseFromSpectrum, type MetricOptions } from "./noise.js";
 import { nrc2FromParts } from "./cka.js";
 

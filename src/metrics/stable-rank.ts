@@ -10,11 +10,10 @@
 import { pow2Scaled } from "../linalg/scale.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { frobeniusSq } from "../linalg/center.js";
-import { withKernels, workOf } from "../backends/registry.js";
-import { NRCInputError } from "../errors.js";
+import { withKernels, workOf } from "../backends/shared.js";
+import { NRCInputError, checkOptions } from "../errors.js";
 import type { Spectrum } from "../linalg/spectrum.js";
 import { transpose } from "../backends/js/blas.js";
-import { checkOptions } from "./validate.js";
 import type { MetricOptions } from "./noise.js";
 
 /** Σλ/λ₁ (paper) or Σλ²/λ₁² (of the covariance, reference-code) from a spectrum. @internal */

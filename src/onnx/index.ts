@@ -27,10 +27,10 @@
  */
 import { NRCInputError } from "../errors.js";
 import type { Mat } from "../backends/types.js";
-import type { BackendOption } from "../backends/registry.js";
+import type { BackendOption } from "../backends/choose.js";
 import type { TensorInput } from "../io/conv.js";
 import type { MatrixInput } from "../linalg/matrix.js";
-import { asMatrix } from "../engine/measure.js";
+import { asMatrix } from "../linalg/matrix.js";
 import { createNRCAccumulator, type AccumulatorBatch } from "../engine/accumulator.js";
 import type { NRCReport, Preset } from "../engine/report.js";
 import { appendGraphOutputs, decodeModel, DTYPE_NAMES, type ModelProto } from "./proto.js";

@@ -23,7 +23,7 @@
 import type { Mat } from "../backends/types.js";
 import { NRCInputError } from "../errors.js";
 import type { LayerStats } from "../stats/moments.js";
-import type { Preset } from "../engine/report.js";
+import type { Preset } from "../errors.js";
 import { encodeSafetensors, type SafetensorsEntry } from "../io/safetensors-write.js";
 import {
   readSafetensor,

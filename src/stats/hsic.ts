@@ -17,7 +17,46 @@
  */
 import type { Mat } from "../backends/types.js";
 import { NRCInputError } from "../errors.js";
-import type { DebiasedSums } from "../metrics/cka.js";
+
+/**
+ * The sums debiased CKA needs: the three squared Frobenius products and, per sample,
+ * a_i = ‖x_i‖², b_i = ‖y_i‖² (rows of the centered data) summed as Σa, Σb, Σab, Σa², Σb².
+ * @internal
+ */
+export interface DebiasedSums {
+  n: number;
+  /** ‖XcᵀYc‖²_F, ‖XcᵀXc‖²_F, ‖YcᵀYc‖²_F. */
+  cross: number;
+  xx: number;
+  yy: number;
+  a: number;
+  b: number;
+  ab: number;
+  aa: number;
+  bb: number;
+}
+
+/**
+ * n(n−3)·HSIC_u from the feature-space sums (see the module doc).
+ * @internal
+ */
+export function unbiasedHSIC(n: number, prod: number, sa: number, sb: number, sab: number): number {
+  return prod + (sa * sb) / ((n - 1) * (n - 2)) - (n / (n - 2)) * sab;
+}
+
+/**
+ * Debiased CKA from its sums, or null when an unbiased self-HSIC is ≤ 0 (the estimate of a
+ * positive quantity came out non-positive: too few samples for the estimator).
+ * @internal
+ */
+export function debiasedFromSums(s: DebiasedSums): number | null {
+  const { n } = s;
+  const xy = unbiasedHSIC(n, s.cross, s.a, s.b, s.ab);
+  const xx = unbiasedHSIC(n, s.xx, s.a, s.a, s.aa);
+  const yy = unbiasedHSIC(n, s.yy, s.b, s.b, s.bb);
+  if (!(xx > 0 && yy > 0)) return null;
+  return xy / Math.sqrt(xx) / Math.sqrt(yy);
+}
 
 /** The running sums (all about this state's own means). */
 export interface HsicSums {

@@ -27,7 +27,7 @@ import type {
   MomentsRun,
   ShiftedMomentsResult,
 } from "../backends/types.js";
-import { columnMeans, sampledColumnMeans, shiftDrifted } from "../linalg/center.js";
+import { columnMeans, sampledColumnMeans, shiftDrifted } from "../backends/composed.js";
 import { projectedOutSq } from "../linalg/lstsq.js";
 
 /** The statistics of one layer. Plain data: serialisable with JSON. */

@@ -12,12 +12,13 @@
  */
 import { NRCInputError } from "../errors.js";
 import type { Mat } from "../backends/types.js";
-import type { BackendOption } from "../backends/registry.js";
 import type { TensorInput } from "../io/conv.js";
 import type { MatrixInput } from "../linalg/matrix.js";
-import type { NRCReport, Preset } from "../engine/report.js";
+import type { NRCReport } from "../engine/report.js";
 import { createNRCAccumulator, type AccumulatorBatch } from "../engine/accumulator.js";
-import { asMatrix } from "../engine/measure.js";
+import { asMatrix } from "../linalg/matrix.js";
+import type { NRCOptions } from "../engine/options.js";
+import { isTensor as isTensorLike } from "./tensors.js";
 
 /** A tfjs tensor, structurally. */
 interface TensorLike {
@@ -29,6 +30,9 @@ interface TensorLike {
   dispose(): void;
   readonly isDisposed?: boolean;
 }
+
+/** The structural tensor check of `tensors.ts`, narrowing to this module's {@link TensorLike}. */
+const isTensor = (x: unknown): x is TensorLike => isTensorLike(x);
 
 /** A tfjs-layers layer, structurally. */
 export interface LayerLike {
@@ -54,20 +58,8 @@ export interface TfLayersNamespace {
   };
 }
 
-/** Options of {@link measureLayersModel}. */
-export interface MeasureLayersModelOptions {
-  /** Signal dimension (default q). */
-  t?: number;
-  /** Intrinsic dimension r. */
-  r?: number;
-  /** `paper` (default) or `reference-code`. */
-  preset?: Preset;
-  /** Model train MSE. */
-  modelMSE?: number;
-  /** NRC1 threshold for "collapsed". */
-  collapseThreshold?: number;
-  /** Backend for the metrics. */
-  backend?: BackendOption;
+/** Options of {@link measureLayersModel}: the shared {@link NRCOptions}, plus the model's batching and layers. */
+export interface MeasureLayersModelOptions extends Omit<NRCOptions, "debiased"> {
   /** Samples per forward pass (default 512). */
   batchRows?: number;
   /** Layer names (exact) or a RegExp (default: every Dense and Conv2D). */
@@ -79,17 +71,6 @@ export interface MeasureLayersModelOptions {
   tf?: TfLayersNamespace;
   /** Called after each batch with (samples done, total). */
   onProgress?: (done: number, total: number) => void;
-}
-
-function isTensor(x: unknown): x is TensorLike {
-  if (x === null || typeof x !== "object") return false;
-  const o = x as Record<string, unknown>;
-  return (
-    Array.isArray(o.shape) &&
-    typeof o.dtype === "string" &&
-    typeof o.data === "function" &&
-    typeof o.dataSync === "function"
-  );
 }
 
 interface Found {

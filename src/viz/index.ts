@@ -17,11 +17,14 @@ import { NRCInputError } from "../errors.js";
 import { assembleHTML } from "./html.js";
 import { renderFigures } from "./render.js";
 import { normalizeRuns, type ReportInput } from "./runs.js";
-import { buildFigureSpecs, runColors, type FigureName, type ReportOptions } from "./specs.js";
+import { buildFigureSpecs } from "./specs.js";
+import { runColors } from "./scales.js";
+import type { FigureName, ReportOptions } from "./report-options.js";
 
 export type { ReportInput, ReportRun } from "./runs.js";
-export type { FigureName, FigureSpec, ReportOptions } from "./specs.js";
-export { CORE_FIGURES } from "./specs.js";
+export type { FigureSpec } from "./specs.js";
+export type { FigureName, ReportOptions } from "./report-options.js";
+export { CORE_FIGURES } from "./report-options.js";
 export { escapeHTML } from "./numbers.js";
 
 /** The SVG of every figure: the five core ones always, `intrinsic` when some run has `r`. */

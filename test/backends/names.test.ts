@@ -18,7 +18,7 @@ import {
   AUTO_BACKEND_MIN_WORK,
   SHARED_BACKEND_IDLE_MS,
 } from "../../src/index.js";
-import { sharedBackendStarted } from "../../src/backends/registry.js";
+import { sharedBackendStarted } from "../../src/backends/shared.js";
 
 const net = makeSyntheticNetwork({ samples: 200, layers: 2, width: 12, targets: 2, seed: 3 });
 const layers = net.layers.map((l) => ({ features: l.features, weight: l.weight }));

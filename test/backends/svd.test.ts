@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { relaxedSimdAvailable, wasmBackend } from "../../src/backends/wasm/index.js";
 import { jsKernels } from "../../src/backends/js/index.js";
-import { completeKernels } from "../../src/backends/registry.js";
+import { completeKernels } from "../../src/backends/complete.js";
 import type { CompleteKernels, Kernels, Mat, SvdResult } from "../../src/backends/types.js";
 import { NRCInputError } from "../../src/errors.js";
 

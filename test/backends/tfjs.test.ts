@@ -19,7 +19,7 @@ import {
   toMatrixInput,
   type TfjsKernels,
   type TF,
-} from "../../src/backends/tfjs/index.js";
+} from "../../src/tfjs/index.js";
 import { runPropertySuite } from "../properties/suite.js";
 import { crossRef, normalisedError, randn, runFloat32Suite, KERNEL_BOUND } from "./f32-suite.js";
 

@@ -8,7 +8,7 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { relaxedSimdAvailable, wasmBackend } from "../../src/backends/wasm/index.js";
 import { jsKernels } from "../../src/backends/js/index.js";
-import { completeKernels } from "../../src/backends/registry.js";
+import { completeKernels } from "../../src/backends/complete.js";
 import type {
   Kernels,
   Mat,

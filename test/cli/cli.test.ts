@@ -351,7 +351,7 @@ describe("deep-nrc errors: one line, the right exit code", () => {
     [["measure", NET, "--preset", "foo"], /--preset must be paper or reference-code; got 'foo'/],
     [
       ["measure", NET, "--backend", "cuda"],
-      /--backend must be auto, js, wasm or webgpu; got 'cuda'/,
+      /--backend must be auto, wasm, js, webgpu, tfjs; got 'cuda'/,
     ],
     [["measure", NET, "--model-mse=-1"], /--model-mse must be a number ≥ 0; got '-1'/],
     [

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import * as core from "../../src/index.js";
-import { measureNRC } from "../../src/backends/tfjs/index.js";
+import { measureNRC } from "../../src/tfjs/index.js";
 
 const plain4 = async (t: tf.Tensor) => ({
   data: Float64Array.from(await t.data()),

@@ -6,7 +6,7 @@
 import { describe, it, expect, afterAll } from "vitest";
 import { jsKernels } from "../../src/backends/js/index.js";
 import { wasmBackend } from "../../src/backends/wasm/index.js";
-import { completeKernels } from "../../src/backends/registry.js";
+import { completeKernels } from "../../src/backends/complete.js";
 import type { CompleteKernels, Mat, QrResult } from "../../src/backends/types.js";
 import { defaultRtol, pinvResidualSq, refinedResidualSq } from "../../src/linalg/lstsq.js";
 import { center } from "../../src/linalg/center.js";

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { measureLayersModel } from "../../src/backends/tfjs/index.js";
+import { measureLayersModel } from "../../src/tfjs/index.js";
 import { measureNRC } from "../../src/engine/measure.js";
 import { convWeightsToMatrix } from "../../src/io/conv.js";
 import type { NRCReport } from "../../src/engine/report.js";

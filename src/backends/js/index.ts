@@ -15,13 +15,9 @@ import {
   svdPartsFromSvd,
   topEigFromSymEig,
 } from "../scaled.js";
-import {
-  composedMomentsRun,
-  composedShiftedMoments,
-  eagerMomentsStart,
-} from "../../linalg/center.js";
+import { composedMomentsRun, composedShiftedMoments, eagerMomentsStart } from "../composed.js";
 
-import { projectedTailJS } from "../../linalg/tail.js";
+import { projectedTailJS } from "./tail.js";
 import { subspacePassJS } from "./subspace.js";
 
 const shiftedMoments = composedShiftedMoments(gram, crossProd);

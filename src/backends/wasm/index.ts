@@ -8,8 +8,7 @@
  * module and spawns the workers; `dispose()` on the kernels stops them.
  * @module
  */
-import { NRCInputError } from "../../errors.js";
-import { checkKeys } from "../../metrics/validate.js";
+import { NRCInputError, checkKeys } from "../../errors.js";
 import type { Backend } from "../types.js";
 import { makeKernels, type WasmKernels } from "./kernels.js";
 import { startRuntime, type WasmBackendOptions } from "./runtime.js";

@@ -13,7 +13,7 @@ import type {
   ProjectedTailResult,
   ShiftedMomentsResult,
 } from "../types.js";
-import { composedMomentsRun, composedShiftedMoments } from "../../linalg/center.js";
+import { composedMomentsRun, composedShiftedMoments } from "../composed.js";
 import type { Runtime } from "./runtime.js";
 
 /**
