@@ -1,5 +1,6 @@
 /**
- * WGSL source of the WebGPU backend's one compute kernel: per-row-tile partial cross products.
+ * WGSL source of the WebGPU backend's float32 pass (`precision: "float32"`, `lowGram`):
+ * per-row-tile partial cross products.
  *
  * For an m×n matrix A and an m×q matrix B (row-major float32, both already centered and
  * column-scaled on the host), workgroup (bx, by, tile) computes the 32×32 output block
