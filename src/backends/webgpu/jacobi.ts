@@ -23,7 +23,7 @@ export interface EigenStart {
   values: Float64Array;
   /** d×k: the eigenvectors of the k largest. */
   vectors: Mat;
-  /** Sweeps made, and the last sweep's max |γ|/√(αβ) (the columns' remaining coupling). */
+  /** Sweeps made, and the last sweep's max |γ|/√(αβ) (the columns' remaining coupling), over the whole batch. */
   sweeps: number;
   off: number;
 }
