@@ -10,12 +10,15 @@
 import type { Mat } from "../types.js";
 import { JACOBI_WGSL } from "./jacobi-shader.js";
 
-const USAGE_MAP_READ = 0x0001;
-const USAGE_COPY_SRC = 0x0004;
-const USAGE_COPY_DST = 0x0008;
-const USAGE_UNIFORM = 0x0040;
-const USAGE_STORAGE = 0x0080;
-const MAP_READ = 0x0001;
+import {
+  MAP_READ,
+  USAGE_COPY_DST,
+  USAGE_COPY_SRC,
+  USAGE_MAP_READ,
+  USAGE_STORAGE,
+  USAGE_UNIFORM,
+  withBuffers,
+} from "./stream.js";
 
 /** One matrix's leading eigenpairs from {@link JacobiEigen.run}. */
 export interface EigenStart {
@@ -81,15 +84,7 @@ export function jacobiEigen(device: GPUDevice, alive: (where: string) => void): 
       for (let j = 0; j < n; j++) v[l * nn + j * n + j] = 1;
       return e;
     });
-    const buffers: GPUBuffer[] = [];
-    const buf = (size: number, usage: number, label: string) => {
-      const b = device.createBuffer({ size: Math.max(16, size), usage, label });
-      buffers.push(b);
-      return b;
-    };
-    device.pushErrorScope("out-of-memory");
-    device.pushErrorScope("validation");
-    try {
+    return withBuffers(device, async (buf) => {
       const bw = buf(w.byteLength, USAGE_STORAGE | USAGE_COPY_DST | USAGE_COPY_SRC, "W");
       const bv = buf(v.byteLength, USAGE_STORAGE | USAGE_COPY_DST | USAGE_COPY_SRC, "V");
       const ctrl = buf(16, USAGE_STORAGE | USAGE_COPY_DST | USAGE_COPY_SRC, "ctrl");
@@ -150,14 +145,7 @@ export function jacobiEigen(device: GPUDevice, alive: (where: string) => void): 
       return mats.map((g, l) =>
         extract(W, Vs, l, n, g.rows, Math.min(k, g.rows), exps[l], sweeps, off),
       );
-    } finally {
-      const validation = await device.popErrorScope();
-      const oom = await device.popErrorScope();
-      for (const b of buffers) b.destroy();
-      if (validation)
-        throw new Error(`webgpu backend: GPU validation error: ${validation.message}`);
-      if (oom) throw new Error(`webgpu backend: GPU out of memory: ${oom.message}`);
-    }
+    });
   }
   return { run };
 }

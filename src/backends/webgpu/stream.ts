@@ -10,12 +10,12 @@
  */
 
 // WebGPU flag values (spec constants), so that no global `GPUBufferUsage` is needed in Node.
-const USAGE_MAP_READ = 0x0001;
-const USAGE_COPY_SRC = 0x0004;
-const USAGE_COPY_DST = 0x0008;
-const USAGE_UNIFORM = 0x0040;
-const USAGE_STORAGE = 0x0080;
-const MAP_READ = 0x0001;
+export const USAGE_MAP_READ = 0x0001;
+export const USAGE_COPY_SRC = 0x0004;
+export const USAGE_COPY_DST = 0x0008;
+export const USAGE_UNIFORM = 0x0040;
+export const USAGE_STORAGE = 0x0080;
+export const MAP_READ = 0x0001;
 
 /** One chunk as the plan prepares it. */
 export interface ChunkWork {
@@ -73,6 +73,69 @@ export async function streamChunks(
   };
   const nSlots = slotCount(plan);
   const slots: Slot[] = [];
+  await withBuffers(device, async (mk) => {
+    try {
+      for (let s = 0; s < nSlots; s++) {
+        const inA = mk(plan.aBytes, USAGE_STORAGE | USAGE_COPY_DST, "A");
+        const inB = plan.bBytes > 0 ? mk(plan.bBytes, USAGE_STORAGE | USAGE_COPY_DST, "B") : null;
+        const out = mk(plan.outBytes, USAGE_STORAGE | USAGE_COPY_SRC, "C");
+        const staging = mk(plan.outBytes, USAGE_MAP_READ | USAGE_COPY_DST, "C staging");
+        const uni = mk(plan.uniformBytes, USAGE_UNIFORM | USAGE_COPY_DST, "params");
+        const bind = device.createBindGroup({
+          layout: pipeline.getBindGroupLayout(0),
+          entries: [
+            { binding: 0, resource: { buffer: inA } },
+            { binding: 1, resource: { buffer: inB ?? inA } },
+            { binding: 2, resource: { buffer: out } },
+            { binding: 3, resource: { buffer: uni } },
+          ],
+        });
+        slots.push({ inA, inB, out, staging, uni, bind, pending: null });
+      }
+      let c = 0;
+      for (let r0 = 0; r0 < plan.rows; r0 += plan.rowsPerChunk, c++) {
+        const s = c % nSlots;
+        const slot = slots[s];
+        if (slot.pending) await slot.pending;
+        alive("upload");
+        const r1 = Math.min(plan.rows, r0 + plan.rowsPerChunk);
+        const work = plan.prepare(s, r0, r1);
+        device.queue.writeBuffer(slot.inA, 0, work.a);
+        if (work.b && slot.inB) device.queue.writeBuffer(slot.inB, 0, work.b);
+        device.queue.writeBuffer(slot.uni, 0, work.params);
+        const enc = device.createCommandEncoder();
+        const pass = enc.beginComputePass();
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, slot.bind);
+        pass.dispatchWorkgroups(...work.groups);
+        pass.end();
+        const bytes = Math.ceil(work.readBytes / 4) * 4;
+        enc.copyBufferToBuffer(slot.out, 0, slot.staging, 0, bytes);
+        device.queue.submit([enc.finish()]);
+        slot.pending = slot.staging.mapAsync(MAP_READ, 0, bytes).then(() => {
+          try {
+            plan.consume(slot.staging.getMappedRange(0, bytes), r0, r1);
+          } finally {
+            slot.staging.unmap();
+          }
+        });
+      }
+      for (const s of slots) if (s.pending) await s.pending;
+    } finally {
+      await Promise.allSettled(slots.map((s) => s.pending));
+    }
+  });
+  alive("readback");
+}
+
+/**
+ * Runs `f` with a buffer factory inside GPU error scopes: every buffer made is destroyed when `f`
+ * settles, and a validation or out-of-memory error the GPU reported meanwhile is thrown.
+ */
+export async function withBuffers<T>(
+  device: GPUDevice,
+  f: (mk: (size: number, usage: number, label: string) => GPUBuffer) => Promise<T>,
+): Promise<T> {
   const buffers: GPUBuffer[] = [];
   const mk = (size: number, usage: number, label: string): GPUBuffer => {
     const buf = device.createBuffer({
@@ -86,59 +149,12 @@ export async function streamChunks(
   device.pushErrorScope("out-of-memory");
   device.pushErrorScope("validation");
   try {
-    for (let s = 0; s < nSlots; s++) {
-      const inA = mk(plan.aBytes, USAGE_STORAGE | USAGE_COPY_DST, "A");
-      const inB = plan.bBytes > 0 ? mk(plan.bBytes, USAGE_STORAGE | USAGE_COPY_DST, "B") : null;
-      const out = mk(plan.outBytes, USAGE_STORAGE | USAGE_COPY_SRC, "C");
-      const staging = mk(plan.outBytes, USAGE_MAP_READ | USAGE_COPY_DST, "C staging");
-      const uni = mk(plan.uniformBytes, USAGE_UNIFORM | USAGE_COPY_DST, "params");
-      const bind = device.createBindGroup({
-        layout: pipeline.getBindGroupLayout(0),
-        entries: [
-          { binding: 0, resource: { buffer: inA } },
-          { binding: 1, resource: { buffer: inB ?? inA } },
-          { binding: 2, resource: { buffer: out } },
-          { binding: 3, resource: { buffer: uni } },
-        ],
-      });
-      slots.push({ inA, inB, out, staging, uni, bind, pending: null });
-    }
-    let c = 0;
-    for (let r0 = 0; r0 < plan.rows; r0 += plan.rowsPerChunk, c++) {
-      const s = c % nSlots;
-      const slot = slots[s];
-      if (slot.pending) await slot.pending;
-      alive("upload");
-      const r1 = Math.min(plan.rows, r0 + plan.rowsPerChunk);
-      const work = plan.prepare(s, r0, r1);
-      device.queue.writeBuffer(slot.inA, 0, work.a);
-      if (work.b && slot.inB) device.queue.writeBuffer(slot.inB, 0, work.b);
-      device.queue.writeBuffer(slot.uni, 0, work.params);
-      const enc = device.createCommandEncoder();
-      const pass = enc.beginComputePass();
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, slot.bind);
-      pass.dispatchWorkgroups(...work.groups);
-      pass.end();
-      const bytes = Math.ceil(work.readBytes / 4) * 4;
-      enc.copyBufferToBuffer(slot.out, 0, slot.staging, 0, bytes);
-      device.queue.submit([enc.finish()]);
-      slot.pending = slot.staging.mapAsync(MAP_READ, 0, bytes).then(() => {
-        try {
-          plan.consume(slot.staging.getMappedRange(0, bytes), r0, r1);
-        } finally {
-          slot.staging.unmap();
-        }
-      });
-    }
-    for (const s of slots) if (s.pending) await s.pending;
+    return await f(mk);
   } finally {
-    await Promise.allSettled(slots.map((s) => s.pending));
     const validation = await device.popErrorScope();
     const oom = await device.popErrorScope();
     for (const buf of buffers) buf.destroy();
     if (validation) throw new Error(`webgpu backend: GPU validation error: ${validation.message}`);
     if (oom) throw new Error(`webgpu backend: GPU out of memory: ${oom.message}`);
   }
-  alive("readback");
 }
