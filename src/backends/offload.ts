@@ -51,22 +51,6 @@ export function checkShift(fn: string, a: Mat | MatF32, shift: unknown): void {
     );
 }
 
-/** `Σ (aᵢ − s)` and `Σ (aᵢ − s)²` per column, in float64. */
-export function columnSums(
-  a: Mat | MatF32,
-  s: Float64Array,
-): { sums: Float64Array; squares: Float64Array } {
-  const { rows: m, cols: d, data } = a;
-  const sums = new Float64Array(d);
-  const squares = new Float64Array(d);
-  for (let o = 0; o < m * d; o += d)
-    for (let j = 0; j < d; j++) {
-      const v = data[o + j] - s[j];
-      sums[j] += v;
-      squares[j] += v * v;
-    }
-  return { sums, squares };
-}
 
 /** Widest B whose cross products `shiftedMoments` sums on the host in float64 (O(N·d·q)). */
 export const HOST_CROSS_MAX = 64;

@@ -91,6 +91,16 @@ if (!gpu || !gpu32) {
         expect(normalisedError(g, crossRef(w, w), w, w)).toBeLessThanOrEqual(bound);
         for (let i = 0; i < 100; i++)
           for (let j = 0; j < i; j++) expect(g.data[i * 100 + j]).toBe(g.data[j * 100 + i]);
+        // lowGram of float32 rows uploaded as they are, in chunks and column panels: the bound
+        const w32 = { rows: 500, cols: 100, data: Float32Array.from(w.data, (v) => 7 + v) };
+        const shift = new Float64Array(100).fill(7.1);
+        const lg = await small.lowGram(w32, shift);
+        const ref = await jsKernels.shiftedMoments(w32, shift, randn(500, 1, 1));
+        const sq = lg.squares.reduce((x, y) => x + y, 0);
+        const bu = (lg.blockRows + 2) * lg.unitRoundoff;
+        let ef = 0;
+        for (let i = 0; i < 100 * 100; i++) ef += (lg.gram.data[i] - ref.gram.data[i]) ** 2;
+        expect(Math.sqrt(ef)).toBeLessThanOrEqual((bu / (1 - bu)) * sq);
       });
     }
 

@@ -29,9 +29,12 @@ import type { TF } from "./tf.js";
 import {
   type ColPrep,
   fillChunk,
-  finishLowGram,
+  fillShifted,
   finishProduct,
+  lowGramResult,
+  pow2Scale,
   prepColumns,
+  shiftedStats,
 } from "../webgpu/f32prep.js";
 
 export type { TF } from "./tf.js";
@@ -151,11 +154,15 @@ function makeTfjsKernels(
   async function f32Acc(
     a: Mat | MatF32,
     b: Mat | MatF32 | null,
+    fillA?: (r0: number, r1: number, dst: Float32Array) => void,
   ): Promise<{ acc: Float64Array; pa: ColPrep; pb: ColPrep }> {
     const m = a.rows;
     const n = a.cols;
     const q = b ? b.cols : n;
-    const pa: ColPrep = prepColumns(a);
+    // (with fillA the caller's rows need no column statistics here)
+    const pa: ColPrep = fillA
+      ? { mean: new Float64Array(n), csum: new Float64Array(n), scale: new Float64Array(n).fill(1) }
+      : prepColumns(a);
     const pb: ColPrep = b ? prepColumns(b) : pa;
     const T = Math.min(tileRows, m);
     const tilesTotal = Math.ceil(m / T);
@@ -171,7 +178,8 @@ function makeTfjsKernels(
       const r0 = t0 * T;
       const r1 = Math.min(m, r0 + tiles * T);
       const fa = new Float32Array(tiles * T * n);
-      fillChunk(a, pa, r0, r1, fa);
+      if (fillA) fillA(r0, r1, fa);
+      else fillChunk(a, pa, r0, r1, fa);
       let fb: Float32Array | null = null;
       if (b) {
         fb = new Float32Array(tiles * T * q);
@@ -232,8 +240,14 @@ function makeTfjsKernels(
     async lowGram(a: Mat | MatF32, shift: Float64Array) {
       checkMatPair("lowGram", a, null);
       checkShift("lowGram", a, shift);
-      const { acc, pa } = await f32Acc(a, null);
-      return { ...finishLowGram(acc, pa, a, shift), blockRows: tileRows };
+      // One host pass for the float64 sums, squares and scales; rows centered at the shift and
+      // scaled in float64, each entry rounded once to float32 (the bound's model exactly).
+      const st = shiftedStats(a, shift);
+      const scale = st.maxAbs.map(pow2Scale);
+      const fill = (r0: number, r1: number, dst: Float32Array) =>
+        fillShifted(a, shift, scale, r0, r1, dst);
+      const { acc } = await f32Acc(a, null, fill);
+      return lowGramResult(acc, a.rows, new Float64Array(a.cols), scale, st, tileRows);
     },
 
     async dispose() {

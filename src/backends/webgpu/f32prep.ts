@@ -11,7 +11,6 @@
  * @module
  */
 import type { Mat, MatF32 } from "../types.js";
-import { columnSums } from "../offload.js";
 
 /** Column statistics used to center and scale a matrix before the float32 upload. */
 export interface ColPrep {
@@ -41,16 +40,18 @@ export function prepColumns(a: Mat | MatF32): ColPrep {
       if (av > maxAbs[j]) maxAbs[j] = av;
     }
   }
-  const scale = new Float64Array(n);
-  for (let j = 0; j < n; j++) {
-    const mx = maxAbs[j];
-    // The exponent is clamped so that both the scale and its inverse stay finite doubles (a
-    // subnormal column would otherwise ask for 2^1074 = Infinity); ±1000 keeps |entries| within
-    // float32's range (≥ 2^-1074+1000 ≈ 1e-22, ≤ 2^24).
-    const e = Math.min(1000, Math.max(-1000, Math.ceil(Math.log2(mx))));
-    scale[j] = mx > 0 && Number.isFinite(mx) ? Math.pow(2, -e) : 1;
-  }
-  return { mean, csum, scale };
+  return { mean, csum, scale: maxAbs.map(pow2Scale) };
+}
+
+/**
+ * The power of two that brings a column whose largest |entry| is `mx` to about 1 (1 for a zero or
+ * non-finite `mx`). The exponent is clamped so that both the scale and its inverse stay finite
+ * doubles (a subnormal column would otherwise ask for 2^1074 = Infinity); ±1000 keeps |entries|
+ * within float32's range (≥ 2^-1074+1000 ≈ 1e-22, ≤ 2^24).
+ */
+export function pow2Scale(mx: number): number {
+  const e = Math.min(1000, Math.max(-1000, Math.ceil(Math.log2(mx))));
+  return mx > 0 && Number.isFinite(mx) ? Math.pow(2, -e) : 1;
 }
 
 /**
@@ -108,18 +109,66 @@ export function finishProduct(
   return { rows: n, cols: q, data: out };
 }
 
-/**
- * `lowGram`'s result from the float32 pass's symmetric accumulator `acc` (about the column means
- * of `pa`): the Gram moved to the shift s (`Σ(aᵢ − s)(aᵢ − s)ᵀ`), with float64 column sums and
- * squares about s and the float32 unit roundoff; the caller adds `blockRows`.
- */
-export function finishLowGram(
-  acc: Float64Array,
-  pa: ColPrep,
+/** `lowGram`'s host pass: per column, `Σ(aᵢ − s)`, `Σ(aᵢ − s)²` and `max|aᵢ − s|`, in float64. */
+export function shiftedStats(
   a: Mat | MatF32,
-  shift: Float64Array,
-): { gram: Mat; sums: Float64Array; squares: Float64Array; unitRoundoff: number } {
-  const off: ColPrep = { ...pa, mean: pa.mean.map((mu, j) => mu - shift[j]) };
-  const gram = finishProduct(acc, a.rows, off, off, true);
-  return { gram, ...columnSums(a, shift), unitRoundoff: 2 ** -24 };
+  s: Float64Array,
+): { sums: Float64Array; squares: Float64Array; maxAbs: Float64Array } {
+  const { rows: m, cols: d, data } = a;
+  const sums = new Float64Array(d);
+  const squares = new Float64Array(d);
+  const maxAbs = new Float64Array(d);
+  for (let o = 0; o < m * d; o += d)
+    for (let j = 0; j < d; j++) {
+      const v = data[o + j] - s[j];
+      sums[j] += v;
+      squares[j] += v * v;
+      const av = Math.abs(v);
+      if (!(av <= maxAbs[j])) maxAbs[j] = av;
+    }
+  return { sums, squares, maxAbs };
+}
+
+/** Writes rows [r0, r1) of (a − s)·scale, each entry rounded once to float32, into dst. */
+export function fillShifted(
+  a: Mat | MatF32,
+  s: Float64Array,
+  scale: Float64Array,
+  r0: number,
+  r1: number,
+  dst: Float32Array,
+): void {
+  const n = a.cols;
+  const d = a.data;
+  let k = 0;
+  for (let r = r0; r < r1; r++) {
+    const o = r * n;
+    for (let j = 0; j < n; j++) dst[k++] = (d[o + j] - s[j]) * scale[j];
+  }
+  if (k < dst.length) dst.fill(0, k);
+}
+
+/**
+ * `lowGram`'s result from the float32 pass's symmetric accumulator `acc` = Σ x̃x̃ᵀ of the scaled
+ * columns centered at c = s + off (off = 0 when the host subtracted s itself): the Gram moved to
+ * s, `Σ(aᵢ − s)(aᵢ − s)ᵀ = acc/scale² + csum·offᵀ + off·csumᵀ + m·off·offᵀ` (csum = Σ(aᵢ − c)),
+ * with the float64 sums and squares about s and the float32 unit roundoff.
+ */
+export function lowGramResult(
+  acc: Float64Array,
+  m: number,
+  off: Float64Array,
+  scale: Float64Array,
+  stats: { sums: Float64Array; squares: Float64Array },
+  blockRows: number,
+): {
+  gram: Mat;
+  sums: Float64Array;
+  squares: Float64Array;
+  blockRows: number;
+  unitRoundoff: number;
+} {
+  const p: ColPrep = { mean: off, csum: stats.sums.map((v, j) => v - m * off[j]), scale };
+  const gram = finishProduct(acc, m, p, p, true);
+  return { gram, sums: stats.sums, squares: stats.squares, blockRows, unitRoundoff: 2 ** -24 };
 }

@@ -39,8 +39,16 @@ export type { EigenStart } from "./jacobi.js";
 import { I32_FORMAT, finishSliced, prepSlices } from "../slices.js";
 import { BLOCK, CROSS_TILES_WGSL } from "./shaders.js";
 import { INT_PAIRS_WGSL } from "./int-shader.js";
-import { type ColPrep, finishLowGram, finishProduct, prepColumns } from "./f32prep.js";
-import { f32Plan, intOutBytes, intPlan } from "./products.js";
+import {
+  type ColPrep,
+  fillShifted,
+  finishProduct,
+  lowGramResult,
+  pow2Scale,
+  prepColumns,
+  shiftedStats,
+} from "./f32prep.js";
+import { type F32Side, f32Plan, filledSide, intOutBytes, intPlan } from "./products.js";
 import { type StreamPlan, streamChunks } from "./stream.js";
 import { type EigenStart, jacobiEigen } from "./jacobi.js";
 import { type Acquired, type WebGPUDevice, type WebGPUEntry, acquire } from "./device.js";
@@ -175,9 +183,10 @@ function makeKernels(
       b,
       (w) => n32(a.cols, w),
       async (bp, acc) => {
-        const pp = bp === b || !bp ? (b ? pb : null) : prepColumns(bp);
+        const B =
+          bp === b || !bp ? (b ? filledSide(b, pb) : null) : filledSide(bp, prepColumns(bp));
         await run(
-          f32Plan(a, pa, bp, pp, rowsFor(a.cols, bp?.cols ?? a.cols), maxBytes, acc),
+          f32Plan(filledSide(a, pa), B, rowsFor(a.cols, bp?.cols ?? a.cols), maxBytes, acc),
           f32Pipeline,
         );
       },
@@ -192,15 +201,63 @@ function makeKernels(
   }
 
   /**
-   * The float32 pass's Gram about a shift, with float64 column sums and squares (the certified
-   * spectrum's start, `lowGram`): each product of entries rounded once to float32 and summed in
-   * float32 over at most `tileRows` rows, the tiles in float64 — the a-priori bound
-   * ‖E‖₂ ≤ γ_{tileRows+2}·Σ‖aᵢ − s‖² holds (the columns are rounded about their means, whose
-   * squares sum to no more than about s).
+   * The float32 pass's Gram about a shift s, with float64 column sums and squares (the certified
+   * spectrum's start, `lowGram`), after one host pass over A. Float64 rows are centered at s and
+   * scaled on the host, each entry rounded once to float32; float32 rows are uploaded as they are
+   * and centered at c = fl32(s) and scaled as the kernel reads them, (x − c)·2^k, one rounding.
+   * Products are summed in float32 over at most `tileRows` rows, the tiles in float64, so
+   * ‖E‖₂ ≤ γ_{b+2}·Σ‖aᵢ − c‖²; where Σ‖aᵢ − c‖² exceeds Σ‖aᵢ − s‖² (the squares returned),
+   * `blockRows` is raised by that ratio so that the bound read off it still holds.
    */
   async function lowGram(a: Mat | MatF32, shift: Float64Array): Promise<LowGram> {
-    const { acc, pa } = await f32Acc(a, null);
-    return { ...finishLowGram(acc, pa, a, shift), blockRows: tileRows };
+    const m = a.rows;
+    const n = a.cols;
+    const st = shiftedStats(a, shift);
+    const raw = a.data instanceof Float32Array;
+    const center = raw ? Float32Array.from(shift) : new Float32Array(n);
+    const off = raw ? Float64Array.from(center, (c, j) => c - shift[j]) : new Float64Array(n);
+    // float32 scales for the kernel stay within float32's range
+    const scale = st.maxAbs.map((mx, j) => {
+      const f = pow2Scale(mx + Math.abs(off[j]));
+      return raw ? Math.min(2 ** 126, Math.max(2 ** -126, f)) : f;
+    });
+    const side = (mat: Mat | MatF32, c0: number): F32Side => {
+      const c1 = c0 + mat.cols;
+      return raw
+        ? {
+            mat,
+            raw: mat.data as Float32Array,
+            center: center.subarray(c0, c1),
+            scale: Float32Array.from(scale.subarray(c0, c1)),
+          }
+        : {
+            mat,
+            fill: (r0, r1, dst) =>
+              fillShifted(mat, shift.subarray(c0, c1), scale.subarray(c0, c1), r0, r1, dst),
+            center: new Float32Array(c1 - c0),
+            scale: new Float32Array(c1 - c0).fill(1),
+          };
+    };
+    const acc = await byPanels(
+      a,
+      null,
+      (w) => n32(n, w),
+      async (bp, acc, c0) => {
+        await run(
+          f32Plan(side(a, 0), bp ? side(bp, c0) : null, rowsFor(n, bp?.cols ?? n), maxBytes, acc),
+          f32Pipeline,
+        );
+      },
+    );
+    let sq = 0;
+    let sqc = 0;
+    for (let j = 0; j < n; j++) {
+      sq += st.squares[j];
+      sqc += st.squares[j] - 2 * off[j] * st.sums[j] + m * off[j] * off[j];
+    }
+    const ratio = sq > 0 ? sqc / sq : 1;
+    const blockRows = ratio > 1 ? Math.ceil((tileRows + 2) * ratio) - 2 : tileRows;
+    return lowGramResult(acc, m, off, scale, st, blockRows);
   }
 
   // Rows per float32 tile: at most the option, fewer where one tile of input would exceed the limit.
@@ -241,14 +298,14 @@ function makeKernels(
     a: M,
     b: M | null,
     fits: (w: number) => boolean,
-    pass: (b: M | null, acc: Float64Array) => Promise<void>,
+    pass: (b: M | null, acc: Float64Array, c0: number) => Promise<void>,
   ): Promise<Float64Array> {
     const n = a.cols;
     const src = b ?? a;
     const q = src.cols;
     const acc = new Float64Array(n * q);
     if (fits(q)) {
-      await pass(b, acc);
+      await pass(b, acc, 0);
       return acc;
     }
     let panel = Math.floor(q / 2);
@@ -264,7 +321,7 @@ function makeKernels(
       const cols = new (src.data.constructor as Float64ArrayConstructor)(m * w);
       for (let r = 0; r < m; r++) cols.set(src.data.subarray(r * q + c0, r * q + c1), r * w);
       const part = new Float64Array(n * w);
-      await pass({ rows: m, cols: w, data: cols } as M, part);
+      await pass({ rows: m, cols: w, data: cols } as M, part, c0);
       for (let i = 0; i < n; i++) acc.set(part.subarray(i * w, (i + 1) * w), i * q + c0);
     }
     return acc;

@@ -27,22 +27,46 @@ import type { Mat, MatF32 } from "../types.js";
 const MiB = 1024 * 1024;
 
 /**
+ * One operand of the float32 pass: how its rows reach the GPU. Either the host fills float32
+ * rows (`fill`, e.g. centered and scaled in float64 and rounded once), or a float32 source is
+ * uploaded as it is (`raw`, its data) and centered and scaled as the kernel reads it; `center` and
+ * `scale` are applied there in both cases (0 and 1 where the host did it).
+ */
+export interface F32Side {
+  mat: Mat | MatF32;
+  fill?: (r0: number, r1: number, dst: Float32Array) => void;
+  raw?: Float32Array;
+  center: Float32Array;
+  scale: Float32Array;
+}
+
+/** A side whose rows the host fills centered and scaled (`fillChunk` with `p`). */
+export function filledSide(mat: Mat | MatF32, p: ColPrep): F32Side {
+  const n = mat.cols;
+  return {
+    mat,
+    fill: (r0, r1, dst) => fillChunk(mat, p, r0, r1, dst),
+    center: new Float32Array(n),
+    scale: new Float32Array(n).fill(1),
+  };
+}
+
+/**
  * The float32 pass: tiles of `tileRows` rows, each tile's n×q float32 partial product read back
- * and summed into `acc` in float64.
+ * and summed into `acc` in float64 (for a Gram, B = null, the upper triangle).
  */
 export function f32Plan(
-  a: Mat | MatF32,
-  pa: ColPrep,
-  b: Mat | MatF32 | null,
-  pb: ColPrep | null,
+  A: F32Side,
+  B: F32Side | null,
   tileRows: number,
   maxBytes: number,
   acc: Float64Array,
 ): StreamPlan {
+  const a = A.mat;
   const m = a.rows;
   const n = a.cols;
-  const q = b ? b.cols : n;
-  const sym = b === null;
+  const q = B ? B.mat.cols : n;
+  const sym = B === null;
   const tileBytes = n * q * 4;
   const widest = Math.max(n, q) * 4;
   if (tileBytes > maxBytes || tileRows * widest > maxBytes)
@@ -62,25 +86,42 @@ export function f32Plan(
   const rowsPerChunk = tilesPerChunk * tileRows;
   const chunkRows = Math.min(m, rowsPerChunk);
   const slots = slotCount({ rows: m, rowsPerChunk });
-  const fa = Array.from({ length: slots }, () => new Float32Array(chunkRows * n));
-  const fb = b ? Array.from({ length: slots }, () => new Float32Array(chunkRows * q)) : null;
+  const host = (side: F32Side, w: number) =>
+    side.raw ? null : Array.from({ length: slots }, () => new Float32Array(chunkRows * w));
+  const fa = host(A, n);
+  const fb = B ? host(B, q) : null;
+  const rows = (
+    side: F32Side,
+    arrays: Float32Array[] | null,
+    s: number,
+    r0: number,
+    r1: number,
+  ) => {
+    const w = side.mat.cols;
+    if (side.raw) return side.raw.subarray(r0 * w, r1 * w);
+    side.fill!(r0, r1, arrays![s]);
+    return arrays![s].subarray(0, (r1 - r0) * w);
+  };
+  const stats = new Float32Array(2 * n + 2 * q);
+  stats.set(A.center, 0);
+  stats.set(A.scale, n);
+  stats.set((B ?? A).center, 2 * n);
+  stats.set((B ?? A).scale, 2 * n + q);
   const nq = n * q;
   return {
     rows: m,
     rowsPerChunk,
     aBytes: chunkRows * n * 4,
-    bBytes: b ? chunkRows * q * 4 : 0,
+    bBytes: B ? chunkRows * q * 4 : 0,
     outBytes: tilesPerChunk * tileBytes,
     uniformBytes: 32,
+    stats,
     prepare(s, r0, r1) {
-      const rows = r1 - r0;
-      const tiles = Math.ceil(rows / tileRows);
-      fillChunk(a, pa, r0, r1, fa[s]);
-      if (b && pb && fb) fillChunk(b, pb, r0, r1, fb[s]);
+      const tiles = Math.ceil((r1 - r0) / tileRows);
       return {
-        a: fa[s].subarray(0, rows * n),
-        b: fb ? fb[s].subarray(0, rows * q) : undefined,
-        params: new Uint32Array([rows, n, q, tileRows, sym ? 1 : 0, 0, 0, 0]),
+        a: rows(A, fa, s, r0, r1),
+        b: B ? rows(B, fb, s, r0, r1) : undefined,
+        params: new Uint32Array([r1 - r0, n, q, tileRows, sym ? 1 : 0, 0, 0, 0]),
         groups: [Math.ceil(q / BLOCK), Math.ceil(n / BLOCK), tiles],
         readBytes: tiles * tileBytes,
       };

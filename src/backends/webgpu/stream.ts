@@ -20,8 +20,8 @@ export const MAP_READ = 0x0001;
 /** One chunk as the plan prepares it. */
 export interface ChunkWork {
   /** What to upload to A and (when the plan has one) B: the filled part of the slot's arrays. */
-  a: ArrayBufferView<ArrayBuffer>;
-  b?: ArrayBufferView<ArrayBuffer>;
+  a: ArrayBufferView;
+  b?: ArrayBufferView;
   /** The uniform parameters (at most `uniformBytes`). */
   params: ArrayBufferView<ArrayBuffer>;
   /** Workgroups to dispatch. */
@@ -40,6 +40,8 @@ export interface StreamPlan {
   bBytes: number;
   outBytes: number;
   uniformBytes: number;
+  /** Per-column data bound at binding 4 for every chunk (the float32 pass's centers and scales). */
+  stats?: ArrayBufferView<ArrayBuffer>;
   /** Fills the slot's host arrays with rows [r0, r1) and says what to upload and dispatch. */
   prepare(slot: number, r0: number, r1: number): ChunkWork;
   /** Reads one chunk's output (valid only during the call). */
@@ -74,6 +76,9 @@ export async function streamChunks(
   const nSlots = slotCount(plan);
   const slots: Slot[] = [];
   await withBuffers(device, async (mk) => {
+    const stats = plan.stats;
+    const statsBuf = stats ? mk(stats.byteLength, USAGE_STORAGE | USAGE_COPY_DST, "S") : null;
+    if (stats && statsBuf) device.queue.writeBuffer(statsBuf, 0, stats);
     try {
       for (let s = 0; s < nSlots; s++) {
         const inA = mk(plan.aBytes, USAGE_STORAGE | USAGE_COPY_DST, "A");
@@ -88,6 +93,7 @@ export async function streamChunks(
             { binding: 1, resource: { buffer: inB ?? inA } },
             { binding: 2, resource: { buffer: out } },
             { binding: 3, resource: { buffer: uni } },
+            ...(statsBuf ? [{ binding: 4, resource: { buffer: statsBuf } }] : []),
           ],
         });
         slots.push({ inA, inB, out, staging, uni, bind, pending: null });
@@ -100,8 +106,8 @@ export async function streamChunks(
         alive("upload");
         const r1 = Math.min(plan.rows, r0 + plan.rowsPerChunk);
         const work = plan.prepare(s, r0, r1);
-        device.queue.writeBuffer(slot.inA, 0, work.a);
-        if (work.b && slot.inB) device.queue.writeBuffer(slot.inB, 0, work.b);
+        upload(device, slot.inA, work.a);
+        if (work.b && slot.inB) upload(device, slot.inB, work.b);
         device.queue.writeBuffer(slot.uni, 0, work.params);
         const enc = device.createCommandEncoder();
         const pass = enc.beginComputePass();
@@ -126,6 +132,14 @@ export async function streamChunks(
     }
   });
   alive("readback");
+}
+
+/**
+ * Queues a copy of a view's bytes into a buffer: a user's float32 rows may live in a
+ * SharedArrayBuffer, which `writeBuffer` takes as a buffer with byte offsets.
+ */
+function upload(device: GPUDevice, buf: GPUBuffer, view: ArrayBufferView): void {
+  device.queue.writeBuffer(buf, 0, view.buffer as ArrayBuffer, view.byteOffset, view.byteLength);
 }
 
 /**
