@@ -51,7 +51,6 @@ export function checkShift(fn: string, a: Mat | MatF32, shift: unknown): void {
     );
 }
 
-
 /** Widest B whose cross products `shiftedMoments` sums on the host in float64 (O(N·d·q)). */
 export const HOST_CROSS_MAX = 64;
 
