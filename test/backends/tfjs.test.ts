@@ -128,6 +128,20 @@ for (const backendName of ["cpu", "wasm"] as const) {
 }
 
 describe("tfjs backend start-up", () => {
+  it("init() refuses the exact products where matMul is not exact on integers below 2^24", async () => {
+    await tf.setBackend("cpu");
+    // a matMul that loses the last bit, as float16 arithmetic would (and worse)
+    const lossy = { ...tf, matMul: (x: tf.Tensor, y: tf.Tensor) => tf.add(tf.matMul(x, y), 1) };
+    await expect(tfjsBackend(lossy as unknown as TF).init()).rejects.toThrow(
+      /not exact on integers below 2\^24.*precision: "float32"/,
+    );
+    const k32 = await tfjsBackend(lossy as unknown as TF, {
+      precision: "float32",
+      cpu: core.jsBackend,
+    }).init();
+    expect(k32.name).toBe("tfjs");
+  });
+
   it("init() rejects, saying why, when tfjs has no backend", async () => {
     const fake = {
       ready: async () => {

@@ -137,3 +137,28 @@ function tileProducts(
     return outs.length === 1 ? outs[0] : tf.concat(outs, 0);
   });
 }
+
+/**
+ * Whether the tfjs backend's `matMul` is exact on the integer sums the exact products rely on:
+ * a 1024-row product of digits of magnitude ≤ 2^7 whose value, 1023·127² + 127 = 16500094, needs
+ * every one of float32's 24 bits. A backend that multiplies in float16 (WebGL where float32
+ * textures are unavailable) or rounds partial sums otherwise fails it.
+ * @returns null when exact, else what the backend returned.
+ */
+export async function probeExactMatMul(tf: TF): Promise<number | null> {
+  const a = new Float32Array(EXACT_TILE_ROWS).fill(127);
+  const b = new Float32Array(EXACT_TILE_ROWS).fill(127);
+  b[EXACT_TILE_ROWS - 1] = 1;
+  const out = tf.tidy(() =>
+    tf.matMul(
+      tf.transpose(tf.tensor2d(a, [EXACT_TILE_ROWS, 1], "float32")),
+      tf.tensor2d(b, [EXACT_TILE_ROWS, 1], "float32"),
+    ),
+  );
+  try {
+    const got = (await out.data())[0] as number;
+    return got === 1023 * 127 * 127 + 127 ? null : got;
+  } finally {
+    out.dispose();
+  }
+}

@@ -24,7 +24,7 @@ import {
   startCpu,
   type LowGram,
 } from "../offload.js";
-import { exactTfProduct } from "./exact.js";
+import { exactTfProduct, probeExactMatMul } from "./exact.js";
 import type { TF } from "./tf.js";
 import {
   type ColPrep,
@@ -135,6 +135,13 @@ export function tfjsBackend(tf?: TF, opts: TfjsBackendOptions = {}): Backend {
       }
       const name = t.getBackend();
       if (!name) throw new Error("tfjs backend: tf.getBackend() returned no backend");
+      if ((opts.precision ?? "exact") === "exact") {
+        const wrong = await probeExactMatMul(t);
+        if (wrong !== null)
+          throw new Error(
+            `tfjs backend: tfjs-${name}'s matMul is not exact on integers below 2^24 (a probe read ${wrong}, not 16500094: float16 arithmetic?), so the exact products cannot run on it; pass precision: "float32" or use another backend`,
+          );
+      }
       return makeTfjsKernels(t, name, await startCpu(opts.cpu), opts);
     },
   };
