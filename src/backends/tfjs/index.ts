@@ -95,9 +95,9 @@ async function loadTf(tf: TF | undefined): Promise<TF> {
  * backend (`tf.getBackend()`: cpu, wasm, webgl, webgpu, tensorflow), exact by default: the centered,
  * power-of-two-scaled columns are cut into 7 integer digits of ≤ 2^7 and multiplied as float32
  * tiles of ≤ 1024 rows, where every partial sum is an integer below 2^24 and so exact, then
- * recombined in float64 (`./exact.ts`) — as accurate as float64, collapsed layers included. (This
- * assumes the tfjs backend computes in float32; WebGL on a device that only offers float16
- * textures does not.) `lowGram` is the float32 pass about a shift (float32 tiles summed in
+ * recombined in float64 (`./exact.ts`) — as accurate as float64, collapsed layers included. That
+ * needs float32 arithmetic: `init()` probes matMul on such a sum and refuses a backend that
+ * rounds it (WebGL with float16 textures only), saying to pass `precision: "float32"`. `lowGram` is the float32 pass about a shift (float32 tiles summed in
  * float64), the start of issue 22's certified spectrum. Eigen, SVD, QR and least squares run on
  * the CPU backend (`cpu`, default wasm, else JS).
  *
