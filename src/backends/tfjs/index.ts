@@ -29,7 +29,7 @@ import type { TF } from "./tf.js";
 import {
   type ColPrep,
   fillChunk,
-  fillShifted,
+  shiftPrep,
   finishProduct,
   lowGramResult,
   pow2Scale,
@@ -252,7 +252,7 @@ function makeTfjsKernels(
       const st = shiftedStats(a, shift);
       const scale = st.maxAbs.map(pow2Scale);
       const fill = (r0: number, r1: number, dst: Float32Array) =>
-        fillShifted(a, shift, scale, r0, r1, dst);
+        fillChunk(a, shiftPrep(shift, scale), r0, r1, dst);
       const { acc } = await f32Acc(a, null, fill);
       return lowGramResult(acc, a.rows, new Float64Array(a.cols), scale, st, tileRows);
     },

@@ -129,23 +129,9 @@ export function shiftedStats(
   return { sums, squares, maxAbs };
 }
 
-/** Writes rows [r0, r1) of (a − s)·scale, each entry rounded once to float32, into dst. */
-export function fillShifted(
-  a: Mat | MatF32,
-  s: Float64Array,
-  scale: Float64Array,
-  r0: number,
-  r1: number,
-  dst: Float32Array,
-): void {
-  const n = a.cols;
-  const d = a.data;
-  let k = 0;
-  for (let r = r0; r < r1; r++) {
-    const o = r * n;
-    for (let j = 0; j < n; j++) dst[k++] = (d[o + j] - s[j]) * scale[j];
-  }
-  if (k < dst.length) dst.fill(0, k);
+/** The {@link ColPrep} that makes {@link fillChunk} write (a − s)·scale (one float32 rounding). */
+export function shiftPrep(s: Float64Array, scale: Float64Array): ColPrep {
+  return { mean: s, csum: new Float64Array(s.length), scale };
 }
 
 /**

@@ -41,7 +41,8 @@ import { BLOCK, CROSS_TILES_WGSL } from "./shaders.js";
 import { INT_PAIRS_WGSL } from "./int-shader.js";
 import {
   type ColPrep,
-  fillShifted,
+  fillChunk,
+  shiftPrep,
   finishProduct,
   lowGramResult,
   pow2Scale,
@@ -233,7 +234,13 @@ function makeKernels(
         : {
             mat,
             fill: (r0, r1, dst) =>
-              fillShifted(mat, shift.subarray(c0, c1), scale.subarray(c0, c1), r0, r1, dst),
+              fillChunk(
+                mat,
+                shiftPrep(shift.subarray(c0, c1), scale.subarray(c0, c1)),
+                r0,
+                r1,
+                dst,
+              ),
             center: new Float32Array(c1 - c0),
             scale: new Float32Array(c1 - c0).fill(1),
           };
