@@ -22,7 +22,13 @@ import { guardedFromParts, nrc2FromParts, debiasedNRC2 } from "../metrics/cka.js
 import type { DebiasedSums } from "../stats/hsic.js";
 import { subspaceAlignment, weightInputSpectrum } from "../metrics/angles.js";
 import { stableRankFromSpectrum } from "../metrics/stable-rank.js";
-import type { IntrinsicReport, LayerReasons, LayerReport, Preset } from "./report.js";
+import type {
+  IntrinsicReport,
+  LayerCertificate,
+  LayerReasons,
+  LayerReport,
+  Preset,
+} from "./report.js";
 import type { Ctx } from "./options.js";
 import {
   spectrumVectors,
@@ -217,6 +223,10 @@ export interface LayerExtras {
    * on the calling thread alone while the workers take those moments).
    */
   beforeFactor?: () => Promise<unknown>;
+  /** The tail sums Σ_{i≥from} λᵢ, when already read from the data (the certified path). */
+  tails?: (from: number) => number;
+  /** The certified path's bounds, copied into the report. */
+  certificate?: LayerCertificate;
 }
 
 /** Every metric of one layer from its sufficient statistics (and `extra`). @internal */
@@ -247,9 +257,10 @@ export async function finalizeLayer(
   const yyF = scaledNorm(s.m2Y);
   // Tails the Gram cannot resolve are read from the data (src/linalg/tail.ts).
   const tails =
-    extra.data && gramTailUnresolved(spec, d, Math.max(t, r ?? t))
+    extra.tails ??
+    (extra.data && gramTailUnresolved(spec, d, Math.max(t, r ?? t))
       ? await dataTails(k, extra.data.h, s.meanH, spec, Math.max(t, r ?? 0))
-      : null;
+      : null);
   const tailAt = (from: number) => (tails ? tails(from) : tailSum(spec.values, from));
   const reasons: LayerReasons = {};
   // A layer narrower than t (e.g. a first conv with 1–2 channels) has no top-t subspace: NRC1–3
@@ -327,5 +338,6 @@ export async function finalizeLayer(
     ...(ctx.nrc4Rtol != null || (ctx.precision ?? "float64") !== "float64"
       ? { nrc4Rtol: rtol }
       : {}),
+    ...(extra.certificate ? { certificate: extra.certificate } : {}),
   };
 }

@@ -78,10 +78,40 @@ export interface LayerReport {
   reasons?: LayerReasons;
   /**
    * NRC4's pseudo-inverse cutoff used (σ ≤ nrc4Rtol·σ_max dropped), present when it is not the
-   * preset's float64 default: features of float32 precision (rtol = max(N, d)·ε₃₂) or an explicit
+   * preset's float64 default: features of float32 precision (rtol = max(d·ε₃₂, max(N, d)·ε₆₄); engine/nrc4-cutoff.ts) or an explicit
    * `nrc4Rtol`.
    */
   nrc4Rtol?: number;
+  /**
+   * Present when the layer took the certified path (a float32 Gram refined in float64 on the
+   * data): the a-posteriori bounds its values carry. Absent on the float64 path.
+   */
+  certificate?: LayerCertificate;
+}
+
+/**
+ * The bounds of a layer measured on the certified path (`linalg/certified.ts`,
+ * `linalg/preconditioned.ts`), each an upper bound computed in float64.
+ */
+export interface LayerCertificate {
+  /** Passes over the data of the subspace iteration. */
+  spectrumPasses: number;
+  /** NRC1: the tail's excess over the true tail, relative (the tail is never below it). */
+  nrc1Rel: number;
+  /** The top-t eigenvalues: (λⱼ − θⱼ)/θⱼ at most (the Ritz values θ are lower bounds). */
+  eigenvalueRel: number;
+  /** ‖sin Θ‖_F between the top-t vectors used (NRC2, NRC3) and the true eigenspace. */
+  sinTheta: number;
+  /** The float32 Gram's a-priori 2-norm error bound, relative to the trace. */
+  gramErrorRel: number;
+  /**
+   * NRC4's route: `refined` (float32 Cholesky preconditioner, refined on the data), or `qr`
+   * (κ(HᵀH) past 1e12, where the float64 path factorises [H | Y | 1] too).
+   */
+  nrc4: "refined" | "qr";
+  /** NRC4: refinement passes over the data and the residual's excess bound, relative (0 for qr). */
+  nrc4Passes: number;
+  nrc4Rel: number;
 }
 
 /** See {@link LayerReport.reasons}. */

@@ -45,7 +45,7 @@ export interface EncodedTensor {
 }
 
 /** The fixture files. */
-export type FixtureName = "metrics" | "angles" | "cka" | "pinv" | "conv" | "trained";
+export type FixtureName = "metrics" | "angles" | "cka" | "pinv" | "conv" | "trained" | "certified";
 
 /** Folder holding the fixture JSON files. */
 export const FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
@@ -303,6 +303,8 @@ interface FixtureMap {
   conv: ConvFixture;
   /** test/fixtures/trained.json (scripts/make_trained_fixtures.py); typed by its test. */
   trained: Record<string, unknown>;
+  /** test/fixtures/certified.json (scripts/make_certified_fixtures.py); typed by its test. */
+  certified: Record<string, unknown>;
 }
 
 const cache = new Map<FixtureName, unknown>();

@@ -50,6 +50,10 @@ void par_start(task_fn fn, void *arg, int serial);
 void par_bg_start(task_fn fn, void *arg);
 /* Number of threads (including the caller). */
 int par_threads(void);
+/* The calling thread's id (0 = the host), from where its stack lives. */
+int par_self_tid(void);
+/* Atomically takes the next index of a shared counter (work claimed one piece at a time). */
+int par_claim(volatile int32_t *next);
 /* Barrier among the nt threads of the current par_run (spins, then sleeps where allowed). */
 void par_barrier_t(int tid, int nt);
 
