@@ -48,13 +48,7 @@ import {
 import { hsicBatch, hsicDebiasedSums, hsicMerge, type HsicSums } from "../stats/hsic.js";
 import { turnEventLoop } from "./event-loop.js";
 import { rescanResiduals } from "./nrc4-rescan.js";
-import {
-  coarser,
-  precisionOf,
-  resolvePrecision,
-  type FeaturePrecision,
-  type FeaturePrecisionOption,
-} from "./nrc4-cutoff.js";
+import { PrecisionTracker } from "./nrc4-cutoff.js";
 import { checkBatch } from "./accumulator-batch.js";
 import {
   ACCUMULATOR_KEYS,
@@ -93,10 +87,8 @@ export class NRCAccumulator {
   private kinds: ("dense" | "conv")[] | null = null;
   private layerNames: string[] | null = null;
   private sampleCount = 0;
-  /** `featurePrecision` as asked; with "auto", {@link seen} decides. */
-  private readonly precisionOption: FeaturePrecisionOption;
-  /** The coarsest precision of the features added or merged so far. */
-  private seen: FeaturePrecision = "float64";
+  /** The features' precision, for NRC4's cutoff (`featurePrecision`, or the data's). */
+  private readonly precision: PrecisionTracker;
   /** This accumulator's random id, and the ids of the states whose samples it holds. */
   private stateId = newStateId();
   private sourceIds: string[] = [];
@@ -125,7 +117,7 @@ export class NRCAccumulator {
       ...(opts.debiased ? { debiased: true } : {}),
       ...(opts.nrc4Rtol !== undefined ? { nrc4Rtol: opts.nrc4Rtol } : {}),
     };
-    this.precisionOption = opts.featurePrecision ?? "auto";
+    this.precision = new PrecisionTracker(opts.featurePrecision);
     this.weights = weights;
     this.names = opts.names ? [...opts.names] : null;
     this.backendOption = opts.backend;
@@ -141,11 +133,6 @@ export class NRCAccumulator {
     this.held = await acquireKernels(FN, this.backendOption, work * STREAM_WORK_FACTOR);
     this.kernels = this.held.kernels;
     return this.kernels;
-  }
-
-  /** The precision NRC4's cutoff uses: the option, or (auto) the coarsest features seen. */
-  private precision(): FeaturePrecision {
-    return resolvePrecision(this.precisionOption, this.seen);
   }
 
   /** Samples seen so far (rows of targets). */
@@ -189,11 +176,8 @@ export class NRCAccumulator {
     const { y, prepared } = checked;
     const L = prepared.length;
     let work = 0;
-    let seen = this.seen;
-    for (const f of batch.features) {
-      work += roughWork(f);
-      seen = coarser(seen, precisionOf(f));
-    }
+    for (const f of batch.features) work += roughWork(f);
+    const seen = this.precision.peek(batch.features);
     const k = await this.k(work);
     if (this.opts.debiased) {
       const t = this.opts.t ?? y.cols;
@@ -212,7 +196,7 @@ export class NRCAccumulator {
         await turnEventLoop();
       }
       this.sampleCount += y.rows;
-      this.seen = seen;
+      this.precision.see(seen);
       this.holdsOwnSamples();
       return;
     }
@@ -222,7 +206,7 @@ export class NRCAccumulator {
       await turnEventLoop();
     }
     this.sampleCount += y.rows;
-    this.seen = seen;
+    this.precision.see(seen);
     this.holdsOwnSamples();
     if (!this.stats) {
       this.stats = batchStatsList;
@@ -288,7 +272,7 @@ export class NRCAccumulator {
     // t as in effect: an explicit t of the other side holds for the merged state too.
     if (this.opts.t === null) this.opts.t = other.opts.t;
     if (!other.stats) return this;
-    this.seen = coarser(this.seen, other.precision());
+    this.precision.see(other.precision.value);
     if (
       this.stats &&
       (other.stats.length !== this.stats.length ||
@@ -321,9 +305,7 @@ export class NRCAccumulator {
     return {
       options: {
         ...this.opts,
-        ...(this.precision() !== "float64"
-          ? { featurePrecision: this.precision() as "float32" | "float16" }
-          : {}),
+        ...this.precision.stateField(),
       },
       samples: this.sampleCount,
       names: this.layerNames,
@@ -346,7 +328,7 @@ export class NRCAccumulator {
     acc.stateId = s.id;
     acc.sourceIds = [...s.sources];
     acc.hsic = s.hsic ?? null;
-    acc.seen = s.options.featurePrecision ?? "float64";
+    acc.precision.see(s.options.featurePrecision ?? "float64");
     if (s.layers) {
       acc.stats = s.layers;
       acc.sampleCount = s.samples;
@@ -490,7 +472,7 @@ export class NRCAccumulator {
       modelMSE: this.opts.modelMSE,
       threshold: this.opts.collapseThreshold,
       debiased: this.opts.debiased,
-      precision: this.precision(),
+      precision: this.precision.value,
       nrc4Rtol: this.opts.nrc4Rtol ?? null,
     };
     const k = await this.k();

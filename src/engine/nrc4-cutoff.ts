@@ -108,3 +108,35 @@ export function resolvePrecision(
 ): FeaturePrecision {
   return option === "auto" ? detected : option;
 }
+
+/**
+ * The precision of a streamed measurement: the option, or (auto) the coarsest features seen in
+ * any batch or merged state. @internal
+ */
+export class PrecisionTracker {
+  private seen: FeaturePrecision = "float64";
+  constructor(private readonly option: FeaturePrecisionOption = "auto") {}
+
+  /** The coarsest precision of `features` and what was seen before (not yet recorded). */
+  peek(features: readonly unknown[]): FeaturePrecision {
+    let p = this.seen;
+    for (const f of features) p = coarser(p, precisionOf(f));
+    return p;
+  }
+
+  /** Records a precision seen (a batch's, from {@link peek}, or a merged or loaded state's). */
+  see(p: FeaturePrecision): void {
+    this.seen = coarser(this.seen, p);
+  }
+
+  /** The precision NRC4's cutoff uses. */
+  get value(): FeaturePrecision {
+    return resolvePrecision(this.option, this.seen);
+  }
+
+  /** What a state records: the precision when coarser than float64, else nothing. */
+  stateField(): { featurePrecision?: "float32" | "float16" } {
+    const p = this.value;
+    return p === "float64" ? {} : { featurePrecision: p };
+  }
+}

@@ -20,7 +20,7 @@ import {
 } from "./linear-maps.js";
 import { modelBytes, type ONNXModelSource } from "./model-bytes.js";
 import { openExternalData } from "./external-data.js";
-import { checkRuntimeOption, loadRuntime, openSession, type RuntimeOption } from "./runtime.js";
+import { checkRuntimeOption, loadRuntime, openSession, type RuntimeOption } from "./ort-runtime.js";
 import { PROBE_ROWS, throughputRows } from "./batching.js";
 import { pairRows, rowView, type RowPairing } from "./pairing.js";
 import { probeLayers } from "./probe.js";

@@ -23,7 +23,7 @@
  * (features passed as N×d×P×1); unprovable maps are left out with a note.
  *
  * The model runs in onnxruntime-node (native, multi-threaded) when installed, else in
- * onnxruntime-web's WASM build (`runtime.ts`); the report names it. Weights are the file's tensors
+ * onnxruntime-web's WASM build (`ort-runtime.ts`); the report names it. Weights are the file's tensors
  * (an exporter may have folded BatchNorm into Conv filters: `batchnorm.ts`). float32 features keep
  * their precision for NRC4's cutoff (engine/nrc4-cutoff.ts). External data is read by byte range
  * from inside the model's folder only (`external-data.ts`).
@@ -35,7 +35,7 @@
 export type { ONNXLayerInfo, ONNXLayer, LayerFilter, GraphInfo } from "./linear-maps.js";
 export type { ONNXModelSource } from "./model-bytes.js";
 export type { BatchNormStatus } from "./batchnorm.js";
-export type { RuntimeName, RuntimeOption } from "./runtime.js";
+export type { RuntimeName, RuntimeOption } from "./ort-runtime.js";
 export type { ONNXInput } from "./feed.js";
 export type { CaptureONNXOptions, ONNXCapture } from "./capture.js";
 export type { MeasureONNXOptions, AccumulateONNXOptions, ONNXReport } from "./measure-onnx.js";
