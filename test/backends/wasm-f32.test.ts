@@ -264,7 +264,14 @@ describe("accumulator over float32 batches", () => {
     for (const nrc4 of ["rescan", "tsqr"] as const)
       it(`${name}, nrc4 ${nrc4}: state and report equal those over the widened batches`, async () => {
         const run = async (wide: boolean) => {
-          const acc = createNRCAccumulator({ t: 3, nrc4, backend: be() as never });
+          // Same statistics bit for bit; NRC4's cutoff would follow the float32 batches'
+          // precision (test/engine/nrc4-precision.test.ts), so both run at float64's.
+          const acc = createNRCAccumulator({
+            t: 3,
+            nrc4,
+            backend: be() as never,
+            featurePrecision: "float64",
+          });
           for (const b of batches(wide, 256)) await acc.add(b);
           // The statistics, without the state's random id (and the checksum over it).
           const { id: _id, sources: _s, checksum: _c, ...state } = acc.toJSON();
