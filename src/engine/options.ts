@@ -75,6 +75,16 @@ export const NRC_OPTION_KEYS = [
   "nrc4Rtol",
 ] as const;
 
+/**
+ * The shared options of an entry's argument, for the accumulator it feeds (each entry passes its
+ * own — weights, names, NRC4 mode — beside them); `debiased` is left to the entry. @internal
+ */
+export function pickNRCOptions(o: NRCOptions): Omit<NRCOptions, "debiased"> {
+  const out: Record<string, unknown> = {};
+  for (const k of NRC_OPTION_KEYS) if (o[k] !== undefined) out[k] = o[k];
+  return out as Omit<NRCOptions, "debiased">;
+}
+
 /** {@link NRCOptions} checked, with defaults applied (t stays null until the targets are known). @internal */
 export interface CheckedNRCOptions {
   t: number | null;

@@ -4,7 +4,7 @@
  * @module
  */
 import { createNRCAccumulator, type NRCAccumulator } from "../engine/accumulator.js";
-import type { NRCOptions } from "../engine/options.js";
+import { pickNRCOptions, type NRCOptions } from "../engine/options.js";
 import type { NRCReport } from "../engine/report.js";
 import { foldingNote } from "./batchnorm.js";
 import { openCapture, type CaptureONNXOptions, type ONNXCapturedLayer } from "./capture.js";
@@ -101,15 +101,9 @@ export async function accumulateONNX(
       names: cap.names,
       // float32 features arrive as Float32Array (precision read off them); a float16 model's
       // are decoded into float32 exactly, so its precision is said here.
+      ...pickNRCOptions(options),
       featurePrecision: options.featurePrecision ?? cap.featurePrecision,
-      t: options.t,
-      r: options.r,
-      preset: options.preset,
-      modelMSE: options.modelMSE,
-      collapseThreshold: options.collapseThreshold,
-      backend: options.backend,
       nrc4: "tsqr",
-      ...(options.nrc4Rtol !== undefined ? { nrc4Rtol: options.nrc4Rtol } : {}),
       ...(options.debiased ? { debiased: true } : {}),
     });
     try {

@@ -17,7 +17,7 @@ import type { MatrixInput } from "../linalg/matrix.js";
 import type { NRCReport } from "../engine/report.js";
 import { createNRCAccumulator, type AccumulatorBatch } from "../engine/accumulator.js";
 import { asMatrix } from "../linalg/matrix.js";
-import type { NRCOptions } from "../engine/options.js";
+import { pickNRCOptions, type NRCOptions } from "../engine/options.js";
 import { isTensor as isTensorLike } from "./tensors.js";
 
 /** A tfjs tensor, structurally. */
@@ -308,12 +308,7 @@ export async function measureLayersModel(
   const acc = createNRCAccumulator({
     weights: found.map((f) => f.weight),
     names: found.map((f) => f.name),
-    t: options.t,
-    r: options.r,
-    preset: options.preset,
-    modelMSE: options.modelMSE,
-    collapseThreshold: options.collapseThreshold,
-    backend: options.backend,
+    ...pickNRCOptions(options),
   });
   try {
     await acc.addAll(batches());
