@@ -251,7 +251,7 @@ describe("unknown option keys", () => {
   it("measureNRC options and layer objects", async () => {
     await rejects(
       measureNRC({ layers: [{ features: H }], targets: Y, collapseTreshold: 0.1 } as never),
-      /measureNRC: options has an unknown key "collapseTreshold" \(did you mean "collapseThreshold"\?\); accepted keys: layers, targets, t, r, preset, modelMSE, collapseThreshold, backend, onProgress/,
+      /measureNRC: options has an unknown key "collapseTreshold" \(did you mean "collapseThreshold"\?\); accepted keys: layers, targets, t, r, preset, modelMSE, collapseThreshold, backend, featurePrecision, nrc4Rtol, onProgress/,
     );
     await rejects(
       measureNRC({ layers: [{ features: H }, { features: H, weights: W }], targets: Y } as never),
