@@ -39,7 +39,7 @@ describe("README links work from the npm page", () => {
   });
 
   it("the ONNX install line names the packages --report needs too", () => {
-    const line = readme.split("\n").find((l) => /^npm i deep-nrc onnxruntime-web/.test(l));
+    const line = readme.split("\n").find((l) => /^npm i deep-nrc onnxruntime-(node|web)/.test(l));
     expect(line).toMatch(/vega vega-lite/);
   });
 });
