@@ -79,6 +79,8 @@ describe("deep-nrc/onnx in a browser", () => {
     const inputs = Object.keys(res.metafile!.inputs);
     expect(inputs.filter((p) => NODE_BUILTINS.has(p))).toEqual([]);
     expect(inputs.some((p) => /onnxruntime-web/.test(p))).toBe(true);
+    // The native runtime is imported by a variable specifier: never bundled.
+    expect(inputs.filter((p) => /onnxruntime-node/.test(p))).toEqual([]);
     const imports = Object.values(res.metafile!.outputs).flatMap((o) => o.imports);
     expect(imports.filter((i) => !i.external).map((i) => i.path)).toEqual([]);
   }, 60_000);
