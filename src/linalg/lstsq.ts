@@ -367,8 +367,14 @@ function eigenSolver(
  * (contiguous axpys). Per vector rather than across a d×q block: every inner loop is a long
  * contiguous one, which V8 runs ~4× faster than a q-wide inner loop. `fwd`, when given, receives
  * the forward result L⁻¹·x.
+ * @internal
  */
-function cholSolveVec(L: Float64Array, d: number, x: Float64Array, fwd?: Float64Array): void {
+export function cholSolveVec(
+  L: Float64Array,
+  d: number,
+  x: Float64Array,
+  fwd?: Float64Array,
+): void {
   for (let i = 0; i < d; i++) {
     const row = i * d;
     let s0 = 0,

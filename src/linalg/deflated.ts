@@ -1,0 +1,360 @@
+/**
+ * NRC4's residual `‖(I − A·pinv(A))·Yc‖²` for an ill-conditioned A (N×w: a layer's features, or
+ * their reduced columns) without a Householder QR of all of A: a two-level solve whose data work
+ * is one Gram of N×w plus O(N·w·m), m the width of the first level (the "QR cliff" of issue 22).
+ *
+ * Level 1 is what the float64 Gram resolves: V₁ = the leading eigenvectors of the centered Gram
+ * with λ ≥ 1e-8·λ₁ and the mean direction μ (m ≤ w/4 columns). A·V₁ = Q₁·R₁ (a QR of N×m), and
+ * the data deflated of it, `Z = (I − Q₁Q₁ᵀ)·A` (formed from the data, twice, so Z ⟂ Q₁ to
+ * rounding). Since ‖A·x‖² = ‖T₁·x‖² + ‖Z·x‖² with T₁ = Q₁ᵀA, span(A) = span(Q₁) ⊕ range(Z) and
+ * what the pinv keeps is decided level by level:
+ *
+ * - `"cut"`: ‖Z‖_F ≤ cut/4 and σ_min(T₁) ≥ 4·cut (cut = rtol·σ_max(A), taken at its upper
+ *   bound where that is the safe side): A's singular values beyond the m-th are ≤ ‖Z‖_F, the
+ *   first m ≥ σ_min(T₁) — the pinv keeps exactly m directions (an exactly rank-deficient
+ *   bottleneck). Their right singular subspace is row(T₁) to an angle φ ≤ ‖Z‖²/σ_m(T₁)², so the
+ *   residual is that of Yc off A·Ŵ, Ŵ an orthonormal basis of row(T₁) (a QR of N×m), whose span
+ *   is the kept left singular subspace to ‖Z‖·φ/σ_m.
+ * - `"refined"`: every singular value is above the cut (a collapsed layer, a bottleneck with
+ *   noise: κ(A) up to 1/rtol): the residual is that of r₁ = (I − Q₁Q₁ᵀ)·Yc off range(Z), a
+ *   least-squares problem as well conditioned as the second level alone. It is solved with the
+ *   Cholesky factor of M = ZᵀZ + α·V₁V₁ᵀ (ZᵀZ the float64 Gram of Z; V₁ spans Z's null space)
+ *   and refined against Z in float64 (each pass forms r₁ − Z·X from the data). The kept-all
+ *   decision needs λ_min(ZᵀZ) on V₁'s complement ≥ 16·cut²: estimated by inverse iteration with
+ *   the factor (÷4), and certified by the refinement's observed contraction ρ < ½ (then M⁻¹ZᵀZ
+ *   has its spectrum in [½, 3/2] there); the residual's excess over the minimum is ≤ change/(1−ρ).
+ *
+ * Anything else — a singular value of either level near the cut, a second level that is itself
+ * partly cut or too graded for its Gram, a refinement that does not converge, a first level wider
+ * than w/4 — returns null, and the caller takes the Householder QR of [A | Y | 1].
+ * @module
+ */
+import type { CompleteKernels, Mat } from "../backends/types.js";
+import { cholSolveVec } from "./lstsq.js";
+
+const EPS = 2 ** -52;
+/** Level 1: eigenvalues of the centered Gram at or above this fraction of the largest. */
+export const LEVEL1_REL = 1e-8;
+/** Level 1 may take at most this fraction of the columns (else the QR is as cheap). */
+const LEVEL1_MAX_FRACTION = 0.25;
+/** Stop refining when a step changes ‖R‖² by less than this fraction of it. */
+const STEP_TOL = 1e-14;
+const MAX_STEPS = 8;
+
+/** What {@link deflatedResidualSq} reads. */
+export interface DeflationInput {
+  /** N×w columns spanning span(H) with H's nonzero singular values (H, or its reduced columns). */
+  a: Mat;
+  /** N×q centered targets. */
+  yc: Mat;
+  /** Column means of `a`. */
+  mean: Float64Array;
+  /** The centered Gram AcᵀAc (w×w, not divided by N). */
+  gram: Mat;
+  /** Its eigenvalues, descending, ≥ 0. */
+  values: Float64Array;
+  /** Its leading eigenvectors where at hand (w×c): used when c covers the first level. */
+  vectors?: Mat;
+  /** pinv's cutoff relative to σ_max(A). */
+  rtol: number;
+}
+
+/** NRC4's residual from the two-level solve, with what certifies it. */
+export interface DeflatedResidual {
+  /** ‖(I − A·pinv(A))·Yc‖². */
+  residual: number;
+  /** `"cut"`: the second level lies below the cutoff; `"refined"`: every direction is kept. */
+  route: "cut" | "refined";
+  /** Width m of the first level. */
+  level1: number;
+  /** Refinement passes over the second level's data (0 on the `"cut"` route). */
+  passes: number;
+  /**
+   * Upper bound on the residual's error relative to it: the refinement's excess (`"refined"`),
+   * or the squared angle bound (‖Z‖·φ/σ_m)² times ‖Yc‖²/residual (`"cut"`).
+   */
+  errorRel: number;
+}
+
+/** Columns of `v` (w×k, orthonormal) and the unit mean direction, orthonormal (w×m). */
+function withMean(v: Mat, mean: Float64Array): Mat {
+  const w = v.rows;
+  const k = v.cols;
+  const u = Float64Array.from(mean);
+  const norm0 = Math.sqrt(dot2(u));
+  if (norm0 > 0)
+    // Twice Gram–Schmidt against v's columns.
+    for (let pass = 0; pass < 2; pass++)
+      for (let c = 0; c < k; c++) {
+        let dot = 0;
+        for (let i = 0; i < w; i++) dot += v.data[i * k + c] * u[i];
+        for (let i = 0; i < w; i++) u[i] -= dot * v.data[i * k + c];
+      }
+  const norm = Math.sqrt(dot2(u));
+  if (!(norm > 1e-6 * norm0)) return v;
+  const out = new Float64Array(w * (k + 1));
+  for (let i = 0; i < w; i++) {
+    out.set(v.data.subarray(i * k, i * k + k), i * (k + 1));
+    out[i * (k + 1) + k] = u[i] / norm;
+  }
+  return { rows: w, cols: k + 1, data: out };
+}
+
+/**
+ * `X − Q·T` (X N×w, Q N×m, T m×w; a new matrix), row by row as contiguous axpys: for the small m
+ * here this runs faster than a GEMM call (whose packing is sized for wide inner dimensions).
+ */
+function minusProduct(x: Mat, q: Mat, t: Mat): Mat {
+  const { rows: n, cols: w } = x;
+  const m = q.cols;
+  const out = x.data.slice();
+  const td = t.data;
+  const qd = q.data;
+  for (let i = 0; i < n; i++) {
+    const o = i * w;
+    const qo = i * m;
+    let c = 0;
+    // Four columns of Q at a time: one read and write of the output row per four products.
+    for (; c + 4 <= m; c += 4) {
+      const v0 = qd[qo + c];
+      const v1 = qd[qo + c + 1];
+      const v2 = qd[qo + c + 2];
+      const v3 = qd[qo + c + 3];
+      const t0 = c * w;
+      const t1 = t0 + w;
+      const t2 = t1 + w;
+      const t3 = t2 + w;
+      for (let j = 0; j < w; j++)
+        out[o + j] -= v0 * td[t0 + j] + v1 * td[t1 + j] + (v2 * td[t2 + j] + v3 * td[t3 + j]);
+    }
+    for (; c < m; c++) {
+      const v = qd[qo + c];
+      const tc = c * w;
+      for (let j = 0; j < w; j++) out[o + j] -= v * td[tc + j];
+    }
+  }
+  return { rows: n, cols: w, data: out };
+}
+
+/** `X − Q·(Qᵀ·X)` for Q N×m with orthonormal columns and X N×w (a new matrix). */
+async function deflate(k: CompleteKernels, q: Mat, x: Mat): Promise<Mat> {
+  return minusProduct(x, q, await k.crossProd(q, x));
+}
+
+/** Σ uᵢ². */
+function dot2(u: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < u.length; i++) s += u[i] * u[i];
+  return s;
+}
+
+/** Sum of a Float64Array. */
+function total(v: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i];
+  return s;
+}
+
+/**
+ * NRC4's residual by the two-level solve (see the module doc), or null where it cannot certify
+ * it (the caller then factorises [A | Y | 1]).
+ */
+export async function deflatedResidualSq(
+  k: CompleteKernels,
+  inp: DeflationInput,
+): Promise<DeflatedResidual | null> {
+  const { a, yc, mean, values, rtol } = inp;
+  const n = a.rows;
+  const w = a.cols;
+  const q = yc.cols;
+  const lam0 = values[0];
+  if (w === 0 || n < w || !(lam0 > 0)) return null;
+  let k1 = 0;
+  while (k1 < w && values[k1] >= LEVEL1_REL * lam0) k1++;
+  if (k1 + 1 > LEVEL1_MAX_FRACTION * w) return null;
+  const v1 = withMean(await leadingSubspace(k, inp.gram, k1, inp.vectors), mean);
+  const m = v1.cols;
+  const f = await k.qr(await k.matmul(a, v1), yc, { wantQ: true });
+  const q1 = f.Q as Mat;
+  // T₁ = Q₁ᵀA and Z = A − Q₁T₁, then Z deflated once more (Z ⟂ Q₁ to rounding).
+  const t1 = await k.crossProd(q1, a);
+  const z = minusProduct(a, q1, t1);
+  const s1 = (await k.svdParts({ rows: w, cols: m, data: transposed(t1) })).S;
+  let mu2 = 0;
+  for (let j = 0; j < w; j++) mu2 += mean[j] * mean[j];
+  // σ_max(A) ∈ [σ₁(T₁), √λ₁ + √N·‖μ‖].
+  const cutHi = rtol * (Math.sqrt(lam0) + Math.sqrt(n * mu2));
+  const cutLo = rtol * s1[0];
+  const sm = s1[m - 1];
+  if (!(sm >= 4 * cutHi)) return null;
+  const gd = await k.gram(z);
+  let tr = 0;
+  for (let i = 0; i < w; i++) tr += gd.data[i * w + i];
+  let yy = 0;
+  for (let i = 0; i < yc.data.length; i++) yy += yc.data[i] * yc.data[i];
+  if (Math.sqrt(tr) <= cutLo / 4) {
+    // Every singular value past the m-th is ≤ ‖Z‖_F ≤ cut/4: the kept space is A·row(T₁).
+    const wh = await k.qr({ rows: w, cols: m, data: transposed(t1) }, undefined, { wantQ: true });
+    const g = await k.qr(await k.matmul(a, wh.Q as Mat), yc);
+    const residual = total(g.residualSq as Float64Array);
+    const phi = tr / (sm * sm);
+    const angle = (Math.sqrt(tr) * phi) / sm;
+    const errorRel =
+      residual > 0 ? (2 * angle * Math.sqrt(yy * residual) + angle ** 2 * yy) / residual : 0;
+    return { residual, route: "cut", level1: m, passes: 0, errorRel };
+  }
+  // Every direction kept: r₁ off range(Z), preconditioned with M = ZᵀZ + α·V₁V₁ᵀ.
+  const alpha = tr / Math.max(1, w - m);
+  const mm = Float64Array.from(gd.data);
+  for (let i = 0; i < w; i++)
+    for (let j = 0; j < w; j++) {
+      let s = 0;
+      for (let c = 0; c < m; c++) s += v1.data[i * m + c] * v1.data[j * m + c];
+      mm[i * w + j] += alpha * s;
+    }
+  const chol = await k.cholesky({ rows: w, cols: w, data: mm });
+  if (!chol) return null;
+  const lower = inverseIterationMin(chol.data, w) / 4 - 8 * (w + 16) * EPS * tr;
+  const cut = rtol * (Math.sqrt(lam0) + Math.sqrt(n * mu2));
+  if (!(lower >= 16 * cut * cut)) return null;
+  // r₁ = Yc − Q₁·(Q₁ᵀYc).
+  const r1 = await deflate(k, q1, yc);
+  return refineOnZ(k, z, r1, chol.data, v1);
+}
+
+/**
+ * An orthonormal basis (w×c) of the c leading eigenvectors of a symmetric PSD w×w matrix G: the
+ * first c of `have` where it holds them, else two steps of subspace iteration from a fixed
+ * pseudo-random start, V = orth(G·orth(G·Ω)). Exact eigenvectors are not needed: any basis of
+ * span(A·V) is a valid first level, and its quality only sets how well conditioned the second
+ * level is (its leftover of the leading directions, (λ_{c+1}/λ_c)² relative after two steps,
+ * which the second level's Gram must resolve — or the caller falls back).
+ */
+async function leadingSubspace(k: CompleteKernels, g: Mat, c: number, have?: Mat): Promise<Mat> {
+  const w = g.rows;
+  if (have && have.rows === w && have.cols >= c) {
+    const out = new Float64Array(w * c);
+    for (let i = 0; i < w; i++)
+      out.set(have.data.subarray(i * have.cols, i * have.cols + c), i * c);
+    return { rows: w, cols: c, data: out };
+  }
+  if (c === 0) return { rows: w, cols: 0, data: new Float64Array(0) };
+  let v: Mat = { rows: w, cols: c, data: new Float64Array(w * c) };
+  let seed = 2463534242;
+  for (let i = 0; i < v.data.length; i++) {
+    seed = (seed * 1664525 + 1013904223) >>> 0;
+    v.data[i] = seed / 2 ** 32 - 0.5;
+  }
+  for (let step = 0; step < 2; step++)
+    v = (await k.qr(await k.matmul(g, v), undefined, { wantQ: true })).Q as Mat;
+  return v;
+}
+
+/** The transpose of a row-major matrix's data. */
+function transposed(x: Mat): Float64Array {
+  const out = new Float64Array(x.data.length);
+  for (let i = 0; i < x.rows; i++)
+    for (let j = 0; j < x.cols; j++) out[j * x.rows + i] = x.data[i * x.cols + j];
+  return out;
+}
+
+/**
+ * An estimate of λ_min(L·Lᵀ) from eight steps of inverse iteration with the factor (an upper
+ * bound of λ_min: the caller divides it by 4, and the refinement's contraction certifies).
+ */
+function inverseIterationMin(L: Float64Array, d: number): number {
+  const x = new Float64Array(d);
+  let seed = 12345;
+  for (let i = 0; i < d; i++) {
+    seed = (seed * 1664525 + 1013904223) >>> 0;
+    x[i] = seed / 2 ** 32 - 0.5;
+  }
+  let est = Infinity;
+  for (let it = 0; it < 8; it++) {
+    let xx = 0;
+    for (let i = 0; i < d; i++) xx += x[i] * x[i];
+    const y = Float64Array.from(x);
+    cholSolveVec(L, d, y);
+    let xy = 0;
+    let yy = 0;
+    for (let i = 0; i < d; i++) {
+      xy += x[i] * y[i];
+      yy += y[i] * y[i];
+    }
+    if (!(xy > 0)) return 0;
+    est = Math.min(est, xx / xy);
+    const s = 1 / Math.sqrt(yy);
+    for (let i = 0; i < d; i++) x[i] = y[i] * s;
+  }
+  return est;
+}
+
+/**
+ * ‖r₁ − Z·X‖² at the least-squares X, by Richardson steps δ = M⁻¹·Zᵀ(r₁ − Z·X) (M = L·Lᵀ),
+ * each residual formed from the data, gradients taken off V₁ (Z's null space); null unless it
+ * converges with contraction < ½.
+ */
+async function refineOnZ(
+  k: CompleteKernels,
+  z: Mat,
+  r1: Mat,
+  L: Float64Array,
+  v1: Mat,
+): Promise<DeflatedResidual | null> {
+  const w = z.cols;
+  const m = v1.cols;
+  const q = r1.cols;
+  const x = new Float64Array(w * q);
+  const col = new Float64Array(w);
+  const fwd = new Float64Array(w);
+  // δ = M⁻¹g per column, and Σ δᵀMδ = Σ ‖L⁻¹g‖² (the step's predicted change of ‖R‖²).
+  const solve = (g: Float64Array): { delta: Float64Array; change: number } => {
+    const delta = new Float64Array(w * q);
+    let change = 0;
+    for (let c = 0; c < q; c++) {
+      for (let j = 0; j < w; j++) col[j] = g[j * q + c];
+      // Z·V₁ = 0 but for rounding: g's part along V₁ is rounding, and no step along V₁ changes
+      // the residual. Dropped, so δ stays in V₁'s complement (M is block diagonal there).
+      for (let e = 0; e < m; e++) {
+        let dot = 0;
+        for (let j = 0; j < w; j++) dot += v1.data[j * m + e] * col[j];
+        for (let j = 0; j < w; j++) col[j] -= dot * v1.data[j * m + e];
+      }
+      cholSolveVec(L, w, col, fwd);
+      for (let j = 0; j < w; j++) {
+        delta[j * q + c] = col[j];
+        change += fwd[j] * fwd[j];
+      }
+    }
+    return { delta, change };
+  };
+  let { delta, change } = solve((await k.normalStep(z, r1)).g.data);
+  let prev = Infinity;
+  let yy = 0;
+  for (let i = 0; i < r1.data.length; i++) yy += r1.data[i] * r1.data[i];
+  let zF = 0;
+  for (let i = 0; i < z.data.length; i++) zF += z.data[i] * z.data[i];
+  for (let pass = 1; pass <= MAX_STEPS; pass++) {
+    for (let i = 0; i < x.length; i++) x[i] += delta[i];
+    const r = await k.normalStep(z, r1, { rows: w, cols: q, data: x });
+    const res = total(r.rss);
+    prev = change;
+    ({ delta, change } = solve(r.g.data));
+    let xF = 0;
+    for (let i = 0; i < x.length; i++) xF += x[i] * x[i];
+    const floor = (8 * w * EPS) ** 2 * (Math.sqrt(yy) + Math.sqrt(zF * xF)) ** 2;
+    const rho = Number.isFinite(prev) && prev > 0 ? Math.sqrt(change / prev) : 0;
+    if (pass > 1 && !(rho < 0.5)) return null;
+    if (change <= STEP_TOL * res + floor) {
+      const excess = change / (1 - Math.min(rho, 0.5));
+      return {
+        residual: res,
+        route: "refined",
+        level1: m,
+        passes: pass,
+        errorRel: res > 0 ? excess / res : 0,
+      };
+    }
+  }
+  return null;
+}
