@@ -66,6 +66,18 @@ export async function certifiedLayer(
   // the float64 path's column reduction keeps such a layer on its fast path.
   if (!(low.trace > 0) || low.approx.error >= 0.01 * low.trace) return null;
   if (findReduction(h, low.mean, low.approx.gram.data)) return null;
+  // NRC4's preconditioner first: where the float32 Gram cannot precondition (its error, seen on
+  // the diagonal against the exact squares, near λ_min) and κ(HᵀH) is not past the float64
+  // path's 1e12 either, that path serves the layer better — before any pass over the data.
+  const solver = await lowGramSolver(k, low.approx, low.mean, low.trace);
+  let mu2 = 0;
+  for (let j = 0; j < d; j++) mu2 += low.mean[j] * low.mean[j];
+  const lamMinEst = (solver?.bounds?.lower ?? 0) * 4;
+  const preconditions = solver !== null && lamMinEst > 4 * diagError(low, d);
+  // (Where C̃'s Cholesky fails outright, λ_min is below the float32 resolution and only the
+  // certified tail can tell whether κ(HᵀH) is past 1e12: decided after the spectrum.)
+  if (solver && !preconditions && !((low.trace + n * mu2) / (lamMinEst + low.approx.error) > 1e12))
+    return null;
   const cs = await certifiedSpectrum(k, h, low.mean, low.approx, { t, extra: EXTRA, rtol: RTOL });
   const c = cs.certificate;
   if (!c.certified) return null;
@@ -79,10 +91,10 @@ export async function certifiedLayer(
   for (let i = 0; i < d; i++)
     for (let j = 0; j < q; j++) cross[i * q + j] = g[i * q + j] - low.mean[i] * ys[j];
   const rtol = nrc4Rtol(ctx.preset, n, d);
-  const solver = await lowGramSolver(k, low.approx, low.mean, low.trace);
-  const refined = solver
-    ? await preconditionedResidual(k, h, yc, solver, rtol, { rows: d, cols: q, data: g })
-    : null;
+  const refined =
+    solver && preconditions
+      ? await preconditionedResidual(k, h, yc, solver, rtol, { rows: d, cols: q, data: g })
+      : null;
   let nrc4: { residual: number; passes: number; rel: number; route: "refined" | "qr" };
   if (refined && refined.excessRel <= RTOL)
     nrc4 = {
@@ -95,8 +107,6 @@ export async function certifiedLayer(
     // κ(HᵀH) ≥ (λ₁ + N‖μ‖²)/λ_min, with λ_min ≤ tail/(d − t) and λ_min ≤ λ_min(C̃) + η ≤ the
     // inverse iteration's estimate + η: past 1e12 the float64 path's refinement is refused too
     // and it factorises [H | Y | 1] — so factorise here, keeping the certified spectrum.
-    let mu2 = 0;
-    for (let j = 0; j < d; j++) mu2 += low.mean[j] * low.mean[j];
     const lamMin = Math.min(
       (cs.tail * n) / (d - t),
       (solver?.bounds?.lower ?? Infinity) * 4 + low.approx.error,
@@ -140,4 +150,16 @@ export async function certifiedLayer(
     },
     certificate,
   });
+}
+
+/**
+ * √d · the largest error of the approximate Gram's diagonal against the float64 one (exact
+ * squares, re-centered alike): a sample of its actual error, which the a-priori bound overstates
+ * ~100×.
+ */
+function diagError(low: { approx: { gram: Mat }; diag: Float64Array }, d: number): number {
+  let e = 0;
+  for (let j = 0; j < d; j++)
+    e = Math.max(e, Math.abs(low.approx.gram.data[j * d + j] - low.diag[j]));
+  return Math.sqrt(d) * e;
 }

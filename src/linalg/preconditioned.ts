@@ -21,7 +21,7 @@ import {
 /**
  * The solver for {@link refinedResidualSq} from an approximate Gram: its Cholesky factor, and
  * bounds on C's spectrum for the refinement's conditioning guard (κ(HᵀH) ≤ 1e12) — λ_max ≤
- * trace, and λ_min estimated as λ̂/4, λ̂ ≥ λ_min(C̃) from eight steps of inverse iteration with the
+ * trace, and λ_min estimated as λ̂/4, λ̂ ≥ λ_min(C̃) from three steps of inverse iteration with the
  * factor. An estimate, not a bound (the a-priori η is far too pessimistic to subtract: 1.5e-5 of
  * the trace against an actual ~1e-7); what certifies is the refinement's convergence: a
  * contraction ρ < ½ means M⁻¹HᵀH has its spectrum in [½, 3/2], so λ_min(HᵀH) ≥ λ_min(M)/2 > 0
@@ -43,7 +43,7 @@ export async function lowGramSolver(
     x[i] = seed / 2 ** 32 - 0.5;
   }
   let est = Infinity;
-  for (let it = 0; it < 8; it++) {
+  for (let it = 0; it < 3; it++) {
     let xx = 0;
     for (let i = 0; i < d; i++) xx += x[i] * x[i];
     const y = Float64Array.from(x);
