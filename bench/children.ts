@@ -38,6 +38,7 @@ export async function job(
   spec: JobSpec,
   limitMs: number,
   nodeFlags: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<Outcome> {
   const script = [join(HERE, "job.ts"), JSON.stringify(spec)];
   const c =
@@ -46,8 +47,9 @@ export async function job(
           process.execPath,
           [...RELAXED_FLAG, ...nodeFlags, "--import", "tsx", ...script],
           limitMs,
+          env,
         )
-      : await runChild(TSX, script, limitMs);
+      : await runChild(TSX, script, limitMs, env);
   if (c.status === "ok") {
     const r = lastJson<JobResult>(c.stdout);
     if (r) return { status: "ok", r, wallMs: c.wallMs };

@@ -19,8 +19,24 @@ import type { LayerCertificate, LayerReport } from "./report.js";
 import { finalizeLayer } from "./layer.js";
 import { nrc4Rtol } from "./nrc4.js";
 
-/** Narrower layers take the float64 path (its Gram is cheap there; t + 8 ≤ d/4 also needed). */
+/** Narrower layers never take the certified path (t + 8 ≤ d/4 is also needed). */
 export const CERTIFIED_MIN_FEATURES = 128;
+/**
+ * From this width the certified path is measureNRC's default. Measured on the 2-core AMD EPYC VM
+ * (Node 20, one thread, CPU time, N = 10000, one layer with its weight, median of 4): d = 512
+ * 1.3× the float64 path (the two passes over the data and the JS around them outweigh the
+ * float32 Gram's saving), d = 1024 1.0×, d = 2048 0.83× (float32 Gram 1.0 s vs the float64
+ * moments 2.0 s; both paths then spend 2 s in eigensolvers). `DEEP_NRC_CERTIFIED=1` takes it
+ * from {@link CERTIFIED_MIN_FEATURES} on, `=0` never.
+ */
+export const CERTIFIED_AUTO_MIN_FEATURES = 1536;
+
+function policyMin(): number {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
+    ?.env?.DEEP_NRC_CERTIFIED;
+  if (env === "0") return Infinity;
+  return env === "1" ? CERTIFIED_MIN_FEATURES : CERTIFIED_AUTO_MIN_FEATURES;
+}
 /** Basis vectors beyond t in the subspace iteration. */
 const EXTRA = 8;
 /** Relative accuracy the certified values must have. */
@@ -33,7 +49,7 @@ export function certifiedEligible(k: CompleteKernels, ctx: Ctx, n: number, d: nu
     ctx.preset === "paper" &&
     ctx.r === null &&
     !ctx.debiased &&
-    d >= CERTIFIED_MIN_FEATURES &&
+    d >= policyMin() &&
     4 * (ctx.t + EXTRA) <= d &&
     n >= 2 * d
   );

@@ -37,11 +37,17 @@ function randMat(r: ReturnType<typeof rng>, rows: number, cols: number, scale = 
 
 let k2: CompleteKernels;
 let k1: CompleteKernels;
+let saved: string | undefined;
 beforeAll(async () => {
+  // These layers are ~128 wide: the certified path everywhere its shape allows.
+  saved = process.env.DEEP_NRC_CERTIFIED;
+  process.env.DEEP_NRC_CERTIFIED = "1";
   k2 = completeKernels(await wasmBackend({ threads: 2 }).init());
   k1 = completeKernels(await wasmBackend({ threads: 1 }).init());
 });
 afterAll(async () => {
+  if (saved === undefined) delete process.env.DEEP_NRC_CERTIFIED;
+  else process.env.DEEP_NRC_CERTIFIED = saved;
   await k2?.dispose?.();
   await k1?.dispose?.();
 });
@@ -263,4 +269,21 @@ describe("property: the certified path equals the float64 path within the contra
           near(la.topEigenvalues[j], lb.topEigenvalues[j], 1e-9, 0, `λ${j + 1}`);
       });
     }
+});
+
+describe("the default policy", () => {
+  it("a 160-wide layer takes the float64 path unless DEEP_NRC_CERTIFIED=1", async () => {
+    const r = rng(77);
+    const y = randMat(r, 520, 3);
+    const l = layer("healthy", 3, y);
+    process.env.DEEP_NRC_CERTIFIED = "";
+    const auto = await measureNRC({ layers: [l], targets: y, backend: k2 });
+    process.env.DEEP_NRC_CERTIFIED = "0";
+    const never = await measureNRC({ layers: [l], targets: y, backend: k2 });
+    process.env.DEEP_NRC_CERTIFIED = "1";
+    const forced = await measureNRC({ layers: [l], targets: y, backend: k2 });
+    expect(auto.layers[0].certificate).toBeUndefined();
+    expect(never.layers[0].certificate).toBeUndefined();
+    expect(forced.layers[0].certificate).toBeDefined();
+  });
 });
