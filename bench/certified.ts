@@ -54,7 +54,14 @@ const FORCE = { DEEP_NRC_CERTIFIED: "1" };
 const contenders: Contender[] = [
   {
     key: "certified",
-    label: "measureNRC({ layers, targets }) (certified path)",
+    label: "measureNRC({ layers, targets }), certified path (DEEP_NRC_CERTIFIED=1)",
+    backend: "default",
+    flags: [],
+    env: FORCE,
+  },
+  {
+    key: "default",
+    label: "measureNRC({ layers, targets }) as released (certified from d ≥ 1536)",
     backend: "default",
     flags: [],
   },
