@@ -6,7 +6,7 @@ export default defineConfig({
     report: "src/viz/index.ts",
     cli: "src/cli/bin.ts",
     node: "src/node/index.ts",
-    webgpu: "src/backends/webgpu/index.ts",
+    webgpu: "src/webgpu/index.ts",
     tfjs: "src/tfjs/index.ts",
     onnx: "src/onnx/index.ts",
   },

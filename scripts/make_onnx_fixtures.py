@@ -25,7 +25,15 @@ Models (small on purpose: a few hundred samples, widths ≤ 32):
                features are the float32 model's, cast to float16 per layer is not the same thing;
                the reference here is numpy's float16 forward of the same ops, see f16_forward)
 
+- tf_bf, tf_sf: a small nn.TransformerEncoder, batch-first and sequence-first (see
+               onnx_transformer_fixtures.py; reference metrics, not tensors, to keep them small)
+- pairing:     hand-built maps on layouts of the samples that can and cannot be paired
+- cnn_bn, cnn_bn_preserve: a residual CNN with BatchNorm, exported in eval mode (BatchNorm folded
+               into the convs) and with training=PRESERVE (kept); see onnx_cnn_fixtures.py
+     (run with `--only transformers` or `--only cnn_bn` to write just those)
+
 Run: bash scripts/make_onnx_fixtures.sh   (apt's torch + onnx; /usr/bin/python3)
+     bash scripts/make_onnx_fixtures.sh --only transformers   (just those)
 """
 import json
 import os
@@ -153,17 +161,19 @@ def linear_nodes(path):
     return out
 
 
-def export(model, x, name):
+def export(model, x, name, axis=0, **kw):
+    """torch.onnx.export with the samples on the input's `axis` dynamic (1: sequence-first)."""
     path = os.path.join(OUT, f"{name}.onnx")
     torch.onnx.export(
         model,
-        (x[:2],),
+        (x[:2] if axis == 0 else x[:, :2],),
         path,
         input_names=["x"],
         output_names=["y"],
-        dynamic_axes={"x": {0: "N"}, "y": {0: "N"}},
+        dynamic_axes={"x": {axis: "N"}, "y": {0: "N"}},
         opset_version=OPSET,
         do_constant_folding=True,
+        **kw,
     )
     return path
 
@@ -278,8 +288,24 @@ def error_models():
          xi, helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 16]))
 
 
+def newer_fixtures(which):
+    """The transformer, pairing and BatchNorm fixtures (reference metrics, not tensors)."""
+    import onnx_cnn_fixtures
+    import onnx_transformer_fixtures
+
+    if which in ("all", "transformers"):
+        onnx_transformer_fixtures.make(OUT, export, linear_nodes, train)
+        onnx_transformer_fixtures.pairing_model(OUT, OPSET)
+    if which in ("all", "cnn_bn"):
+        onnx_cnn_fixtures.make(OUT, export, linear_nodes, train)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    if sys.argv[1:2] == ["--only"]:
+        newer_fixtures(sys.argv[2])
+        print(f"wrote the {sys.argv[2]} fixtures")
+        return
     torch.manual_seed(0)
     manifest = {"torch": torch.__version__, "opset": OPSET, "models": {}}
     x, y = data((256, 8), 3, 1)
@@ -313,6 +339,7 @@ def main():
     manifest["models"]["mlp_ext"] = dict(manifest["models"]["mlp_bias"], reference="mlp_bias")
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
+    newer_fixtures("all")
     total = sum(os.path.getsize(os.path.join(OUT, p)) for p in os.listdir(OUT))
     print(f"wrote {OUT} ({total / 1024:.0f} KiB)")
 

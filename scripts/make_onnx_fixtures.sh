@@ -10,4 +10,5 @@ if ! /usr/bin/python3 -c 'import torch, onnx' 2>/dev/null; then
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch python3-onnx
 fi
-/usr/bin/python3 scripts/make_onnx_fixtures.py
+/usr/bin/python3 examples/pytorch/test_capture.py
+/usr/bin/python3 scripts/make_onnx_fixtures.py "$@"

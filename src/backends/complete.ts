@@ -14,7 +14,7 @@ import {
   svdPartsFromSvd,
   topEigFromSymEig,
 } from "./scaled.js";
-import { projectedTailJS } from "./js/tail.js";
+import { projectedTailJS } from "./js/projected-tail.js";
 import { subspacePassJS } from "./js/subspace.js";
 import {
   composedMomentsRun,

@@ -74,7 +74,7 @@ export function numOption(
 }
 
 /**
- * `--backend <name>`: one of the registry's backend names ({@link BACKEND_NAMES}), passed on as the
+ * `--backend <name>`: one of the backend names ({@link BACKEND_NAMES}), passed on as the
  * name, so the CLI uses the library's one default-backend policy ("auto": the process-wide shared
  * wasm backend, else js) rather than a policy of its own.
  */

@@ -13,9 +13,9 @@ export async function listLayersText(path: string, layers?: RegExp, json = false
       "path",
       `layers reads an ONNX model (.onnx); got ${path}`,
     );
-  let onnx: typeof import("../onnx/index.js");
+  let onnx: typeof import("../onnx/linear-maps.js");
   try {
-    onnx = await import("../onnx/index.js");
+    onnx = await import("../onnx/linear-maps.js");
   } catch (e) {
     throw new NRCInputError(
       "deep-nrc layers",
@@ -36,7 +36,9 @@ export async function listLayersText(path: string, layers?: RegExp, json = false
     `${l.inDim ?? "?"} → ${l.outDim ?? "?"}`,
     l.weightShape
       ? `${l.weightName} ${l.weightShape.join("×")} (${l.weightLayout})`
-      : `${l.weightName} (computed: no NRC3)`,
+      : l.weightFromRun
+        ? `${l.weightName} (computed from constants: read when the model runs)`
+        : `${l.weightName} (computed: no NRC3)`,
   ]);
   const cols = ["#", "name", "op", "in → out", "weight"];
   const width = cols.map((c, j) => Math.max(c.length, ...rows.map((r) => r[j].length)));

@@ -10,7 +10,7 @@ import { openFileSource } from "../node/file-source.js";
 import type { Tensor } from "../io/common.js";
 import type { BackendOption } from "../backends/choose.js";
 import type { Preset } from "../engine/report.js";
-import type { ONNXReport } from "../onnx/index.js";
+import type { ONNXReport } from "../onnx/capture.js";
 
 const FN = "deep-nrc measure";
 
@@ -42,7 +42,7 @@ async function readNpyFile(path: string, flag: string, rows?: [number, number]):
 
 async function loadONNX() {
   try {
-    return await import("../onnx/index.js");
+    return await import("../onnx/capture.js");
   } catch (e) {
     throw new NRCInputError(FN, "model", `cannot load deep-nrc/onnx: ${(e as Error).message}`);
   }

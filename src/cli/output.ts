@@ -28,7 +28,7 @@ export async function emitReport(
   if (o.report !== undefined) {
     let html: string;
     try {
-      const viz = await import("../viz/index.js");
+      const viz = await import("../viz/visual-report.js");
       html = await viz.renderReportHTML(report, { title });
     } catch (e) {
       if (e instanceof NRCInputError) throw e;

@@ -18,7 +18,7 @@ import {
 import { augmented, centerWith, nrc4Residual, type LayerStats } from "../stats/moments.js";
 import { reduceRows, reducedAugmented } from "../linalg/reduce.js";
 import type { Preset } from "./report.js";
-import type { ReducedSpectrum } from "./spectrum.js";
+import type { ReducedSpectrum } from "./layer-spectrum.js";
 
 /** What the NRC4 refinement solves with ({@link centeredGramSolver}) for a layer's statistics. @internal */
 export function layerGramSolver(

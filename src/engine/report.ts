@@ -36,8 +36,11 @@ export interface LayerReport {
   index: number;
   /** The layer's name (given, or `layer {index}`). */
   name: string;
-  /** Whether the features came as a 4-D conv tensor (reshaped per the preset). */
-  kind: "dense" | "conv";
+  /**
+   * `dense`: N×d features; `conv`: a 4-D conv tensor (reshaped per the preset); `token`: a
+   * MatMul on N×…×d inputs (ONNX), every position (token) a sample.
+   */
+  kind: "dense" | "conv" | "token";
   /** Rows (samples) of the feature matrix after reshaping. */
   samples: number;
   /** Columns (features) after reshaping. */
@@ -66,8 +69,9 @@ export interface LayerReport {
   intrinsic: IntrinsicReport | null;
   /**
    * Why a metric of a measured layer is null although its inputs were given (a whole layer that
-   * cannot be measured has `degenerate` instead): `nrc3` (and `stableRankWeight`) for an all-zero
-   * weight or one with fewer outputs than t; `intrinsic` when r exceeds the layer's features, or
+   * cannot be measured has `degenerate` instead): `nrc1`, `nrc2` (and `nrc3`) on a layer with
+   * fewer features than t, whose NRC4, stable ranks and metrics at r ≤ d are still reported;
+   * `nrc3` (and `stableRankWeight`) for an all-zero weight or one with fewer outputs than t; `intrinsic` when r exceeds the layer's features, or
    * its NRC3 / bottom alignment when the weight has fewer outputs than r. Keys are absent when
    * there is nothing to explain.
    */
@@ -106,6 +110,10 @@ export interface LayerCertificate {
 
 /** See {@link LayerReport.reasons}. */
 export interface LayerReasons {
+  /** NRC1 needs a top-t subspace: null on a layer with fewer features than t. */
+  nrc1?: string;
+  /** NRC2 (both presets) needs t features: null on a layer with fewer features than t. */
+  nrc2?: string;
   nrc3?: string;
   intrinsic?: string;
 }

@@ -13,10 +13,10 @@ import { pow2Scaled } from "../linalg/scale.js";
 import type { CompleteKernels, Mat, TopEigResult } from "../backends/types.js";
 import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { NRCInputError, fmtShape, checkDim, checkOptions } from "../errors.js";
-import { anglesBetweenBases, meanCosine, orthonormalBasis } from "../linalg/angles.js";
+import { anglesBetweenBases, meanCosine, orthonormalBasis } from "../linalg/subspace-angles.js";
 import { columnRange, unitScaled } from "../linalg/center.js";
 import { withKernels, workOf } from "../backends/shared.js";
-import { checkWeight } from "./validate.js";
+import { checkWeight } from "./matrix-checks.js";
 import { featureSpectrum, type MetricOptions } from "./noise.js";
 
 /**

@@ -32,7 +32,7 @@ import { center, frobeniusSq, leadingColumns, unitScaled } from "../linalg/cente
 import { withKernels, workOf } from "../backends/shared.js";
 import type { Preset } from "../errors.js";
 import { debiasedFromSums, type DebiasedSums } from "../stats/hsic.js";
-import { checkSameRows, checkVariance } from "./validate.js";
+import { checkSameRows, checkVariance } from "./matrix-checks.js";
 import { featureSpectrum, type MetricOptions } from "./noise.js";
 import type { Spectrum } from "../linalg/spectrum.js";
 import { NRCInputError, checkDim, checkOptions, checkPreset } from "../errors.js";

@@ -17,7 +17,7 @@ import { covarianceSpectrum, tailSum, type Spectrum } from "../linalg/spectrum.j
 import { dataTails, gramTailUnresolved } from "../linalg/tail.js";
 import { withKernels, workOf } from "../backends/shared.js";
 import { type BackendOption } from "../backends/choose.js";
-import { checkVariance } from "./validate.js";
+import { checkVariance } from "./matrix-checks.js";
 
 /** Options shared by the metric functions. */
 export interface MetricOptions {

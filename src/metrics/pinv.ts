@@ -23,7 +23,7 @@ import {
 } from "../linalg/lstsq.js";
 import { withKernels, workOf } from "../backends/shared.js";
 import { NRCInputError, checkOptions } from "../errors.js";
-import { checkSameRows } from "./validate.js";
+import { checkSameRows } from "./matrix-checks.js";
 import type { MetricOptions } from "./noise.js";
 
 /** Options of {@link pinvPredictMSE}. */

@@ -17,7 +17,7 @@ import { toMat, type MatrixInput } from "../linalg/matrix.js";
 import { center, frobeniusSq } from "../linalg/center.js";
 import { defaultRtol, pinvResidualSq } from "../linalg/lstsq.js";
 import { withKernels, workOf } from "../backends/shared.js";
-import { checkSameRows, checkVariance } from "./validate.js";
+import { checkSameRows, checkVariance } from "./matrix-checks.js";
 import { featureSpectrum, noiseFromSpectrum, type MetricOptions } from "./noise.js";
 import { nrc2FromParts } from "./cka.js";
 

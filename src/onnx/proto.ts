@@ -3,11 +3,7 @@
  * depends on), from a schema of the few `onnx.proto` messages deep-nrc reads (field numbers from
  * onnx/onnx.proto, IR version 10). Fields not listed are skipped by the decoder.
  *
- * The model is never re-encoded: {@link appendGraphOutputs} appends a second serialised
- * `ModelProto { graph { output: … } }` to the original bytes. Protocol buffers merge a repeated
- * embedded message field that occurs twice and append to repeated fields, so the parser (ONNX
- * Runtime's) sees the original graph with extra outputs, and every field deep-nrc does not know
- * (functions, metadata, training info, external-data references) stays byte for byte.
+ * The model is never re-encoded (see `expose-outputs.ts`).
  * @module
  */
 import { NRCInputError } from "../errors.js";
@@ -159,7 +155,7 @@ const SCHEMA = {
 
 let MODEL_TYPE: ProtoType | null = null;
 
-async function modelType(fn: string): Promise<ProtoType> {
+export async function modelType(fn: string): Promise<ProtoType> {
   if (MODEL_TYPE) return MODEL_TYPE;
   let pb: ProtobufLight;
   try {
@@ -209,26 +205,6 @@ export async function decodeModel(fn: string, bytes: Uint8Array): Promise<ModelP
       `model is not an ONNX file: no ${!m.graph ? "graph" : int64(m.irVersion) <= 0 ? "ir_version" : "opset_import"} in its ${bytes.length} bytes`,
     );
   return m;
-}
-
-/**
- * The model's bytes followed by a ModelProto that only adds `names` as graph outputs (see the
- * module note: protobuf merges the two).
- */
-export async function appendGraphOutputs(
-  fn: string,
-  bytes: Uint8Array,
-  names: readonly string[],
-): Promise<Uint8Array> {
-  if (names.length === 0) return bytes;
-  const T = await modelType(fn);
-  const extra = T.encode(T.fromObject({ graph: { output: names.map((name) => ({ name })) } }))
-    .finish()
-    .slice();
-  const out = new Uint8Array(bytes.length + extra.length);
-  out.set(bytes, 0);
-  out.set(extra, bytes.length);
-  return out;
 }
 
 /** ONNX TensorProto.DataType codes and names. */

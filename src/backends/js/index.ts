@@ -17,7 +17,7 @@ import {
 } from "../scaled.js";
 import { composedMomentsRun, composedShiftedMoments, eagerMomentsStart } from "../composed.js";
 
-import { projectedTailJS } from "./tail.js";
+import { projectedTailJS } from "./projected-tail.js";
 import { subspacePassJS } from "./subspace.js";
 
 const shiftedMoments = composedShiftedMoments(gram, crossProd);

@@ -7,6 +7,7 @@ import { NRCInputError } from "../errors.js";
 import type { Mat } from "../backends/types.js";
 import type { TensorInput } from "../io/conv.js";
 import {
+  decodeModel,
   DTYPE_NAMES,
   int64,
   tensorValues,
@@ -16,6 +17,7 @@ import {
   type NodeProto,
   type TensorProto,
 } from "./proto.js";
+import { modelBytes, type ONNXModelSource } from "./model-bytes.js";
 
 /** One linear map found in the graph. */
 export interface ONNXLayerInfo {
@@ -43,6 +45,12 @@ export interface ONNXLayerInfo {
   note: string | null;
   /** Gemm's transA: the features are stored transposed. */
   transA: boolean;
+  /**
+   * A MatMul whose right operand is computed in the graph from constants only (e.g. PyTorch's
+   * cross-attention slices its packed in_proj_weight by the input's width): the weight is read
+   * from ONNX Runtime's run (`weightName` is that tensor).
+   */
+  weightFromRun: boolean;
 }
 
 /** A layer with its weight read: out×in, or conv filters OIHW. */
@@ -132,6 +140,7 @@ export function analyseGraph(
           ? new RegExp(filter.source, filter.flags.replace("g", "")).test(name)
           : filter.includes(name);
 
+  const constantValued = constantValuedTensors(nodes, consts);
   const used = new Set<string>();
   const layers: ONNXLayer[] = [];
   const allNames: string[] = [];
@@ -154,9 +163,10 @@ export function analyseGraph(
     const [a, b] = node.input ?? [];
     if (!a || !b) return;
     const wt = consts.get(b);
-    // MatMul with a computed right operand (attention's QKᵀ, …) is no layer with a weight, and a
-    // map whose input is itself a constant reads no features.
-    if ((op === "MatMul" && !wt) || consts.has(a)) return;
+    // MatMul with a right operand computed from activations (attention's QKᵀ, …) is no layer with
+    // a weight, and a map whose input is itself a constant reads no features.
+    const fromRun = op === "MatMul" && !wt && constantValued.has(b);
+    if ((op === "MatMul" && !wt && !fromRun) || consts.has(a)) return;
     used.add(name);
     allNames.push(name);
     if (!matches(name)) return;
@@ -182,8 +192,14 @@ export function analyseGraph(
       outDim: null,
       note: null,
       transA: op === "Gemm" && int64(attr(node, "transA")?.i) === 1,
+      weightFromRun: fromRun,
       weight: null,
     };
+    if (fromRun) {
+      layer.note = `the weight '${b}' of node '${name}' (MatMul) is computed in the graph from constants only (e.g. a slice of a packed attention weight); it is read from ONNX Runtime's run`;
+      layers.push(layer);
+      return;
+    }
     if (!wt) {
       layer.note = `the weight '${b}' of node '${name}' (${op}) is not an initializer or Constant (computed in the graph, e.g. a Cast or DequantizeLinear); this layer is measured without NRC3`;
 
@@ -254,8 +270,30 @@ export function analyseGraph(
   };
 }
 
+/** Ops whose output is not a function of their inputs' values. */
+const NONDETERMINISTIC = /^(Random|Multinomial|Bernoulli)/;
+
+/**
+ * The tensors whose values do not depend on the model's inputs' values: initializers and Constants,
+ * outputs of Shape/Size (they read only shapes), and outputs of nodes (default domain, no subgraph)
+ * whose every input is such a tensor. Nodes are in topological order (ONNX requires it).
+ */
+function constantValuedTensors(nodes: NodeProto[], consts: Map<string, TensorProto>): Set<string> {
+  const out = new Set<string>(consts.keys());
+  for (const n of nodes) {
+    const op = n.opType ?? "";
+    if ((n.domain ?? "") !== "" && n.domain !== "ai.onnx") continue;
+    if (NONDETERMINISTIC.test(op) || n.attribute?.some((a) => a.type === 5 || a.type === 10))
+      continue; // GRAPH / GRAPHS attributes: control flow
+    const ins = (n.input ?? []).filter((i) => i);
+    if (op === "Shape" || op === "Size" || (ins.length > 0 && ins.every((i) => out.has(i))))
+      for (const o of n.output ?? []) if (o) out.add(o);
+  }
+  return out;
+}
+
 /** out×in from a stored matrix: transposed unless `outByIn`, times alpha. */
-function denseWeight(v: DenseTensor, outByIn: boolean, alpha: number): Mat {
+export function denseWeight(v: DenseTensor, outByIn: boolean, alpha: number): Mat {
   const [r, c] = v.dims;
   if (outByIn) {
     const data = alpha === 1 ? v.data : v.data.map((x) => alpha * x);
@@ -285,4 +323,54 @@ function convFilters(v: DenseTensor, groups: number): TensorInput {
       for (let p = 0; p < k; p++) out[(o * I + g * Ig + i) * k + p] = v.data[(o * Ig + i) * k + p];
   }
   return { data: out, shape: [O, I, kh, kw] };
+}
+
+/**
+ * Lists the linear maps of an ONNX model (name, op, in → out, weight shape) without running it.
+ * @param model - A file path (Node) or the file's bytes.
+ * @param layers - Optional filter (name, names, or RegExp).
+ * @returns The maps in graph order, with the model's opset and producer.
+ * @throws NRCInputError when the bytes are not an ONNX model, or on an unsupported linear op.
+ * @example
+ * ```ts
+ * import { listONNXLayers } from "deep-nrc/onnx";
+ * const { layers } = await listONNXLayers("model.onnx");
+ * for (const l of layers) console.log(l.name, l.op, `${l.inDim} → ${l.outDim}`);
+ * ```
+ */
+export async function listONNXLayers(
+  model: ONNXModelSource,
+  layers?: LayerFilter,
+): Promise<{
+  layers: Omit<ONNXLayer, "weight">[];
+  inputs: GraphInfo["inputs"];
+  opset: number;
+  producer: string;
+}> {
+  const fn = "listONNXLayers";
+  checkFilter(fn, layers);
+  const { bytes } = await modelBytes(fn, model);
+  const m = await decodeModel(fn, bytes);
+  const g = analyseGraph(fn, m, layers, undefined, false);
+  return {
+    layers: g.layers.map(stripWeight),
+    inputs: g.inputs,
+    opset: g.opset,
+    producer: g.producer,
+  };
+}
+
+export function stripWeight(l: ONNXLayer): Omit<ONNXLayer, "weight"> {
+  const { weight: _w, ...rest } = l;
+  return rest;
+}
+
+export function checkFilter(fn: string, f: unknown): void {
+  if (f === undefined || typeof f === "string" || f instanceof RegExp) return;
+  if (Array.isArray(f) && f.every((s) => typeof s === "string")) return;
+  throw new NRCInputError(
+    fn,
+    "layers",
+    `layers must be a node name, an array of names or a RegExp; got ${typeof f}`,
+  );
 }
