@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import SkipReasons from "./test/helpers/skip-reporter.js";
 
 // The wasm backend's fused multiply-add build needs WebAssembly relaxed SIMD: on by default from
 // Node 22 (whose V8 no longer knows the flag), behind a V8 flag on Node 20.
@@ -10,5 +11,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     execArgv: nodeMajor < 22 ? ["--experimental-wasm-relaxed-simd"] : [],
+    // The default output, then one line per skipped suite with its reason.
+    reporters: ["default", new SkipReasons()],
   },
 });

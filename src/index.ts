@@ -66,6 +66,7 @@ export type {
   AccumulatorBatch,
   AccumulatorState,
   FinalizeOptions,
+  MergeOptions,
 } from "./engine/accumulator.js";
 export type { LayerStatsJSON } from "./stats/moments.js";
 export type { HsicSumsJSON } from "./stats/hsic.js";

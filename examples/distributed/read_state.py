@@ -3,8 +3,11 @@
     python3 read_state.py merged.nrc.safetensors
 
 Layout: 8 bytes little-endian header length n, n bytes of JSON (the safetensors header), then
-the data. The deep-nrc header is the JSON string at header["__metadata__"]["deep-nrc"].
+the data. The deep-nrc header is the JSON string at header["__metadata__"]["deep-nrc"]; from
+version 2 on, __metadata__["deep-nrc.sha256"] is the SHA-256 of that string and the header's
+"checksums" the SHA-256 of each statistic tensor's bytes, checked here as deep-nrc checks them.
 """
+import hashlib
 import json
 import sys
 
@@ -15,12 +18,19 @@ def read_state(path):
     raw = open(path, "rb").read()
     n = int.from_bytes(raw[:8], "little")
     header = json.loads(raw[8 : 8 + n])
-    meta = json.loads(header.pop("__metadata__")["deep-nrc"])
+    md = header.pop("__metadata__")
+    text = md["deep-nrc"]
+    meta = json.loads(text)
     data = raw[8 + n :]
+    if meta["version"] >= 2 and hashlib.sha256(text.encode()).hexdigest() != md["deep-nrc.sha256"]:
+        raise ValueError(f"{path}: the header does not match its checksum")
 
     def tensor(name):
         t = header[name]
         b, e = t["data_offsets"]
+        want = (meta.get("checksums") or {}).get(name)
+        if want is not None and hashlib.sha256(data[b:e]).hexdigest() != want:
+            raise ValueError(f"{path}: {name} does not match its checksum")
         dt = {"F64": "<f8", "F32": "<f4"}[t["dtype"]]
         return np.frombuffer(data[b:e], dtype=dt).reshape(t["shape"])
 

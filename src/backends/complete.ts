@@ -15,6 +15,7 @@ import {
   topEigFromSymEig,
 } from "./scaled.js";
 import { projectedTailJS } from "./js/projected-tail.js";
+import { subspacePassJS } from "./js/subspace.js";
 import {
   composedMomentsRun,
   composedShiftedMoments,
@@ -89,6 +90,8 @@ export function completeKernels(k: Kernels): CompleteKernels {
         : jsKernels.svdParts,
     qr: k.qr ? k.qr.bind(k) : jsKernels.qr,
     projectedTail: k.projectedTail ? k.projectedTail.bind(k) : projectedTailJS,
+    subspacePass: k.subspacePass ? k.subspacePass.bind(k) : subspacePassJS,
+    lowGram: k.lowGram?.bind(k),
     dispose: k.dispose ? k.dispose.bind(k) : undefined,
   };
 }

@@ -162,6 +162,34 @@ export interface ProjectedTailResult {
   energy: Float64Array;
 }
 
+/**
+ * What {@link Kernels.lowGram} returns: a Gram of reduced precision (float32 products, summed in
+ * float32 over `blockRows` rows at most, then in float64), with the exact float64 column sums
+ * and squares beside it.
+ */
+export interface LowGramResult {
+  /** ≈ `Σ(aᵢ − s)(aᵢ − s)ᵀ` (n×n, symmetric): a starting point and preconditioner only. */
+  gram: Mat;
+  /** `Σ(aᵢ − s)` per column, in float64 from the unrounded differences. */
+  sums: Float64Array;
+  /** `Σ(aᵢ − s)²` per column, in float64. */
+  squares: Float64Array;
+  /** Rows summed in float32 before each float64 accumulation (for the error bound). */
+  blockRows: number;
+  /** The unit roundoff of the products (2⁻²⁴ for float32). */
+  unitRoundoff: number;
+}
+
+/** What {@link Kernels.subspacePass} returns. */
+export interface SubspacePassResult {
+  /** `HcᵀHc·V` (n×k), Hc = A − 1·μᵀ, accumulated in float64. */
+  w: Mat;
+  /** `Σᵢ ‖xᵢ − V_t·V_tᵀxᵢ‖²`, V_t the first t columns of V, each residual formed entry by entry. */
+  tail: number;
+  /** `Σᵢ ‖xᵢ‖²` (the trace of HcᵀHc). */
+  trace: number;
+}
+
 /** The kernels a backend provides. All optional except `name`. */
 export interface Kernels {
   readonly name: string;
@@ -242,6 +270,23 @@ export interface Kernels {
    * V, in one pass over A (m×n): the covariance spectrum's tail sums read from the data.
    */
   projectedTail?(a: Mat, mean: Float64Array, v: Mat): MaybePromise<ProjectedTailResult>;
+  /**
+   * The Gram of A − 1·sᵀ with float32 products ({@link LowGramResult}), for the certified
+   * spectrum's start; optional (no JS fallback: where absent the float64 path runs).
+   * A may be a {@link MatF32}.
+   */
+  lowGram?(a: Mat | MatF32, shift: Float64Array): MaybePromise<LowGramResult>;
+  /**
+   * One pass of block subspace iteration on the centered rows xᵢ = aᵢ − μ, in float64:
+   * `HcᵀHc·V`, the tail off V's first t columns and the trace ({@link SubspacePassResult}).
+   * A may be a {@link MatF32}.
+   */
+  subspacePass?(
+    a: Mat | MatF32,
+    mean: Float64Array,
+    v: Mat,
+    t: number,
+  ): MaybePromise<SubspacePassResult>;
   /** Householder QR with optional right-hand sides. */
   qr?(a: Mat, b?: Mat, opts?: { wantQ?: boolean }): MaybePromise<QrResult>;
   /**
@@ -255,7 +300,8 @@ export interface Kernels {
 }
 
 /** A backend with every kernel present (missing ones filled from JS). */
-export type CompleteKernels = Required<Omit<Kernels, "dispose">> & Pick<Kernels, "dispose">;
+export type CompleteKernels = Required<Omit<Kernels, "dispose" | "lowGram">> &
+  Pick<Kernels, "dispose" | "lowGram">;
 
 /**
  * A backend as users pass it: a name, and a factory that starts it (loads WASM, spawns workers,

@@ -33,8 +33,9 @@ t, r, preset, layer widths and weights.
 
 Options:
       --state <file>     the state file to write (required)
-      --shard <k/n>      only the k-th of n equal parts of the samples (k = 0 … n−1; one path)
-      --rows <a:b>       only samples a … b−1 (one path)
+      --shard <k/n>      only the k-th of n equal parts of the samples (k = 0 … n−1; one path;
+                         a part may hold one sample or none: its state merges like any other)
+      --rows <a:b>       only samples a … b−1 (one path; a:a gives an empty state)
       --samples <n>      only the first n samples (one path)
   -t, --t <n>            signal dimension t (default: the number of target columns)
   -r, --r <n>            intrinsic dimension r
@@ -78,15 +79,14 @@ function rowRange(
     const parts = m ? Number(m[2]) : NaN;
     if (!m || !(parts >= 1) || !(k < parts))
       throw new UsageError(`--shard must be k/n with 0 ≤ k < n; got '${o.shard}'`);
-    if (parts > n)
-      throw new UsageError(`--shard ${o.shard}: ${path} has only ${n} samples for ${parts} shards`);
+    // More shards than samples: some shards are empty (their states are the identity of merge).
     return [Math.floor((k * n) / parts), Math.floor(((k + 1) * n) / parts)];
   }
   if (o.rows !== undefined) {
     const m = /^\s*(\d+)\s*:\s*(\d+)\s*$/.exec(o.rows);
     const a = m ? Number(m[1]) : NaN;
     const b = m ? Number(m[2]) : NaN;
-    if (!m || !(b > a)) throw new UsageError(`--rows must be a:b with a < b; got '${o.rows}'`);
+    if (!m || !(b >= a)) throw new UsageError(`--rows must be a:b with a ≤ b; got '${o.rows}'`);
     if (b > n) throw new UsageError(`--rows ${o.rows} runs past the ${n} samples in ${path}`);
     return [a, b];
   }
@@ -157,11 +157,9 @@ export async function accumulateCommand(argv: readonly string[], io: CliIO): Pro
           note(
             `note: ${path}: ignoring ${net.ignored.length} tensor(s): ${net.ignored.slice(0, 6).join(", ")}`,
           );
+        // A shard of 0 or 1 samples is written like any other (an empty state is the identity
+        // of merge); the report of the merged states needs 2 samples in all.
         const range = rowRange(o, net.samples, path);
-        if (range[1] - range[0] < 2 && paths.length === 1)
-          throw new UsageError(
-            `a shard needs at least 2 samples; ${path} gives ${range[1] - range[0]}`,
-          );
         acc = createNRCAccumulator({
           t,
           r,

@@ -40,6 +40,7 @@ import {
 } from "./args.js";
 export type { CliIO } from "./args.js";
 export { UsageError } from "./args.js";
+import { requirePeers } from "./peers.js";
 import { emitReport } from "./output.js";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -160,6 +161,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
     if (cmd === "layers") {
       if (positionals.length !== 2)
         throw new UsageError("layers needs one path: an ONNX model (.onnx)");
+      await requirePeers({ onnx: true });
       const text = await listLayersText(positionals[1], layersRe, o.json === "-");
       io.stdout.write(text + "\n");
       return 0;
@@ -192,6 +194,7 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
     const seed = intOption("seed", o.seed, 0);
     const modelMSE = numOption("model-mse", o["model-mse"], (x) => x >= 0, "a number ≥ 0");
     const backend = backendOption(o.backend);
+    await requirePeers({ report: o.report !== undefined, onnx: onnxModel });
     const quiet = o.quiet === true;
     const note = (s: string) => {
       if (!quiet) {

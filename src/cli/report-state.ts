@@ -5,6 +5,7 @@
  */
 import { readStateFile } from "../node/state-file.js";
 import { backendOption, UsageError, type CliIO } from "./args.js";
+import { requirePeers } from "./peers.js";
 import { emitReport, parseVerb } from "./output.js";
 
 const HELP = `Usage: deep-nrc report <state.nrc.safetensors> [--json f] [--report f]
@@ -39,6 +40,7 @@ export async function reportCommand(argv: readonly string[], io: CliIO): Promise
         ? "report needs a state file (.nrc.safetensors)"
         : `report takes one state file; got ${paths.length} (use 'deep-nrc merge' to combine them)`,
     );
+  await requirePeers({ report: o.report !== undefined });
   const acc = await readStateFile(paths[0], { backend: backendOption(o.backend) });
   try {
     const report = await acc.finalize();

@@ -24,7 +24,6 @@ import { NRCInputError, checkKeys } from "../errors.js";
 import type { MatrixInput } from "../linalg/matrix.js";
 import type { TensorInput } from "../io/conv.js";
 import type { NRCReport, Preset } from "./report.js";
-import { checkStateLayers, checkStateShape } from "../state/validate-json.js";
 import {
   DEFAULT_COLLAPSE_THRESHOLD,
   NRC_OPTION_KEYS,
@@ -51,19 +50,19 @@ import {
   statsFromJSON,
   statsToJSON,
   type LayerStats,
-  type LayerStatsJSON,
 } from "../stats/moments.js";
 import { decodeState, encodeState } from "../state/binary.js";
-import { checkCompatible } from "../state/compat.js";
+import { stateFromJSON, stateToJSON, type AccumulatorState } from "../state/json.js";
+import { checkCompatible, checkMergeOptions, type MergeOptions } from "../state/merge-compat.js";
+import { isEmptyBatch } from "./empty-batch.js";
+import { checkWeightsFitLayers, checkWeightsMatchState } from "../state/load-weights.js";
 import {
-  hsicBatch,
-  hsicDebiasedSums,
-  hsicFromJSON,
-  hsicMerge,
-  hsicToJSON,
-  type HsicSums,
-  type HsicSumsJSON,
-} from "../stats/hsic.js";
+  newStateId,
+  unionSources,
+  type StateOptions,
+  type StateSnapshot,
+} from "../state/snapshot.js";
+import { hsicBatch, hsicDebiasedSums, hsicMerge, type HsicSums } from "../stats/hsic.js";
 import { turnEventLoop } from "./event-loop.js";
 import { rescanResiduals } from "./nrc4-rescan.js";
 
@@ -103,27 +102,9 @@ export interface AccumulatorBatch {
   targets: MatrixInput;
 }
 
-/** The serialised state of an accumulator (plain JSON). */
-export interface AccumulatorState {
-  format: "deep-nrc/accumulator@1";
-  options: {
-    t: number | null;
-    r: number | null;
-    preset: Preset;
-    modelMSE: number | null;
-    collapseThreshold: number;
-    /** Absent in states written before this option existed (= "tsqr"). */
-    nrc4?: "tsqr" | "rescan";
-    /** Present (true) only for debiased NRC2. */
-    debiased?: boolean;
-  };
-  /** Debiased NRC2's running sums, one per layer (only with `options.debiased`). */
-  hsic?: HsicSumsJSON[] | null;
-  samples: number;
-  names: string[] | null;
-  kinds: ("dense" | "conv")[] | null;
-  layers: LayerStatsJSON[] | null;
-}
+export type { AccumulatorState } from "../state/json.js";
+
+export type { MergeOptions } from "../state/merge-compat.js";
 
 const FN = "NRCAccumulator";
 
@@ -138,13 +119,16 @@ export class NRCAccumulator {
   private readonly backendOption: BackendOption | undefined;
   private held: HeldKernels | null = null;
   private kernels: CompleteKernels | null = null;
-  private readonly opts: AccumulatorState["options"];
+  private readonly opts: StateOptions;
   private stats: LayerStats[] | null = null;
   /** Debiased NRC2's running sums per layer (`debiased` only). */
   private hsic: HsicSums[] | null = null;
   private kinds: ("dense" | "conv")[] | null = null;
   private layerNames: string[] | null = null;
   private sampleCount = 0;
+  /** This accumulator's random id, and the ids of the states whose samples it holds. */
+  private stateId = newStateId();
+  private sourceIds: string[] = [];
   /**
    * `rescan` mode: each layer's batches since the last settle, accumulating in the backend about
    * the state's mean (see MomentsAccumulation); folded into `stats` by {@link settle}.
@@ -191,6 +175,25 @@ export class NRCAccumulator {
     return this.sampleCount;
   }
 
+  /** This state's random id (32 hex digits; kept by `toJSON`/`toSafetensors` and their loaders). */
+  get id(): string {
+    return this.stateId;
+  }
+
+  /**
+   * The ids of the states whose samples this one holds: its own once it added a batch, and those
+   * of every state merged into it. Two states sharing one are not merged (see `merge`).
+   */
+  get sources(): readonly string[] {
+    return this.sourceIds;
+  }
+
+  /** Records that this state now holds samples of its own. */
+  private holdsOwnSamples(): void {
+    if (!this.sourceIds.includes(this.stateId))
+      this.sourceIds = unionSources(this.sourceIds, [this.stateId]);
+  }
+
   /**
    * Adds one batch: `features[l]` holds layer l's features for the batch's samples (N_b×d_l,
    * or a conv tensor), `targets` their N_b×q targets. Batch sizes may vary.
@@ -204,6 +207,7 @@ export class NRCAccumulator {
         "batch",
         "batch must be { features: [layer 0, layer 1, …], targets }",
       );
+    if (isEmptyBatch(fn, batch.features, batch.targets)) return; // adds nothing
     const y = asMatrix(fn, "targets", batch.targets);
     const L = batch.features.length;
     const expectL = this.stats?.length ?? this.weights?.length ?? L;
@@ -271,6 +275,7 @@ export class NRCAccumulator {
         await turnEventLoop();
       }
       this.sampleCount += y.rows;
+      this.holdsOwnSamples();
       return;
     }
     const batchStatsList: LayerStats[] = [];
@@ -279,6 +284,7 @@ export class NRCAccumulator {
       await turnEventLoop();
     }
     this.sampleCount += y.rows;
+    this.holdsOwnSamples();
     if (!this.stats) {
       this.stats = batchStatsList;
       this.kinds = prepared.map((p) => p.kind);
@@ -314,135 +320,138 @@ export class NRCAccumulator {
 
   /**
    * Folds another accumulator's statistics into this one (associative and commutative up to
-   * rounding). The other accumulator is left unchanged.
-   * @throws NRCInputError when the two measured different layer shapes or options.
+   * rounding; an accumulator without samples is the identity). The other accumulator is left
+   * unchanged.
+   * @param other - the accumulator to fold in.
+   * @param options - `allowDuplicates`: merge even when both hold the samples of one state.
+   * @returns this accumulator.
+   * @throws NRCInputError when the two measured different layer shapes, options (as in effect:
+   *   t after its default) or weights, or when both hold the samples of one state (see `sources`).
    */
-  async merge(other: NRCAccumulator): Promise<this> {
+  async merge(other: NRCAccumulator, options: MergeOptions = {}): Promise<this> {
     const fn = `${FN}.merge`;
     if (!(other instanceof NRCAccumulator))
       throw new NRCInputError(fn, "other", "other must be an NRCAccumulator");
+    checkMergeOptions(fn, options);
     this.settle();
     other.settle();
     checkCompatible(
       fn,
-      { options: this.opts, layers: this.stats, weights: this.weights },
-      { options: other.opts, layers: other.stats, weights: other.weights },
+      { options: this.opts, layers: this.stats, weights: this.weights, sources: this.sourceIds },
+      {
+        options: other.opts,
+        layers: other.stats,
+        weights: other.weights,
+        sources: other.sourceIds,
+      },
+      { allowDuplicates: options.allowDuplicates },
     );
+    // t as in effect: an explicit t of the other side holds for the merged state too.
+    if (this.opts.t === null) this.opts.t = other.opts.t;
     if (!other.stats) return this;
-    if (other.hsic)
-      this.hsic = this.hsic ? this.hsic.map((h, i) => hsicMerge(h, other.hsic![i])) : other.hsic;
-    if (!this.stats) {
-      this.sampleCount += other.sampleCount;
-      this.stats = other.stats.map((s) => statsFromJSON(statsToJSON(s), !!s.r));
-      this.kinds = other.kinds ? [...other.kinds] : null;
-      this.layerNames = other.layerNames ? [...other.layerNames] : null;
-      return this;
-    }
     if (
-      other.stats.length !== this.stats.length ||
-      other.stats.some((s, i) => s.d !== this.stats![i].d || s.q !== this.stats![i].q)
+      this.stats &&
+      (other.stats.length !== this.stats.length ||
+        other.stats.some((s, i) => s.d !== this.stats![i].d || s.q !== this.stats![i].q))
     )
       throw new NRCInputError(
         fn,
         "other",
         "other must have measured the same layers (same count and widths) and targets",
       );
+    if (other.hsic)
+      this.hsic = this.hsic ? this.hsic.map((h, i) => hsicMerge(h, other.hsic![i])) : other.hsic;
     this.sampleCount += other.sampleCount;
+    this.sourceIds = unionSources(this.sourceIds, other.sourceIds);
+    if (!this.stats) {
+      this.stats = other.stats.map((s) => statsFromJSON(statsToJSON(s), !!s.r));
+      this.kinds = other.kinds ? [...other.kinds] : null;
+      this.layerNames = other.layerNames ? [...other.layerNames] : null;
+      return this;
+    }
     const k = await this.k();
     for (let i = 0; i < this.stats.length; i++)
       this.stats[i] = mirrorUpper(await mergeStats(k, this.stats[i], other.stats[i]));
     return this;
   }
 
-  /** The state as plain JSON (weights are not included: pass them again to `fromJSON`). */
-  toJSON(): AccumulatorState {
+  /** Everything the state holds (the saved forms are encodings of it, see `state/`). */
+  private snapshot(): StateSnapshot {
     this.settle();
     return {
-      format: "deep-nrc/accumulator@1",
       options: { ...this.opts },
       samples: this.sampleCount,
       names: this.layerNames,
       kinds: this.kinds,
-      layers: this.stats ? this.stats.map(statsToJSON) : null,
-      ...(this.opts.debiased ? { hsic: this.hsic ? this.hsic.map(hsicToJSON) : null } : {}),
+      layers: this.stats,
+      weights: this.weights,
+      hsic: this.hsic,
+      id: this.stateId,
+      sources: this.sourceIds,
     };
   }
 
+  /** An accumulator holding a loaded state (checked), with the weights and backend given. */
+  private static fromSnapshot(
+    fn: string,
+    s: StateSnapshot,
+    extra: Pick<AccumulatorOptions, "weights" | "backend">,
+  ): NRCAccumulator {
+    const acc = buildAccumulator(fn, { ...extra, ...optionsOfState(s) });
+    acc.stateId = s.id;
+    acc.sourceIds = [...s.sources];
+    acc.hsic = s.hsic ?? null;
+    if (s.layers) {
+      acc.stats = s.layers;
+      acc.sampleCount = s.samples;
+      acc.kinds = s.kinds ?? s.layers.map(() => "dense");
+      acc.layerNames = s.names ?? s.layers.map((_, i) => `layer ${i}`);
+    }
+    return acc;
+  }
+
   /**
-   * Rebuilds an accumulator from `toJSON()` output.
-   * @param state - the serialised state (an object or its JSON string).
+   * The state as plain JSON, with its id, sources and checksum (weights are not included: pass
+   * them again to `fromJSON`).
+   */
+  toJSON(): AccumulatorState {
+    return stateToJSON(this.snapshot());
+  }
+
+  /**
+   * Rebuilds an accumulator from `toJSON()` output, validating it: shapes, consistency of the
+   * statistics, and the checksum (a state changed after it was written is refused).
+   * @param state - the serialised state (an object or its JSON text).
    * @param extra - the weights (and backend) again; options come from the state.
-   * @throws NRCInputError on a malformed state.
+   * @returns the accumulator.
+   * @throws NRCInputError on a malformed, inconsistent or changed state.
+   * @example
+   * ```ts
+   * const again = NRCAccumulator.fromJSON(JSON.stringify(acc), { weights });
+   * ```
    */
   static fromJSON(
     state: AccumulatorState | string,
     extra: Pick<AccumulatorOptions, "weights" | "backend"> = {},
   ): NRCAccumulator {
     const fn = `${FN}.fromJSON`;
-    let s: AccumulatorState;
-    try {
-      s = typeof state === "string" ? JSON.parse(state) : state;
-    } catch (e) {
-      throw new NRCInputError(fn, "state", `state must be valid JSON; ${(e as Error).message}`);
-    }
-    if (!s || typeof s !== "object" || s.format !== "deep-nrc/accumulator@1")
-      throw new NRCInputError(
-        fn,
-        "state",
-        `state.format must be "deep-nrc/accumulator@1"; got ${JSON.stringify(s?.format)}`,
-      );
     if (extra === null || typeof extra !== "object")
       throw new NRCInputError(fn, "extra", "extra must be { weights?, backend? }");
     checkKeys(fn, "extra", extra, ["weights", "backend"]);
-    checkStateShape(fn, s as unknown as Record<string, unknown>);
-    const acc = buildAccumulator(fn, { ...extra, ...optionsOfState(s) });
-    if (s.layers && s.options.debiased) acc.hsic = hsicFromJSON(fn, s.hsic, s.layers.length);
-    if (s.layers) {
-      try {
-        const withFactor = (s.options.nrc4 ?? "tsqr") === "tsqr";
-        acc.stats = s.layers.map((l) => statsFromJSON(l, withFactor));
-      } catch (e) {
-        throw new NRCInputError(fn, "state", `state.layers is malformed: ${(e as Error).message}`);
-      }
-      if (!Number.isInteger(s.samples) || s.samples < 1)
-        throw new NRCInputError(
-          fn,
-          "state",
-          `state.samples must be a positive integer; got ${String(s.samples)}`,
-        );
-      acc.sampleCount = s.samples;
-      acc.kinds = s.kinds ?? s.layers.map(() => "dense");
-      acc.layerNames = s.names ?? s.layers.map((_, i) => `layer ${i}`);
-      checkStateLayers(fn, acc.stats, s.samples, acc.kinds);
-      // The weights again, in the layers' order: each must read its layer's features.
-      const ws = acc.weights;
-      if (ws && ws.length !== acc.stats.length)
-        throw new NRCInputError(
-          fn,
-          "weights",
-          `weights must hold one entry per layer of the state (${acc.stats.length}, null where none); got ${ws.length}`,
-        );
-      ws?.forEach((w, i) => {
-        const d = acc.stats![i].d;
-        if (w && w.cols !== d)
-          throw new NRCInputError(
-            fn,
-            `weights[${i}]`,
-            `weights[${i}] must be out×in with in = ${d} (layer ${i}'s features in the state); got ${w.rows}×${w.cols}${ws.some((o, j) => o && o.cols === d && j !== i) ? " (weights in another order?)" : ""}`,
-          );
-      });
-    }
+    const s = stateFromJSON(fn, state);
+    const acc = NRCAccumulator.fromSnapshot(fn, s, extra);
+    checkWeightsFitLayers(fn, acc.weights, acc.stats);
     return acc;
   }
 
   /**
    * The state as the bytes of a binary state file (`.nrc.safetensors`): every statistic in
    * float64, bit-exact (the file read back gives the same state, bit for bit), with a JSON header
-   * (format version, layer widths, t, r, preset, NRC4 mode) and the layers' weights with their
-   * SHA-256. A 512-wide layer with a few targets takes ~2.1 MB (the symmetric M2_H and the
-   * triangular TSQR factor are stored as triangles), against ~10 MB of JSON. Readable with numpy
-   * alone (see the README, "State files"). Write it to disk with `writeStateFile` from
-   * `deep-nrc/node`.
+   * (format version, layer widths, t, r, preset, NRC4 mode, the state's id and sources), the
+   * SHA-256 of every statistic and of the header, and the layers' weights with their SHA-256.
+   * A 512-wide layer with a few targets takes ~2.1 MB (the symmetric M2_H and the triangular
+   * TSQR factor are stored as triangles), against ~10 MB of JSON. Readable with numpy alone (see
+   * the README, "State files"). Write it to disk with `writeStateFile` from `deep-nrc/node`.
    * @returns the file's bytes.
    * @example
    * ```ts
@@ -451,29 +460,22 @@ export class NRCAccumulator {
    * ```
    */
   toSafetensors(): Uint8Array {
-    this.settle();
-    return encodeState({
-      options: this.opts,
-      samples: this.sampleCount,
-      names: this.layerNames,
-      kinds: this.kinds,
-      layers: this.stats,
-      weights: this.weights,
-      hsic: this.hsic,
-    });
+    return encodeState(this.snapshot());
   }
 
   /**
    * Rebuilds an accumulator from {@link NRCAccumulator.toSafetensors} output, validating it:
-   * shapes, finite values, symmetric second moments, sample counts that agree across layers,
-   * and the stored weights against their SHA-256.
+   * the checksums of the header and of every statistic (a flipped bit is an error naming the
+   * tensor), shapes, finite values, the statistics' consistency (as for JSON states: symmetry,
+   * Cauchy–Schwarz, RᵀR against the moments), sample counts that agree across layers, and the
+   * stored weights against their SHA-256.
    * @param bytes - the state file's contents.
    * @param extra - `weights`: checked against the state's (a state measured with other weights is
    *   refused, naming `weights[i]`; a layer the state holds no weight for takes the one given);
    *   by default the weights stored in the file are used.
    *   `backend`: as in {@link createNRCAccumulator}.
    * @returns the accumulator, ready to `add`, `merge` or `finalize`.
-   * @throws NRCInputError naming the field at fault (e.g. `layers[1].m2_y`, `weights[0]`, `version`).
+   * @throws NRCInputError naming the field at fault (e.g. `layers.1.m2_h`, `weights[0]`, `version`).
    * @example
    * ```ts
    * import { NRCAccumulator } from "deep-nrc";
@@ -490,33 +492,11 @@ export class NRCAccumulator {
     if (extra === null || typeof extra !== "object")
       throw new NRCInputError(fn, "extra", "extra must be an object { weights?, backend? }");
     const s = await decodeState(fn, bytes);
-    const acc = buildAccumulator(fn, {
+    const acc = NRCAccumulator.fromSnapshot(fn, s, {
       backend: extra.backend,
       weights: extra.weights ?? s.weights ?? undefined,
-      ...optionsOfState(s),
     });
-    acc.hsic = s.hsic ?? null;
-    // Weights passed must be the state's where it recorded some; where it recorded none (the
-    // shard had no weights) they are taken as given (they change no statistic, only NRC3).
-    if (extra.weights !== undefined) {
-      const L = Math.max(s.weights?.length ?? 0, acc.weights?.length ?? 0);
-      const recorded = Array.from(
-        { length: L },
-        (_, i) => s.weights?.[i] ?? acc.weights?.[i] ?? null,
-      );
-      checkCompatible(
-        fn,
-        { options: acc.opts, layers: null, weights: recorded },
-        { options: acc.opts, layers: null, weights: acc.weights },
-        "the weights passed",
-      );
-    }
-    if (s.layers) {
-      acc.stats = s.layers;
-      acc.sampleCount = s.samples;
-      acc.kinds = s.kinds ?? s.layers.map(() => "dense");
-      acc.layerNames = s.names ?? s.layers.map((_, i) => `layer ${i}`);
-    }
+    if (extra.weights !== undefined) checkWeightsMatchState(fn, acc.opts, s.weights, acc.weights);
     return acc;
   }
 
@@ -625,10 +605,7 @@ export function createNRCAccumulator(options: AccumulatorOptions = {}): NRCAccum
 const ACCUMULATOR_KEYS = ["weights", "names", ...NRC_OPTION_KEYS, "nrc4", "debiased"];
 
 /** The accumulator options a saved state (JSON or binary) records. */
-function optionsOfState(s: {
-  options: AccumulatorState["options"];
-  names?: string[] | null;
-}): AccumulatorOptions {
+function optionsOfState(s: { options: StateOptions; names?: string[] | null }): AccumulatorOptions {
   const o = s.options;
   return {
     t: o.t ?? undefined,

@@ -22,7 +22,13 @@ import { guardedFromParts, nrc2FromParts, debiasedNRC2 } from "../metrics/cka.js
 import type { DebiasedSums } from "../stats/hsic.js";
 import { subspaceAlignment, weightInputSpectrum } from "../metrics/angles.js";
 import { stableRankFromSpectrum } from "../metrics/stable-rank.js";
-import type { IntrinsicReport, LayerReasons, LayerReport, Preset } from "./report.js";
+import type {
+  IntrinsicReport,
+  LayerCertificate,
+  LayerReasons,
+  LayerReport,
+  Preset,
+} from "./report.js";
 import type { Ctx } from "./options.js";
 import {
   spectrumVectors,
@@ -177,11 +183,12 @@ export function repeatRows(m: Mat, times: number): Mat {
 
 const EPS = 2 ** -52;
 
-/** Why a layer cannot be measured (fewer than t features, zero variance), or null. @internal */
-export function degenerateReason(s: LayerStats, spec: Spectrum | null, t: number): string | null {
+/**
+ * Why a layer cannot be measured (zero variance), or null. A layer with fewer features than t is
+ * measured: only its metrics that need t are null (see `reasons`). @internal
+ */
+export function degenerateReason(s: LayerStats, spec: Spectrum): string | null {
   const { d, count: n } = s;
-  if (t > d) return `has ${d} features, fewer than t = ${t}`;
-  if (!spec) return null;
   let meanScale = 0;
   for (let i = 0; i < d; i++) meanScale = Math.max(meanScale, Math.abs(s.meanH[i]));
   if (!(spec.total * n > n * d * (8 * EPS * meanScale) ** 2))
@@ -216,6 +223,10 @@ export interface LayerExtras {
    * on the calling thread alone while the workers take those moments).
    */
   beforeFactor?: () => Promise<unknown>;
+  /** The tail sums Σ_{i≥from} λᵢ, when already read from the data (the certified path). */
+  tails?: (from: number) => number;
+  /** The certified path's bounds, copied into the report. */
+  certificate?: LayerCertificate;
 }
 
 /** Every metric of one layer from its sufficient statistics (and `extra`). @internal */
@@ -231,8 +242,6 @@ export async function finalizeLayer(
   const { d, q, count: n } = s;
   const { t, r, preset } = ctx;
   const shape = { rows: n, cols: d, data: new Float64Array(0) };
-  const early = degenerateReason(s, null, t);
-  if (early) return emptyLayer(index, name, kind, shape, early);
   // Exactly constant and duplicate columns (dead units, copies) are verified against the data
   // and left out of the eigen work and NRC4 (src/linalg/reduce.ts).
   const red = extra.data && !extra.spec ? findReduction(extra.data.h, s.meanH, s.m2H) : null;
@@ -242,19 +251,26 @@ export async function finalizeLayer(
   if (extra.spec) spec = extra.spec;
   else if (red) ({ spec, reduced } = await reducedSpectrum(k, s, red, want));
   else spec = await layerSpectrum(k, s, want);
-  const why = degenerateReason(s, spec, t);
+  const why = degenerateReason(s, spec);
   if (why) return emptyLayer(index, name, kind, shape, why);
   const c: Mat = { rows: d, cols: q, data: s.cross };
   const yyF = scaledNorm(s.m2Y);
   // Tails the Gram cannot resolve are read from the data (src/linalg/tail.ts).
   const tails =
-    extra.data && gramTailUnresolved(spec, d, Math.max(t, r ?? t))
+    extra.tails ??
+    (extra.data && gramTailUnresolved(spec, d, Math.max(t, r ?? t))
       ? await dataTails(k, extra.data.h, s.meanH, spec, Math.max(t, r ?? 0))
-      : null;
+      : null);
   const tailAt = (from: number) => (tails ? tails(from) : tailSum(spec.values, from));
-  const nrc1 = tailAt(t) / spec.total;
-  let nrc2: number;
-  if (preset === "paper") nrc2 = nrc2FromParts(spec, c, yyF, n, t);
+  const reasons: LayerReasons = {};
+  // A layer narrower than t (e.g. a first conv with 1–2 channels) has no top-t subspace: NRC1–3
+  // are undefined there, NRC4, the stable ranks and the metrics at r ≤ d are not.
+  const narrow = t > d ? `the layer has ${d} features, fewer than t = ${t}` : null;
+  if (narrow) reasons.nrc1 = reasons.nrc2 = narrow;
+  const nrc1 = narrow ? null : tailAt(t) / spec.total;
+  let nrc2: number | null;
+  if (narrow) nrc2 = null;
+  else if (preset === "paper") nrc2 = nrc2FromParts(spec, c, yyF, n, t);
   else {
     let cross = 0;
     for (let i = 0; i < t * q; i++) cross += s.cross[i] ** 2;
@@ -262,7 +278,7 @@ export async function finalizeLayer(
     for (let i = 0; i < t; i++) for (let j = 0; j < t; j++) xx += s.m2H[i * d + j] ** 2;
     nrc2 = guardedFromParts(cross, Math.sqrt(xx), yyF);
   }
-  if (ctx.debiased) nrc2 = await debiasedNRC2(k, "NRC2", s, spec, t, preset, extra);
+  if (ctx.debiased && !narrow) nrc2 = await debiasedNRC2(k, "NRC2", s, spec, t, preset, extra);
   const rtol = nrc4Rtol(preset, n, d);
   const nrc4 =
     (extra.residual ??
@@ -271,7 +287,6 @@ export async function finalizeLayer(
   let nrc3: number | null = null;
   let stableRankWeight: number | null = null;
   let ws: TopEigResult | null = null;
-  const reasons: LayerReasons = {};
   if (w) {
     // NRC3 and the intrinsic variants read only W's top max(t, r) input directions.
     ws = await weightInputSpectrum(k, w, Math.min(w.cols, Math.max(t, r ?? 0)));
@@ -279,7 +294,7 @@ export async function finalizeLayer(
       stableRankWeight = frobeniusSq(w) / ws.values[0];
       if (t <= Math.min(w.rows, d))
         nrc3 = await subspaceAlignment(k, spec.vectors, 0, t, ws.vectors, 0, t);
-      else reasons.nrc3 = `the weight has ${w.rows} outputs, fewer than t = ${t}`;
+      else reasons.nrc3 = narrow ?? `the weight has ${w.rows} outputs, fewer than t = ${t}`;
     } else {
       ws = null;
       reasons.nrc3 = "the weight is all zero (no input subspace)";
@@ -317,8 +332,9 @@ export async function finalizeLayer(
     stableRankFeatures: stableRankFromSpectrum(spec, preset === "reference-code"),
     stableRankWeight,
     topEigenvalues: Array.from(spec.values.subarray(0, Math.min(d, t + 2))),
-    collapsed: nrc1 <= ctx.threshold,
+    collapsed: nrc1 !== null && nrc1 <= ctx.threshold,
     intrinsic,
     reasons,
+    ...(extra.certificate ? { certificate: extra.certificate } : {}),
   };
 }

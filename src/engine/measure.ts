@@ -28,6 +28,7 @@ import {
   momentsFinite,
   finalizeLayer,
 } from "./layer.js";
+import { certifiedEligible, certifiedLayer } from "./certified-layer.js";
 
 /** The keys {@link measureNRC} reads (others are rejected). @internal */
 export const MEASURE_KEYS = [
@@ -143,15 +144,35 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
       p.h = pow2Scaled(p.h);
       if (p.w) p.w = pow2Scaled(p.w);
       const yr = repeatRows(y, p.repeat);
-      return { arg, p, yr, stats: startBatchStats(k, p.h, yr, scratch) };
+      // A layer the certified path may take starts no float64 moments (its fallback starts them
+      // when asked: `finish()`), so its float32 Gram has the worker threads to itself.
+      const cert = certifiedEligible(k, ctx, p.h.rows, p.h.cols);
+      let started: ReturnType<typeof startBatchStats> | null = cert
+        ? null
+        : startBatchStats(k, p.h, yr, scratch);
+      const stats = {
+        finish: () => (started ??= startBatchStats(k, p.h, yr, scratch)).finish(),
+        settle: () => (started ? started.finish().catch(() => undefined) : undefined),
+      };
+      return { arg, p, yr, cert, stats };
     };
     // Layer i + 1's moments are started (on the wasm backend's worker threads, in the
     // background) before layer i is finished, so the two overlap.
     let next: ReturnType<typeof prepare> | null = prepare(0);
     try {
       for (let i = 0; i < layers.length; i++) {
-        const { arg, p, yr, stats: pending } = next!;
+        const { arg, p, yr, cert, stats: pending } = next!;
         next = null;
+        if (cert) {
+          const notFinite = () => assertFinite(fn, `${arg}.features`, p.h);
+          const rep = await certifiedLayer(k, i, p, yr, ctx, notFinite);
+          if (rep) {
+            out.push(rep);
+            if (i + 1 < layers.length) next = prepare(i + 1);
+            options.onProgress?.(i + 1, layers.length);
+            continue;
+          }
+        }
         const { stats, rows } = await pending.finish();
         if (!momentsFinite(stats)) assertFinite(fn, `${arg}.features`, p.h);
         if (i + 1 < layers.length) next = prepare(i + 1);
@@ -169,7 +190,7 @@ export async function measureNRC(options: MeasureOptions): Promise<NRCReport> {
       }
     } finally {
       // A layer that failed leaves the next one's moments pending: complete them (unused).
-      if (next) await next.stats.finish().catch(() => undefined);
+      if (next) await next.stats.settle();
     }
     if (yExp !== 0)
       for (const l of out) {

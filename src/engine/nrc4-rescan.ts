@@ -49,12 +49,9 @@ export async function rescanResiduals(
   const refs: (Refinement | null)[] = [];
   const pending: boolean[] = [];
   for (const s of stats) {
-    const spec: Spectrum | undefined =
-      degenerateReason(s, null, ctx.t) === null
-        ? await layerSpectrum(k, s, spectrumVectors(s.d, ctx.t, ctx.r))
-        : undefined;
+    const spec: Spectrum = await layerSpectrum(k, s, spectrumVectors(s.d, ctx.t, ctx.r));
     extras.push({ spec });
-    const live = spec !== undefined && degenerateReason(s, spec, ctx.t) === null;
+    const live = degenerateReason(s, spec) === null;
     pending.push(live);
     let ref: Refinement | null = null;
     if (live) {

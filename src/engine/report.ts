@@ -36,8 +36,11 @@ export interface LayerReport {
   index: number;
   /** The layer's name (given, or `layer {index}`). */
   name: string;
-  /** Whether the features came as a 4-D conv tensor (reshaped per the preset). */
-  kind: "dense" | "conv";
+  /**
+   * `dense`: N×d features; `conv`: a 4-D conv tensor (reshaped per the preset); `token`: a
+   * MatMul on N×…×d inputs (ONNX), every position (token) a sample.
+   */
+  kind: "dense" | "conv" | "token";
   /** Rows (samples) of the feature matrix after reshaping. */
   samples: number;
   /** Columns (features) after reshaping. */
@@ -66,16 +69,51 @@ export interface LayerReport {
   intrinsic: IntrinsicReport | null;
   /**
    * Why a metric of a measured layer is null although its inputs were given (a whole layer that
-   * cannot be measured has `degenerate` instead): `nrc3` (and `stableRankWeight`) for an all-zero
-   * weight or one with fewer outputs than t; `intrinsic` when r exceeds the layer's features, or
+   * cannot be measured has `degenerate` instead): `nrc1`, `nrc2` (and `nrc3`) on a layer with
+   * fewer features than t, whose NRC4, stable ranks and metrics at r ≤ d are still reported;
+   * `nrc3` (and `stableRankWeight`) for an all-zero weight or one with fewer outputs than t; `intrinsic` when r exceeds the layer's features, or
    * its NRC3 / bottom alignment when the weight has fewer outputs than r. Keys are absent when
    * there is nothing to explain.
    */
   reasons?: LayerReasons;
+  /**
+   * Present when the layer took the certified path (a float32 Gram refined in float64 on the
+   * data): the a-posteriori bounds its values carry. Absent on the float64 path.
+   */
+  certificate?: LayerCertificate;
+}
+
+/**
+ * The bounds of a layer measured on the certified path (`linalg/certified.ts`,
+ * `linalg/preconditioned.ts`), each an upper bound computed in float64.
+ */
+export interface LayerCertificate {
+  /** Passes over the data of the subspace iteration. */
+  spectrumPasses: number;
+  /** NRC1: the tail's excess over the true tail, relative (the tail is never below it). */
+  nrc1Rel: number;
+  /** The top-t eigenvalues: (λⱼ − θⱼ)/θⱼ at most (the Ritz values θ are lower bounds). */
+  eigenvalueRel: number;
+  /** ‖sin Θ‖_F between the top-t vectors used (NRC2, NRC3) and the true eigenspace. */
+  sinTheta: number;
+  /** The float32 Gram's a-priori 2-norm error bound, relative to the trace. */
+  gramErrorRel: number;
+  /**
+   * NRC4's route: `refined` (float32 Cholesky preconditioner, refined on the data), or `qr`
+   * (κ(HᵀH) past 1e12, where the float64 path factorises [H | Y | 1] too).
+   */
+  nrc4: "refined" | "qr";
+  /** NRC4: refinement passes over the data and the residual's excess bound, relative (0 for qr). */
+  nrc4Passes: number;
+  nrc4Rel: number;
 }
 
 /** See {@link LayerReport.reasons}. */
 export interface LayerReasons {
+  /** NRC1 needs a top-t subspace: null on a layer with fewer features than t. */
+  nrc1?: string;
+  /** NRC2 (both presets) needs t features: null on a layer with fewer features than t. */
+  nrc2?: string;
   nrc3?: string;
   intrinsic?: string;
 }

@@ -16,7 +16,13 @@ function notes(l: LayerReport): string {
   const r = l.reasons;
   if (!r) return "";
   const parts: string[] = [];
-  if (r.nrc3) parts.push(`NRC3: ${r.nrc3}`);
+  if (r.nrc1 && r.nrc1 === r.nrc2 && r.nrc1 === r.nrc3) parts.push(`NRC1–3: ${r.nrc1}`);
+  else {
+    if (r.nrc1) parts.push(`NRC1: ${r.nrc1}`);
+    if (r.nrc2 && r.nrc2 !== r.nrc1) parts.push(`NRC2: ${r.nrc2}`);
+    else if (r.nrc2) parts[parts.length - 1] = `NRC1–2: ${r.nrc1}`;
+    if (r.nrc3) parts.push(`NRC3: ${r.nrc3}`);
+  }
   if (r.intrinsic) parts.push(`@r: ${r.intrinsic}`);
   return parts.length ? ` (${parts.join("; ")})` : "";
 }

@@ -88,6 +88,12 @@ export interface CenteredGramEigen {
    * then with C alone, R = Yc − Hr_c·X formed from the data as (Yc + 1·μᵀX) − Hr·X.
    */
   columns?: ColumnReduction;
+  /**
+   * Instead of `values`: bounds on C's eigenvalues (lower ≤ λ_min, upper ≥ λ_max) and its trace,
+   * where the solve is with the Cholesky factor of an approximation of C (a float32 Gram's: a
+   * preconditioner; the refinement's convergence is then what certifies the residual).
+   */
+  bounds?: { lower: number; upper: number; trace: number };
 }
 
 /**
@@ -143,6 +149,7 @@ export async function refinedResidualSq(
   eig: CenteredGramEigen,
   rtol: number,
   start?: Mat,
+  info?: RefinementInfo,
 ): Promise<number | null> {
   let yy = 0;
   for (let i = 0; i < yc.data.length; i++) yy += yc.data[i] * yc.data[i];
@@ -180,10 +187,23 @@ export async function refinedResidualSq(
   ref.begin(start ? start.data : (await step()).g.data);
   for (;;) {
     const x = ref.next();
-    if (!x) return ref.result;
+    if (!x) {
+      if (info) ref.report(info);
+      return ref.result;
+    }
     const r = await step(x);
     ref.update(r.g.data, r.rss);
   }
+}
+
+/** What {@link refinedResidualSq} reports of its refinement (`info`). */
+export interface RefinementInfo {
+  /** Passes over the data made. */
+  passes: number;
+  /** The last correction's δᵀMδ (M the solver's matrix): the residual's excess when M ≈ HᵀH. */
+  change: number;
+  /** The one before it (Infinity after one pass): their ratio is the observed contraction. */
+  previous: number;
 }
 
 /**
@@ -200,6 +220,7 @@ export class Refinement {
   private readonly x: Float64Array;
   private delta: Float64Array | null = null;
   private change = Infinity;
+  private previousChange = Infinity;
   private passes = 0;
   private done = false;
 
@@ -225,17 +246,20 @@ export class Refinement {
     rtol: number,
     yy: number,
   ): Refinement | null {
-    const lam = eig.values;
-    const d = lam.length;
-    const full = eig.vectors.cols === d && eig.vectors.rows === d;
+    const b = eig.bounds;
+    // With `bounds` the eigenvalues are not at hand: only the bounds and the Cholesky factor.
+    const lam = b ? Float64Array.of(b.upper) : eig.values;
+    const d = b ? eig.mean.length : lam.length;
+    const full = !b && eig.vectors.cols === d && eig.vectors.rows === d;
     if (d === 0 || n < d || (!full && !eig.chol)) return null;
     let trace = 0;
-    for (let j = d - 1; j >= 0; j--) trace += lam[j];
+    if (b) trace = b.trace;
+    else for (let j = d - 1; j >= 0; j--) trace += lam[j];
     let mu2 = 0;
     for (let j = 0; j < d; j++) mu2 += eig.mean[j] * eig.mean[j];
     mu2 *= n;
     // Rounding in forming C (blocked sums) and in its eigenvalues: both ≲ d·ε·trace(C).
-    const lamLo = lam[d - 1] - 16 * (d + 16) * EPS * trace;
+    const lamLo = (b ? b.lower : lam[d - 1]) - 16 * (d + 16) * EPS * trace;
     if (!(lamLo > 0)) return null;
     const kappaMax = Math.min(KAPPA_MAX, 0.25 / (rtol * rtol));
     const cs = eig.columns?.constSq ?? 0;
@@ -254,6 +278,13 @@ export class Refinement {
       : choleskySolver((eig.chol as Mat).data, mean, n, q);
     // ‖H‖_F² = trace(C) + N‖μ‖² bounds how large rounding in forming R = Yc − H·X can be.
     return new Refinement(solve, d, q, Math.sqrt(yy), Math.sqrt(trace + mu2));
+  }
+
+  /** Copies the passes made and the last two changes into `info`. */
+  report(info: RefinementInfo): void {
+    info.passes = this.passes;
+    info.change = this.change;
+    info.previous = this.previousChange;
   }
 
   /** Starts from HᵀYc (d×q row-major; HcᵀYc serves: they differ by rounding since 1ᵀYc = 0). */
@@ -284,6 +315,7 @@ export class Refinement {
     let xF = 0;
     for (let i = 0; i < this.x.length; i++) xF += this.x[i] * this.x[i];
     const prev = this.change;
+    this.previousChange = prev;
     ({ delta: this.delta, change: this.change } = this.solve(g));
     const floor = (8 * this.d * EPS) ** 2 * (this.yNorm + this.hF * Math.sqrt(xF)) ** 2;
     if (this.change <= STEP_TOL * res + floor) {

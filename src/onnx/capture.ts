@@ -410,6 +410,10 @@ export async function measureONNX(options: MeasureONNXOptions): Promise<ONNXRepo
     try {
       await acc.addAll(cap.batches());
       const report = await acc.finalize();
+      // A MatMul read as a conv is one on N×…×d inputs: its positions (tokens) are the samples.
+      report.layers.forEach((l, i) => {
+        if (l.kind === "conv" && cap.layers[i].op === "MatMul") l.kind = "token";
+      });
       return {
         ...report,
         model: { layers: cap.layers, notes: cap.notes, opset: cap.opset, producer: cap.producer },

@@ -3,9 +3,15 @@
  * bit-exact, in a standard `.safetensors` container readable with numpy alone.
  *
  * Layout. `__metadata__["deep-nrc"]` holds a JSON header:
- * `{ format: "deep-nrc/accumulator-state", version: 1, samples, options: { t, r, preset, modelMSE,
+ * `{ format: "deep-nrc/accumulator-state", version: 2, samples, options: { t, r, preset, modelMSE,
  * collapseThreshold, nrc4 }, names, kinds, widths, targets, layers: [{ d, q, count, m2h, r }],
- * weights: [{ rows, cols, sha256 } | null] | null }`. Tensors, per layer l (all F64, C order):
+ * weights: [{ rows, cols, sha256 } | null] | null, id, sources, checksums }`, and
+ * `__metadata__["deep-nrc.sha256"]` the SHA-256 of that header's text. `id` is the state's random
+ * id (32 hex digits), `sources` the ids of the states whose samples it holds (a merge that would
+ * count them twice is refused), `checksums` the SHA-256 of every statistic tensor's stored bytes
+ * (checked on load: a flipped bit is an error naming the tensor). Version-1 files (no checksums,
+ * no ids) are still read, with the same consistency checks. Tensors, per layer l (all F64, C
+ * order):
  * - `layers.l.mean_h` [d], `layers.l.mean_y` [q], `layers.l.cross` [d, q], `layers.l.m2_y` [q, q];
  * - `layers.l.m2_h` — header `m2h: "triu"`: the upper triangle, row by row, [d(d+1)/2]
  *   (the accumulator keeps M2_H exactly symmetric); `"full"`: [d, d];
@@ -23,96 +29,24 @@
 import type { Mat } from "../backends/types.js";
 import { NRCInputError } from "../errors.js";
 import type { LayerStats } from "../stats/moments.js";
-import type { Preset } from "../errors.js";
 import { encodeSafetensors, type SafetensorsEntry } from "../io/safetensors-write.js";
-import {
-  readSafetensor,
-  readSafetensorsHeader,
-  type SafetensorsHeader,
-} from "../io/safetensors.js";
+import { readSafetensor } from "../io/safetensors.js";
 import { memorySource } from "../io/source.js";
 import { sha256Hex } from "./sha256.js";
-import { validateCounts, validateLayerStats } from "./validate.js";
+import { leBytes, sha256Async, textHash, weightHash } from "./checksum.js";
+import { validateCounts, validateLayerStats } from "./validate-binary.js";
+import { checkStateLayers } from "./validate-stats.js";
 import { HSIC_ARRAYS, hsicLengths, type HsicSums } from "../stats/hsic.js";
-
-/** The `format` string of a binary state's header. */
-export const STATE_FORMAT = "deep-nrc/accumulator-state";
-/** The version this library writes (and the newest it reads). */
-export const STATE_VERSION = 1;
-/** The `__metadata__` key holding the header. */
-export const STATE_METADATA_KEY = "deep-nrc";
-
-/** The accumulator's options as stored. */
-export interface StateOptions {
-  t: number | null;
-  r: number | null;
-  preset: Preset;
-  modelMSE: number | null;
-  collapseThreshold: number;
-  nrc4?: "tsqr" | "rescan";
-  /** Present (true) only for debiased NRC2 (preset reference-code). */
-  debiased?: boolean;
-}
-
-/** Everything a state file holds, decoded. */
-export interface StateSnapshot {
-  options: StateOptions;
-  samples: number;
-  names: string[] | null;
-  kinds: ("dense" | "conv")[] | null;
-  layers: LayerStats[] | null;
-  weights: (Mat | null)[] | null;
-  /** Debiased NRC2's running sums per layer (only with `options.debiased`). */
-  hsic?: HsicSums[] | null;
-}
-
-interface WeightInfo {
-  rows: number;
-  cols: number;
-  sha256: string;
-}
-
-interface LayerHeader {
-  d: number;
-  q: number;
-  count: number;
-  m2h: "triu" | "full";
-  r: { rows: number; packed: boolean } | null;
-  /** Debiased NRC2's sums: X's width p (= min(t, d)); absent without `debiased`. */
-  hsic?: { p: number; n: number } | null;
-}
-
-/** The JSON header of a state file. */
-export interface StateHeader {
-  format: typeof STATE_FORMAT;
-  version: number;
-  samples: number;
-  options: StateOptions;
-  names: string[] | null;
-  kinds: ("dense" | "conv")[] | null;
-  widths: number[] | null;
-  targets: number | null;
-  layers: LayerHeader[] | null;
-  weights: (WeightInfo | null)[] | null;
-}
-
-const hashes = new WeakMap<Mat, string>();
-
-/** SHA-256 of a weight's float64 little-endian bytes (cached per matrix). */
-export function weightHash(m: Mat): string {
-  let h = hashes.get(m);
-  if (h === undefined) {
-    const f = Float64Array.from(m.data);
-    const bytes = new Uint8Array(f.buffer);
-    if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
-      const dv = new DataView(f.buffer);
-      for (let i = 0; i < f.length; i++) dv.setFloat64(8 * i, m.data[i], true);
-    }
-    h = sha256Hex(bytes);
-    hashes.set(m, h);
-  }
-  return h;
-}
+import {
+  readStateHeader,
+  STATE_CHECKSUM_KEY,
+  STATE_FORMAT,
+  STATE_METADATA_KEY,
+  STATE_VERSION,
+  type LayerHeader,
+  type StateHeader,
+} from "./binary-header.js";
+import type { StateSnapshot } from "./snapshot.js";
 
 function isSymmetric(m: Float64Array, n: number): boolean {
   for (let i = 0; i < n; i++)
@@ -156,8 +90,11 @@ function unpackUpper(p: Float64Array, rows: number, cols: number, mirror: boolea
 /** Encodes a snapshot as the bytes of a `.safetensors` state file. */
 export function encodeState(s: StateSnapshot): Uint8Array {
   const entries: SafetensorsEntry[] = [];
-  const f64 = (name: string, shape: number[], data: Float64Array) =>
+  const checksums: Record<string, string> = {};
+  const f64 = (name: string, shape: number[], data: Float64Array) => {
     entries.push({ name, dtype: "F64", shape, data });
+    checksums[name] = sha256Hex(leBytes(data));
+  };
   const layers: LayerHeader[] | null = s.layers
     ? s.layers.map((st, l) => {
         const { d, q } = st;
@@ -220,213 +157,15 @@ export function encodeState(s: StateSnapshot): Uint8Array {
     targets: s.layers ? s.layers[0].q : null,
     layers,
     weights,
+    id: s.id,
+    sources: s.sources,
+    checksums,
   };
-  return encodeSafetensors(entries, { [STATE_METADATA_KEY]: JSON.stringify(header) });
-}
-
-const isObj = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-const isPosInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
-
-/** Checks the options recorded in a header (each failure names `options.<field>`). */
-function checkOptions(fn: string, o: unknown): StateOptions {
-  const bad = (field: string, what: string, got: unknown): never => {
-    throw new NRCInputError(
-      fn,
-      `options.${field}`,
-      `options.${field} must be ${what}; got ${JSON.stringify(got)}`,
-    );
-  };
-  if (!isObj(o)) return bad("", "an object", o);
-  if (o.t !== null && !isPosInt(o.t)) bad("t", "a positive integer or null", o.t);
-  if (o.r !== null && !isPosInt(o.r)) bad("r", "a positive integer or null", o.r);
-  if (o.preset !== "paper" && o.preset !== "reference-code")
-    bad("preset", '"paper" or "reference-code"', o.preset);
-  if (
-    o.modelMSE !== null &&
-    !(typeof o.modelMSE === "number" && Number.isFinite(o.modelMSE) && o.modelMSE > 0)
-  )
-    bad("modelMSE", "a finite number > 0 or null", o.modelMSE);
-  const th = o.collapseThreshold;
-  if (!(typeof th === "number" && Number.isFinite(th) && th >= 0))
-    bad("collapseThreshold", "a finite number ≥ 0", th);
-  if (o.nrc4 !== "tsqr" && o.nrc4 !== "rescan") bad("nrc4", '"tsqr" or "rescan"', o.nrc4);
-  if (o.debiased !== undefined && o.debiased !== true)
-    bad("debiased", "true or absent", o.debiased);
-  return {
-    t: o.t as number | null,
-    r: o.r as number | null,
-    preset: o.preset as Preset,
-    modelMSE: o.modelMSE as number | null,
-    collapseThreshold: th as number,
-    nrc4: o.nrc4 as "tsqr" | "rescan",
-    ...(o.debiased ? { debiased: true } : {}),
-  };
-}
-
-/** Reads and checks the JSON header of a state file (without reading any tensor). */
-export async function readStateHeader(
-  fn: string,
-  bytes: Uint8Array,
-  name = "state",
-): Promise<{ header: StateHeader; st: SafetensorsHeader }> {
-  if (!(bytes instanceof Uint8Array))
-    throw new NRCInputError(
-      fn,
-      "bytes",
-      `bytes must be a Uint8Array (a state file's contents); got ${bytes === null ? "null" : typeof bytes}`,
-    );
-  let st: SafetensorsHeader;
-  try {
-    st = await readSafetensorsHeader(memorySource(bytes, name));
-  } catch (e) {
-    throw new NRCInputError(fn, "bytes", `not a deep-nrc state file: ${(e as Error).message}`);
-  }
-  const text = st.metadata?.[STATE_METADATA_KEY];
-  if (text === undefined)
-    throw new NRCInputError(
-      fn,
-      "bytes",
-      `${name}: a .safetensors file but not a deep-nrc state (no __metadata__["${STATE_METADATA_KEY}"]; tensors: ${
-        st.tensors
-          .slice(0, 5)
-          .map((t) => t.name)
-          .join(", ") || "none"
-      })`,
-    );
-  let h: Record<string, unknown>;
-  try {
-    h = JSON.parse(text);
-  } catch (e) {
-    throw new NRCInputError(
-      fn,
-      "header",
-      `${name}: the state header is not valid JSON (${(e as Error).message})`,
-    );
-  }
-  if (!isObj(h) || h.format !== STATE_FORMAT)
-    throw new NRCInputError(
-      fn,
-      "format",
-      `${name}: format must be "${STATE_FORMAT}"; got ${JSON.stringify(isObj(h) ? h.format : h)}`,
-    );
-  if (!isPosInt(h.version) || h.version > STATE_VERSION)
-    throw new NRCInputError(
-      fn,
-      "version",
-      `${name}: version must be an integer from 1 to ${STATE_VERSION}${isPosInt(h.version) ? " (written by a newer deep-nrc: upgrade)" : ""}; got ${JSON.stringify(h.version)}`,
-    );
-  const options = checkOptions(fn, h.options);
-  if (!Number.isSafeInteger(h.samples) || (h.samples as number) < 0)
-    throw new NRCInputError(
-      fn,
-      "samples",
-      `samples must be an integer ≥ 0; got ${JSON.stringify(h.samples)}`,
-    );
-  const layers = h.layers;
-  if (layers !== null && (!Array.isArray(layers) || layers.length === 0))
-    throw new NRCInputError(
-      fn,
-      "layers",
-      `layers must be a non-empty array or null; got ${JSON.stringify(layers)?.slice(0, 80)}`,
-    );
-  const L = layers ? (layers as unknown[]).length : null;
-  if ((L === null) !== (h.samples === 0))
-    throw new NRCInputError(
-      fn,
-      "samples",
-      `samples (${String(h.samples)}) must be 0 exactly when layers is null`,
-    );
-  (layers as unknown[] | null)?.forEach((x, i) => {
-    const f = `layers[${i}]`;
-    if (!isObj(x)) throw new NRCInputError(fn, f, `${f} must be an object`);
-    for (const k of ["d", "q", "count"] as const)
-      if (!isPosInt(x[k]))
-        throw new NRCInputError(
-          fn,
-          `${f}.${k}`,
-          `${f}.${k} must be a positive integer; got ${JSON.stringify(x[k])}`,
-        );
-    if (x.m2h !== "triu" && x.m2h !== "full")
-      throw new NRCInputError(
-        fn,
-        `${f}.m2h`,
-        `${f}.m2h must be "triu" or "full"; got ${JSON.stringify(x.m2h)}`,
-      );
-    const w = (x.d as number) + (x.q as number) + 1;
-    const r = x.r;
-    if ((r === null) !== (options.nrc4 === "rescan"))
-      throw new NRCInputError(
-        fn,
-        `${f}.r`,
-        `${f}.r must be ${options.nrc4 === "rescan" ? "null in rescan mode" : "present (nrc4: tsqr)"}; got ${JSON.stringify(r)}`,
-      );
-    const hs = x.hsic;
-    if (options.debiased) {
-      if (!isObj(hs) || !isPosInt(hs.p) || (hs.p as number) > (x.d as number) || hs.n !== x.count)
-        throw new NRCInputError(
-          fn,
-          `${f}.hsic`,
-          `${f}.hsic must be { p: 1…${x.d}, n: ${x.count} } (debiased NRC2's sums); got ${JSON.stringify(hs)}`,
-        );
-    } else if (hs !== undefined && hs !== null)
-      throw new NRCInputError(fn, `${f}.hsic`, `${f}.hsic must be absent without options.debiased`);
-    if (
-      r !== null &&
-      (!isObj(r) || !isPosInt(r.rows) || (r.rows as number) > w || typeof r.packed !== "boolean")
-    )
-      throw new NRCInputError(
-        fn,
-        `${f}.r`,
-        `${f}.r must be { rows: 1…${w}, packed: boolean }; got ${JSON.stringify(r)}`,
-      );
+  const text = JSON.stringify(header);
+  return encodeSafetensors(entries, {
+    [STATE_METADATA_KEY]: text,
+    [STATE_CHECKSUM_KEY]: textHash(text),
   });
-  const strings = (v: unknown, field: string, ok: (s: unknown) => boolean, what: string) => {
-    if (v === null) return;
-    if (!Array.isArray(v) || (L !== null && v.length !== L) || !v.every(ok))
-      throw new NRCInputError(
-        fn,
-        field,
-        `${field} must be null or ${L ?? "an array of"} ${what}; got ${JSON.stringify(v)?.slice(0, 80)}`,
-      );
-  };
-  strings(h.names, "names", (s) => typeof s === "string", "strings");
-  strings(h.kinds, "kinds", (s) => s === "dense" || s === "conv", '"dense" or "conv"');
-  const weights = h.weights;
-  if (weights !== null) {
-    if (!Array.isArray(weights) || (L !== null && weights.length !== L))
-      throw new NRCInputError(
-        fn,
-        "weights",
-        `weights must be null or one entry per layer; got ${JSON.stringify(weights)?.slice(0, 80)}`,
-      );
-    weights.forEach((w, i) => {
-      if (w === null) return;
-      if (
-        !isObj(w) ||
-        !isPosInt(w.rows) ||
-        !isPosInt(w.cols) ||
-        typeof w.sha256 !== "string" ||
-        !/^[0-9a-f]{64}$/.test(w.sha256)
-      )
-        throw new NRCInputError(
-          fn,
-          `weights[${i}]`,
-          `weights[${i}] must be { rows, cols, sha256 } or null; got ${JSON.stringify(w)?.slice(0, 120)}`,
-        );
-      const d = (layers as LayerHeader[] | null)?.[i]?.d;
-      if (d !== undefined && w.cols !== d)
-        throw new NRCInputError(
-          fn,
-          `weights[${i}]`,
-          `weights[${i}] must have ${d} columns (layer ${i}'s width); got ${w.rows}×${w.cols}`,
-        );
-    });
-  }
-  return {
-    header: { ...(h as unknown as StateHeader), options },
-    st,
-  };
 }
 
 /**
@@ -459,6 +198,18 @@ export async function decodeState(
         `${name}: ${tensor} must be ${dtypes.join(" or ")} of shape [${shape.join(", ")}]; got ${info.dtype} [${info.shape.join(", ")}]`,
       );
     want.set(tensor, shape);
+    if (h.checksums && !tensor.startsWith("weights.")) {
+      const sum = h.checksums[tensor];
+      if (sum === undefined)
+        throw new NRCInputError(fn, tensor, `${name}: ${tensor} has no recorded checksum`);
+      const [a, b] = info.dataOffsets;
+      if ((await sha256Async(bytes.subarray(st.dataOffset + a, st.dataOffset + b))) !== sum)
+        throw new NRCInputError(
+          fn,
+          tensor,
+          `${name}: ${tensor} does not match its recorded checksum (sha256): the file was corrupted or edited after it was written`,
+        );
+    }
     return (await readSafetensor(src, tensor, { header: st, maxElements: Number.MAX_SAFE_INTEGER }))
       .data;
   };
@@ -487,7 +238,7 @@ export async function decodeState(
         m2Y: await read(`${p}.m2_y`, [q, q]),
         r: rMat,
       };
-      validateLayerStats(fn, `layers[${l}]`, s, m2h === "triu");
+      validateLayerStats(fn, `layers[${l}]`, s);
       layers.push(s);
       const hi = h.layers[l].hsic;
       if (hi) {
@@ -513,6 +264,7 @@ export async function decodeState(
     }
     const kinds = h.kinds ?? layers.map(() => "dense" as const);
     validateCounts(fn, h.samples, layers, kinds);
+    checkStateLayers(fn, layers, h.samples, kinds, "binary");
   }
   let weights: (Mat | null)[] | null = null;
   if (h.weights) {
@@ -534,6 +286,13 @@ export async function decodeState(
       weights.push(m);
     }
   }
+  const unread = Object.keys(h.checksums ?? {}).find((t) => !want.has(t));
+  if (unread)
+    throw new NRCInputError(
+      fn,
+      "checksums",
+      `${name}: checksums names ${unread}, not in the state`,
+    );
   const extra = st.tensors.find((t) => !want.has(t.name));
   if (extra)
     throw new NRCInputError(
@@ -549,5 +308,7 @@ export async function decodeState(
     layers,
     weights,
     hsic,
+    id: h.id,
+    sources: h.sources,
   };
 }

@@ -92,3 +92,18 @@ export function layerTicks(n: number): number[] {
   for (let i = 0; i < n; i += step) out.push(i);
   return out;
 }
+
+/**
+ * The layer axis labelled with the layers' names (position and name, e.g. "3 conv1"), unless
+ * every name is the default "layer i" (then the positions alone say it).
+ */
+export function layerNameLabels(layers: readonly { name: string }[]): Record<string, unknown> {
+  if (layers.every((l, i) => l.name === `layer ${i}` || l.name === String(i))) return {};
+  const names = layers.map((l, i) => `${i} ${l.name}`);
+  return {
+    labelExpr: `${JSON.stringify(names)}[datum.value] || datum.label`,
+    labelAngle: -35,
+    labelAlign: "right",
+    labelLimit: 90,
+  };
+}

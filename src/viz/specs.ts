@@ -6,7 +6,7 @@
  */
 import { fmtFull, fmtNumber } from "./numbers.js";
 import type { ReportRun } from "./runs.js";
-import { runColors, logDomain, logTicks, layerTicks } from "./scales.js";
+import { runColors, logDomain, logTicks, layerTicks, layerNameLabels } from "./scales.js";
 import { panels, type Reference } from "./panels.js";
 import { type FigureName, type ReportOptions } from "./report-options.js";
 
@@ -97,7 +97,13 @@ export function buildFigureSpecs(runs: ReportRun[], opts: ReportOptions): Figure
     field: "x",
     type: "quantitative",
     scale: { domain: [-0.5, nLayers - 0.5], nice: false, zero: false },
-    axis: { title: "layer", values: layerTicks(nLayers), format: "d", grid: false },
+    axis: {
+      title: "layer",
+      values: layerTicks(nLayers),
+      format: "d",
+      grid: false,
+      ...layerNameLabels(runs.find((r) => r.report.layers.length === nLayers)!.report.layers),
+    },
   };
 
   // Degenerate layers: one band per layer position, naming the runs.

@@ -153,6 +153,76 @@ describe("shards → merge → the one-pass numbers", () => {
   });
 });
 
+describe("shards of any size, duplicates, options as in effect (issue 21)", () => {
+  it("1-row and empty shards (--rows a:a, --shard with more parts than samples) merge exactly", async () => {
+    const parts = ["0:1", "1:1", "1:2", "2:40", "40:40", "40:63", "63:64"];
+    const states = parts.map((_, k) => join(tmp, `tiny-${k}.nrc.safetensors`));
+    for (let k = 0; k < parts.length; k++) {
+      const r = await run(["accumulate", NET, "--rows", parts[k], "--state", states[k], "-q"]);
+      expect(r.code, `${parts[k]}: ${r.err}`).toBe(0);
+    }
+    const one = await run(["report", states[0]]);
+    expect(one.code).toBe(1);
+    expect(one.err).toMatch(/need at least 2 samples; got 1/);
+    const empty = await run(["report", states[1]]);
+    expect(empty.code).toBe(1);
+    expect(empty.err).toMatch(/no batch was added/);
+    const m = await run(["merge", ...states, "--json", "-", "--backend", "js"]);
+    expect(m.code, m.err).toBe(0);
+    check(JSON.parse(m.out), expected["f64/paper"], "tiny shards merged");
+    // 70 shards of 64 samples: six are empty, the rest hold one sample each.
+    const many = Array.from({ length: 70 }, (_, k) => join(tmp, `many-${k}.nrc.safetensors`));
+    for (let k = 0; k < 70; k++)
+      expect(
+        (await run(["accumulate", NET, "--shard", `${k}/70`, "--state", many[k], "-q"])).code,
+      ).toBe(0);
+    const mm = await run(["merge", ...many, "--json", "-", "--backend", "js"]);
+    expect(mm.code, mm.err).toBe(0);
+    check(JSON.parse(mm.out), expected["f64/paper"], "70 shards merged");
+  });
+
+  it("merging a state with itself is refused, naming both files; --allow-duplicates allows it", async () => {
+    const a = join(tmp, "dup-a.nrc.safetensors");
+    const b = join(tmp, "dup-b.nrc.safetensors");
+    const ab = join(tmp, "dup-ab.nrc.safetensors");
+    expect((await run(["accumulate", NET, "--rows", "0:30", "--state", a, "-q"])).code).toBe(0);
+    expect((await run(["accumulate", NET, "--rows", "30:64", "--state", b, "-q"])).code).toBe(0);
+    const self = await run(["merge", a, a]);
+    expect(self.code).toBe(1);
+    expect(self.err).toMatch(
+      /^deep-nrc merge: .*dup-a\.nrc\.safetensors and .*dup-a\.nrc\.safetensors both hold the samples of state [0-9a-f]{32} \(the same state twice\).*--allow-duplicates/,
+    );
+    expect(self.err.trimEnd().split("\n")).toHaveLength(1);
+    expect((await run(["merge", a, b, "--state", ab, "-q"])).code).toBe(0);
+    const again = await run(["merge", ab, b]);
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/dup-ab\.nrc\.safetensors and .*dup-b\.nrc\.safetensors both hold/);
+    const allowed = await run(["merge", a, a, "--allow-duplicates", "--json", "-", "-q"]);
+    expect(allowed.code, allowed.err).toBe(0);
+    expect((JSON.parse(allowed.out) as NRCReport).samples).toBe(60);
+  });
+
+  it("-t 3 and the default t (3 target columns) merge; -t 2 does not", async () => {
+    const a = join(tmp, "teff-a.nrc.safetensors");
+    const b = join(tmp, "teff-b.nrc.safetensors");
+    const c = join(tmp, "teff-c.nrc.safetensors");
+    const t = String(expected["f64/paper"].t);
+    expect(
+      (await run(["accumulate", NET, "--rows", "0:30", "--state", a, "-q", "-t", t])).code,
+    ).toBe(0);
+    expect((await run(["accumulate", NET, "--rows", "30:64", "--state", b, "-q"])).code).toBe(0);
+    expect(
+      (await run(["accumulate", NET, "--rows", "30:64", "--state", c, "-q", "-t", "1"])).code,
+    ).toBe(0);
+    const m = await run(["merge", a, b, "--json", "-", "--backend", "js"]);
+    expect(m.code, m.err).toBe(0);
+    check(JSON.parse(m.out), expected["f64/paper"], "t as in effect");
+    const bad = await run(["merge", b, c]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/t = 1, this state with t = \d+ \(the default: its targets' width\)/);
+  });
+});
+
 describe("errors and exit codes", () => {
   it("usage errors exit 2", async () => {
     for (const args of [
@@ -160,6 +230,7 @@ describe("errors and exit codes", () => {
       ["accumulate", "--state", "x"],
       ["accumulate", NET, "--state", "x", "--shard", "3/3"],
       ["accumulate", NET, "--state", "x", "--rows", "5:2"],
+      ["accumulate", NET, "--state", "x", "--rows", "0:65"],
       ["accumulate", NET, "--state", "x", "--shard", "0/2", "--rows", "0:3"],
       ["accumulate", NET, "--state", "x", "--bogus"],
       ["accumulate", NET, "--state", "x", "--debiased"],
@@ -184,7 +255,7 @@ describe("errors and exit codes", () => {
     const m = await run(["merge", a, b]);
     expect(m.code).toBe(1);
     expect(m.err).toMatch(
-      /^deep-nrc merge: .*t1\.nrc\.safetensors cannot be merged with .*t2\.nrc\.safetensors: it was made with t = 1, this state with t = unset/,
+      /^deep-nrc merge: .*t1\.nrc\.safetensors cannot be merged with .*t2\.nrc\.safetensors: it was made with t = 1, this state with t = 2 \(the default: its targets' width\)/,
     );
     expect(m.err.trimEnd().split("\n")).toHaveLength(1);
     const missing = await run(["report", join(tmp, "nope.nrc.safetensors")]);

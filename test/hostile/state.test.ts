@@ -17,23 +17,11 @@ import {
   type NRCReport,
 } from "../../src/index.js";
 import { fcParams } from "../properties/generators.js";
-
-type M = { rows: number; cols: number; data: Float64Array };
-const rowsOf = (m: M, a: number, b: number): M => ({
-  rows: b - a,
-  cols: m.cols,
-  data: m.data.slice(a * m.cols, b * m.cols),
-});
+import { batchesOf, rowsOf } from "../helpers/batches.js";
 
 const net = makeSyntheticNetwork({ samples: 90, layers: 3, width: 6, targets: 2, seed: 5 });
 const weights = net.layers.map((l) => l.weight);
-const batches: AccumulatorBatch[] = [
-  [0, 40],
-  [40, 90],
-].map(([a, b]) => ({
-  features: net.layers.map((l) => rowsOf(l.features, a, b)),
-  targets: rowsOf(net.targets, a, b),
-}));
+const batches: AccumulatorBatch[] = batchesOf(net, [0, 40, 90]);
 
 function numbers(r: NRCReport): number[] {
   const out = [r.samples, r.targetStableRank, r.t, r.firstCollapsedLayer ?? -1];
@@ -197,8 +185,8 @@ describe("genuine states far from the origin still load and rescan", () => {
     const y = { ...big.targets, data: big.targets.data.map((v) => v - 3e5) };
     const cuts = [0, 7, 100, 101, 333, 500];
     const bs: AccumulatorBatch[] = cuts.slice(1).map((b, i) => ({
-      features: shifted.map((f) => rowsOf(f as M, cuts[i], b)),
-      targets: rowsOf(y as M, cuts[i], b),
+      features: shifted.map((f) => rowsOf(f, cuts[i], b)),
+      targets: rowsOf(y, cuts[i], b),
     }));
     for (const mode of ["tsqr", "rescan"] as const) {
       const a = createNRCAccumulator({ nrc4: mode });

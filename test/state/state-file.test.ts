@@ -16,27 +16,18 @@ import {
 } from "../../src/index.js";
 import { readStateFile, writeStateFile } from "../../src/node/index.js";
 import { sha256Hex } from "../../src/state/sha256.js";
-import { decodeState, encodeState, type StateSnapshot } from "../../src/state/binary.js";
+import { decodeState, encodeState } from "../../src/state/binary.js";
+import type { StateSnapshot } from "../../src/state/snapshot.js";
 import { encodeSafetensors } from "../../src/io/safetensors-write.js";
 import { makeRng } from "../../src/io/synthetic.js";
-
-type M = { rows: number; cols: number; data: Float64Array };
-const rows = (m: M, a: number, b: number): M => ({
-  rows: b - a,
-  cols: m.cols,
-  data: m.data.slice(a * m.cols, b * m.cols),
-});
+import { batchesOf, rowsOf } from "../helpers/batches.js";
 
 const net = makeSyntheticNetwork({ samples: 240, layers: 3, width: 12, targets: 3, seed: 5 });
 const weights = net.layers.map((l) => l.weight);
 
 async function filled(opts: AccumulatorOptions = {}, cuts = [0, 70, 150, 240]) {
   const acc = createNRCAccumulator({ weights, ...opts });
-  for (let i = 0; i + 1 < cuts.length; i++)
-    await acc.add({
-      features: net.layers.map((l) => rows(l.features, cuts[i], cuts[i + 1])),
-      targets: rows(net.targets, cuts[i], cuts[i + 1]),
-    });
+  await acc.addAll(batchesOf(net, cuts));
   return acc;
 }
 
@@ -178,11 +169,11 @@ describe("refusals, naming the field", () => {
     const narrow = createNRCAccumulator({ t: 2 });
     await narrow.add({
       features: [
-        rows(net.layers[0].features, 0, 10),
-        rows(net.targets, 0, 10),
-        rows(net.targets, 0, 10),
+        rowsOf(net.layers[0].features, 0, 10),
+        rowsOf(net.targets, 0, 10),
+        rowsOf(net.targets, 0, 10),
       ],
-      targets: rows(net.targets, 0, 10),
+      targets: rowsOf(net.targets, 0, 10),
     });
     await expectInputError(
       async () => (await filled({ t: 2, weights: undefined })).merge(narrow),
@@ -215,7 +206,7 @@ describe("refusals, naming the field", () => {
     await expectInputError(load(s), "layers[0].m2_y", /symmetric/);
     s = await snapshot();
     s.layers![2].m2H[0] = -1;
-    await expectInputError(load(s), "layers[2].m2_h", /non-negative/);
+    await expectInputError(load(s), "layers[2].m2_h", /must be ≥ 0/);
     s = await snapshot();
     s.layers![0].cross[0] = 1e6;
     await expectInputError(load(s), "layers[0].cross", /Cauchy/);
@@ -241,12 +232,13 @@ describe("refusals, naming the field", () => {
       "bytes",
       /not a deep-nrc state/,
     );
-    const withHeader = (edit: (h: Record<string, unknown>) => void) => {
+    const withHeader = (edit: (h: Record<string, unknown>) => void, resum = true) => {
       const n = Number(new DataView(good.buffer, good.byteOffset).getBigUint64(0, true));
       const outer = JSON.parse(new TextDecoder().decode(good.subarray(8, 8 + n)));
       const h = JSON.parse(outer.__metadata__["deep-nrc"]);
       edit(h);
       outer.__metadata__["deep-nrc"] = JSON.stringify(h);
+      if (resum) outer.__metadata__["deep-nrc.sha256"] = sha256Hex(Buffer.from(JSON.stringify(h)));
       const json = new TextEncoder().encode(JSON.stringify(outer));
       const out = new Uint8Array(8 + json.length + good.length - 8 - n);
       new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
@@ -255,9 +247,15 @@ describe("refusals, naming the field", () => {
       return () => NRCAccumulator.fromSafetensors(out);
     };
     await expectInputError(
-      withHeader((h) => (h.version = 2)),
+      withHeader((h) => (h.version = 3)),
       "version",
       /newer/,
+    );
+    // An edited header whose checksum was not updated.
+    await expectInputError(
+      withHeader((h) => (h.samples = 241), false),
+      "header",
+      /does not match its checksum/,
     );
     await expectInputError(
       withHeader((h) => ((h.options as { t: number }).t = 0)),

@@ -44,6 +44,8 @@ describe("renderReportSVGs: figures and marks", () => {
       const perRun = name === "stableRank" ? 2 * L : L;
       expect(points(svg)).toBe(perRun * runs.length);
       expect(axis(svg, "X").label).toMatch(/^X-axis titled 'layer'/);
+      // the layer axis names the layers (issue 21)
+      expect(texts(axis(svg, "X").block)).toContain("3 fc3");
       // the run legend names both runs
       const t = texts(svg);
       expect(t).toContain("epoch 30");

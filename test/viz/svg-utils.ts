@@ -73,7 +73,8 @@ export function axisTicks(svg: string, which: "X" | "Y"): { value: number; pos: 
   if (ticks.length !== labels.length) throw new Error("ticks and labels differ in number");
   return labels
     .map((t, i) => ({
-      value: Number(t.replace("−", "-")),
+      // A layer axis labels "position name" (e.g. "3 fc3"): the position is the value.
+      value: Number(t.replace("−", "-").split(" ")[0]),
       pos: which === "X" ? ticks[i].x : ticks[i].y,
     }))
     .filter((t) => Number.isFinite(t.value));

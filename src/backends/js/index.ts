@@ -18,6 +18,7 @@ import {
 import { composedMomentsRun, composedShiftedMoments, eagerMomentsStart } from "../composed.js";
 
 import { projectedTailJS } from "./projected-tail.js";
+import { subspacePassJS } from "./subspace.js";
 
 const shiftedMoments = composedShiftedMoments(gram, crossProd);
 
@@ -39,6 +40,7 @@ export const jsKernels: CompleteKernels = Object.freeze({
   svdParts: scaledSvdParts(svdPartsFromSvd(svd)),
   qr,
   projectedTail: projectedTailJS,
+  subspacePass: subspacePassJS,
 });
 
 /**

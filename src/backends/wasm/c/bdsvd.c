@@ -504,21 +504,13 @@ typedef struct {
                             no one but for the strip in its hands */
 } replay_arg;
 
-static int claim(volatile int32_t *next) {
-#ifdef NRC_THREADS
-  return __atomic_fetch_add(next, 1, __ATOMIC_SEQ_CST);
-#else
-  return (*next)++;
-#endif
-}
-
 static void replay_task(int tid, int nt, void *arg) {
   replay_arg *ra = (replay_arg *)arg;
   const rotlog_t *L = ra->L;
   int strips[2], total = 0;
   for (int t = 0; t < L->nx; t++) total += strips[t] = (L->len[t] + STRIP_W - 1) / STRIP_W;
   for (;;) {
-    int c = claim(&ra->next);
+    int c = par_claim(&ra->next);
     if (c >= total) return;
     int t = 0;
     while (c >= strips[t]) c -= strips[t++];

@@ -50,6 +50,10 @@ void par_start(task_fn fn, void *arg, int serial);
 void par_bg_start(task_fn fn, void *arg);
 /* Number of threads (including the caller). */
 int par_threads(void);
+/* The calling thread's id (0 = the host), from where its stack lives. */
+int par_self_tid(void);
+/* Atomically takes the next index of a shared counter (work claimed one piece at a time). */
+int par_claim(volatile int32_t *next);
 /* Barrier among the nt threads of the current par_run (spins, then sleeps where allowed). */
 void par_barrier_t(int tid, int nt);
 
@@ -116,6 +120,8 @@ void axpy(int n, double a, const double *x, double *y);
 void scal(int n, double a, double *x);
 double nrm2(int n, const double *x);
 double nrm2_strided(int n, const double *x, int inc);
+/* ‖x − Σ_{p<k} c_p·VT_p‖², the residual formed entry by entry (blas1.c). */
+double resid_sq(int n, int k, const double *x, const double *c, const double *VT);
 /* Rows x, y (length len): x' = c x − s y, y' = s x + c y. */
 void rot_rows(int len, double *x, double *y, double c, double s);
 /* Householder parameters: see blas1.c. */

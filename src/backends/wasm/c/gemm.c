@@ -24,6 +24,24 @@
 
 size_t gemm_work_size(void) { return (size_t)KC * (NC + NR) + (size_t)KC * (MC + MR) + 64; }
 
+static double *g_gemm_work; /* par_threads() * gemm_work_size() doubles */
+
+/* Bytes of the per-thread gemm workspaces (all threads). */
+EXPORT(gemm_work_bytes) size_t gemm_work_bytes(void) {
+  return sizeof(double) * gemm_work_size() * (size_t)par_threads();
+}
+
+/* Host, once, after pool_init: the workspaces live at p (gemm_work_bytes(), memory the host keeps
+ * out of every arena), so a background task's workspace survives the host's later calls. */
+EXPORT(gemm_work_fix) void gemm_work_fix(double *p) { g_gemm_work = p; }
+
+/* The workspace of the thread actually running (tid is only a hint: a task run serially by a
+ * nested par_run gets tid 0 whichever thread runs it). */
+double *thread_gemm_work(int tid) {
+  (void)tid;
+  return g_gemm_work + gemm_work_size() * (size_t)par_self_tid();
+}
+
 /* Pa[(p*kc + l)*MR + r] = op(A)[i0 + p*MR + r][l0 + l], zero padded to whole slivers. */
 static void pack_a(int trA, const double *A, int lda, int i0, int mc, int l0, int kc, double *Pa) {
   int np = (mc + MR - 1) / MR;

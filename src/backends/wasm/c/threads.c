@@ -6,7 +6,6 @@
 #include "common.h"
 
 static int g_nt = 1;
-static double *g_gemm_work;  /* g_nt * gemm_work_size() doubles */
 
 #ifdef NRC_THREADS
 /*
@@ -61,7 +60,7 @@ __attribute__((noinline)) static void notify_all(volatile int32_t *p) {
 
 /* The calling thread's id, from where its stack lives (the host's stack is below __heap_base,
  * each worker's is its own slice of the arena). */
-static int self_tid(void) {
+int par_self_tid(void) {
   volatile char probe = 0;
   size_t a = (size_t)&probe;
   if (g_stack_bytes == 0 || a < g_stack_lo) return 0;
@@ -228,7 +227,7 @@ void par_barrier_t(int tid, int nt) {
   (void)tid;
   (void)nt;
 }
-static int self_tid(void) { return 0; }
+int par_self_tid(void) { return 0; }
 EXPORT(pool_init) void pool_init(int nt, int main_can_block, size_t stack_lo, size_t stack_bytes) {
   (void)nt;
   (void)main_can_block;
@@ -240,7 +239,7 @@ EXPORT(pool_init) void pool_init(int nt, int main_can_block, size_t stack_lo, si
 
 int par_threads(void) { return g_nt; }
 
-static int par_claim(volatile int32_t *next) {
+int par_claim(volatile int32_t *next) {
 #ifdef NRC_THREADS
   return AADD(next, 1);
 #else
@@ -336,15 +335,6 @@ EXPORT(arena_reset) void arena_reset(size_t base) {
   g_base = g_brk = (base + 63) & ~(size_t)63;
 }
 
-/* Bytes of the per-thread gemm workspaces (all threads). */
-EXPORT(gemm_work_bytes) size_t gemm_work_bytes(void) {
-  return sizeof(double) * gemm_work_size() * (size_t)g_nt;
-}
-
-/* Host, once, after pool_init: the workspaces live at p (gemm_work_bytes(), memory the host keeps
- * out of every arena), so a background task's workspace survives the host's later calls. */
-EXPORT(gemm_work_fix) void gemm_work_fix(double *p) { g_gemm_work = p; }
-
 EXPORT(arena_top) size_t arena_top(void) { return g_brk; }
 
 /* Back to an earlier arena_top() of the same call (no effect below the arena's base). */
@@ -365,11 +355,4 @@ EXPORT(arena_alloc) void *arena_alloc(size_t bytes) {
   }
   g_brk = end;
   return (void *)p;
-}
-
-/* The workspace of the thread actually running (tid is only a hint: a task run serially by a
- * nested par_run gets tid 0 whichever thread runs it). */
-double *thread_gemm_work(int tid) {
-  (void)tid;
-  return g_gemm_work + gemm_work_size() * (size_t)self_tid();
 }
