@@ -9,16 +9,19 @@ sigma <= max(N, d) * eps * sigma_max, residual = the part of U^T R12 off the kep
 ||R22||^2, sums of squares only. Each case is checked to be well posed: a second route (QR of H
 alone, residual off Q U_k formed explicitly) agrees with it to 1e-10 relative (plus 1e-14 * N * q
 absolute, the NRC4 floor; 1e-8 for the near-cutoff case, whose kept directions sit 3x above
-the cutoff), else the script stops; the disagreement is written as `referenceSpread`.
+the cutoff), else the script stops; the disagreement is written as `referenceSpread`. And each
+case must be determined by its float64 data: moving every entry of H by one ulp (random signs, 4
+draws) changes NRC4 by at most 2e-10 relative (`ulpSpread`; not asserted for the near-cutoff
+case, where it is ~1e-8).
 
 Cases (N = 400, d = 48, t = q = 3):
   bottleneck-exact    rank 6 (graded 1 ... 1e-3) plus the mean: the second level is rounding,
                       below the cutoff (route "cut")
-  bottleneck-noise    rank 6 plus a noise bulk 1e-8 of the signal: kappa(H) ~ 1e9, every direction
-                      kept (route "refined")
-  collapsed           two of the three targets' span plus an offset and noise 1e-7 (route
+  bottleneck-noise    rank 6 plus a noise bulk 3e-7: kappa(H^T H) ~ 1e14, every direction kept
+                      (route "refined")
+  collapsed           two of the three targets' span plus an offset and noise 1e-6 (route
                       "refined"; the third target's part off span(H) is the residual)
-  collapsed-reduced   the same with dead, saturated (nonzero constant) and duplicated units: the
+  collapsed-reduced   the same (noise 1e-5) with dead, saturated (nonzero constant) and duplicated units: the
                       column reduction, 1 in span(H) (route "refined" on the reduced columns)
   graded-second-level rank 4 plus a second level graded 1e-4 ... 1e-8 (route "refined")
   near-cutoff         rank 6 plus singular values spread over 0.3 ... 3 times the cutoff: must
@@ -72,6 +75,18 @@ def nrc4(h, y, spread=1e-10):
     return fl(res / (n * y.shape[1])), int(keep.sum()), fl(near), fl(abs(res - res2) / res)
 
 
+def ulp_spread(h, y, draws=4):
+    """The largest relative change of NRC4 when every entry of H moves by one ulp (random signs):
+    how well the float64 data determine the value at all. A case must be below the test's 1e-9."""
+    rng = np.random.default_rng(7)
+    v0 = nrc4(h, y, 1.0)[0]
+    worst = 0.0
+    for _ in range(draws):
+        hp = h * (1 + EPS * rng.choice([-1.0, 1.0], size=h.shape))
+        worst = max(worst, abs(nrc4(hp, y, 1.0)[0] - v0) / v0)
+    return worst
+
+
 def orth(rng, n, k):
     return np.linalg.qr(rng.standard_normal((n, k)))[0]
 
@@ -85,6 +100,8 @@ def main():
 
     def add(name, h, route, spread=1e-10):
         value, rank, near, between = nrc4(h, y, spread)
+        ulp = ulp_spread(h, y)
+        assert route == "qr" or ulp <= 2e-10, (name, ulp)
         cases.append(
             {
                 "name": name,
@@ -95,6 +112,7 @@ def main():
                     "rank": rank,
                     "cutoffDecades": near,
                     "referenceSpread": between,
+                    "ulpSpread": fl(ulp),
                 },
             }
         )
@@ -109,14 +127,14 @@ def main():
     # 1. an exactly rank-deficient bottleneck: the second level is rounding
     add("bottleneck-exact", low_rank(6) + mu, "cut")
     # 2. rank 6 plus a noise bulk: every direction kept
-    add("bottleneck-noise", low_rank(6) + mu + 1e-8 * rng.standard_normal((N, D)), "refined")
-    # 3. collapsed onto two of the three targets, an offset, noise 1e-7
+    add("bottleneck-noise", low_rank(6) + mu + 3e-7 * rng.standard_normal((N, D)), "refined")
+    # 3. collapsed onto two of the three targets, an offset, noise 1e-6
     a = rng.standard_normal((Q - 1, D))
-    h = y[:, :2] @ a + 6.0 + rng.uniform(size=D) + 1e-7 * rng.standard_normal((N, D))
+    h = y[:, :2] @ a + 6.0 + rng.uniform(size=D) + 1e-6 * rng.standard_normal((N, D))
     add("collapsed", h, "refined")
     # 4. the same with dead, saturated and duplicated units
     h = y[:, 1:] @ rng.standard_normal((Q - 1, D)) + 6.0 + rng.uniform(size=D)
-    h += 1e-7 * rng.standard_normal((N, D))
+    h += 1e-5 * rng.standard_normal((N, D))
     h[:, [1, 9, 17, 30]] = 0.0
     h[:, 12] = 0.75
     h[:, 40] = h[:, 3]

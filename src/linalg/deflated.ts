@@ -18,8 +18,9 @@
  * - `"refined"`: every singular value is above the cut (a collapsed layer, a bottleneck with
  *   noise: κ(A) up to 1/rtol): the residual is that of r₁ = (I − Q₁Q₁ᵀ)·Yc off range(Z), a
  *   least-squares problem as well conditioned as the second level alone. It is solved with the
- *   Cholesky factor of M = ZᵀZ + α·V₁V₁ᵀ (ZᵀZ the float64 Gram of Z; V₁ spans Z's null space)
- *   and refined against Z in float64 (each pass forms r₁ − Z·X from the data). The kept-all
+ *   Cholesky factor of M = G + α·V₁V₁ᵀ (G ≈ ZᵀZ: the backend's float32 Gram where it has one,
+ *   else — or where that fails — the float64 Gram; V₁ spans Z's null space) and refined
+ *   against Z in float64 (each pass forms r₁ − Z·X from the data). The kept-all
  *   decision needs λ_min(ZᵀZ) on V₁'s complement ≥ 16·cut²: estimated by inverse iteration with
  *   the factor (÷4), and certified by the refinement's observed contraction ρ < ½ (then M⁻¹ZᵀZ
  *   has its spectrum in [½, 3/2] there); the residual's excess over the minimum is ≤ change/(1−ρ).
@@ -57,6 +58,11 @@ export interface DeflationInput {
   vectors?: Mat;
   /** pinv's cutoff relative to σ_max(A). */
   rtol: number;
+  /**
+   * How far `values` may be off (absolute; default 0: a float64 Gram's, far below the first
+   * level's 1e-8·λ₁): eigenvalues below 16× it are not taken into the first level.
+   */
+  resolution?: number;
 }
 
 /** NRC4's residual from the two-level solve, with what certifies it. */
@@ -170,13 +176,14 @@ export async function deflatedResidualSq(
   const lam0 = values[0];
   if (w === 0 || n < w || !(lam0 > 0)) return null;
   let k1 = 0;
-  while (k1 < w && values[k1] >= LEVEL1_REL * lam0) k1++;
+  const floor = Math.max(LEVEL1_REL * lam0, 16 * (inp.resolution ?? 0));
+  while (k1 < w && values[k1] >= floor) k1++;
   if (k1 + 1 > LEVEL1_MAX_FRACTION * w) return null;
   const v1 = withMean(await leadingSubspace(k, inp.gram, k1, inp.vectors), mean);
   const m = v1.cols;
   const f = await k.qr(await k.matmul(a, v1), yc, { wantQ: true });
   const q1 = f.Q as Mat;
-  // T₁ = Q₁ᵀA and Z = A − Q₁T₁, then Z deflated once more (Z ⟂ Q₁ to rounding).
+  // T₁ = Q₁ᵀA and Z = A − Q₁T₁ (Z ⟂ Q₁ but for rounding; gradients are taken off V₁ below).
   const t1 = await k.crossProd(q1, a);
   const z = minusProduct(a, q1, t1);
   const s1 = (await k.svdParts({ rows: w, cols: m, data: transposed(t1) })).S;
@@ -187,9 +194,8 @@ export async function deflatedResidualSq(
   const cutLo = rtol * s1[0];
   const sm = s1[m - 1];
   if (!(sm >= 4 * cutHi)) return null;
-  const gd = await k.gram(z);
-  let tr = 0;
-  for (let i = 0; i < w; i++) tr += gd.data[i * w + i];
+  const low = await secondLevelGram(k, z, true);
+  const tr = low.trace;
   let yy = 0;
   for (let i = 0; i < yc.data.length; i++) yy += yc.data[i] * yc.data[i];
   if (Math.sqrt(tr) <= cutLo / 4) {
@@ -203,9 +209,33 @@ export async function deflatedResidualSq(
       residual > 0 ? (2 * angle * Math.sqrt(yy * residual) + angle ** 2 * yy) / residual : 0;
     return { residual, route: "cut", level1: m, passes: 0, errorRel };
   }
-  // Every direction kept: r₁ off range(Z), preconditioned with M = ZᵀZ + α·V₁V₁ᵀ.
-  const alpha = tr / Math.max(1, w - m);
-  const mm = Float64Array.from(gd.data);
+  // Every direction kept: r₁ off range(Z). The float32 Gram first where the backend has one; a
+  // second level too graded for it (its Cholesky, λ_min or contraction fails) gets the float64 one.
+  const cut = rtol * (Math.sqrt(lam0) + Math.sqrt(n * mu2));
+  const r1 = await deflate(k, q1, yc);
+  const first = await keptSecondLevel(k, z, r1, v1, low, cut);
+  if (first || !low.low) return first;
+  return keptSecondLevel(k, z, r1, v1, await secondLevelGram(k, z, false), cut);
+}
+
+/**
+ * The `"refined"` route: r₁ off range(Z), preconditioned with the Cholesky factor of
+ * M = G + α·V₁V₁ᵀ (G ≈ ZᵀZ, α its mean eigenvalue on V₁'s complement), after checking that
+ * λ_min(ZᵀZ) there is ≥ 16·cut² (estimated; the refinement's contraction certifies); null where
+ * either fails.
+ */
+async function keptSecondLevel(
+  k: CompleteKernels,
+  z: Mat,
+  r1: Mat,
+  v1: Mat,
+  g: { gram: Mat; trace: number; error: number },
+  cut: number,
+): Promise<DeflatedResidual | null> {
+  const w = z.cols;
+  const m = v1.cols;
+  const alpha = g.trace / Math.max(1, w - m);
+  const mm = Float64Array.from(g.gram.data);
   for (let i = 0; i < w; i++)
     for (let j = 0; j < w; j++) {
       let s = 0;
@@ -214,12 +244,34 @@ export async function deflatedResidualSq(
     }
   const chol = await k.cholesky({ rows: w, cols: w, data: mm });
   if (!chol) return null;
-  const lower = inverseIterationMin(chol.data, w) / 4 - 8 * (w + 16) * EPS * tr;
-  const cut = rtol * (Math.sqrt(lam0) + Math.sqrt(n * mu2));
+  const lower = inverseIterationMin(chol.data, w) / 4 - g.error;
   if (!(lower >= 16 * cut * cut)) return null;
-  // r₁ = Yc − Q₁·(Q₁ᵀYc).
-  const r1 = await deflate(k, q1, yc);
   return refineOnZ(k, z, r1, chol.data, v1);
+}
+
+/**
+ * ZᵀZ for the second level's preconditioner, with its trace (exact, float64) and a bound on its
+ * 2-norm error: with `float32`, the backend's float32 Gram where it has one (`lowGram`, about
+ * twice as fast on 128-bit SIMD; the refinement on Z in float64 is what certifies, the Gram only
+ * preconditions), else the float64 Gram.
+ */
+async function secondLevelGram(
+  k: CompleteKernels,
+  z: Mat,
+  float32: boolean,
+): Promise<{ gram: Mat; trace: number; error: number; low: boolean }> {
+  const w = z.cols;
+  if (float32 && k.lowGram) {
+    const lg = await k.lowGram(z, new Float64Array(w));
+    const trace = total(lg.squares);
+    const bu = (lg.blockRows + 2) * lg.unitRoundoff;
+    const error = (bu / (1 - bu)) * trace + 4 * (w + 2) * EPS * trace;
+    return { gram: lg.gram, trace, error, low: true };
+  }
+  const gram = await k.gram(z);
+  let trace = 0;
+  for (let i = 0; i < w; i++) trace += gram.data[i * w + i];
+  return { gram, trace, error: 8 * (w + 16) * EPS * trace, low: false };
 }
 
 /**
