@@ -14,6 +14,7 @@ import { certifiedSpectrum, lowPrecisionGram } from "../linalg/certified.js";
 import { lowGramSolver, preconditionedResidual } from "../linalg/preconditioned.js";
 import { augmented, centerWith, nrc4Residual, type LayerStats } from "../stats/moments.js";
 import { findReduction } from "../linalg/reduce.js";
+import { deflatedResidualSq } from "../linalg/deflated.js";
 import type { Ctx } from "./options.js";
 import type { LayerCertificate, LayerReport } from "./report.js";
 import { finalizeLayer } from "./layer.js";
@@ -111,7 +112,12 @@ export async function certifiedLayer(
     solver && preconditions
       ? await preconditionedResidual(k, h, yc, solver, rtol, { rows: d, cols: q, data: g })
       : null;
-  let nrc4: { residual: number; passes: number; rel: number; route: "refined" | "qr" };
+  let nrc4: {
+    residual: number;
+    passes: number;
+    rel: number;
+    route: LayerCertificate["nrc4"];
+  };
   if (refined && refined.excessRel <= RTOL)
     nrc4 = {
       residual: refined.residual,
@@ -128,13 +134,30 @@ export async function certifiedLayer(
       (solver?.bounds?.lower ?? Infinity) * 4 + low.approx.error,
     );
     if (!((cs.values[0] * n + n * mu2) / lamMin > 1e12)) return null;
-    const r = (await k.qr(augmented(h, y))).R;
-    const residual = await nrc4Residual(
-      k,
-      { count: n, d, q, meanY, r } as LayerStats & { r: Mat },
+    // The two-level solve (linalg/deflated.ts) from the float32 Gram's eigenvalues (resolved to
+    // its error bound) and leading subspace; the QR of [H | Y | 1] where it cannot certify.
+    const { values } = await k.symEig(low.approx.gram, { vectors: 0 });
+    const two = await deflatedResidualSq(k, {
+      a: h,
+      yc,
+      mean: low.mean,
+      gram: low.approx.gram,
+      values: values.map((v) => Math.max(v, 0)),
+      vectors: cs.vectors,
       rtol,
-    );
-    nrc4 = { residual, passes: 0, rel: 0, route: "qr" };
+      resolution: low.approx.error,
+    });
+    if (two && two.errorRel <= RTOL)
+      nrc4 = { residual: two.residual, passes: two.passes, rel: two.errorRel, route: "two-level" };
+    else {
+      const r = (await k.qr(augmented(h, y))).R;
+      const residual = await nrc4Residual(
+        k,
+        { count: n, d, q, meanY, r } as LayerStats & { r: Mat },
+        rtol,
+      );
+      nrc4 = { residual, passes: 0, rel: 0, route: "qr" };
+    }
   }
   const s: LayerStats = {
     count: n,
