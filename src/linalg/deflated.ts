@@ -38,8 +38,11 @@ const EPS = 2 ** -52;
 export const LEVEL1_REL = 1e-8;
 /** Level 1 may take at most this fraction of the columns (else the QR is as cheap). */
 const LEVEL1_MAX_FRACTION = 0.25;
-/** Stop refining when a step changes ‖R‖² by less than this fraction of it. */
-const STEP_TOL = 1e-14;
+/**
+ * Stop refining when a step changes ‖R‖² by less than this fraction of it: the residual's excess
+ * is then ≤ 1e-12/(1 − ρ) relative, far inside the 1e-9 contract.
+ */
+const STEP_TOL = 1e-12;
 const MAX_STEPS = 8;
 
 /** What {@link deflatedResidualSq} reads. */
@@ -107,8 +110,8 @@ function withMean(v: Mat, mean: Float64Array): Mat {
 }
 
 /**
- * `X − Q·T` (X N×w, Q N×m, T m×w; a new matrix), row by row as contiguous axpys: for the small m
- * here this runs faster than a GEMM call (whose packing is sized for wide inner dimensions).
+ * `X − Q·T` (X N×w, Q N×m, T m×w; a new matrix), row by row as contiguous axpys: for m < 8
+ * this runs faster than a GEMM call (whose packing is sized for wide inner dimensions).
  */
 function minusProduct(x: Mat, q: Mat, t: Mat): Mat {
   const { rows: n, cols: w } = x;
@@ -140,6 +143,16 @@ function minusProduct(x: Mat, q: Mat, t: Mat): Mat {
     }
   }
   return { rows: n, cols: w, data: out };
+}
+
+/** `X − Q·T`: by the backend's GEMM from m = 8 columns of Q (the JS loop below that). */
+async function minusProductWith(k: CompleteKernels, x: Mat, q: Mat, t: Mat): Promise<Mat> {
+  if (q.cols < 8) return minusProduct(x, q, t);
+  const qt = (await k.matmul(q, t)).data;
+  const out = new Float64Array(x.data.length);
+  const xd = x.data;
+  for (let i = 0; i < out.length; i++) out[i] = xd[i] - qt[i];
+  return { rows: x.rows, cols: x.cols, data: out };
 }
 
 /** `X − Q·(Qᵀ·X)` for Q N×m with orthonormal columns and X N×w (a new matrix). */
@@ -185,7 +198,7 @@ export async function deflatedResidualSq(
   const q1 = f.Q as Mat;
   // T₁ = Q₁ᵀA and Z = A − Q₁T₁ (Z ⟂ Q₁ but for rounding; gradients are taken off V₁ below).
   const t1 = await k.crossProd(q1, a);
-  const z = minusProduct(a, q1, t1);
+  const z = await minusProductWith(k, a, q1, t1);
   const s1 = (await k.svdParts({ rows: w, cols: m, data: transposed(t1) })).S;
   let mu2 = 0;
   for (let j = 0; j < w; j++) mu2 += mean[j] * mean[j];
