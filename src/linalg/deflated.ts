@@ -248,18 +248,14 @@ async function keptSecondLevel(
   const w = z.cols;
   const m = v1.cols;
   const alpha = g.trace / Math.max(1, w - m);
+  const p1 = (await k.matmul(v1, { rows: m, cols: w, data: transposed(v1) })).data;
   const mm = Float64Array.from(g.gram.data);
-  for (let i = 0; i < w; i++)
-    for (let j = 0; j < w; j++) {
-      let s = 0;
-      for (let c = 0; c < m; c++) s += v1.data[i * m + c] * v1.data[j * m + c];
-      mm[i * w + j] += alpha * s;
-    }
+  for (let i = 0; i < mm.length; i++) mm[i] += alpha * p1[i];
   const chol = await k.cholesky({ rows: w, cols: w, data: mm });
   if (!chol) return null;
   const lower = inverseIterationMin(chol.data, w) / 4 - g.error;
   if (!(lower >= 16 * cut * cut)) return null;
-  return refineOnZ(k, z, r1, chol.data, v1);
+  return refineOnZ(k, z, r1, chol.data, v1, g.trace);
 }
 
 /**
@@ -357,7 +353,7 @@ function inverseIterationMin(L: Float64Array, d: number): number {
 /**
  * ‖r₁ − Z·X‖² at the least-squares X, by Richardson steps δ = M⁻¹·Zᵀ(r₁ − Z·X) (M = L·Lᵀ),
  * each residual formed from the data, gradients taken off V₁ (Z's null space); null unless it
- * converges with contraction < ½.
+ * converges with contraction < ½. `zF` is ‖Z‖²_F (the rounding floor of forming the residual).
  */
 async function refineOnZ(
   k: CompleteKernels,
@@ -365,6 +361,7 @@ async function refineOnZ(
   r1: Mat,
   L: Float64Array,
   v1: Mat,
+  zF: number,
 ): Promise<DeflatedResidual | null> {
   const w = z.cols;
   const m = v1.cols;
@@ -397,8 +394,6 @@ async function refineOnZ(
   let prev = Infinity;
   let yy = 0;
   for (let i = 0; i < r1.data.length; i++) yy += r1.data[i] * r1.data[i];
-  let zF = 0;
-  for (let i = 0; i < z.data.length; i++) zF += z.data[i] * z.data[i];
   for (let pass = 1; pass <= MAX_STEPS; pass++) {
     for (let i = 0; i < x.length; i++) x[i] += delta[i];
     const r = await k.normalStep(z, r1, { rows: w, cols: q, data: x });
