@@ -8,7 +8,7 @@
 import type { CompleteKernels, Mat } from "../backends/types.js";
 import type { Spectrum } from "../linalg/spectrum.js";
 import type { LayerStats } from "../stats/moments.js";
-import { reduceRows } from "../linalg/reduce.js";
+import { reduceRows, reducedAugmented } from "../linalg/reduce.js";
 import { deflatedResidualSq, type DeflatedResidual } from "../linalg/deflated.js";
 import type { ReducedSpectrum } from "./layer-spectrum.js";
 
@@ -41,18 +41,10 @@ export async function layerDeflatedResidual(
   const kept = red.keep.length;
   const ones = red.constSq > 0;
   const w = kept + (ones ? 1 : 0);
-  const h = data.h;
-  const a = new Float64Array(n * w);
-  const c1 = Math.sqrt(red.constSq);
-  for (let i = 0; i < n; i++) {
-    const src = i * h.cols;
-    const dst = i * w;
-    for (let j = 0; j < kept; j++) a[dst + j] = red.scale[j] * h.data[src + red.keep[j]];
-    if (ones) a[dst + kept] = c1;
-  }
+  const { a } = reducedAugmented(red, data.h, null);
   const mean = new Float64Array(w);
   mean.set(reduceRows(red, s.meanH, 1));
-  if (ones) mean[kept] = c1;
+  if (ones) mean[kept] = Math.sqrt(red.constSq);
   const values = new Float64Array(w);
   for (let j = 0; j < rs.values.length; j++) values[j] = rs.values[j] * n;
   // The constant column is a zero row and column of the centered Gram.
@@ -65,7 +57,7 @@ export async function layerDeflatedResidual(
     vectors = undefined;
   }
   return deflatedResidualSq(k, {
-    a: { rows: n, cols: w, data: a },
+    a,
     yc: data.yc,
     mean,
     gram: g,

@@ -31,7 +31,7 @@
  * @module
  */
 import type { CompleteKernels, Mat } from "../backends/types.js";
-import { cholSolveVec } from "./lstsq.js";
+import { cholMinEigenEstimate, cholSolveVec } from "./lstsq.js";
 
 const EPS = 2 ** -52;
 /** Level 1: eigenvalues of the centered Gram at or above this fraction of the largest. */
@@ -253,7 +253,7 @@ async function keptSecondLevel(
   for (let i = 0; i < mm.length; i++) mm[i] += alpha * p1[i];
   const chol = await k.cholesky({ rows: w, cols: w, data: mm });
   if (!chol) return null;
-  const lower = inverseIterationMin(chol.data, w) / 4 - g.error;
+  const lower = cholMinEigenEstimate(chol.data, w, 8) / 4 - g.error;
   if (!(lower >= 16 * cut * cut)) return null;
   return refineOnZ(k, z, r1, chol.data, v1, g.trace);
 }
@@ -317,37 +317,6 @@ function transposed(x: Mat): Float64Array {
   for (let i = 0; i < x.rows; i++)
     for (let j = 0; j < x.cols; j++) out[j * x.rows + i] = x.data[i * x.cols + j];
   return out;
-}
-
-/**
- * An estimate of λ_min(L·Lᵀ) from eight steps of inverse iteration with the factor (an upper
- * bound of λ_min: the caller divides it by 4, and the refinement's contraction certifies).
- */
-function inverseIterationMin(L: Float64Array, d: number): number {
-  const x = new Float64Array(d);
-  let seed = 12345;
-  for (let i = 0; i < d; i++) {
-    seed = (seed * 1664525 + 1013904223) >>> 0;
-    x[i] = seed / 2 ** 32 - 0.5;
-  }
-  let est = Infinity;
-  for (let it = 0; it < 8; it++) {
-    let xx = 0;
-    for (let i = 0; i < d; i++) xx += x[i] * x[i];
-    const y = Float64Array.from(x);
-    cholSolveVec(L, d, y);
-    let xy = 0;
-    let yy = 0;
-    for (let i = 0; i < d; i++) {
-      xy += x[i] * y[i];
-      yy += y[i] * y[i];
-    }
-    if (!(xy > 0)) return 0;
-    est = Math.min(est, xx / xy);
-    const s = 1 / Math.sqrt(yy);
-    for (let i = 0; i < d; i++) x[i] = y[i] * s;
-  }
-  return est;
 }
 
 /**

@@ -12,7 +12,7 @@
 import type { CompleteKernels, Mat } from "../backends/types.js";
 import type { ApproxGram } from "./certified.js";
 import {
-  cholSolveVec,
+  cholMinEigenEstimate,
   refinedResidualSq,
   type CenteredGramEigen,
   type RefinementInfo,
@@ -36,29 +36,7 @@ export async function lowGramSolver(
   const d = mean.length;
   const chol = await k.cholesky(approx.gram);
   if (!chol) return null;
-  const x = new Float64Array(d);
-  let seed = 12345;
-  for (let i = 0; i < d; i++) {
-    seed = (seed * 1664525 + 1013904223) >>> 0;
-    x[i] = seed / 2 ** 32 - 0.5;
-  }
-  let est = Infinity;
-  for (let it = 0; it < 3; it++) {
-    let xx = 0;
-    for (let i = 0; i < d; i++) xx += x[i] * x[i];
-    const y = Float64Array.from(x);
-    cholSolveVec(chol.data, d, y);
-    let xy = 0;
-    let yy = 0;
-    for (let i = 0; i < d; i++) {
-      xy += x[i] * y[i];
-      yy += y[i] * y[i];
-    }
-    if (!(xy > 0)) return null;
-    est = Math.min(est, xx / xy);
-    const s = 1 / Math.sqrt(yy);
-    for (let i = 0; i < d; i++) x[i] = y[i] * s;
-  }
+  const est = cholMinEigenEstimate(chol.data, d, 3);
   const lower = est / 4;
   if (!(lower > 0)) return null;
   return {
