@@ -111,3 +111,48 @@ describe("deflatedResidualSq: the route each case is built for", () => {
       expect(out!.errorRel).toBeLessThanOrEqual(1e-9);
     });
 });
+
+describe("the certified path (float32 Gram) takes the two-level solve past κ(HᵀH) = 1e12", () => {
+  // 2000×128, collapsed onto two of three targets and a third signal, with an offset and noise
+  // 1e-6: NRC4 is the third target's part off span(H). Certified (DEEP_NRC_CERTIFIED=1) and
+  // float64 (=0) paths compared.
+  const n = 2000;
+  const d = 128;
+  let seed = 99;
+  const rand = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+  const y = Float64Array.from({ length: n * 3 }, rand);
+  const x = Float64Array.from({ length: n }, rand);
+  const a = Float64Array.from({ length: 3 * d }, rand);
+  const h = new Float64Array(n * d);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < d; j++)
+      h[i * d + j] =
+        6 + y[i * 3] * a[j] + y[i * 3 + 1] * a[d + j] + x[i] * a[2 * d + j] + 1e-6 * rand();
+  const run = async (k: Kernels, flag: string) => {
+    const before = process.env.DEEP_NRC_CERTIFIED;
+    process.env.DEEP_NRC_CERTIFIED = flag;
+    try {
+      const rep = await measureNRC({
+        layers: [{ features: { rows: n, cols: d, data: h } }],
+        targets: { rows: n, cols: 3, data: y },
+        backend: k,
+      });
+      return rep.layers[0];
+    } finally {
+      if (before === undefined) delete process.env.DEEP_NRC_CERTIFIED;
+      else process.env.DEEP_NRC_CERTIFIED = before;
+    }
+  };
+  forEachWasmBuild((name, kernels) =>
+    it(`${name}: route two-level, NRC4 = the float64 path's within 1e-9`, async () => {
+      const cert = await run(kernels(), "1");
+      const f64 = await run(kernels(), "0");
+      expect(cert.certificate?.nrc4).toBe("two-level");
+      expect(cert.certificate?.nrc4Rel).toBeLessThanOrEqual(1e-10);
+      expect(f64.certificate).toBeUndefined();
+      const want = f64.nrc4 as number;
+      expect(want).toBeGreaterThan(1e-3);
+      expect(Math.abs((cert.nrc4 as number) - want)).toBeLessThanOrEqual(1e-9 * want + 1e-14);
+    }),
+  );
+});
