@@ -13,6 +13,16 @@ import { deflatedResidualSq, type DeflatedResidual } from "../linalg/deflated.js
 import type { ReducedSpectrum } from "./layer-spectrum.js";
 
 /**
+ * `DEEP_NRC_TWO_LEVEL=0` in the environment turns the two-level solve off (the QR fallback as
+ * before issue 22): a diagnostic switch for benchmarks and bisection, read at each call.
+ */
+function twoLevelOff(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
+    ?.env?.DEEP_NRC_TWO_LEVEL;
+  return env === "0";
+}
+
+/**
  * NRC4's residual ‖(I − H·pinv(H))·Yc‖² by the two-level solve, or null (the caller factorises).
  * @internal
  */
@@ -24,6 +34,7 @@ export async function layerDeflatedResidual(
   data: { h: Mat; yc: Mat },
   reduced?: ReducedSpectrum,
 ): Promise<DeflatedResidual | null> {
+  if (twoLevelOff()) return null;
   const n = s.count;
   if (!reduced) {
     const gram = { rows: s.d, cols: s.d, data: s.m2H };

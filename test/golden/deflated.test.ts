@@ -156,3 +156,21 @@ describe("the certified path (float32 Gram) takes the two-level solve past Îº(Há
     }),
   );
 });
+
+it("DEEP_NRC_TWO_LEVEL=0 turns the two-level solve off: the QR fallback, the same NRC4", async () => {
+  const c = fx.cases.find((x) => x.name === "bottleneck-noise")!;
+  const widths: number[] = [];
+  process.env.DEEP_NRC_TWO_LEVEL = "0";
+  try {
+    const rep = await measureNRC({
+      layers: [{ features: c.features }],
+      targets: fx.targets,
+      backend: spying(jsKernels, widths),
+    });
+    expect(Math.max(...widths)).toBeGreaterThanOrEqual(c.features.cols);
+    const got = rep.layers[0].nrc4 as number;
+    expect(Math.abs(got - c.expected.nrc4)).toBeLessThanOrEqual(tolerance(c));
+  } finally {
+    delete process.env.DEEP_NRC_TWO_LEVEL;
+  }
+});
