@@ -31,7 +31,8 @@
  * @module
  */
 import type { CompleteKernels, Mat } from "../backends/types.js";
-import { cholMinEigenEstimate, cholSolveVec } from "./lstsq.js";
+import { cholSolveVec } from "./lstsq.js";
+import { cholMinEigenEstimate } from "./preconditioned.js";
 
 const EPS = 2 ** -52;
 /** Level 1: eigenvalues of the centered Gram at or above this fraction of the largest. */

@@ -432,41 +432,6 @@ export function cholSolveVec(
 }
 
 /**
- * An estimate of λ_min(L·Lᵀ) (L lower-triangular, row-major d×d) from `steps` steps of inverse
- * iteration with the factor, started from a fixed pseudo-random vector: the smallest Rayleigh
- * quotient xᵀx / xᵀ(LLᵀ)⁻¹x seen — an upper bound of λ_min, not a lower one (callers divide it
- * by a safety factor and certify by a refinement's contraction). 0 where a quotient is not
- * positive (L not numerically positive definite).
- * @internal
- */
-export function cholMinEigenEstimate(L: Float64Array, d: number, steps: number): number {
-  const x = new Float64Array(d);
-  let seed = 12345;
-  for (let i = 0; i < d; i++) {
-    seed = (seed * 1664525 + 1013904223) >>> 0;
-    x[i] = seed / 2 ** 32 - 0.5;
-  }
-  let est = Infinity;
-  for (let it = 0; it < steps; it++) {
-    let xx = 0;
-    for (let i = 0; i < d; i++) xx += x[i] * x[i];
-    const y = Float64Array.from(x);
-    cholSolveVec(L, d, y);
-    let xy = 0;
-    let yy = 0;
-    for (let i = 0; i < d; i++) {
-      xy += x[i] * y[i];
-      yy += y[i] * y[i];
-    }
-    if (!(xy > 0)) return 0;
-    est = Math.min(est, xx / xy);
-    const s = 1 / Math.sqrt(yy);
-    for (let i = 0; i < d; i++) x[i] = y[i] * s;
-  }
-  return est;
-}
-
-/**
  * The same solve from C's Cholesky factor: with u = √N·μ, HᵀH = C + u·uᵀ, so
  * δ = C⁻¹g − α·C⁻¹u with α = (uᵀC⁻¹g)/(1 + uᵀC⁻¹u); `change` = Σ (‖Lᵀδ‖² + (uᵀδ)²), where
  * Lᵀδ = L⁻¹g − α·L⁻¹u comes from the forward solves (a sum of squares, and no extra pass over L).

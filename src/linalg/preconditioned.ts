@@ -12,11 +12,46 @@
 import type { CompleteKernels, Mat } from "../backends/types.js";
 import type { ApproxGram } from "./certified.js";
 import {
-  cholMinEigenEstimate,
+  cholSolveVec,
   refinedResidualSq,
   type CenteredGramEigen,
   type RefinementInfo,
 } from "./lstsq.js";
+
+/**
+ * An estimate of λ_min(L·Lᵀ) (L lower-triangular, row-major d×d) from `steps` steps of inverse
+ * iteration with the factor, started from a fixed pseudo-random vector: the smallest Rayleigh
+ * quotient xᵀx / xᵀ(LLᵀ)⁻¹x seen — an upper bound of λ_min, not a lower one (callers divide it
+ * by a safety factor and certify by a refinement's contraction). 0 where a quotient is not
+ * positive (L not numerically positive definite).
+ * @internal
+ */
+export function cholMinEigenEstimate(L: Float64Array, d: number, steps: number): number {
+  const x = new Float64Array(d);
+  let seed = 12345;
+  for (let i = 0; i < d; i++) {
+    seed = (seed * 1664525 + 1013904223) >>> 0;
+    x[i] = seed / 2 ** 32 - 0.5;
+  }
+  let est = Infinity;
+  for (let it = 0; it < steps; it++) {
+    let xx = 0;
+    for (let i = 0; i < d; i++) xx += x[i] * x[i];
+    const y = Float64Array.from(x);
+    cholSolveVec(L, d, y);
+    let xy = 0;
+    let yy = 0;
+    for (let i = 0; i < d; i++) {
+      xy += x[i] * y[i];
+      yy += y[i] * y[i];
+    }
+    if (!(xy > 0)) return 0;
+    est = Math.min(est, xx / xy);
+    const s = 1 / Math.sqrt(yy);
+    for (let i = 0; i < d; i++) x[i] = y[i] * s;
+  }
+  return est;
+}
 
 /**
  * The solver for {@link refinedResidualSq} from an approximate Gram: its Cholesky factor, and
