@@ -149,10 +149,10 @@ function minusProduct(x: Mat, q: Mat, t: Mat): Mat {
 /** `X − Q·T`: by the backend's GEMM from m = 8 columns of Q (the JS loop below that). */
 async function minusProductWith(k: CompleteKernels, x: Mat, q: Mat, t: Mat): Promise<Mat> {
   if (q.cols < 8) return minusProduct(x, q, t);
-  const qt = (await k.matmul(q, t)).data;
-  const out = new Float64Array(x.data.length);
+  // The product's own array (new, owned here) receives the difference: no second N×w buffer.
+  const out = (await k.matmul(q, t)).data;
   const xd = x.data;
-  for (let i = 0; i < out.length; i++) out[i] = xd[i] - qt[i];
+  for (let i = 0; i < out.length; i++) out[i] = xd[i] - out[i];
   return { rows: x.rows, cols: x.cols, data: out };
 }
 
