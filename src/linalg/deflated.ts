@@ -195,6 +195,8 @@ export async function deflatedResidualSq(
   if (k1 + 1 > LEVEL1_MAX_FRACTION * w) return null;
   const v1 = withMean(await leadingSubspace(k, inp.gram, k1, inp.vectors), mean);
   const m = v1.cols;
+  // No first level (nothing resolved above `resolution` and a zero mean): nothing to deflate.
+  if (m === 0) return null;
   const f = await k.qr(await k.matmul(a, v1), yc, { wantQ: true });
   const q1 = f.Q as Mat;
   // T₁ = Q₁ᵀA and Z = A − Q₁T₁ (Z ⟂ Q₁ but for rounding; gradients are taken off V₁ below).

@@ -84,6 +84,31 @@ describe("deflatedResidualSq: the route each case is built for", () => {
       for (let c = 0; c < q; c++) mean[c] += y.data[i * q + c] / y.rows;
     return { rows: y.rows, cols: q, data: y.data.map((v, i) => v - mean[i % q]) };
   })();
+  it("nothing resolved above `resolution` and a zero mean: null, no kernel called", async () => {
+    const h = fx.cases[0].features;
+    const d = h.cols;
+    let calls = 0;
+    const counting = new Proxy(k, {
+      get: (t, p) =>
+        typeof t[p as keyof typeof t] === "function"
+          ? (...args: unknown[]) => (
+              calls++,
+              (t[p as keyof typeof t] as (...a: unknown[]) => unknown)(...args)
+            )
+          : t[p as keyof typeof t],
+    });
+    const out = await deflatedResidualSq(counting, {
+      a: h,
+      yc,
+      mean: new Float64Array(d),
+      gram: { rows: d, cols: d, data: new Float64Array(d * d) },
+      values: new Float64Array(d).fill(1),
+      rtol: defaultRtol(h.rows, d),
+      resolution: 1,
+    });
+    expect(out).toBeNull();
+    expect(calls).toBe(0);
+  });
   for (const c of fx.cases.filter((x) => x.name !== "collapsed-reduced"))
     it(`${c.name} → ${c.route === "qr" ? "null (the QR fallback)" : c.route}`, async () => {
       const h = c.features;
