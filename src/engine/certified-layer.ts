@@ -22,14 +22,16 @@ import { nrc4Rtol } from "./nrc4.js";
 /** Narrower layers never take the certified path (t + 8 ≤ d/4 is also needed). */
 export const CERTIFIED_MIN_FEATURES = 128;
 /**
- * From this width the certified path is measureNRC's default. Measured on the 2-core AMD EPYC VM
- * (Node 20, one thread, CPU time, N = 10000, one layer with its weight, median of 4): d = 512
- * 1.3× the float64 path (the two passes over the data and the JS around them outweigh the
- * float32 Gram's saving), d = 1024 1.0×, d = 2048 0.83× (float32 Gram 1.0 s vs the float64
- * moments 2.0 s; both paths then spend 2 s in eigensolvers). `DEEP_NRC_CERTIFIED=1` takes it
- * from {@link CERTIFIED_MIN_FEATURES} on, `=0` never.
+ * From this width the certified path would be measureNRC's default: off (Infinity), as measured.
+ * On the 2-core AMD EPYC VM (Node 20, 2 threads, wall time, `npm run bench:certified`, loaded
+ * VM) it took 1.57× the float64 path on 8 × 10000 × 512, 1.68× at d = 1024 and 1.00× at 2048
+ * (one thread, CPU time: 1.3×, 1.0×, 0.83×): the float32 Gram saves about half of the float64
+ * moments, but the passes over the data, the JS around them and the loss of the float64 path's
+ * overlap (the next layer's moments on the workers while this one's eigensolver runs) take it
+ * back. `DEEP_NRC_CERTIFIED=1` takes it wherever a layer's shape allows (d ≥
+ * {@link CERTIFIED_MIN_FEATURES}); `=0` or unset, never.
  */
-export const CERTIFIED_AUTO_MIN_FEATURES = 1536;
+export const CERTIFIED_AUTO_MIN_FEATURES = Infinity;
 
 function policyMin(): number {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
