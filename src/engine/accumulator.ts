@@ -21,29 +21,13 @@ import type { CompleteKernels, Mat } from "../backends/types.js";
 import type { BackendOption } from "../backends/choose.js";
 import { STREAM_WORK_FACTOR, acquireKernels, type HeldKernels } from "../backends/shared.js";
 import { NRCInputError, checkKeys } from "../errors.js";
-import type { MatrixInput } from "../linalg/matrix.js";
-import type { TensorInput } from "../io/conv.js";
-import type { NRCReport, Preset } from "./report.js";
-import {
-  DEFAULT_COLLAPSE_THRESHOLD,
-  NRC_OPTION_KEYS,
-  checkNRCOptions,
-  type Ctx,
-  type NRCOptions,
-} from "./options.js";
+import type { NRCReport } from "./report.js";
+import { DEFAULT_COLLAPSE_THRESHOLD, type Ctx } from "./options.js";
 import { assembleReport } from "./report.js";
-import { asMatrix } from "../linalg/matrix.js";
-import {
-  finalizeLayer,
-  prepareLayer,
-  repeatRows,
-  roughWork,
-  weightMatrix,
-  type LayerExtras,
-  type PreparedLayer,
-} from "./layer.js";
+import { finalizeLayer, repeatRows, roughWork, type LayerExtras } from "./layer.js";
 import {
   batchStats,
+  mirrorUpper,
   MomentsAccumulation,
   mergeMoments,
   mergeStats,
@@ -54,7 +38,6 @@ import {
 import { decodeState, encodeState } from "../state/binary.js";
 import { stateFromJSON, stateToJSON, type AccumulatorState } from "../state/json.js";
 import { checkCompatible, checkMergeOptions, type MergeOptions } from "../state/merge-compat.js";
-import { isEmptyBatch } from "./empty-batch.js";
 import { checkWeightsFitLayers, checkWeightsMatchState } from "../state/load-weights.js";
 import {
   newStateId,
@@ -65,45 +48,22 @@ import {
 import { hsicBatch, hsicDebiasedSums, hsicMerge, type HsicSums } from "../stats/hsic.js";
 import { turnEventLoop } from "./event-loop.js";
 import { rescanResiduals } from "./nrc4-rescan.js";
+import { checkBatch } from "./accumulator-batch.js";
+import {
+  ACCUMULATOR_KEYS,
+  checkAccumulatorOptions,
+  optionsOfState,
+  type AccumulatorBatch,
+  type AccumulatorOptions,
+  type FinalizeOptions,
+} from "./accumulator-options.js";
 
-/** Options of {@link createNRCAccumulator}: the shared {@link NRCOptions}, plus the weights, names and NRC4's mode. */
-export interface AccumulatorOptions extends Omit<NRCOptions, "debiased"> {
-  /** One weight per layer (matrix or conv filters), or null where a layer has none. */
-  weights?: readonly (MatrixInput | TensorInput | null)[];
-  /** Layer names. */
-  names?: readonly string[];
-  /**
-   * How NRC4 is obtained: `"tsqr"` (default) keeps a TSQR factor, one pass; `"rescan"` keeps
-   * only moments (about the Gram's cost per batch) and needs the same batches once more at
-   * `finalize({ rescan })`. Same results either way (to ~1e-12).
-   */
-  nrc4?: "tsqr" | "rescan";
-  /**
-   * NRC2 as debiased CKA (unbiased HSIC; see `linearCKA`). In the accumulator only with preset
-   * `reference-code` (CKA of H[:, :t] and Y, whose extra running sums merge; the paper's NRC2
-   * projects onto the top-t eigenvectors, known only at the end, and would need fourth moments
-   * along them): use `measureNRC({ debiased: true })` for the paper preset.
-   */
-  debiased?: boolean;
-}
-
-/** Options of {@link NRCAccumulator.finalize}. */
-export interface FinalizeOptions {
-  /**
-   * `rescan` mode: returns the same batches again (same samples, any batching and order), each
-   * call a fresh iteration; called once or a few times.
-   */
-  rescan?: () => AsyncIterable<AccumulatorBatch> | Iterable<AccumulatorBatch>;
-}
-
-/** One batch: the features of every layer for the same samples, and their targets. */
-export interface AccumulatorBatch {
-  features: readonly (MatrixInput | TensorInput)[];
-  targets: MatrixInput;
-}
-
+export type {
+  AccumulatorBatch,
+  AccumulatorOptions,
+  FinalizeOptions,
+} from "./accumulator-options.js";
 export type { AccumulatorState } from "../state/json.js";
-
 export type { MergeOptions } from "../state/merge-compat.js";
 
 const FN = "NRCAccumulator";
@@ -201,63 +161,18 @@ export class NRCAccumulator {
    */
   async add(batch: AccumulatorBatch): Promise<void> {
     const fn = `${FN}.add`;
-    if (batch === null || typeof batch !== "object" || !Array.isArray(batch.features))
-      throw new NRCInputError(
-        fn,
-        "batch",
-        "batch must be { features: [layer 0, layer 1, …], targets }",
-      );
-    if (isEmptyBatch(fn, batch.features, batch.targets)) return; // adds nothing
-    const y = asMatrix(fn, "targets", batch.targets);
-    const L = batch.features.length;
-    const expectL = this.stats?.length ?? this.weights?.length ?? L;
-    if (L === 0 || L !== expectL)
-      throw new NRCInputError(
-        fn,
-        "features",
-        `features must hold one entry per layer (${expectL}); got ${L}`,
-      );
-    if (this.stats && y.cols !== this.stats[0].q)
-      throw new NRCInputError(
-        fn,
-        "targets",
-        `targets must have ${this.stats[0].q} columns like earlier batches; got ${y.cols}`,
-      );
+    const checked = checkBatch(fn, batch, {
+      stats: this.stats,
+      weights: this.weights,
+      names: this.names,
+      preset: this.opts.preset,
+    });
+    if (!checked) return; // an empty batch adds nothing
+    const { y, prepared } = checked;
+    const L = prepared.length;
     let work = 0;
     for (const f of batch.features) work += roughWork(f);
     const k = await this.k(work);
-    // Float32 features stay float32 (no widened copy) where the kernels take them: the moments
-    // run of `rescan` mode and its refinement passes; elsewhere they are widened on first use.
-    const prepared: PreparedLayer[] = batch.features.map((f, i) =>
-      prepareLayer(
-        fn,
-        `features[${i}]`,
-        i,
-        f,
-        null,
-        this.names?.[i],
-        this.opts.preset,
-        y.rows,
-        false,
-        true,
-      ),
-    );
-    prepared.forEach((p, i) => {
-      const w = this.weights?.[i];
-      const cols = (p.h32 ?? p.h).cols; // p.h of float32 features would widen them
-      if (w && w.cols !== cols)
-        throw new NRCInputError(
-          fn,
-          `features[${i}]`,
-          `features[${i}] must have ${w.cols} columns (weight ${i} is ${w.rows}×${w.cols}); got ${cols}`,
-        );
-      if (this.stats && this.stats[i].d !== cols)
-        throw new NRCInputError(
-          fn,
-          `features[${i}]`,
-          `features[${i}] must have ${this.stats[i].d} columns like earlier batches; got ${cols}`,
-        );
-    });
     if (this.opts.debiased) {
       const t = this.opts.t ?? y.cols;
       const part = prepared.map((p) => hsicBatch(p.h, Math.min(t, p.h.cols), y));
@@ -601,70 +516,7 @@ export function createNRCAccumulator(options: AccumulatorOptions = {}): NRCAccum
   return buildAccumulator(fn, options);
 }
 
-/** The keys {@link createNRCAccumulator} reads. */
-const ACCUMULATOR_KEYS = ["weights", "names", ...NRC_OPTION_KEYS, "nrc4", "debiased"];
-
-/** The accumulator options a saved state (JSON or binary) records. */
-function optionsOfState(s: { options: StateOptions; names?: string[] | null }): AccumulatorOptions {
-  const o = s.options;
-  return {
-    t: o.t ?? undefined,
-    r: o.r ?? undefined,
-    preset: o.preset,
-    modelMSE: o.modelMSE ?? undefined,
-    collapseThreshold: o.collapseThreshold,
-    names: s.names ?? undefined,
-    nrc4: o.nrc4 ?? "tsqr",
-    debiased: o.debiased,
-  };
-}
-
 /** {@link createNRCAccumulator}'s checks and construction, errors naming `fn`. */
 function buildAccumulator(fn: string, options: AccumulatorOptions): NRCAccumulator {
-  checkNRCOptions(fn, options);
-  if (options.names !== undefined && options.names !== null) {
-    if (!Array.isArray(options.names))
-      throw new NRCInputError(fn, "names", "names must be an array of strings (one per layer)");
-    options.names.forEach((v, i) => {
-      if (typeof v !== "string")
-        throw new NRCInputError(fn, `names[${i}]`, `names[${i}] must be a string; got ${typeof v}`);
-    });
-  }
-  if (options.nrc4 !== undefined && options.nrc4 !== "tsqr" && options.nrc4 !== "rescan")
-    throw new NRCInputError(
-      fn,
-      "nrc4",
-      `nrc4 must be "tsqr" or "rescan"; got ${JSON.stringify(options.nrc4)}`,
-    );
-  if (options.debiased && (options.preset ?? "paper") !== "reference-code")
-    throw new NRCInputError(
-      fn,
-      "debiased",
-      `debiased NRC2 streams only with preset "reference-code" (CKA of H[:, :t] and Y); the paper's NRC2 projects onto the top-t eigenvectors, known only at the end, and its unbiased estimator needs fourth moments along them: use measureNRC({ debiased: true }) on the samples; got preset ${JSON.stringify(options.preset ?? "paper")}`,
-    );
-  let weights: (Mat | null)[] | null = null;
-  if (options.weights !== undefined) {
-    if (!Array.isArray(options.weights))
-      throw new NRCInputError(
-        fn,
-        "weights",
-        "weights must be an array (one per layer, null where absent)",
-      );
-    weights = options.weights.map((w, i) => {
-      if (w == null) return null;
-      return weightMatrix(fn, `weights[${i}]`, w);
-    });
-  }
-  return new NRCAccumulator(options, weights);
-}
-
-/**
- * Makes M2_H exactly symmetric (its lower triangle a copy of the upper): the merges round the two
- * triangles differently (by an ulp or so), and a symmetric state is stored as one triangle,
- * bit-exactly. Returns its argument.
- */
-function mirrorUpper(s: LayerStats): LayerStats {
-  const { d, m2H } = s;
-  for (let i = 1; i < d; i++) for (let j = 0; j < i; j++) m2H[i * d + j] = m2H[j * d + i];
-  return s;
+  return new NRCAccumulator(options, checkAccumulatorOptions(fn, options));
 }

@@ -476,3 +476,14 @@ export async function nrc4Residual(
   for (let col = 0; col < q; col++) res += perColumn[col];
   return res;
 }
+
+/**
+ * Makes M2_H exactly symmetric (its lower triangle a copy of the upper): the merges round the two
+ * triangles differently (by an ulp or so), and a symmetric state is stored as one triangle,
+ * bit-exactly. Returns its argument.
+ */
+export function mirrorUpper(s: LayerStats): LayerStats {
+  const { d, m2H } = s;
+  for (let i = 1; i < d; i++) for (let j = 0; j < i; j++) m2H[i * d + j] = m2H[j * d + i];
+  return s;
+}
