@@ -15,4 +15,6 @@ export type {
   WebGPUKernels,
   WebGPUDevice,
   WebGPUEntry,
+  LowGram,
+  EigenStart,
 } from "../backends/webgpu/index.js";

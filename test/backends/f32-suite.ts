@@ -18,6 +18,7 @@ import { loadFixture, type MetricsCase } from "../helpers/fixtures.js";
 
 /** Kernel bound, relative to the centered column norms (≈ 2^-20). */
 export const KERNEL_BOUND = 1e-6;
+const KERNEL_BOUND_F32 = KERNEL_BOUND;
 
 /** Metric bounds against the float64 fixtures (|Δ| ≤ rel·|expected| + abs). */
 export const METRIC_BOUNDS = {
@@ -45,6 +46,20 @@ export function randn(rows: number, cols: number, seed: number): Mat {
   for (let i = 0; i < data.length; i++)
     data[i] = Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
   return { rows, cols, data };
+}
+
+/**
+ * A collapsed layer (m×d): a rank-2 signal plus noise 1e-4 of its scale (NRC1 at t = 2 ≈ 1e-9).
+ */
+export function collapsedLayer(m: number, d: number): Mat {
+  const s = randn(m, 2, 4);
+  const nz = randn(m, d, 5);
+  const h = randn(m, d, 6);
+  for (let r = 0; r < m; r++)
+    for (let j = 0; j < d; j++)
+      h.data[r * d + j] =
+        s.data[r * 2] * (j + 1) + s.data[r * 2 + 1] * (d - j) + 1e-4 * nz.data[r * d + j];
+  return h;
 }
 
 /** `AᵀB` by the plain float64 triple loop (the independent reference). */
@@ -116,14 +131,25 @@ function record(suite: string, what: string, v: number): void {
  * Registers the float32-backend tests.
  * @param name Suite name (shown in the test names).
  * @param kernels Returns the started kernels (called inside the tests).
- * @param opts `golden`: which presets of metrics.json to run (default both).
+ * @param opts `presets`: which presets of metrics.json to run (default both); `golden: false`
+ *   skips the golden fixtures (for a backend the float64 golden suite checks); `kernelBound`: the
+ *   kernels' bound (default {@link KERNEL_BOUND}; an exact backend states a float64 one);
+ *   `maxKernelWork`: skip the larger kernel shapes.
  */
 export function runFloat32Suite(
   name: string,
   kernels: () => Kernels,
-  opts: { presets?: readonly ("paper" | "reference-code")[]; maxGoldenWork?: number } = {},
+  opts: {
+    presets?: readonly ("paper" | "reference-code")[];
+    maxGoldenWork?: number;
+    golden?: boolean;
+    kernelBound?: number;
+    /** Skip kernel shapes with m·n·max(n, q) above this (a slow exact backend). */
+    maxKernelWork?: number;
+  } = {},
 ): void {
   const presets = opts.presets ?? ["paper", "reference-code"];
+  const KERNEL_BOUND = opts.kernelBound ?? KERNEL_BOUND_F32;
   afterAll(() => {
     if (process.env.NRC_PRINT_ACCURACY) {
       console.log(
@@ -143,7 +169,8 @@ export function runFloat32Suite(
       [2500, 256, 3],
     ];
     for (const [m, n, q] of shapes) {
-      it(`gram and crossProd of centered normal data, ${m}×${n} and ${m}×${q}: within ${KERNEL_BOUND} of float64`, async () => {
+      if (m * n * Math.max(n, q) > (opts.maxKernelWork ?? Infinity)) continue;
+      it(`gram and crossProd of centered normal data, ${m}×${n} and ${m}×${q}: within ${KERNEL_BOUND} of the float64 loop`, async () => {
         const k = kernels();
         const a = randn(m, n, 11 + m);
         const b = randn(m, q, 97 + n);
@@ -237,6 +264,7 @@ export function runFloat32Suite(
     });
   });
 
+  if (opts.golden === false) return;
   describe(`float32 golden fixtures [${name}] (bounds: ${JSON.stringify(METRIC_BOUNDS)})`, () => {
     const fx = loadFixture("metrics");
     const cases = fx.cases.filter(

@@ -1,8 +1,9 @@
 /**
- * `deep-nrc/tfjs`: the tfjs backend on tfjs-backend-cpu and tfjs-backend-wasm (float32 products
- * summed in float64, within the bounds of ./f32-suite.ts), and tfjs tensors as inputs.
+ * `deep-nrc/tfjs`: the tfjs backend on tfjs-backend-cpu and tfjs-backend-wasm — exact products from
+ * integer digits by default (float64 bounds, the golden and property suites), the float32 pass
+ * within the bounds of ./f32-suite.ts — and tfjs tensors as inputs.
  */
-import { describe, it, expect, beforeAll } from "vitest";
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
@@ -21,7 +22,15 @@ import {
   type TF,
 } from "../../src/tfjs/index.js";
 import { runPropertySuite } from "../properties/suite.js";
-import { crossRef, normalisedError, randn, runFloat32Suite, KERNEL_BOUND } from "./f32-suite.js";
+import { runGoldenSuite } from "../golden/suite.js";
+import {
+  collapsedLayer,
+  crossRef,
+  normalisedError,
+  randn,
+  runFloat32Suite,
+  KERNEL_BOUND,
+} from "./f32-suite.js";
 
 /** A seeded float32 tensor and the float64 matrix of the same values. */
 function pair(rows: number, cols: number, seed: number, shift = 0) {
@@ -33,51 +42,106 @@ function pair(rows: number, cols: number, seed: number, shift = 0) {
   };
 }
 
+/** The exact kernels' bound, relative to the centered column norms (float64 rounding). */
+const EXACT_BOUND = 1e-13;
+
 for (const backendName of ["cpu", "wasm"] as const) {
   describe(`tfjs backend on tfjs-backend-${backendName}`, () => {
     let k: TfjsKernels;
+    let k32: TfjsKernels;
     beforeAll(async () => {
       await tf.setBackend(backendName);
       k = (await tfjsBackend(tf).init()) as TfjsKernels;
+      k32 = (await tfjsBackend(tf, { precision: "float32" }).init()) as TfjsKernels;
+    });
+    afterAll(async () => {
+      await k?.dispose();
+      await k32?.dispose();
     });
 
     it("reports the active tfjs backend and leaks no tensors", async () => {
       expect(k.name).toBe("tfjs");
       expect(k.tfBackend).toBe(backendName);
       expect(k.tileRows).toBe(1024);
+      expect(k.precision).toBe("exact");
+      expect(k32.precision).toBe("float32");
+      expect(typeof k.symEig).toBe("function");
       const before = tf.memory().numTensors;
       const a = randn(2100, 17, 3);
       const b = randn(2100, 5, 4);
-      expect(normalisedError(await k.gram(a), crossRef(a, a), a, a)).toBeLessThanOrEqual(
-        KERNEL_BOUND,
-      );
-      expect(normalisedError(await k.crossProd(a, b), crossRef(a, b), a, b)).toBeLessThanOrEqual(
-        KERNEL_BOUND,
-      );
+      for (const [kk, bound] of [
+        [k, EXACT_BOUND],
+        [k32, KERNEL_BOUND],
+      ] as const) {
+        expect(normalisedError(await kk.gram(a), crossRef(a, a), a, a)).toBeLessThanOrEqual(bound);
+        expect(normalisedError(await kk.crossProd(a, b), crossRef(a, b), a, b)).toBeLessThanOrEqual(
+          bound,
+        );
+      }
+      await k.lowGram(a, new Float64Array(17));
+      await k.shiftedMoments!(a, new Float64Array(17), b);
       expect(tf.memory().numTensors).toBe(before);
     });
 
     it("chunks many tiles into several batched calls", async () => {
-      const small = (await tfjsBackend(tf, {
-        tileRows: 100,
-        maxChunkBytes: 40_000,
-      }).init()) as TfjsKernels;
-      const a = randn(1234, 30, 9);
-      const b = randn(1234, 4, 10);
-      expect(normalisedError(await small.gram(a), crossRef(a, a), a, a)).toBeLessThanOrEqual(
-        KERNEL_BOUND,
-      );
-      expect(
-        normalisedError(await small.crossProd(a, b), crossRef(a, b), a, b),
-      ).toBeLessThanOrEqual(KERNEL_BOUND);
+      for (const precision of ["exact", "float32"] as const) {
+        const small = (await tfjsBackend(tf, {
+          precision,
+          tileRows: 100,
+          maxChunkBytes: 40_000,
+          cpu: core.jsBackend,
+        }).init()) as TfjsKernels;
+        const bound = precision === "exact" ? EXACT_BOUND : KERNEL_BOUND;
+        const a = randn(1234, 30, 9);
+        const b = randn(1234, 4, 10);
+        expect(normalisedError(await small.gram(a), crossRef(a, a), a, a)).toBeLessThanOrEqual(
+          bound,
+        );
+        expect(
+          normalisedError(await small.crossProd(a, b), crossRef(a, b), a, b),
+        ).toBeLessThanOrEqual(bound);
+      }
     });
 
-    runFloat32Suite(`tfjs-${backendName}`, () => k, { presets: ["paper"] });
-    runPropertySuite(`tfjs-${backendName}`, () => k, { float32: true });
+    it("a collapsed layer's NRC1 (~1e-9) as float64 has it, by default", async () => {
+      const h = collapsedLayer(1500, 12);
+      const exact = await core.noiseComponent(h, 2, { backend: core.jsKernels });
+      expect(exact).toBeLessThan(1e-8);
+      const got = await core.noiseComponent(h, 2, { backend: k });
+      expect(Math.abs(got - exact)).toBeLessThanOrEqual(1e-9 * exact);
+    });
+
+    // The exact products at a float64 bound (small shapes: tfjs-cpu's matMul is slow), the
+    // float32 pass at its float32 bounds, and on tfjs-wasm the golden and property suites at
+    // the float64 tolerances.
+    runFloat32Suite(`tfjs-${backendName} exact`, () => k, {
+      golden: false,
+      kernelBound: EXACT_BOUND,
+      maxKernelWork: 2e6,
+    });
+    runFloat32Suite(`tfjs-${backendName} float32`, () => k32, { presets: ["paper"] });
+    if (backendName === "wasm") {
+      runGoldenSuite("tfjs-wasm", () => k, { pure: false });
+      runPropertySuite("tfjs-wasm", () => k);
+    }
   });
 }
 
 describe("tfjs backend start-up", () => {
+  it("init() refuses the exact products where matMul is not exact on integers below 2^24", async () => {
+    await tf.setBackend("cpu");
+    // a matMul that loses the last bit, as float16 arithmetic would (and worse)
+    const lossy = { ...tf, matMul: (x: tf.Tensor, y: tf.Tensor) => tf.add(tf.matMul(x, y), 1) };
+    await expect(tfjsBackend(lossy as unknown as TF).init()).rejects.toThrow(
+      /not exact on integers below 2\^24.*precision: "float32"/,
+    );
+    const k32 = await tfjsBackend(lossy as unknown as TF, {
+      precision: "float32",
+      cpu: core.jsBackend,
+    }).init();
+    expect(k32.name).toBe("tfjs");
+  });
+
   it("init() rejects, saying why, when tfjs has no backend", async () => {
     const fake = {
       ready: async () => {

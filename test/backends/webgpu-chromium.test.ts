@@ -1,5 +1,6 @@
 /**
- * The WebGPU backend in a browser: Debian's headless Chromium (`--enable-unsafe-webgpu`; on a
+ * The WebGPU backend in a browser (exact by default; the float32 pass too), and `measureNRC` on it
+ * against Node's wasm backend: Debian's headless Chromium (`--enable-unsafe-webgpu`; on a
  * machine without a GPU Chromium offers its SwiftShader Vulkan fallback adapter), the backend
  * bundled with esbuild and loaded as an ES module from a secure (https) origin served by
  * playwright's request routing. Skipped, with the reason, when Chromium or an adapter is missing.
@@ -9,15 +10,18 @@ import { build } from "esbuild";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "../viz/chromium.js";
 import { KERNEL_BOUND } from "./f32-suite.js";
+import { measureNRC, type NRCReport } from "../../src/index.js";
+import { loadFixture, type FixtureMatrix } from "../helpers/fixtures.js";
 
 const ORIGIN = "https://deep-nrc.test";
 
 /** Runs in the page (a string, so that no test-runner transform leaks into it). */
 const PAGE_CHECK = `(async () => {
   const mod = await import("${ORIGIN}/webgpu.js");
-  let k;
+  let k, k32;
   try {
     k = await mod.webgpuBackend().init();
+    k32 = await mod.webgpuBackend({ device: k.device, precision: "float32" }).init();
   } catch (e) {
     return { error: String(e && e.message ? e.message : e) };
   }
@@ -52,16 +56,33 @@ const PAGE_CHECK = `(async () => {
   const tGram = performance.now() - t0;
   const x = await k.crossProd(a, b);
   const gc = await k.gram(c);
+  const g32 = await k32.gram(a);
   const out = {
     adapter: k.adapterInfo,
+    precision: k.precision,
     tGram,
     gram: err(g, cross(a, a), a, a),
     crossProd: err(x, cross(a, b), a, b),
     gramShifted: err(gc, cross(c, c), c, c),
+    gram32: err(g32, cross(a, a), a, a),
   };
+  await k32.dispose();
   await k.dispose();
   return out;
 })()`;
+
+/** Runs measureNRC with the webgpu backend in the page on layers passed in as plain arrays. */
+const PAGE_MEASURE = `async ({ layers, targets, r }) => {
+  const mod = await import("${ORIGIN}/webgpu.js");
+  const mat = (m) => ({ rows: m.rows, cols: m.cols, data: Float64Array.from(m.data) });
+  const rep = await mod.measureNRC({
+    layers: layers.map((l) => ({ name: l.name, features: mat(l.features), weight: mat(l.weight) })),
+    targets: mat(targets),
+    r,
+    backend: mod.webgpuBackend(),
+  });
+  return JSON.parse(JSON.stringify(rep));
+}`;
 
 let browser: Browser | null = null;
 let page: Page | null = null;
@@ -79,8 +100,14 @@ if (!browser) {
 } else {
   describe("webgpu backend in headless Chromium", () => {
     beforeAll(async () => {
+      const src = (p: string) => new URL(p, import.meta.url).pathname;
       const bundle = await build({
-        entryPoints: [new URL("../../src/backends/webgpu/index.ts", import.meta.url).pathname],
+        stdin: {
+          contents: `export { webgpuBackend } from ${JSON.stringify(src("../../src/backends/webgpu/index.ts"))};
+export { measureNRC } from ${JSON.stringify(src("../../src/index.ts"))};`,
+          resolveDir: src("."),
+          loader: "ts",
+        },
         bundle: true,
         format: "esm",
         platform: "browser",
@@ -104,16 +131,94 @@ if (!browser) {
     it("navigator.gpu is there (secure origin) and the kernels match float64 in the page", async (ctx) => {
       const r = (await page!.evaluate(PAGE_CHECK)) as
         | { error: string }
-        | { adapter: string; tGram: number; gram: number; crossProd: number; gramShifted: number };
+        | {
+            adapter: string;
+            precision: string;
+            tGram: number;
+            gram: number;
+            crossProd: number;
+            gramShifted: number;
+            gram32: number;
+          };
       if ("error" in r) {
         ctx.skip(`no WebGPU adapter in this Chromium: ${r.error}`);
         return;
       }
       if (process.env.NRC_PRINT_ACCURACY) console.log("webgpu in Chromium:", r);
       expect(r.adapter.length).toBeGreaterThan(0);
-      expect(r.gram).toBeLessThanOrEqual(KERNEL_BOUND);
-      expect(r.crossProd).toBeLessThanOrEqual(KERNEL_BOUND);
-      expect(r.gramShifted).toBeLessThanOrEqual(KERNEL_BOUND);
+      expect(r.precision).toBe("exact");
+      expect(r.gram).toBeLessThanOrEqual(1e-13);
+      expect(r.crossProd).toBeLessThanOrEqual(1e-13);
+      expect(r.gramShifted).toBeLessThanOrEqual(1e-13);
+      expect(r.gram32).toBeLessThanOrEqual(KERNEL_BOUND);
+    });
+
+    it("measureNRC on the trained-like layers (collapsed included) equals Node's wasm to the contract", async (ctx) => {
+      const fx = loadFixture("trained") as unknown as {
+        r: number;
+        targets: FixtureMatrix;
+        cases: { name: string; features: FixtureMatrix; weight: FixtureMatrix }[];
+      };
+      const plain = (m: FixtureMatrix) => ({
+        rows: m.rows,
+        cols: m.cols,
+        data: Array.from(m.data),
+      });
+      const arg = {
+        layers: fx.cases.map((c) => ({
+          name: c.name,
+          features: plain(c.features),
+          weight: plain(c.weight),
+        })),
+        targets: plain(fx.targets),
+        r: fx.r,
+      };
+      let got: NRCReport;
+      try {
+        got = (await page!.evaluate(`(${PAGE_MEASURE})(${JSON.stringify(arg)})`)) as NRCReport;
+      } catch (e) {
+        if (/adapter/.test(String(e))) return ctx.skip(`no WebGPU adapter: ${String(e)}`);
+        throw e;
+      }
+      const want = await measureNRC({
+        layers: fx.cases.map((c) => ({ name: c.name, features: c.features, weight: c.weight })),
+        targets: fx.targets,
+        r: fx.r,
+        backend: "wasm",
+      });
+      expect(got.backend).toBe("webgpu");
+      const worst: Record<string, number> = {};
+      // The trained-like layers' contract (test/golden/trained-suite.ts): NRC1 and NRC4 to 1e-6
+      // relative plus 1e-16 / 1e-20, the rest to 1e-8.
+      const near = (
+        g: number | null | undefined,
+        w: number | null | undefined,
+        rel: number,
+        abs: number,
+        what: string,
+      ) => {
+        expect(g, what).not.toBeNull();
+        const key = what.split(" ").slice(1).join(" ");
+        worst[key] = Math.max(
+          worst[key] ?? 0,
+          Math.abs((g as number) - (w as number)) / Math.abs(w as number),
+        );
+        expect(Math.abs((g as number) - (w as number)), what).toBeLessThanOrEqual(
+          rel * Math.abs(w as number) + abs,
+        );
+      };
+      want.layers.forEach((w, i) => {
+        const g = got.layers[i];
+        near(g.nrc1, w.nrc1, 1e-6, 1e-16, `${w.name} nrc1`);
+        near(g.nrc4, w.nrc4, 1e-6, 1e-20, `${w.name} nrc4`);
+        near(g.nrc2, w.nrc2, 1e-8, 0, `${w.name} nrc2`);
+        near(g.nrc3, w.nrc3, 1e-8, 0, `${w.name} nrc3`);
+        near(g.stableRankFeatures, w.stableRankFeatures, 1e-8, 0, `${w.name} stable rank`);
+        near(g.intrinsic?.nrc1, w.intrinsic?.nrc1, 1e-6, 1e-16, `${w.name} nrc1 at r`);
+        near(g.intrinsic?.nrc3, w.intrinsic?.nrc3, 1e-8, 0, `${w.name} nrc3 at r`);
+      });
+      if (process.env.NRC_PRINT_ACCURACY)
+        console.log("Chromium webgpu vs Node wasm (worst |Δ|/|v|):", worst);
     });
   });
 }

@@ -7,97 +7,18 @@
  * read off top eigenvectors separated by a gap of ~1e14, so they are far more accurate).
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { measureNRC, noiseComponent, jsKernels } from "../../src/index.js";
+import { measureNRC, jsKernels } from "../../src/index.js";
 import type { Kernels } from "../../src/backends/types.js";
 import { findReduction } from "../../src/linalg/reduce.js";
 import { batchStats } from "../../src/stats/moments.js";
 import { forEachWasmBuild } from "../helpers/wasm-builds.js";
-import { loadFixture, type FixtureMatrix } from "../helpers/fixtures.js";
+import { fx, trainedSuite, worst } from "./trained-suite.js";
 
-interface Expected {
-  nrc1: number;
-  nrc2: number;
-  nrc3: number;
-  nrc4: number;
-  stableRankFeatures: number;
-  stableRankWeight: number;
-  intrinsic: { nrc1: number; nrc3: number; bottomAlignment: number };
-}
-interface Case {
-  name: string;
-  features: FixtureMatrix;
-  weight: FixtureMatrix;
-  dead: number[];
-  constant: number[];
-  duplicates: number[][];
-  expected: Expected;
-}
-const fx = loadFixture("trained") as unknown as {
-  t: number;
-  r: number;
-  targets: FixtureMatrix;
-  cases: Case[];
-};
-
-/** Worst |Δ|/|v| per backend and metric (`NRC_PRINT_ACCURACY=1` prints it). */
-const worst: Record<string, Record<string, number>> = {};
-let current = "";
-
-function near(
-  got: number | null | undefined,
-  want: number,
-  rel: number,
-  abs: number,
-  what: string,
-) {
-  expect(got, what).not.toBeNull();
-  const err = Math.abs((got as number) - want);
-  const w = (worst[current] ??= {});
-  w[what] = Math.max(w[what] ?? 0, want === 0 ? err : err / Math.abs(want));
-  expect(err, `${what}: got ${got}, want ${want}`).toBeLessThanOrEqual(rel * Math.abs(want) + abs);
-}
-
-function suite(name: string, kernels: () => Kernels) {
-  describe(`trained-like layers [${name}]`, () => {
-    for (const c of fx.cases)
-      it(`${c.name}: every metric against the reference`, async () => {
-        current = name;
-        const before = Float64Array.from(c.features.data);
-        const rep = await measureNRC({
-          layers: [{ name: c.name, features: c.features, weight: c.weight }],
-          targets: fx.targets,
-          r: fx.r,
-          backend: kernels(),
-        });
-        const l = rep.layers[0];
-        const e = c.expected;
-        expect(l.degenerate).toBeNull();
-        near(l.nrc1, e.nrc1, 1e-6, 1e-16, "nrc1");
-        near(l.nrc4, e.nrc4, 1e-6, 1e-20, "nrc4");
-        near(l.nrc2, e.nrc2, 1e-8, 0, "nrc2");
-        near(l.nrc3, e.nrc3, 1e-8, 0, "nrc3");
-        near(l.stableRankFeatures, e.stableRankFeatures, 1e-8, 0, "stable rank (features)");
-        near(l.stableRankWeight, e.stableRankWeight, 1e-8, 0, "stable rank (weight)");
-        near(l.intrinsic?.nrc1, e.intrinsic.nrc1, 1e-6, 1e-16, "intrinsic nrc1");
-        near(l.intrinsic?.nrc3, e.intrinsic.nrc3, 1e-8, 0, "intrinsic nrc3");
-        near(l.intrinsic?.bottomAlignment, e.intrinsic.bottomAlignment, 1e-8, 1e-15, "bottom");
-        near(
-          await noiseComponent(c.features, fx.t, { backend: kernels() }),
-          e.nrc1,
-          1e-6,
-          1e-16,
-          "noiseComponent",
-        );
-        expect(c.features.data).toEqual(before);
-      });
-  });
-}
-
-suite("js", () => jsKernels);
+trainedSuite("js", () => jsKernels);
 afterAll(() => {
   if (process.env.NRC_PRINT_ACCURACY) console.table(worst);
 });
-forEachWasmBuild(suite);
+forEachWasmBuild(trainedSuite);
 
 describe("column reduction finds exactly the constructed dead, constant and duplicated units", () => {
   for (const c of fx.cases)

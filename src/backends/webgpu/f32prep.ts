@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { Mat } from "../types.js";
+import type { Mat, MatF32 } from "../types.js";
 
 /** Column statistics used to center and scale a matrix before the float32 upload. */
 export interface ColPrep {
@@ -21,7 +21,7 @@ export interface ColPrep {
   scale: Float64Array;
 }
 
-export function prepColumns(a: Mat): ColPrep {
+export function prepColumns(a: Mat | MatF32): ColPrep {
   const { rows: m, cols: n, data } = a;
   const mean = new Float64Array(n);
   for (let r = 0; r < m; r++) {
@@ -40,23 +40,31 @@ export function prepColumns(a: Mat): ColPrep {
       if (av > maxAbs[j]) maxAbs[j] = av;
     }
   }
-  const scale = new Float64Array(n);
-  for (let j = 0; j < n; j++) {
-    const mx = maxAbs[j];
-    // The exponent is clamped so that both the scale and its inverse stay finite doubles (a
-    // subnormal column would otherwise ask for 2^1074 = Infinity); ±1000 keeps |entries| within
-    // float32's range (≥ 2^-1074+1000 ≈ 1e-22, ≤ 2^24).
-    const e = Math.min(1000, Math.max(-1000, Math.ceil(Math.log2(mx))));
-    scale[j] = mx > 0 && Number.isFinite(mx) ? Math.pow(2, -e) : 1;
-  }
-  return { mean, csum, scale };
+  return { mean, csum, scale: maxAbs.map(pow2Scale) };
+}
+
+/**
+ * The power of two that brings a column whose largest |entry| is `mx` to about 1 (1 for a zero or
+ * non-finite `mx`). The exponent is clamped so that both the scale and its inverse stay finite
+ * doubles (a subnormal column would otherwise ask for 2^1074 = Infinity); ±1000 keeps |entries|
+ * within float32's range (≥ 2^-1074+1000 ≈ 1e-22, ≤ 2^24).
+ */
+export function pow2Scale(mx: number): number {
+  const e = Math.min(1000, Math.max(-1000, Math.ceil(Math.log2(mx))));
+  return mx > 0 && Number.isFinite(mx) ? Math.pow(2, -e) : 1;
 }
 
 /**
  * Writes rows [r0, r1) of a, centered and scaled, into dst (float32, row-major) and zero-fills
  * the rest of dst.
  */
-export function fillChunk(a: Mat, p: ColPrep, r0: number, r1: number, dst: Float32Array): void {
+export function fillChunk(
+  a: Mat | MatF32,
+  p: ColPrep,
+  r0: number,
+  r1: number,
+  dst: Float32Array,
+): void {
   const n = a.cols;
   const d = a.data;
   const { mean, scale } = p;
@@ -99,4 +107,54 @@ export function finishProduct(
     }
   }
   return { rows: n, cols: q, data: out };
+}
+
+/** `lowGram`'s host pass: per column, `Σ(aᵢ − s)`, `Σ(aᵢ − s)²` and `max|aᵢ − s|`, in float64. */
+export function shiftedStats(
+  a: Mat | MatF32,
+  s: Float64Array,
+): { sums: Float64Array; squares: Float64Array; maxAbs: Float64Array } {
+  const { rows: m, cols: d, data } = a;
+  const sums = new Float64Array(d);
+  const squares = new Float64Array(d);
+  const maxAbs = new Float64Array(d);
+  for (let o = 0; o < m * d; o += d)
+    for (let j = 0; j < d; j++) {
+      const v = data[o + j] - s[j];
+      sums[j] += v;
+      squares[j] += v * v;
+      const av = Math.abs(v);
+      if (!(av <= maxAbs[j])) maxAbs[j] = av;
+    }
+  return { sums, squares, maxAbs };
+}
+
+/** The {@link ColPrep} that makes {@link fillChunk} write (a − s)·scale (one float32 rounding). */
+export function shiftPrep(s: Float64Array, scale: Float64Array): ColPrep {
+  return { mean: s, csum: new Float64Array(s.length), scale };
+}
+
+/**
+ * `lowGram`'s result from the float32 pass's symmetric accumulator `acc` = Σ x̃x̃ᵀ of the scaled
+ * columns centered at c = s + off (off = 0 when the host subtracted s itself): the Gram moved to
+ * s, `Σ(aᵢ − s)(aᵢ − s)ᵀ = acc/scale² + csum·offᵀ + off·csumᵀ + m·off·offᵀ` (csum = Σ(aᵢ − c)),
+ * with the float64 sums and squares about s and the float32 unit roundoff.
+ */
+export function lowGramResult(
+  acc: Float64Array,
+  m: number,
+  off: Float64Array,
+  scale: Float64Array,
+  stats: { sums: Float64Array; squares: Float64Array },
+  blockRows: number,
+): {
+  gram: Mat;
+  sums: Float64Array;
+  squares: Float64Array;
+  blockRows: number;
+  unitRoundoff: number;
+} {
+  const p: ColPrep = { mean: off, csum: stats.sums.map((v, j) => v - m * off[j]), scale };
+  const gram = finishProduct(acc, m, p, p, true);
+  return { gram, sums: stats.sums, squares: stats.squares, blockRows, unitRoundoff: 2 ** -24 };
 }

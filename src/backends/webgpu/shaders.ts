@@ -1,8 +1,10 @@
 /**
- * WGSL source of the WebGPU backend's one compute kernel: per-row-tile partial cross products.
+ * WGSL source of the WebGPU backend's float32 pass (`precision: "float32"`, `lowGram`):
+ * per-row-tile partial cross products.
  *
- * For an m×n matrix A and an m×q matrix B (row-major float32, both already centered and
- * column-scaled on the host), workgroup (bx, by, tile) computes the 32×32 output block
+ * For an m×n matrix A and an m×q matrix B (row-major float32, centered and column-scaled on the
+ * host, or — float32 sources uploaded as they are — as they are read: (x − c)·s, one rounding, s a
+ * power of two), workgroup (bx, by, tile) computes the 32×32 output block
  * `C_tile[by·32 .. , bx·32 ..] = A[rows of tile, :]ᵀ · B[rows of tile, :]` in float32 and writes it
  * to `C[tile][i][j]` (`C` holds one n×q partial product per row tile). The host reads every tile's
  * partial product back and sums the tiles in float64, so float32 rounding accumulates over at
@@ -36,6 +38,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> P: Params;
+// Per column, centers and power-of-two scales applied as the rows are read, (x − c)·s:
+// [c_A (n), s_A (n), c_B (q), s_B (q)] (0 and 1 where the host centered and scaled already).
+@group(0) @binding(4) var<storage, read> S: array<f32>;
 
 const BS: u32 = 32u;
 const KC: u32 = 32u;
@@ -73,10 +78,10 @@ fn main(@builtin(workgroup_id) wg: vec3u,
       var vb = 0.0;
       if (r < r1) {
         if (i0 + c < P.n) {
-          va = A[r * P.n + i0 + c];
+          va = (A[r * P.n + i0 + c] - S[i0 + c]) * S[P.n + i0 + c];
         }
         if (j0 + c < P.q) {
-          vb = B[r * P.q + j0 + c];
+          vb = (B[r * P.q + j0 + c] - S[2u * P.n + j0 + c]) * S[2u * P.n + P.q + j0 + c];
         }
       }
       As[e] = va;
