@@ -49,7 +49,7 @@ interface Contender {
   flags: string[];
   env?: Record<string, string>;
 }
-/** The certified path wherever its shape allows (measureNRC's default takes it from d ≥ 1536). */
+/** The certified path wherever its shape allows (opt-in: measureNRC's default is the float64 path). */
 const FORCE = { DEEP_NRC_CERTIFIED: "1" };
 const contenders: Contender[] = [
   {
@@ -61,7 +61,7 @@ const contenders: Contender[] = [
   },
   {
     key: "default",
-    label: "measureNRC({ layers, targets }) as released (certified from d ≥ 1536)",
+    label: "measureNRC({ layers, targets }) as released (float64 path)",
     backend: "default",
     flags: [],
   },

@@ -23,21 +23,27 @@ import { nrc4Rtol } from "./nrc4.js";
 /** Narrower layers never take the certified path (t + 8 ≤ d/4 is also needed). */
 export const CERTIFIED_MIN_FEATURES = 128;
 /**
- * From this width the certified path is measureNRC's default. Measured on the 2-core AMD EPYC VM
- * (Node 20, one thread, CPU time, N = 10000, one layer with its weight, median of 4): d = 512
- * 1.3× the float64 path (the two passes over the data and the JS around them outweigh the
- * float32 Gram's saving), d = 1024 1.0×, d = 2048 0.83× (float32 Gram 1.0 s vs the float64
- * moments 2.0 s; both paths then spend 2 s in eigensolvers). `DEEP_NRC_CERTIFIED=1` takes it
- * from {@link CERTIFIED_MIN_FEATURES} on, `=0` never.
+ * From this width the certified path is measureNRC's default on the `wasm` backend: off
+ * (Infinity), as measured. On the 2-core AMD EPYC VM (Node 20, 2 threads, wall time,
+ * `npm run bench:certified`, loaded VM) it took 1.57× the float64 path on 8 × 10000 × 512, 1.68× at
+ * d = 1024 and 1.00× at 2048 (Node 24: 1.01× on the standard workload; one thread, CPU time: 1.3×,
+ * 1.0×, 0.83×): the float32 Gram saves about half of the float64 moments, but the passes over the
+ * data, the JS around them and the loss of the float64 path's overlap (the next layer's moments
+ * on the workers while this one's eigensolver runs) take it back. Backends whose float64 Gram is
+ * the slow route (webgpu, tfjs: their `lowGram` is the GPU's float32 pass) take it from
+ * {@link CERTIFIED_MIN_FEATURES}. `DEEP_NRC_CERTIFIED=1` takes it wherever a layer's shape allows
+ * on any backend with `lowGram`; `=0`, never.
  */
-export const CERTIFIED_AUTO_MIN_FEATURES = 1536;
+export const CERTIFIED_WASM_MIN_FEATURES = Infinity;
 
-function policyMin(): number {
+function policyMin(k: CompleteKernels): number {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
     ?.env?.DEEP_NRC_CERTIFIED;
   if (env === "0") return Infinity;
-  return env === "1" ? CERTIFIED_MIN_FEATURES : CERTIFIED_AUTO_MIN_FEATURES;
+  if (env === "1") return CERTIFIED_MIN_FEATURES;
+  return k.name === "wasm" ? CERTIFIED_WASM_MIN_FEATURES : CERTIFIED_MIN_FEATURES;
 }
+
 /** Basis vectors beyond t in the subspace iteration. */
 const EXTRA = 8;
 /** Relative accuracy the certified values must have. */
@@ -50,7 +56,7 @@ export function certifiedEligible(k: CompleteKernels, ctx: Ctx, n: number, d: nu
     ctx.preset === "paper" &&
     ctx.r === null &&
     !ctx.debiased &&
-    d >= policyMin() &&
+    d >= policyMin(k) &&
     4 * (ctx.t + EXTRA) <= d &&
     n >= 2 * d
   );

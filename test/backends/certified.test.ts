@@ -39,7 +39,7 @@ let k2: CompleteKernels;
 let k1: CompleteKernels;
 let saved: string | undefined;
 beforeAll(async () => {
-  // These layers are ~128 wide: the certified path everywhere its shape allows.
+  // The certified path is opt-in (DEEP_NRC_CERTIFIED=1): these tests take it wherever it applies.
   saved = process.env.DEEP_NRC_CERTIFIED;
   process.env.DEEP_NRC_CERTIFIED = "1";
   k2 = completeKernels(await wasmBackend({ threads: 2 }).init());
@@ -272,7 +272,7 @@ describe("property: the certified path equals the float64 path within the contra
 });
 
 describe("the default policy", () => {
-  it("a 160-wide layer takes the float64 path unless DEEP_NRC_CERTIFIED=1", async () => {
+  it("measureNRC takes the float64 path unless DEEP_NRC_CERTIFIED=1", async () => {
     const r = rng(77);
     const y = randMat(r, 520, 3);
     const l = layer("healthy", 3, y);

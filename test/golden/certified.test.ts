@@ -63,7 +63,7 @@ function near(
   expect(err, `${what}: got ${got}, want ${want}`).toBeLessThanOrEqual(rel * Math.abs(want) + abs);
 }
 
-// These layers are 128 wide: the certified path everywhere its shape allows, not only from 1536.
+// The certified path is opt-in (DEEP_NRC_CERTIFIED=1): these tests take it wherever it applies.
 let saved: string | undefined;
 beforeAll(() => {
   saved = process.env.DEEP_NRC_CERTIFIED;
