@@ -34,11 +34,22 @@ function reason(c: ChildResult): string {
   return msg.replace(/^job failed: (Error: )?/, "").slice(0, 160);
 }
 
-export async function job(spec: JobSpec, limitMs: number): Promise<Outcome> {
+export async function job(
+  spec: JobSpec,
+  limitMs: number,
+  nodeFlags: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Outcome> {
   const script = [join(HERE, "job.ts"), JSON.stringify(spec)];
-  const c = spec.backend.endsWith("-fma")
-    ? await runChild(process.execPath, [...RELAXED_FLAG, "--import", "tsx", ...script], limitMs)
-    : await runChild(TSX, script, limitMs);
+  const c =
+    spec.backend.endsWith("-fma") || nodeFlags.length > 0
+      ? await runChild(
+          process.execPath,
+          [...RELAXED_FLAG, ...nodeFlags, "--import", "tsx", ...script],
+          limitMs,
+          env,
+        )
+      : await runChild(TSX, script, limitMs, env);
   if (c.status === "ok") {
     const r = lastJson<JobResult>(c.stdout);
     if (r) return { status: "ok", r, wallMs: c.wallMs };

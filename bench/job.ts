@@ -16,6 +16,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { measureNRC, completeKernels, jsBackend } from "../src/index.js";
 import type { Backend, CompleteKernels, NRCReport } from "../src/index.js";
+import type { LayerCertificate } from "../src/engine/report.js";
 import { wasmBackend } from "../src/backends/wasm/index.js";
 import { readNpy } from "../src/io/npy.js";
 import { openFileSource } from "../src/node/file-source.js";
@@ -53,6 +54,8 @@ export interface JobResult {
   /** For ml-matrix: layers actually timed (the time is extrapolated to all). */
   layersTimed?: number;
   values?: LayerValues[];
+  /** Per layer, the certified path's bounds (null: the float64 path ran). */
+  certificates?: (LayerCertificate | null)[];
   targetStableRank?: number;
   gramMs?: number[];
   eigMs?: number[];
@@ -96,6 +99,13 @@ async function startBackend(name: string): Promise<{ k: CompleteKernels; info: s
     case "wasm2":
       b = wasmBackend({ threads: 2, requireThreads: true, fma: false });
       break;
+    case "wasm-f64": {
+      // The default wasm backend without its float32 Gram: measureNRC's float64 path (issue 22).
+      const raw = await wasmBackend().init();
+      const full = completeKernels(raw);
+      const threads = (raw as unknown as { threads?: number }).threads;
+      return { k: { ...full, lowGram: undefined }, info: `threads ${threads}, float64 path` };
+    }
     case "wasm2-fma":
       b = wasmBackend({ threads: 2, requireThreads: true, fma: true });
       break;
@@ -192,6 +202,7 @@ async function main(): Promise<void> {
     out.times = await timeReps(spec.reps, longMs, async () => (rep = await run()));
     out.info += ` → ${rep.backend}`;
     out.values = values(rep);
+    out.certificates = rep.layers.map((l) => l.certificate ?? null);
     out.targetStableRank = rep.targetStableRank;
   } else {
     const { k, info } = await startBackend(spec.backend);
@@ -242,6 +253,7 @@ async function main(): Promise<void> {
           rep = await measureNRC({ layers, targets: y, t: w.t, preset: "paper", backend: k });
         });
         out.values = values(rep!);
+        out.certificates = (rep as NRCReport | null)!.layers.map((l) => l.certificate ?? null);
         out.targetStableRank = rep!.targetStableRank;
       }
     } finally {

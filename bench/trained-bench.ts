@@ -96,8 +96,8 @@ export async function trainedBench(
   const single: Record<string, number[]> = {};
   for (const [key, pick] of [
     ["healthy L1 (20 % dead)", [1]],
-    ["bottleneck L4 (QR)", [4]],
-    ["collapsed L7 (QR)", [7]],
+    ["bottleneck L4 (fallback)", [4]],
+    ["collapsed L7 (fallback)", [7]],
   ] as const) {
     single[key] = [];
     for (let round = 0; round < o.rounds; round++) {

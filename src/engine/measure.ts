@@ -29,7 +29,7 @@ import {
   momentsFinite,
   finalizeLayer,
 } from "./layer.js";
-import { certifiedEligible, certifiedLayer } from "./certified.js";
+import { certifiedEligible, certifiedLayer } from "./certified-layer.js";
 
 /** The keys {@link measureNRC} reads (others are rejected). @internal */
 export const MEASURE_KEYS = [

@@ -3,8 +3,9 @@
  * preset ({@link nrc4Rtol}). The residual comes from a TSQR factor when the statistics hold one;
  * otherwise from the data, by normal equations solved with the Gram's eigenvectors or Cholesky
  * factor and refined against the data where the spectrum proves that safe
- * (`linalg/lstsq.ts`), and by a Householder QR of [H | Y | 1] and an SVD of its factor where it
- * does not.
+ * (`linalg/lstsq.ts`); where it does not, by the two-level solve of `linalg/deflated.ts` (the
+ * Gram's well-resolved directions, then the data deflated of them: no QR of all of H), and by a
+ * Householder QR of [H | Y | 1] and an SVD of its factor where that cannot certify its value.
  * @module
  */
 import type { CompleteKernels, Mat } from "../backends/types.js";
@@ -15,6 +16,7 @@ import { reduceRows, reducedAugmented } from "../linalg/reduce.js";
 import type { Ctx } from "./options.js";
 import { nrc4Cutoff } from "./nrc4-cutoff.js";
 import type { ReducedSpectrum } from "./layer-spectrum.js";
+import { layerDeflatedResidual } from "./nrc4-deflated.js";
 
 /** What the NRC4 refinement solves with ({@link centeredGramSolver}) for a layer's statistics. @internal */
 export function layerGramSolver(
@@ -77,6 +79,8 @@ export async function layerResidual(
     });
     if (refined !== null) return refined;
     await beforeFactor?.();
+    const two = await layerDeflatedResidual(k, s, spec, rtol, { h: data.h, yc }, reduced);
+    if (two) return two.residual;
     const { a, d: width } = reducedAugmented(red, data.h, data.y);
     const r = (await k.qr(a)).R;
     return nrc4Residual(k, { ...s, d: width, r }, rtol);
@@ -84,6 +88,8 @@ export async function layerResidual(
   refined = await refinedResidualSq(k, data.h, yc, await layerGramSolver(k, s, spec), rtol, cross);
   if (refined !== null) return refined;
   await beforeFactor?.();
+  const two = await layerDeflatedResidual(k, s, spec, rtol, { h: data.h, yc });
+  if (two) return two.residual;
   const r = (await k.qr(augmented(data.h, data.y))).R;
   return nrc4Residual(k, { ...s, r }, rtol);
 }

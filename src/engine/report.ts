@@ -105,11 +105,16 @@ export interface LayerCertificate {
   /** The float32 Gram's a-priori 2-norm error bound, relative to the trace. */
   gramErrorRel: number;
   /**
-   * NRC4's route: `refined` (float32 Cholesky preconditioner, refined on the data), or `qr`
-   * (κ(HᵀH) past 1e12, where the float64 path factorises [H | Y | 1] too).
+   * NRC4's route: `refined` (float32 Cholesky preconditioner, refined on the data); past
+   * κ(HᵀH) = 1e12, `two-level` (the Gram's well-resolved directions, then the data deflated of
+   * them: `linalg/deflated.ts`) or, where that cannot certify its value, `qr` (a Householder QR of
+   * [H | Y | 1], as the float64 path).
    */
-  nrc4: "refined" | "qr";
-  /** NRC4: refinement passes over the data and the residual's excess bound, relative (0 for qr). */
+  nrc4: "refined" | "two-level" | "qr";
+  /**
+   * NRC4: refinement passes over the data and the residual's error bound, relative (0 for qr;
+   * for two-level, the `errorRel` of `linalg/deflated.ts`).
+   */
   nrc4Passes: number;
   nrc4Rel: number;
 }

@@ -19,9 +19,44 @@ import {
 } from "./lstsq.js";
 
 /**
+ * An estimate of λ_min(L·Lᵀ) (L lower-triangular, row-major d×d) from `steps` steps of inverse
+ * iteration with the factor, started from a fixed pseudo-random vector: the smallest Rayleigh
+ * quotient xᵀx / xᵀ(LLᵀ)⁻¹x seen — an upper bound of λ_min, not a lower one (callers divide it
+ * by a safety factor and certify by a refinement's contraction). 0 where a quotient is not
+ * positive (L not numerically positive definite).
+ * @internal
+ */
+export function cholMinEigenEstimate(L: Float64Array, d: number, steps: number): number {
+  const x = new Float64Array(d);
+  let seed = 12345;
+  for (let i = 0; i < d; i++) {
+    seed = (seed * 1664525 + 1013904223) >>> 0;
+    x[i] = seed / 2 ** 32 - 0.5;
+  }
+  let est = Infinity;
+  for (let it = 0; it < steps; it++) {
+    let xx = 0;
+    for (let i = 0; i < d; i++) xx += x[i] * x[i];
+    const y = Float64Array.from(x);
+    cholSolveVec(L, d, y);
+    let xy = 0;
+    let yy = 0;
+    for (let i = 0; i < d; i++) {
+      xy += x[i] * y[i];
+      yy += y[i] * y[i];
+    }
+    if (!(xy > 0)) return 0;
+    est = Math.min(est, xx / xy);
+    const s = 1 / Math.sqrt(yy);
+    for (let i = 0; i < d; i++) x[i] = y[i] * s;
+  }
+  return est;
+}
+
+/**
  * The solver for {@link refinedResidualSq} from an approximate Gram: its Cholesky factor, and
  * bounds on C's spectrum for the refinement's conditioning guard (κ(HᵀH) ≤ 1e12) — λ_max ≤
- * trace, and λ_min estimated as λ̂/4, λ̂ ≥ λ_min(C̃) from eight steps of inverse iteration with the
+ * trace, and λ_min estimated as λ̂/4, λ̂ ≥ λ_min(C̃) from three steps of inverse iteration with the
  * factor. An estimate, not a bound (the a-priori η is far too pessimistic to subtract: 1.5e-5 of
  * the trace against an actual ~1e-7); what certifies is the refinement's convergence: a
  * contraction ρ < ½ means M⁻¹HᵀH has its spectrum in [½, 3/2], so λ_min(HᵀH) ≥ λ_min(M)/2 > 0
@@ -36,29 +71,7 @@ export async function lowGramSolver(
   const d = mean.length;
   const chol = await k.cholesky(approx.gram);
   if (!chol) return null;
-  const x = new Float64Array(d);
-  let seed = 12345;
-  for (let i = 0; i < d; i++) {
-    seed = (seed * 1664525 + 1013904223) >>> 0;
-    x[i] = seed / 2 ** 32 - 0.5;
-  }
-  let est = Infinity;
-  for (let it = 0; it < 8; it++) {
-    let xx = 0;
-    for (let i = 0; i < d; i++) xx += x[i] * x[i];
-    const y = Float64Array.from(x);
-    cholSolveVec(chol.data, d, y);
-    let xy = 0;
-    let yy = 0;
-    for (let i = 0; i < d; i++) {
-      xy += x[i] * y[i];
-      yy += y[i] * y[i];
-    }
-    if (!(xy > 0)) return null;
-    est = Math.min(est, xx / xy);
-    const s = 1 / Math.sqrt(yy);
-    for (let i = 0; i < d; i++) x[i] = y[i] * s;
-  }
+  const est = cholMinEigenEstimate(chol.data, d, 3);
   const lower = est / 4;
   if (!(lower > 0)) return null;
   return {

@@ -212,13 +212,18 @@ export function expandVectors(red: ColumnReduction, v: Mat, complete = false): M
  * nonzero constants put 1 in span(H), then the targets and a ones column — the matrix whose QR
  * gives NRC4's residual ({@link nrc4Residual}); `Hr` has the same nonzero singular values and
  * left singular vectors as H, hence the same pinv projection. Returns the matrix and Hr's width.
+ * With `y` null, `[Hr]` (or `[Hr | √constSq·1]`) alone.
  */
-export function reducedAugmented(red: ColumnReduction, h: Mat, y: Mat): { a: Mat; d: number } {
+export function reducedAugmented(
+  red: ColumnReduction,
+  h: Mat,
+  y: Mat | null,
+): { a: Mat; d: number } {
   const { keep, scale } = red;
   const ones = red.constSq > 0;
   const dr = keep.length + (ones ? 1 : 0);
-  const q = y.cols;
-  const w = dr + q + 1;
+  const q = y ? y.cols : 0;
+  const w = y ? dr + q + 1 : dr;
   const n = h.rows;
   const out = new Float64Array(n * w);
   const c1 = Math.sqrt(red.constSq);
@@ -227,6 +232,7 @@ export function reducedAugmented(red: ColumnReduction, h: Mat, y: Mat): { a: Mat
     const dst = i * w;
     for (let a = 0; a < keep.length; a++) out[dst + a] = scale[a] * h.data[src + keep[a]];
     if (ones) out[dst + dr - 1] = c1;
+    if (!y) continue;
     for (let c = 0; c < q; c++) out[dst + dr + c] = y.data[i * q + c];
     out[dst + w - 1] = 1;
   }

@@ -9,7 +9,7 @@
  * noted below), whichever path the layer took; the cases the float32 pass cannot certify must
  * have fallen back (no certificate), those it can must carry one.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { measureNRC } from "../../src/index.js";
 import type { Kernels } from "../../src/backends/types.js";
 import { forEachWasmBuild } from "../helpers/wasm-builds.js";
@@ -62,6 +62,17 @@ function near(
   const err = Math.abs((got as number) - want);
   expect(err, `${what}: got ${got}, want ${want}`).toBeLessThanOrEqual(rel * Math.abs(want) + abs);
 }
+
+// The certified path is opt-in (DEEP_NRC_CERTIFIED=1): these tests take it wherever it applies.
+let saved: string | undefined;
+beforeAll(() => {
+  saved = process.env.DEEP_NRC_CERTIFIED;
+  process.env.DEEP_NRC_CERTIFIED = "1";
+});
+afterAll(() => {
+  if (saved === undefined) delete process.env.DEEP_NRC_CERTIFIED;
+  else process.env.DEEP_NRC_CERTIFIED = saved;
+});
 
 function suite(name: string, kernels: () => Kernels) {
   describe(`certified path, adversarial layers [${name}]`, () => {

@@ -45,7 +45,8 @@ export interface EncodedTensor {
 }
 
 /** The fixture files. */
-export type FixtureName = "metrics" | "angles" | "cka" | "pinv" | "conv" | "trained" | "certified";
+export type FixtureName =
+  "metrics" | "angles" | "cka" | "pinv" | "conv" | "trained" | "certified" | "deflated";
 
 /** Folder holding the fixture JSON files. */
 export const FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
@@ -305,6 +306,8 @@ interface FixtureMap {
   trained: Record<string, unknown>;
   /** test/fixtures/certified.json (scripts/make_certified_fixtures.py); typed by its test. */
   certified: Record<string, unknown>;
+  /** test/fixtures/deflated.json (scripts/make_deflated_fixtures.py); typed by its test. */
+  deflated: Record<string, unknown>;
 }
 
 const cache = new Map<FixtureName, unknown>();

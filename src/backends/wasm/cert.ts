@@ -7,7 +7,7 @@
  * @module
  */
 import type { LowGramResult, Mat, MatF32, SubspacePassResult } from "../types.js";
-import type { makeMomentKernels } from "./moments.js";
+import type { makeMomentKernels } from "./streaming.js";
 import type { Runtime } from "./runtime.js";
 
 /** Rows the float32 Gram sums in float32 before adding into float64 (gram32.c's GB). */

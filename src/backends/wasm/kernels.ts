@@ -1,6 +1,6 @@
 /**
  * The `wasm` backend's kernels over a started runtime: the dense factorisations (Cholesky, QR,
- * SVD, symmetric eigensolvers) here, the row-streaming ones from moments.ts.
+ * SVD, symmetric eigensolvers) here, the row-streaming ones from streaming.ts.
  * @module
  */
 import type {
@@ -17,7 +17,7 @@ import type {
 import { svdWith } from "../js/svd.js";
 import { transpose } from "../js/blas.js";
 import { makeCertKernels } from "./cert.js";
-import { makeMomentKernels } from "./moments.js";
+import { makeMomentKernels } from "./streaming.js";
 import type { Runtime } from "./runtime.js";
 
 /** The kernels of a started `wasm` backend. */

@@ -111,3 +111,24 @@ double pow2_normalize(double *x, size_t len, double amax) {
     for (size_t i = 0; i < len; i++) x[i] *= scale;
   return unscale;
 }
+
+/* ‖x − Σ_{p<k} c_p·VT_p‖² (VT k×n row-major), the residual formed entry by entry and squared
+ * (never ‖x‖² − ‖c‖²): a projected tail keeps its digits however small it is. */
+double resid_sq(int n, int k, const double *x, const double *c, const double *VT) {
+  const int n2 = n & ~1;
+  f2 ss = wasm_f64x2_splat(0.0);
+  for (int j = 0; j < n2; j += 2) {
+    f2 r = wasm_v128_load(x + j);
+    for (int p = 0; p < k; p++)
+      r = wasm_f64x2_sub(r, wasm_f64x2_mul(wasm_f64x2_splat(c[p]),
+                                           wasm_v128_load(VT + (size_t)p * n + j)));
+    ss = MADD(ss, r, r);
+  }
+  double t = wasm_f64x2_extract_lane(ss, 0) + wasm_f64x2_extract_lane(ss, 1);
+  if (n2 < n) {
+    double r = x[n2];
+    for (int p = 0; p < k; p++) r -= c[p] * VT[(size_t)p * n + n2];
+    t += r * r;
+  }
+  return t;
+}

@@ -120,6 +120,8 @@ void axpy(int n, double a, const double *x, double *y);
 void scal(int n, double a, double *x);
 double nrm2(int n, const double *x);
 double nrm2_strided(int n, const double *x, int inc);
+/* ‖x − Σ_{p<k} c_p·VT_p‖², the residual formed entry by entry (blas1.c). */
+double resid_sq(int n, int k, const double *x, const double *c, const double *VT);
 /* Rows x, y (length len): x' = c x − s y, y' = s x + c y. */
 void rot_rows(int len, double *x, double *y, double c, double s);
 /* Householder parameters: see blas1.c. */

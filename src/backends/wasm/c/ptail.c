@@ -32,21 +32,7 @@ static void pt_rows(const pt_args *g, int lo, int hi, double *x, double *c, doub
       c[p] = s;
       slot[p] += s * s;
     }
-    f2 ss = wasm_f64x2_splat(0.0);
-    for (int j = 0; j < n2; j += 2) {
-      f2 r = wasm_v128_load(x + j);
-      for (int p = 0; p < k; p++)
-        r = wasm_f64x2_sub(r, wasm_f64x2_mul(wasm_f64x2_splat(c[p]),
-                                             wasm_v128_load(g->VT + (size_t)p * n + j)));
-      ss = MADD(ss, r, r);
-    }
-    double t = wasm_f64x2_extract_lane(ss, 0) + wasm_f64x2_extract_lane(ss, 1);
-    if (n2 < n) {
-      double r = x[n2];
-      for (int p = 0; p < k; p++) r -= c[p] * g->VT[(size_t)p * n + n2];
-      t += r * r;
-    }
-    tail += t;
+    tail += resid_sq(n, k, x, c, g->VT);
   }
   slot[k] += tail;
 }

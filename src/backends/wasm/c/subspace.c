@@ -119,29 +119,11 @@ static __attribute__((noinline)) void sp_fused_kv(const sp_args *g, int rows, co
   }
 }
 
-/* The tail off V's first t columns for the rows of Xb, from Cb (row stride ldc): the residual of
- * each row formed entry by entry against VT_t (t×n). */
+/* The tail off V's first t columns for the rows of Xb, from Cb (row stride ldc). */
 static double sp_tail(const sp_args *g, int rows, const double *Xb, const double *Cb, int ldc) {
-  const int n = g->n, t = g->t, n2 = n & ~1;
   double tail = 0.0;
-  for (int r = 0; r < rows; r++) {
-    const double *x = Xb + (size_t)r * n, *c = Cb + (size_t)r * ldc;
-    f2 ss = wasm_f64x2_splat(0.0);
-    for (int j = 0; j < n2; j += 2) {
-      f2 e = wasm_v128_load(x + j);
-      for (int q = 0; q < t; q++)
-        e = wasm_f64x2_sub(e, wasm_f64x2_mul(wasm_f64x2_splat(c[q]),
-                                             wasm_v128_load(g->VTt + (size_t)q * n + j)));
-      ss = MADD(ss, e, e);
-    }
-    double s = wasm_f64x2_extract_lane(ss, 0) + wasm_f64x2_extract_lane(ss, 1);
-    if (n2 < n) {
-      double e = x[n2];
-      for (int q = 0; q < t; q++) e -= c[q] * g->VTt[(size_t)q * n + n2];
-      s += e * e;
-    }
-    tail += s;
-  }
+  for (int r = 0; r < rows; r++)
+    tail += resid_sq(g->n, g->t, Xb + (size_t)r * g->n, Cb + (size_t)r * ldc, g->VTt);
   return tail;
 }
 

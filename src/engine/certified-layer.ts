@@ -14,13 +14,36 @@ import { certifiedSpectrum, lowPrecisionGram } from "../linalg/certified.js";
 import { lowGramSolver, preconditionedResidual } from "../linalg/preconditioned.js";
 import { augmented, centerWith, nrc4Residual, type LayerStats } from "../stats/moments.js";
 import { findReduction } from "../linalg/reduce.js";
+import { deflatedResidualSq } from "../linalg/deflated.js";
 import type { Ctx } from "./options.js";
 import type { LayerCertificate, LayerReport } from "./report.js";
 import { finalizeLayer } from "./layer.js";
 import { nrc4Rtol } from "./nrc4.js";
 
-/** Narrower layers take the float64 path (its Gram is cheap there; t + 8 ≤ d/4 also needed). */
+/** Narrower layers never take the certified path (t + 8 ≤ d/4 is also needed). */
 export const CERTIFIED_MIN_FEATURES = 128;
+/**
+ * From this width the certified path is measureNRC's default on the `wasm` backend: off
+ * (Infinity), as measured. On the 2-core AMD EPYC VM (Node 20, 2 threads, wall time,
+ * `npm run bench:certified`, loaded VM) it took 1.57× the float64 path on 8 × 10000 × 512, 1.68× at
+ * d = 1024 and 1.00× at 2048 (Node 24: 1.01× on the standard workload; one thread, CPU time: 1.3×,
+ * 1.0×, 0.83×): the float32 Gram saves about half of the float64 moments, but the passes over the
+ * data, the JS around them and the loss of the float64 path's overlap (the next layer's moments
+ * on the workers while this one's eigensolver runs) take it back. Backends whose float64 Gram is
+ * the slow route (webgpu, tfjs: their `lowGram` is the GPU's float32 pass) take it from
+ * {@link CERTIFIED_MIN_FEATURES}. `DEEP_NRC_CERTIFIED=1` takes it wherever a layer's shape allows
+ * on any backend with `lowGram`; `=0`, never.
+ */
+export const CERTIFIED_WASM_MIN_FEATURES = Infinity;
+
+function policyMin(k: CompleteKernels): number {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
+    ?.env?.DEEP_NRC_CERTIFIED;
+  if (env === "0") return Infinity;
+  if (env === "1") return CERTIFIED_MIN_FEATURES;
+  return k.name === "wasm" ? CERTIFIED_WASM_MIN_FEATURES : CERTIFIED_MIN_FEATURES;
+}
+
 /** Basis vectors beyond t in the subspace iteration. */
 const EXTRA = 8;
 /** Relative accuracy the certified values must have. */
@@ -33,7 +56,7 @@ export function certifiedEligible(k: CompleteKernels, ctx: Ctx, n: number, d: nu
     ctx.preset === "paper" &&
     ctx.r === null &&
     !ctx.debiased &&
-    d >= CERTIFIED_MIN_FEATURES &&
+    d >= policyMin(k) &&
     4 * (ctx.t + EXTRA) <= d &&
     n >= 2 * d
   );
@@ -66,6 +89,18 @@ export async function certifiedLayer(
   // the float64 path's column reduction keeps such a layer on its fast path.
   if (!(low.trace > 0) || low.approx.error >= 0.01 * low.trace) return null;
   if (findReduction(h, low.mean, low.approx.gram.data)) return null;
+  // NRC4's preconditioner first: where the float32 Gram cannot precondition (its error, seen on
+  // the diagonal against the exact squares, near λ_min) and κ(HᵀH) is not past the float64
+  // path's 1e12 either, that path serves the layer better — before any pass over the data.
+  const solver = await lowGramSolver(k, low.approx, low.mean, low.trace);
+  let mu2 = 0;
+  for (let j = 0; j < d; j++) mu2 += low.mean[j] * low.mean[j];
+  const lamMinEst = (solver?.bounds?.lower ?? 0) * 4;
+  const preconditions = solver !== null && lamMinEst > 4 * diagError(low, d);
+  // (Where C̃'s Cholesky fails outright, λ_min is below the float32 resolution and only the
+  // certified tail can tell whether κ(HᵀH) is past 1e12: decided after the spectrum.)
+  if (solver && !preconditions && !((low.trace + n * mu2) / (lamMinEst + low.approx.error) > 1e12))
+    return null;
   const cs = await certifiedSpectrum(k, h, low.mean, low.approx, { t, extra: EXTRA, rtol: RTOL });
   const c = cs.certificate;
   if (!c.certified) return null;
@@ -79,11 +114,16 @@ export async function certifiedLayer(
   for (let i = 0; i < d; i++)
     for (let j = 0; j < q; j++) cross[i * q + j] = g[i * q + j] - low.mean[i] * ys[j];
   const rtol = nrc4Rtol(ctx, n, d);
-  const solver = await lowGramSolver(k, low.approx, low.mean, low.trace);
-  const refined = solver
-    ? await preconditionedResidual(k, h, yc, solver, rtol, { rows: d, cols: q, data: g })
-    : null;
-  let nrc4: { residual: number; passes: number; rel: number; route: "refined" | "qr" };
+  const refined =
+    solver && preconditions
+      ? await preconditionedResidual(k, h, yc, solver, rtol, { rows: d, cols: q, data: g })
+      : null;
+  let nrc4: {
+    residual: number;
+    passes: number;
+    rel: number;
+    route: LayerCertificate["nrc4"];
+  };
   if (refined && refined.excessRel <= RTOL)
     nrc4 = {
       residual: refined.residual,
@@ -95,20 +135,35 @@ export async function certifiedLayer(
     // κ(HᵀH) ≥ (λ₁ + N‖μ‖²)/λ_min, with λ_min ≤ tail/(d − t) and λ_min ≤ λ_min(C̃) + η ≤ the
     // inverse iteration's estimate + η: past 1e12 the float64 path's refinement is refused too
     // and it factorises [H | Y | 1] — so factorise here, keeping the certified spectrum.
-    let mu2 = 0;
-    for (let j = 0; j < d; j++) mu2 += low.mean[j] * low.mean[j];
     const lamMin = Math.min(
       (cs.tail * n) / (d - t),
       (solver?.bounds?.lower ?? Infinity) * 4 + low.approx.error,
     );
     if (!((cs.values[0] * n + n * mu2) / lamMin > 1e12)) return null;
-    const r = (await k.qr(augmented(h, y))).R;
-    const residual = await nrc4Residual(
-      k,
-      { count: n, d, q, meanY, r } as LayerStats & { r: Mat },
+    // The two-level solve (linalg/deflated.ts) from the float32 Gram's eigenvalues (resolved to
+    // its error bound) and leading subspace; the QR of [H | Y | 1] where it cannot certify.
+    const { values } = await k.symEig(low.approx.gram, { vectors: 0 });
+    const two = await deflatedResidualSq(k, {
+      a: h,
+      yc,
+      mean: low.mean,
+      gram: low.approx.gram,
+      values: values.map((v) => Math.max(v, 0)),
+      vectors: cs.vectors,
       rtol,
-    );
-    nrc4 = { residual, passes: 0, rel: 0, route: "qr" };
+      resolution: low.approx.error,
+    });
+    if (two && two.errorRel <= RTOL)
+      nrc4 = { residual: two.residual, passes: two.passes, rel: two.errorRel, route: "two-level" };
+    else {
+      const r = (await k.qr(augmented(h, y))).R;
+      const residual = await nrc4Residual(
+        k,
+        { count: n, d, q, meanY, r } as LayerStats & { r: Mat },
+        rtol,
+      );
+      nrc4 = { residual, passes: 0, rel: 0, route: "qr" };
+    }
   }
   const s: LayerStats = {
     count: n,
@@ -140,4 +195,16 @@ export async function certifiedLayer(
     },
     certificate,
   });
+}
+
+/**
+ * √d · the largest error of the approximate Gram's diagonal against the float64 one (exact
+ * squares, re-centered alike): a sample of its actual error, which the a-priori bound overstates
+ * ~100×.
+ */
+function diagError(low: { approx: { gram: Mat }; diag: Float64Array }, d: number): number {
+  let e = 0;
+  for (let j = 0; j < d; j++)
+    e = Math.max(e, Math.abs(low.approx.gram.data[j * d + j] - low.diag[j]));
+  return Math.sqrt(d) * e;
 }
