@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../helpers/cli.js";
+import { expectMetrics } from "../helpers/onnx-reference.js";
 import type { NRCReport } from "../../src/engine/report.js";
 
 const FIX = join(import.meta.dirname, "..", "fixtures", "onnx");
@@ -15,27 +16,15 @@ const f = (name: string) => join(FIX, name);
 
 const run = runCli;
 
-function same(got: NRCReport, want: NRCReport, rel: number) {
+const KEYS = ["nrc1", "nrc2", "nrc3", "nrc4", "stableRankFeatures", "stableRankWeight"] as const;
+
+function same(got: NRCReport, want: NRCReport, tol: number) {
   expect(got.samples).toBe(want.samples);
   expect(got.featurePrecision).toBe(want.featurePrecision);
   expect(got.layers.map((l) => l.name)).toEqual(want.layers.map((l) => l.name));
-  got.layers.forEach((l, i) => {
-    const w = want.layers[i];
-    for (const k of [
-      "nrc1",
-      "nrc2",
-      "nrc3",
-      "nrc4",
-      "stableRankFeatures",
-      "stableRankWeight",
-    ] as const) {
-      const a = l[k]!;
-      const b = w[k]!;
-      expect(Math.abs(a - b), `${l.name} ${k}: ${a} vs ${b}`).toBeLessThanOrEqual(
-        rel * Math.abs(b) + 1e-300,
-      );
-    }
-  });
+  got.layers.forEach((l, i) =>
+    expectMetrics(l, want.layers[i] as Record<(typeof KEYS)[number], number>, KEYS, tol, l.name),
+  );
 }
 
 let tmp: string;

@@ -9,22 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { main } from "../../src/cli/main.js";
+import { runCli } from "../helpers/cli.js";
 import type { NRCReport } from "../../src/engine/report.js";
 
 const FIX = join(import.meta.dirname, "..", "fixtures", "onnx");
 const f = (name: string) => join(FIX, name);
 
-async function run(args: string[]) {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { isTTY: false, columns: 100, write: (s: string) => (err += s) },
-    env: {},
-  });
-  return { code, out, err };
-}
+const run = runCli;
 
 let tmp: string;
 beforeAll(() => {
