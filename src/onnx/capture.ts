@@ -355,24 +355,31 @@ async function startCapture(
   async function* batches(): AsyncGenerator<AccumulatorBatch> {
     let start = 0;
     let end = Math.min(N, steady ?? PROBE_ROWS);
+    if (closed) throw new NRCInputError(fn, "capture", "the capture was closed");
     let pending: Promise<AccumulatorBatch> | null = batchOf(start, end);
-    while (pending) {
-      if (closed) throw new NRCInputError(fn, "capture", "the capture was closed");
-      const batch = await pending;
-      pending = null;
-      sizeFrom(batch, end - start);
-      const done = end;
-      // The next run starts before this batch is handed over: the runtime computes batch k + 1
-      // while the caller accumulates batch k (onnxruntime-node runs on the main thread between
-      // the accumulator's awaits, its kernels on ORT's own threads).
-      if (done < N) {
-        start = done;
-        end = Math.min(N, done + steady!);
-        pending = batchOf(start, end);
-        pending.catch(() => undefined); // surfaced when awaited
+    try {
+      while (pending) {
+        if (closed) throw new NRCInputError(fn, "capture", "the capture was closed");
+        const batch = await pending;
+        pending = null;
+        sizeFrom(batch, end - start);
+        const done = end;
+        // The next run starts before this batch is handed over: the runtime computes batch k + 1
+        // while the caller accumulates batch k (onnxruntime-node runs on the main thread between
+        // the accumulator's awaits, its kernels on ORT's own threads).
+        if (done < N) {
+          start = done;
+          end = Math.min(N, done + steady!);
+          pending = batchOf(start, end);
+          pending.catch(() => undefined); // surfaced when awaited
+        }
+        yield batch;
+        options.onProgress?.(done, N);
       }
-      yield batch;
-      options.onProgress?.(done, N);
+    } finally {
+      // A caller that stops early (break, an accumulator error) leaves the next run in flight:
+      // it completes before the session can be released.
+      if (pending) await pending.catch(() => undefined);
     }
   }
   return {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { measureONNX } from "../../src/onnx/index.js";
+import { captureONNX, measureONNX } from "../../src/onnx/index.js";
 import { readNpy } from "../../src/io/npy.js";
 import { memorySource } from "../../src/io/source.js";
 
@@ -46,5 +46,26 @@ describe("onnxruntime-node, onnxruntime-web", () => {
     ).rejects.toThrow(
       /measureONNX: runtime must be "auto", "onnxruntime-node" or "onnxruntime-web"; got "cuda"/,
     );
+  });
+});
+
+describe("stopping a capture early", () => {
+  it("a break while the next run is in flight, then close(): no error, the session released", async () => {
+    const x = await npy("mlp_bias.inputs.npy");
+    const y = await npy("mlp_bias.targets.npy");
+    const cap = await captureONNX({
+      model: join(FIX, "mlp_bias.onnx"),
+      inputs: { data: x.data, shape: x.shape },
+      targets: { rows: y.shape[0], cols: y.shape[1], data: y.data },
+      batchRows: 16,
+    });
+    let seen = 0;
+    for await (const b of cap.batches()) {
+      seen += (b.targets as { rows: number }).rows;
+      break; // the second run was started before this batch was handed over
+    }
+    expect(seen).toBe(16);
+    await cap.close();
+    await expect(cap.batches().next()).rejects.toThrow(/the capture was closed/);
   });
 });
