@@ -5,7 +5,10 @@
     /usr/bin/python3 bench/onnx_models.py export DIR MODEL N     # writes DIR/model.onnx, X.npy, Y.npy
     /usr/bin/python3 bench/onnx_models.py hooks DIR MODEL N      # prints one JSON line (timings)
 
-MODEL: resnet18 (CIFAR-style ResNet-18 written here: 3×3 stem, BasicBlocks [2,2,2,2] of
+MODEL: transformer (Linear(16, 64), a 2-layer nn.TransformerEncoder of width 64, 4 heads, GELU,
+batch-first, on 8 tokens of 16 features, mean, Linear(64, 3); exported at opset 17; the hooks route
+is examples/pytorch/capture.py's collect, attention's projections included, tokens as samples),
+resnet18 (CIFAR-style ResNet-18 written here: 3×3 stem, BasicBlocks [2,2,2,2] of
 64/128/256/512, GAP, Linear(512, 3); 11.2 M parameters; torchvision is not packaged) or smallcnn
 (a small residual CNN: Conv(3,16)-BN, two 16-wide blocks, one 32-wide block of stride 2, GAP,
 Linear(32, 3)). Random weights (seed 0), BatchNorm statistics set to non-trivial values, eval mode;
@@ -69,8 +72,31 @@ class ResNet(nn.Module):
         return self.fc(h.mean(dim=(2, 3)))
 
 
+class Transformer(nn.Module):
+    """Linear(16, 64) → nn.TransformerEncoder(2 × (64, 4 heads, 128, GELU), batch-first) → mean
+    over the 8 tokens → Linear(64, 3)."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(16, 64)
+        layer = nn.TransformerEncoderLayer(64, 4, 128, dropout=0.0, activation="gelu", batch_first=True)
+        self.enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.head = nn.Linear(64, 3)
+
+    def forward(self, x):
+        return self.head(self.enc(self.inp(x)).mean(dim=1))
+
+
+def inputs_of(name, n, g):
+    if name == "transformer":
+        return torch.randn(n, 8, 16, generator=g)
+    return torch.randn(n, 3, 32, 32, generator=g)
+
+
 def build(name):
     torch.manual_seed(0)
+    if name == "transformer":
+        return Transformer().eval()
     if name == "resnet18":
         net = ResNet([64, 128, 256, 512], [2, 2, 2, 2])
     elif name == "smallcnn":
@@ -92,13 +118,13 @@ def export(d, name, n):
     net = build(name)
     os.makedirs(d, exist_ok=True)
     g = torch.Generator().manual_seed(1)
-    x = torch.randn(n, 3, 32, 32, generator=g)
+    x = inputs_of(name, n, g)
     with torch.no_grad():
         y = torch.cat([net(x[i : i + 512]) for i in range(0, n, 512)]).double()
     y = (y - y.mean(0)) / y.std(0) + 0.1 * torch.randn(y.shape, generator=g, dtype=torch.float64)
     torch.onnx.export(
         net, x[:2], os.path.join(d, "model.onnx"), input_names=["x"], output_names=["y"],
-        dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, opset_version=14,
+        dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, opset_version=17 if name == "transformer" else 14,
     )
     np.save(os.path.join(d, "X.npy"), x.numpy().astype(np.float32))
     np.save(os.path.join(d, "Y.npy"), y.numpy())
@@ -136,7 +162,64 @@ def finalize(s, W, Yc_sum_sq, t):
     return dict(nrc1=nrc1, nrc2=nrc2, nrc3=nrc3, nrc4=nrc4, stableRankFeatures=total / lam[0])
 
 
+def hooks_transformer(d, n):
+    """The transformer through examples/pytorch/capture.py's collect (every nn.Linear, attention's
+    in/out projections recomputed, tokens as samples), one batch of 256 at a time, into the same
+    streamed float64 sums."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "pytorch"))
+    from capture import collect  # noqa: E402
+
+    net = build("transformer")
+    x = torch.from_numpy(np.load(os.path.join(d, "X.npy")))[:n]
+    y = np.load(os.path.join(d, "Y.npy"))[:n]
+    sums, weights, names = None, None, None
+    t0 = time.perf_counter()
+    for a in range(0, n, 256):
+        tensors, names = collect(net, [(x[a : a + 256], torch.from_numpy(y[a : a + 256]))])
+        k = len(names)
+        if sums is None:
+            sums = [None] * k
+            weights = [tensors.get(f"weight.{i}") for i in range(k)]
+        yb0 = tensors["targets"].double().numpy()
+        for i in range(k):
+            f = tensors[f"features.{i}"]
+            if f.dim() == 4:  # N×d×P×1: tokens as samples
+                rep = f.shape[2]
+                h = f.squeeze(-1).transpose(1, 2).reshape(-1, f.shape[1])
+            else:
+                rep = 1
+                h = f
+            h = h.double().numpy()
+            yb = np.repeat(yb0, rep, axis=0)
+            s = sums[i]
+            if s is None:
+                dd, q = h.shape[1], yb.shape[1]
+                s = sums[i] = dict(n=0, G=np.zeros((dd, dd)), h=np.zeros(dd), C=np.zeros((dd, q)), y=np.zeros(q), yy=np.zeros((q, q)))
+            s["n"] += h.shape[0]
+            s["G"] += h.T @ h
+            s["h"] += h.sum(axis=0)
+            s["C"] += h.T @ yb
+            s["y"] += yb.sum(axis=0)
+            s["yy"] += yb.T @ yb
+    fwd = time.perf_counter() - t0
+    out = []
+    for nm, s, w in zip(names, sums, weights):
+        my = s["y"] / s["n"]
+        s["YcYc"] = s["yy"] - s["n"] * np.outer(my, my)
+        out.append(dict(name=nm, **finalize(s, w.double().numpy(), None, y.shape[1])))
+    total = time.perf_counter() - t0
+    return total, fwd, out
+
+
 def hooks(d, name, n):
+    if name == "transformer":
+        total, fwd, out = hooks_transformer(d, n)
+        print(json.dumps(dict(
+            seconds=total, hooksForwardSeconds=fwd, layers=out,
+            maxRssMB=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            torch=torch.__version__, numpy=np.__version__, threads=torch.get_num_threads(),
+        )))
+        return
     net = build(name)
     x = torch.from_numpy(np.load(os.path.join(d, "X.npy")))[:n]
     y = np.load(os.path.join(d, "Y.npy"))[:n]

@@ -3,7 +3,8 @@
  * the captured features allows, and enough that the accumulator's per-call cost (a TSQR merge,
  * ~ (d + q + 1)³ per layer) stays small against the batch's own work (~ rows·(d + q + 1)²).
  *
- * The features' size is measured, not guessed: a first run of {@link PROBE_ROWS} samples gives
+ * The features' size is measured, not guessed: a first run of {@link PROBE_ROWS} samples (not
+ * handed to the caller: the first batch it sees is a full one) gives
  * every captured tensor's bytes per sample and each layer's rows per sample (a conv's positions,
  * a sequence's tokens); later runs use {@link throughputRows}.
  * @module

@@ -353,16 +353,21 @@ async function startCapture(
     steady = throughputRows({ bytesPerSample: bytes / rows, layers, q: y.cols });
   };
   async function* batches(): AsyncGenerator<AccumulatorBatch> {
-    let start = 0;
-    let end = Math.min(N, steady ?? PROBE_ROWS);
     if (closed) throw new NRCInputError(fn, "capture", "the capture was closed");
+    if (steady === undefined) {
+      // Sized on a small run first, not handed over: the first batch the caller sees is a full
+      // one (the accumulator picks its backend by the first batch's work).
+      const rows = Math.min(N, PROBE_ROWS);
+      sizeFrom(await batchOf(0, rows), rows);
+    }
+    let start = 0;
+    let end = Math.min(N, steady!);
     let pending: Promise<AccumulatorBatch> | null = batchOf(start, end);
     try {
       while (pending) {
         if (closed) throw new NRCInputError(fn, "capture", "the capture was closed");
         const batch = await pending;
         pending = null;
-        sizeFrom(batch, end - start);
         const done = end;
         // The next run starts before this batch is handed over: the runtime computes batch k + 1
         // while the caller accumulates batch k (onnxruntime-node runs on the main thread between
