@@ -28,6 +28,7 @@ import {
   regexOption,
   UsageError,
   type CliIO,
+  MEASURE_FLAGS,
 } from "./args.js";
 import { megabytes, parseVerb, sharedBackend } from "./output.js";
 import { accumulateONNXFile, isONNXPath, npySamples } from "./onnx.js";
@@ -67,22 +68,10 @@ Exit status: 0 success, 1 bad input file or failure, 2 usage error.`;
 
 const OPTIONS = {
   state: { type: "string" },
-  inputs: { type: "string", multiple: true },
-  targets: { type: "string" },
-  layers: { type: "string" },
+  ...MEASURE_FLAGS,
   shard: { type: "string" },
   rows: { type: "string" },
-  samples: { type: "string" },
-  t: { type: "string", short: "t" },
-  r: { type: "string", short: "r" },
-  preset: { type: "string" },
-  backend: { type: "string" },
-  "model-mse": { type: "string" },
-  threshold: { type: "string" },
-  batch: { type: "string" },
   debiased: { type: "boolean" },
-  quiet: { type: "boolean", short: "q" },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 /** The row range [a, b) asked for by --shard / --rows / --samples over n samples. */
@@ -159,12 +148,7 @@ export async function accumulateCommand(argv: readonly string[], io: CliIO): Pro
   const backend = await sharedBackend(backendOption(o.backend));
   const quiet = o.quiet === true;
   const bar = new ProgressBar(io.stderr, { quiet });
-  const note = (s: string) => {
-    if (!quiet) {
-      bar.clear();
-      io.stderr.write(`${s}\n`);
-    }
-  };
+  const note = (s: string) => bar.note(s);
   const onnxModel = paths.length === 1 && isONNXPath(paths[0]);
   for (const k of ["inputs", "targets", "layers"] as const)
     if (o[k] !== undefined && !onnxModel)

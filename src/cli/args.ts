@@ -113,3 +113,23 @@ export async function writeOut(path: string, text: string, flag: string): Promis
 export function defaultIO(): CliIO {
   return { stdout: process.stdout, stderr: process.stderr, env: process.env };
 }
+
+/**
+ * The flags `measure` and `accumulate` share (parsed by `node:util`'s parseArgs): the measurement
+ * options, the ONNX model's inputs, targets and layers, and the common switches.
+ */
+export const MEASURE_FLAGS = {
+  t: { type: "string", short: "t" },
+  r: { type: "string", short: "r" },
+  preset: { type: "string" },
+  backend: { type: "string" },
+  "model-mse": { type: "string" },
+  threshold: { type: "string" },
+  samples: { type: "string" },
+  batch: { type: "string" },
+  inputs: { type: "string", multiple: true },
+  targets: { type: "string" },
+  layers: { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  help: { type: "boolean", short: "h" },
+} as const;

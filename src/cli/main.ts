@@ -38,6 +38,7 @@ import {
   backendOption,
   oneLine,
   defaultIO,
+  MEASURE_FLAGS,
 } from "./args.js";
 export type { CliIO } from "./args.js";
 export { UsageError } from "./args.js";
@@ -105,22 +106,10 @@ Exit status: 0 success, 1 bad input file or failure while measuring, 2 usage err
 The progress bar is drawn on stderr only when it is a terminal.`;
 
 const OPTIONS = {
-  t: { type: "string", short: "t" },
-  r: { type: "string", short: "r" },
-  preset: { type: "string" },
-  backend: { type: "string" },
-  "model-mse": { type: "string" },
-  threshold: { type: "string" },
-  samples: { type: "string" },
-  batch: { type: "string" },
+  ...MEASURE_FLAGS,
   json: { type: "string" },
   report: { type: "string" },
   seed: { type: "string" },
-  inputs: { type: "string", multiple: true },
-  targets: { type: "string" },
-  layers: { type: "string" },
-  quiet: { type: "boolean", short: "q" },
-  help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "v" },
 } as const;
 
@@ -199,13 +188,8 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO()): Pr
     const backend = backendOption(o.backend);
     await requirePeers({ report: o.report !== undefined, onnx: onnxModel });
     const quiet = o.quiet === true;
-    const note = (s: string) => {
-      if (!quiet) {
-        bar.clear();
-        io.stderr.write(`${s}\n`);
-      }
-    };
     bar = new ProgressBar(io.stderr, { quiet });
+    const note = (s: string) => bar.note(s);
 
     const measureOpts = { t, r, preset, modelMSE, collapseThreshold: threshold, backend };
     const inMemory = (

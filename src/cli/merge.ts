@@ -70,12 +70,7 @@ export async function mergeCommand(argv: readonly string[], io: CliIO): Promise<
   const backend = await sharedBackend(backendOption(o.backend));
   const quiet = o.quiet === true;
   const bar = new ProgressBar(io.stderr, { quiet });
-  const note = (s: string) => {
-    if (!quiet) {
-      bar.clear();
-      io.stderr.write(`${s}\n`);
-    }
-  };
+  const note = (s: string) => bar.note(s);
   const accs: { acc: NRCAccumulator; path: string }[] = [];
   try {
     for (let i = 0; i < paths.length; i++) {

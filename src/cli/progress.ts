@@ -17,10 +17,13 @@ export class ProgressBar {
   private last = 0;
   private drawn = false;
 
+  private readonly quiet: boolean;
+
   constructor(
     private readonly stream: ProgressStream,
     opts: { quiet?: boolean; intervalMs?: number } = {},
   ) {
+    this.quiet = opts.quiet === true;
     this.enabled = !opts.quiet && stream.isTTY === true;
     this.intervalMs = opts.intervalMs ?? 80;
   }
@@ -52,5 +55,12 @@ export class ProgressBar {
   clear(): void {
     if (this.enabled && this.drawn) this.stream.write("\r\x1b[2K");
     this.drawn = false;
+  }
+
+  /** Prints a line of notes on the stream (the bar erased first); nothing when quiet. */
+  note(line: string): void {
+    if (this.quiet) return;
+    this.clear();
+    this.stream.write(`${line}\n`);
   }
 }
