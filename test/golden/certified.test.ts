@@ -14,6 +14,7 @@ import { measureNRC } from "../../src/index.js";
 import type { Kernels } from "../../src/backends/types.js";
 import { forEachWasmBuild } from "../helpers/wasm-builds.js";
 import { loadFixture, type FixtureMatrix } from "../helpers/fixtures.js";
+import { expectNear } from "../helpers/near.js";
 
 interface Case {
   name: string;
@@ -51,17 +52,7 @@ const MUST_FALL_BACK = new Set([
 /** Cases it must certify. */
 const MUST_CERTIFY = new Set(["healthy", "collapsed", "repeated"]);
 
-function near(
-  got: number | null | undefined,
-  want: number,
-  rel: number,
-  abs: number,
-  what: string,
-) {
-  expect(got, what).not.toBeNull();
-  const err = Math.abs((got as number) - want);
-  expect(err, `${what}: got ${got}, want ${want}`).toBeLessThanOrEqual(rel * Math.abs(want) + abs);
-}
+const near = expectNear;
 
 // The certified path is opt-in (DEEP_NRC_CERTIFIED=1): these tests take it wherever it applies.
 let saved: string | undefined;
