@@ -32,6 +32,9 @@ import time
 
 import numpy as np
 import torch
+
+# Every core, as deep-nrc uses (Debian's torch starts with 1 thread here).
+torch.set_num_threads(os.cpu_count() or 1)
 from torch import nn
 
 EPS = float(np.finfo(np.float64).eps)
@@ -130,6 +133,20 @@ def export(d, name, n):
     np.save(os.path.join(d, "Y.npy"), y.numpy())
 
 
+def add_sums(sums, i, h, yb):
+    """Folds one batch of layer i's float64 features h (rows) and targets yb into its running sums."""
+    s = sums[i]
+    if s is None:
+        dd, q = h.shape[1], yb.shape[1]
+        s = sums[i] = dict(n=0, G=np.zeros((dd, dd)), h=np.zeros(dd), C=np.zeros((dd, q)), y=np.zeros(q), yy=np.zeros((q, q)))
+    s["n"] += h.shape[0]
+    s["G"] += h.T @ h
+    s["h"] += h.sum(axis=0)
+    s["C"] += h.T @ yb
+    s["y"] += yb.sum(axis=0)
+    s["yy"] += yb.T @ yb
+
+
 def finalize(s, W, Yc_sum_sq, t):
     """Metrics of one layer from streamed float64 sums (the numpy 'fast' route)."""
     N, G, hs, C1, = s["n"], s["G"], s["h"], s["C"]
@@ -191,16 +208,7 @@ def hooks_transformer(d, n):
                 h = f
             h = h.double().numpy()
             yb = np.repeat(yb0, rep, axis=0)
-            s = sums[i]
-            if s is None:
-                dd, q = h.shape[1], yb.shape[1]
-                s = sums[i] = dict(n=0, G=np.zeros((dd, dd)), h=np.zeros(dd), C=np.zeros((dd, q)), y=np.zeros(q), yy=np.zeros((q, q)))
-            s["n"] += h.shape[0]
-            s["G"] += h.T @ h
-            s["h"] += h.sum(axis=0)
-            s["C"] += h.T @ yb
-            s["y"] += yb.sum(axis=0)
-            s["yy"] += yb.T @ yb
+            add_sums(sums, i, h, yb)
     fwd = time.perf_counter() - t0
     out = []
     for nm, s, w in zip(names, sums, weights):
@@ -238,16 +246,7 @@ def hooks(d, name, n):
                 rep = 1
             h = h.double().numpy()
             yb = np.repeat(cur["y"], rep, axis=0)
-            s = sums[i]
-            if s is None:
-                dd, q = h.shape[1], yb.shape[1]
-                s = sums[i] = dict(n=0, G=np.zeros((dd, dd)), h=np.zeros(dd), C=np.zeros((dd, q)), y=np.zeros(q), yy=np.zeros((q, q)))
-            s["n"] += h.shape[0]
-            s["G"] += h.T @ h
-            s["h"] += h.sum(axis=0)
-            s["C"] += h.T @ yb
-            s["y"] += yb.sum(axis=0)
-            s["yy"] += yb.T @ yb
+            add_sums(sums, i, h, yb)
 
         return hook
 
